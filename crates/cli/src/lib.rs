@@ -1,0 +1,1 @@
+//! servicetask-cli (being written).

@@ -1,0 +1,339 @@
+//! [`TaskContext`], the `cx` handed to a task: the one door from task code to the framework.
+//!
+//! It gives child steps (`cx.step`), tracked file I/O (`cx.fs()`), dependency calls with their
+//! own client span and breaker (`cx.dependency(name).call(fut)`), custom metrics
+//! (`cx.metrics()`), BPMN errors (`cx.bpmn_error`), process variables, the attempt number and
+//! the execution's statistics. It is cheap to clone (one `Arc`).
+//!
+//! ```
+//! use servicetask_core::{TaskContext, TaskError};
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let cx = TaskContext::detached("demo");
+//! let n = cx.step("parse", async { Ok::<_, TaskError>(42) }).await.unwrap();
+//! assert_eq!(n, 42);
+//! assert_eq!(cx.attempt(), 1);
+//! # });
+//! ```
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+
+use crate::config::TrackingConfig;
+use crate::dependency::{Dependency, DependencyPolicy};
+use crate::error::TaskError;
+use crate::fs::TrackedFs;
+use crate::record::{DependencyUse, FileAccess, FileAccessKind};
+use crate::telemetry::{TaskMetrics, Telemetry};
+
+/// BPMN coordinates of an execution started by an engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// Process definition id.
+    pub process_id: Option<String>,
+    /// Process instance id.
+    pub instance_id: Option<String>,
+    /// Element id of the service task.
+    pub element_id: Option<String>,
+    /// Element type (`serviceTask`, `sendTask`, ...).
+    pub element_type: Option<String>,
+}
+
+/// Counters filled during an execution by tracking and tracked I/O.
+#[derive(Debug, Default)]
+pub struct ExecutionStats {
+    /// Bytes read through tracked I/O.
+    pub bytes_read: AtomicU64,
+    /// Bytes written through tracked I/O.
+    pub bytes_written: AtomicU64,
+    /// CPU nanoseconds over the polls of the task future.
+    pub cpu_ns: AtomicU64,
+    /// Whether CPU was measured at all.
+    pub cpu_measured: AtomicBool,
+    /// Bytes allocated (counting allocator).
+    pub mem_allocated: AtomicU64,
+    /// Peak live bytes (counting allocator) or process RSS.
+    pub mem_peak: AtomicU64,
+    /// Whether memory was measured at all.
+    pub mem_measured: AtomicBool,
+    /// Block I/O bytes read, from the OS per-thread counters.
+    pub disk_read_bytes: AtomicU64,
+    /// Block I/O bytes written, from the OS per-thread counters.
+    pub disk_write_bytes: AtomicU64,
+    /// Attempts made.
+    pub attempts: AtomicU32,
+    /// Whether a fallback answered.
+    pub fallback_used: AtomicBool,
+    /// File events recorded on the span.
+    pub file_events: AtomicU32,
+    /// File events left off the span because of the cap.
+    pub file_events_dropped: AtomicU32,
+    files: Mutex<Vec<FileAccess>>,
+    dependencies: Mutex<Vec<DependencyUse>>,
+}
+
+impl ExecutionStats {
+    /// Adds one file operation to the per-file totals.
+    pub fn add_file(&self, path: &str, kind: FileAccessKind, bytes: u64, file_size: Option<u64>) {
+        match kind {
+            FileAccessKind::Read => self.bytes_read.fetch_add(bytes, Ordering::Relaxed),
+            FileAccessKind::Write => self.bytes_written.fetch_add(bytes, Ordering::Relaxed),
+            FileAccessKind::Meta => 0,
+        };
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = files.iter_mut().find(|f| f.kind == kind && f.path == path) {
+            f.bytes += bytes;
+            f.ops += 1;
+            if file_size.is_some() {
+                f.file_size = file_size;
+            }
+        } else {
+            files.push(FileAccess {
+                path: path.to_string(),
+                kind,
+                bytes,
+                ops: 1,
+                file_size,
+            });
+        }
+    }
+
+    /// Adds one dependency call to the per-dependency totals.
+    pub fn add_dependency_call(&self, name: &str, failed: bool, elapsed_ns: u64) {
+        let mut deps = self.dependencies.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = deps.iter_mut().find(|d| d.name == name) {
+            d.calls += 1;
+            d.failures += u32::from(failed);
+            d.total_ns += elapsed_ns;
+        } else {
+            deps.push(DependencyUse {
+                name: name.to_string(),
+                calls: 1,
+                failures: u32::from(failed),
+                total_ns: elapsed_ns,
+            });
+        }
+    }
+
+    /// Per-file totals so far.
+    pub fn files(&self) -> Vec<FileAccess> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Per-dependency totals so far.
+    pub fn dependencies(&self) -> Vec<DependencyUse> {
+        self.dependencies.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+struct Inner {
+    task: Arc<str>,
+    attempt: AtomicU32,
+    otel: Context,
+    telemetry: Arc<Telemetry>,
+    process: ProcessInfo,
+    variables: serde_json::Map<String, serde_json::Value>,
+    stats: ExecutionStats,
+    tracking: TrackingConfig,
+    dependencies: Option<Arc<dyn DependencyPolicy>>,
+}
+
+/// The execution context handed to a task (`cx`).
+#[derive(Clone)]
+pub struct TaskContext {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("task", &self.inner.task)
+            .field("attempt", &self.attempt())
+            .field("process", &self.inner.process)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything needed to build a [`TaskContext`]; the runner fills it.
+pub struct ContextParts {
+    /// Task name.
+    pub task: Arc<str>,
+    /// The OpenTelemetry context holding the execution span.
+    pub otel: Context,
+    /// Shared telemetry.
+    pub telemetry: Arc<Telemetry>,
+    /// BPMN coordinates.
+    pub process: ProcessInfo,
+    /// Process variables visible to the task.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    /// Tracking switches.
+    pub tracking: TrackingConfig,
+    /// Breakers and bulkheads for dependencies, if configured.
+    pub dependencies: Option<Arc<dyn DependencyPolicy>>,
+}
+
+impl TaskContext {
+    /// Builds a context (used by the runner).
+    pub fn new(parts: ContextParts) -> Self {
+        TaskContext {
+            inner: Arc::new(Inner {
+                task: parts.task,
+                attempt: AtomicU32::new(1),
+                otel: parts.otel,
+                telemetry: parts.telemetry,
+                process: parts.process,
+                variables: parts.variables,
+                stats: ExecutionStats::default(),
+                tracking: parts.tracking,
+                dependencies: parts.dependencies,
+            }),
+        }
+    }
+
+    /// A context outside any runner, with telemetry disabled (for unit tests of task logic).
+    pub fn detached(task: &str) -> Self {
+        TaskContext::new(ContextParts {
+            task: Arc::from(task),
+            otel: Context::new(),
+            telemetry: Telemetry::disabled(),
+            process: ProcessInfo::default(),
+            variables: serde_json::Map::new(),
+            tracking: TrackingConfig::default(),
+            dependencies: None,
+        })
+    }
+
+    /// The task name.
+    pub fn task_name(&self) -> &str {
+        &self.inner.task
+    }
+
+    /// The 1-based attempt number.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt.load(Ordering::Relaxed)
+    }
+
+    /// Sets the attempt number (used by the retry layer).
+    pub fn set_attempt(&self, attempt: u32) {
+        self.inner.attempt.store(attempt, Ordering::Relaxed);
+        self.inner.stats.attempts.fetch_max(attempt, Ordering::Relaxed);
+    }
+
+    /// The OpenTelemetry context holding the execution span.
+    pub fn otel_context(&self) -> &Context {
+        &self.inner.otel
+    }
+
+    /// The execution span (to add events or attributes).
+    pub fn span(&self) -> opentelemetry::trace::SpanRef<'_> {
+        self.inner.otel.span()
+    }
+
+    /// The trace id of the execution span as 32 hex characters, if the span is sampled or valid.
+    pub fn trace_id(&self) -> Option<String> {
+        let sc = self.inner.otel.span().span_context().clone();
+        sc.is_valid().then(|| sc.trace_id().to_string())
+    }
+
+    /// Shared telemetry.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.inner.telemetry
+    }
+
+    /// BPMN coordinates.
+    pub fn process(&self) -> &ProcessInfo {
+        &self.inner.process
+    }
+
+    /// Process variables visible to the task.
+    pub fn variables(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.inner.variables
+    }
+
+    /// One process variable.
+    pub fn variable(&self, name: &str) -> Option<&serde_json::Value> {
+        self.inner.variables.get(name)
+    }
+
+    /// Counters of this execution.
+    pub fn stats(&self) -> &ExecutionStats {
+        &self.inner.stats
+    }
+
+    /// Tracking switches in force.
+    pub fn tracking(&self) -> &TrackingConfig {
+        &self.inner.tracking
+    }
+
+    /// Dependency policy (breakers and bulkheads per dependency), if any.
+    pub fn dependency_policy(&self) -> Option<&Arc<dyn DependencyPolicy>> {
+        self.inner.dependencies.as_ref()
+    }
+
+    /// Custom metrics, tagged with the task name.
+    pub fn metrics(&self) -> TaskMetrics<'_> {
+        TaskMetrics::new(&self.inner.telemetry, &self.inner.task)
+    }
+
+    /// Tracked file operations.
+    pub fn fs(&self) -> TrackedFs<'_> {
+        TrackedFs::new(self)
+    }
+
+    /// A named external dependency: `cx.dependency("payments").call(fut)`.
+    pub fn dependency<'a>(&'a self, name: &'a str) -> Dependency<'a> {
+        Dependency::new(self, name)
+    }
+
+    /// A BPMN error to return from the task: `return Err(cx.bpmn_error("E1", "no stock"))`.
+    pub fn bpmn_error(&self, code: impl Into<String>, message: impl Into<String>) -> TaskError {
+        TaskError::business(code, message)
+    }
+
+    /// The context a child span should have as parent: the innermost active span of this
+    /// execution (a step inside a step nests), else the execution span.
+    pub fn current_parent(&self) -> Context {
+        let current = Context::current();
+        let own = self.inner.otel.span().span_context().trace_id();
+        if current.span().span_context().is_valid() && current.span().span_context().trace_id() == own {
+            current
+        } else {
+            self.inner.otel.clone()
+        }
+    }
+
+    /// Runs `fut` as a child step with its own span (`name`); an `Err` marks the span as failed.
+    pub async fn step<T, E, F>(&self, name: impl Into<Cow<'static, str>>, fut: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: Display,
+    {
+        let parent = self.current_parent();
+        let span = self.inner.telemetry.tracer().start_with_context(name, &parent);
+        let cx = parent.with_span(span);
+        let result = fut.with_context(cx.clone()).await;
+        let span = cx.span();
+        if let Err(e) = &result {
+            span.set_status(Status::error(e.to_string()));
+        }
+        span.end();
+        result
+    }
+
+    /// Starts a client span for a dependency call (used by [`Dependency`]).
+    pub(crate) fn client_span(&self, name: &str) -> Context {
+        let parent = self.current_parent();
+        let tracer = self.inner.telemetry.tracer();
+        let span = tracer
+            .span_builder(name.to_string())
+            .with_kind(SpanKind::Client)
+            .with_attributes([KeyValue::new(crate::semconv::PEER_SERVICE, name.to_string())])
+            .start_with_context(tracer, &parent);
+        parent.with_span(span)
+    }
+}

@@ -1,0 +1,153 @@
+//! Telemetry names: every attribute key, span event and metric name servicetask emits.
+//!
+//! Our own names (`servicetask.*`, `bpmn.*`) are defined once in the semantic-convention
+//! registry `semconv/registry/*.yaml` at the repository root, in OpenTelemetry Weaver's format;
+//! a test (`tests/semconv_registry.rs`) proves these constants match it. Stable names from the
+//! OpenTelemetry semantic conventions are re-stated here so the code uses one vocabulary.
+//!
+//! ```
+//! use servicetask_core::semconv;
+//! assert_eq!(semconv::SERVICETASK_NAME, "servicetask.name");
+//! assert_eq!(semconv::metric::DURATION, "servicetask.duration");
+//! ```
+
+// ---- stable OpenTelemetry semantic conventions -------------------------------------------
+
+/// `error.type`: the low-cardinality class of an error (stable).
+pub const ERROR_TYPE: &str = "error.type";
+/// `code.function.name`: the function that implements the task (stable).
+pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// `file.path`: a file's path (semantic conventions, file registry).
+pub const FILE_PATH: &str = "file.path";
+/// `file.size`: a file's size in bytes (semantic conventions, file registry).
+pub const FILE_SIZE: &str = "file.size";
+/// `peer.service`: the logical name of a remote service called by a dependency span.
+pub const PEER_SERVICE: &str = "peer.service";
+/// `exception.message`: a panic or error message on an exception event.
+pub const EXCEPTION_MESSAGE: &str = "exception.message";
+/// `exception.type`: the type of a panic or error on an exception event.
+pub const EXCEPTION_TYPE: &str = "exception.type";
+
+// ---- servicetask.* attributes ----------------------------------------------------------------
+
+/// `servicetask.name`: the task name (low cardinality).
+pub const SERVICETASK_NAME: &str = "servicetask.name";
+/// `servicetask.attempt`: 1-based attempt number.
+pub const SERVICETASK_ATTEMPT: &str = "servicetask.attempt";
+/// `servicetask.outcome`: `complete`, `bpmn_error` or `failure`.
+pub const SERVICETASK_OUTCOME: &str = "servicetask.outcome";
+/// `servicetask.input.size`: the size the input declares (bytes, rows, items).
+pub const SERVICETASK_INPUT_SIZE: &str = "servicetask.input.size";
+/// `servicetask.attempts`: attempts made by the execution.
+pub const SERVICETASK_ATTEMPTS: &str = "servicetask.attempts";
+/// `servicetask.retry.delay_ms`: delay chosen before the next attempt, in milliseconds.
+pub const SERVICETASK_RETRY_DELAY_MS: &str = "servicetask.retry.delay_ms";
+/// `servicetask.retries_left`: retries the engine may still make after a handed-back failure.
+pub const SERVICETASK_RETRIES_LEFT: &str = "servicetask.retries_left";
+/// `servicetask.fallback.reason`: the error class a fallback answered for.
+pub const SERVICETASK_FALLBACK_REASON: &str = "servicetask.fallback.reason";
+/// `servicetask.rejection.reason`: `breaker_open`, `bulkhead_full` or `budget_exhausted`.
+pub const SERVICETASK_REJECTION_REASON: &str = "servicetask.rejection.reason";
+/// `servicetask.breaker.name`: the breaker's key (task name or `dependency:<name>`).
+pub const SERVICETASK_BREAKER_NAME: &str = "servicetask.breaker.name";
+/// `servicetask.breaker.state`: `closed`, `open`, `half_open`, `forced_open` or `forced_closed`.
+pub const SERVICETASK_BREAKER_STATE: &str = "servicetask.breaker.state";
+/// `servicetask.breaker.previous_state`: the state a transition left.
+pub const SERVICETASK_BREAKER_PREVIOUS_STATE: &str = "servicetask.breaker.previous_state";
+/// `servicetask.cpu.time_ns`: CPU time of the execution, nanoseconds.
+pub const SERVICETASK_CPU_TIME_NS: &str = "servicetask.cpu.time_ns";
+/// `servicetask.memory.peak_bytes`: peak live bytes attributed to the execution.
+pub const SERVICETASK_MEMORY_PEAK_BYTES: &str = "servicetask.memory.peak_bytes";
+/// `servicetask.memory.allocated_bytes`: bytes allocated by the execution.
+pub const SERVICETASK_MEMORY_ALLOCATED_BYTES: &str = "servicetask.memory.allocated_bytes";
+/// `servicetask.memory.scope`: `execution` (counting allocator) or `process` (RSS).
+pub const SERVICETASK_MEMORY_SCOPE: &str = "servicetask.memory.scope";
+/// `servicetask.io.read_bytes`: bytes read by the execution.
+pub const SERVICETASK_IO_READ_BYTES: &str = "servicetask.io.read_bytes";
+/// `servicetask.io.write_bytes`: bytes written by the execution.
+pub const SERVICETASK_IO_WRITE_BYTES: &str = "servicetask.io.write_bytes";
+/// `servicetask.file.operation`: `read`, `write`, `append`, `copy`, `rename`, `remove`, ...
+pub const SERVICETASK_FILE_OPERATION: &str = "servicetask.file.operation";
+/// `servicetask.file.bytes`: bytes moved by one file operation.
+pub const SERVICETASK_FILE_BYTES: &str = "servicetask.file.bytes";
+/// `servicetask.file.duration_us`: duration of one file operation, microseconds.
+pub const SERVICETASK_FILE_DURATION_US: &str = "servicetask.file.duration_us";
+/// `servicetask.files.count`: distinct files touched by the execution.
+pub const SERVICETASK_FILES_COUNT: &str = "servicetask.files.count";
+/// `servicetask.files.events_dropped`: file events not recorded on the span (over the cap).
+pub const SERVICETASK_FILES_EVENTS_DROPPED: &str = "servicetask.files.events_dropped";
+/// `servicetask.anomaly.metric`: which metric was anomalous (`duration`, `cpu`, `memory`).
+pub const SERVICETASK_ANOMALY_METRIC: &str = "servicetask.anomaly.metric";
+/// `servicetask.anomaly.score`: the anomaly score (0-1).
+pub const SERVICETASK_ANOMALY_SCORE: &str = "servicetask.anomaly.score";
+/// `servicetask.io.direction`: `read` or `write` on I/O counters.
+pub const SERVICETASK_IO_DIRECTION: &str = "servicetask.io.direction";
+
+// ---- bpmn.* attributes -------------------------------------------------------------------
+
+/// `bpmn.process.id`: the process definition id.
+pub const BPMN_PROCESS_ID: &str = "bpmn.process.id";
+/// `bpmn.process.instance.id`: the process instance id.
+pub const BPMN_PROCESS_INSTANCE_ID: &str = "bpmn.process.instance.id";
+/// `bpmn.element.id`: the id of the BPMN element (service task, gateway...).
+pub const BPMN_ELEMENT_ID: &str = "bpmn.element.id";
+/// `bpmn.element.type`: the BPMN element type (`serviceTask`, ...).
+pub const BPMN_ELEMENT_TYPE: &str = "bpmn.element.type";
+/// `bpmn.error.code`: the code of a thrown BPMN error.
+pub const BPMN_ERROR_CODE: &str = "bpmn.error.code";
+
+/// Span event names.
+pub mod event {
+    /// A retried attempt failed; attributes: attempt, error.type, delay.
+    pub const RETRY: &str = "servicetask.retry";
+    /// A fallback answered; attributes: reason.
+    pub const FALLBACK: &str = "servicetask.fallback";
+    /// A breaker changed state; attributes: breaker name, previous and new state.
+    pub const BREAKER_TRANSITION: &str = "servicetask.breaker.transition";
+    /// A call was rejected without running; attributes: reason.
+    pub const REJECTION: &str = "servicetask.rejection";
+    /// A tracked file operation; attributes: file.path, operation, bytes, duration.
+    pub const FILE: &str = "servicetask.file";
+    /// An input path was inspected at start; attributes: file.path, file.size...
+    pub const INPUT_FILE: &str = "servicetask.input_file";
+    /// The execution was judged anomalous.
+    pub const ANOMALY: &str = "servicetask.anomaly";
+    /// An exception (panic or error), per the semantic conventions.
+    pub const EXCEPTION: &str = "exception";
+}
+
+/// Metric names.
+pub mod metric {
+    /// Histogram, seconds: duration of executions; attributes: name, outcome, error.type on failure.
+    pub const DURATION: &str = "servicetask.duration";
+    /// Counter: executions by outcome.
+    pub const EXECUTIONS: &str = "servicetask.executions";
+    /// Up-down counter: executions in flight.
+    pub const IN_FLIGHT: &str = "servicetask.in_flight";
+    /// Counter: retries made.
+    pub const RETRIES: &str = "servicetask.retries";
+    /// Counter: calls rejected without running, by reason.
+    pub const REJECTIONS: &str = "servicetask.rejections";
+    /// Counter: attempts that timed out.
+    pub const TIMEOUTS: &str = "servicetask.timeouts";
+    /// Counter: executions answered by a fallback.
+    pub const FALLBACKS: &str = "servicetask.fallbacks";
+    /// Gauge: breaker state, one series per state, 1 for the current state and 0 for the others.
+    pub const BREAKER_STATE: &str = "servicetask.breaker.state";
+    /// Counter: breaker transitions.
+    pub const BREAKER_TRANSITIONS: &str = "servicetask.breaker.transitions";
+    /// Counter, bytes: file I/O by direction.
+    pub const FILE_IO: &str = "servicetask.file.io";
+    /// Counter, seconds: CPU time of executions.
+    pub const CPU_TIME: &str = "servicetask.cpu.time";
+    /// Histogram, bytes: peak memory of executions.
+    pub const MEMORY_PEAK: &str = "servicetask.memory.peak";
+    /// Counter: dependency calls, by peer.service and outcome.
+    pub const DEPENDENCY_CALLS: &str = "servicetask.dependency.calls";
+    /// Histogram, seconds: dependency call duration.
+    pub const DEPENDENCY_DURATION: &str = "servicetask.dependency.duration";
+    /// Counter: executions judged anomalous.
+    pub const ANOMALIES: &str = "servicetask.anomalies";
+    /// Counter: history records dropped because the queue was full.
+    pub const RECORDS_DROPPED: &str = "servicetask.history.dropped";
+}

@@ -1,0 +1,1 @@
+//! servicetask-macros (being written).

@@ -1,0 +1,1 @@
+//! servicetask (being written).
