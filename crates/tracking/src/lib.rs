@@ -1,0 +1,1 @@
+//! servicetask-tracking: placeholder, filled in by its own work item.
