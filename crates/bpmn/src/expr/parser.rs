@@ -1,0 +1,575 @@
+//! Pratt parser of the expression language: tokens to an [`Expr`] tree, and script lines to statements.
+
+use super::lexer::{tokenize, Spanned, Tok};
+use super::{Dialect, ExprError};
+use serde_json::Value;
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Mod,
+    Pow,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    NotIn,
+}
+
+/// Expression tree.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Lit(Value),
+    Var(String),
+    Attr(Box<Expr>, String),
+    Index(Box<Expr>, Box<Expr>),
+    Neg(Box<Expr>),
+    Not(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Call(String, Vec<Expr>),
+    Method(Box<Expr>, String, Vec<Expr>),
+    List(Vec<Expr>),
+    Dict(Vec<(Expr, Expr)>),
+    Comp {
+        elem: Box<Expr>,
+        var: String,
+        iter: Box<Expr>,
+        cond: Option<Box<Expr>>,
+    },
+    IfElse {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+}
+
+/// One statement of a script.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Stmt {
+    /// `target = value` or `target op= value`; target is a variable path.
+    Assign {
+        target: Vec<String>,
+        op: Option<BinOp>,
+        value: Expr,
+    },
+    /// `del(x)` / `del x`.
+    Del(Vec<String>),
+    /// A bare expression, evaluated for its effect (e.g. `print(x)`).
+    Expr(Expr),
+}
+
+pub(crate) struct Parser {
+    toks: Vec<Spanned>,
+    pos: usize,
+    dialect: Dialect,
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 48;
+
+impl Parser {
+    pub(crate) fn new(src: &str, dialect: Dialect) -> Result<Self, ExprError> {
+        Ok(Parser {
+            toks: tokenize(src)?,
+            pos: 0,
+            dialect,
+            depth: 0,
+        })
+    }
+
+    fn peek(&self) -> &Tok {
+        self.toks.get(self.pos).map(|s| &s.tok).unwrap_or(&Tok::Eof)
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        self.toks.get(self.pos + n).map(|s| &s.tok).unwrap_or(&Tok::Eof)
+    }
+
+    fn offset(&self) -> usize {
+        self.toks.get(self.pos).map(|s| s.offset).unwrap_or(0)
+    }
+
+    fn bump(&mut self) -> Tok {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.peek(), Tok::Op(o) if *o == op)
+    }
+
+    fn is_kw(&self, kw: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(i) if i == kw)
+    }
+
+    fn expect_op(&mut self, op: &str) -> Result<(), ExprError> {
+        if self.is_op(op) {
+            self.bump();
+            Ok(())
+        } else {
+            Err(ExprError::at(
+                self.offset(),
+                format!("expected '{op}', found {}", describe(self.peek())),
+            ))
+        }
+    }
+
+    fn expect_kw(&mut self, kw: &str) -> Result<(), ExprError> {
+        if self.is_kw(kw) {
+            self.bump();
+            Ok(())
+        } else {
+            Err(ExprError::at(
+                self.offset(),
+                format!("expected '{kw}', found {}", describe(self.peek())),
+            ))
+        }
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        matches!(self.peek(), Tok::Eof)
+    }
+
+    pub(crate) fn expect_end(&self) -> Result<(), ExprError> {
+        if self.at_end() {
+            Ok(())
+        } else {
+            Err(ExprError::at(
+                self.offset(),
+                format!("unexpected {} after the end of the expression", describe(self.peek())),
+            ))
+        }
+    }
+
+    /// Parses one statement (a whole script line).
+    pub(crate) fn statement(&mut self) -> Result<Stmt, ExprError> {
+        if self.is_kw("del") {
+            self.bump();
+            let paren = self.is_op("(");
+            if paren {
+                self.bump();
+            }
+            let mut names = Vec::new();
+            loop {
+                match self.bump() {
+                    Tok::Ident(n) => names.push(n),
+                    other => {
+                        return Err(ExprError::at(
+                            self.offset(),
+                            format!("expected a variable name after 'del', found {}", describe(&other)),
+                        ))
+                    }
+                }
+                if self.is_op(",") {
+                    self.bump();
+                } else {
+                    break;
+                }
+            }
+            if paren {
+                self.expect_op(")")?;
+            }
+            return Ok(Stmt::Del(names));
+        }
+        // assignment: path ( '=' | op= ) expr
+        if let Tok::Ident(first) = self.peek().clone() {
+            let save = self.pos;
+            self.bump();
+            let mut path = vec![first];
+            loop {
+                if self.is_op(".") {
+                    if let Tok::Ident(n) = self.peek_at(1).clone() {
+                        self.bump();
+                        self.bump();
+                        path.push(n);
+                        continue;
+                    }
+                } else if self.is_op("[") {
+                    if let (Tok::Str(s), Tok::Op("]")) = (self.peek_at(1).clone(), self.peek_at(2).clone()) {
+                        self.bump();
+                        self.bump();
+                        self.bump();
+                        path.push(s);
+                        continue;
+                    }
+                }
+                break;
+            }
+            let op = match self.peek() {
+                Tok::Op("=") => Some(None),
+                Tok::Op("+=") => Some(Some(BinOp::Add)),
+                Tok::Op("-=") => Some(Some(BinOp::Sub)),
+                Tok::Op("*=") => Some(Some(BinOp::Mul)),
+                Tok::Op("/=") => Some(Some(BinOp::Div)),
+                Tok::Op("//=") => Some(Some(BinOp::FloorDiv)),
+                Tok::Op("%=") => Some(Some(BinOp::Mod)),
+                Tok::Op("**=") => Some(Some(BinOp::Pow)),
+                _ => None,
+            };
+            if let Some(op) = op {
+                self.bump();
+                let value = self.expr(0)?;
+                return Ok(Stmt::Assign {
+                    target: path,
+                    op,
+                    value,
+                });
+            }
+            self.pos = save;
+        }
+        Ok(Stmt::Expr(self.expr(0)?))
+    }
+
+    /// Parses an expression whose operators bind tighter than `min_bp`.
+    pub(crate) fn expr(&mut self, min_bp: u8) -> Result<Expr, ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ExprError::at(self.offset(), "expression nested too deeply".to_string()));
+        }
+        let r = self.expr_inner(min_bp);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, min_bp: u8) -> Result<Expr, ExprError> {
+        let mut lhs = self.prefix()?;
+        loop {
+            // (left binding power, right binding power)
+            let (op, lbp): (&str, u8) = match self.peek() {
+                Tok::Ident(k) if k == "if" && self.dialect == Dialect::Python => ("if", 1),
+                Tok::Ident(k) if k == "or" => ("or", 2),
+                Tok::Op("||") => ("or", 2),
+                Tok::Ident(k) if k == "and" => ("and", 3),
+                Tok::Op("&&") => ("and", 3),
+                Tok::Ident(k) if k == "in" => ("in", 5),
+                Tok::Ident(k) if k == "not" && matches!(self.peek_at(1), Tok::Ident(n) if n == "in") => ("not in", 5),
+                Tok::Ident(k) if k == "is" => ("is", 5),
+                Tok::Op("==") => ("==", 5),
+                Tok::Op("=") if self.dialect == Dialect::Feel => ("==", 5),
+                Tok::Op("!=") => ("!=", 5),
+                Tok::Op("<") => ("<", 5),
+                Tok::Op("<=") => ("<=", 5),
+                Tok::Op(">") => (">", 5),
+                Tok::Op(">=") => (">=", 5),
+                Tok::Op("+") => ("+", 6),
+                Tok::Op("-") => ("-", 6),
+                Tok::Op("*") => ("*", 7),
+                Tok::Op("/") => ("/", 7),
+                Tok::Op("//") => ("//", 7),
+                Tok::Op("%") => ("%", 7),
+                Tok::Op("**") => ("**", 9),
+                Tok::Op("(") | Tok::Op("[") | Tok::Op(".") => ("postfix", 10),
+                _ => break,
+            };
+            if lbp < min_bp {
+                break;
+            }
+            if op == "postfix" {
+                lhs = self.postfix(lhs)?;
+                continue;
+            }
+            self.bump();
+            lhs = match op {
+                "if" => {
+                    let cond = self.expr(2)?;
+                    self.expect_kw("else")?;
+                    let otherwise = self.expr(1)?;
+                    Expr::IfElse {
+                        cond: Box::new(cond),
+                        then: Box::new(lhs),
+                        otherwise: Box::new(otherwise),
+                    }
+                }
+                "or" => Expr::Or(Box::new(lhs), Box::new(self.expr(3)?)),
+                "and" => Expr::And(Box::new(lhs), Box::new(self.expr(4)?)),
+                "not in" => {
+                    self.bump();
+                    Expr::Bin(BinOp::NotIn, Box::new(lhs), Box::new(self.expr(6)?))
+                }
+                "is" => {
+                    let negate = if self.is_kw("not") {
+                        self.bump();
+                        true
+                    } else {
+                        false
+                    };
+                    let rhs = self.expr(6)?;
+                    let op = if negate { BinOp::Ne } else { BinOp::Eq };
+                    Expr::Bin(op, Box::new(lhs), Box::new(rhs))
+                }
+                "**" => Expr::Bin(BinOp::Pow, Box::new(lhs), Box::new(self.expr(9)?)),
+                other => {
+                    let (bop, rbp) = match other {
+                        "in" => (BinOp::In, 6),
+                        "==" => (BinOp::Eq, 6),
+                        "!=" => (BinOp::Ne, 6),
+                        "<" => (BinOp::Lt, 6),
+                        "<=" => (BinOp::Le, 6),
+                        ">" => (BinOp::Gt, 6),
+                        ">=" => (BinOp::Ge, 6),
+                        "+" => (BinOp::Add, 7),
+                        "-" => (BinOp::Sub, 7),
+                        "*" => (BinOp::Mul, 8),
+                        "/" => (BinOp::Div, 8),
+                        "//" => (BinOp::FloorDiv, 8),
+                        _ => (BinOp::Mod, 8),
+                    };
+                    Expr::Bin(bop, Box::new(lhs), Box::new(self.expr(rbp)?))
+                }
+            };
+        }
+        Ok(lhs)
+    }
+
+    fn postfix(&mut self, lhs: Expr) -> Result<Expr, ExprError> {
+        match self.bump() {
+            Tok::Op(".") => {
+                let name = match self.bump() {
+                    Tok::Ident(n) => n,
+                    other => {
+                        return Err(ExprError::at(
+                            self.offset(),
+                            format!("expected a name after '.', found {}", describe(&other)),
+                        ))
+                    }
+                };
+                if self.is_op("(") {
+                    self.bump();
+                    let args = self.args(")")?;
+                    Ok(Expr::Method(Box::new(lhs), name, args))
+                } else {
+                    Ok(Expr::Attr(Box::new(lhs), name))
+                }
+            }
+            Tok::Op("[") => {
+                let idx = self.expr(0)?;
+                self.expect_op("]")?;
+                Ok(Expr::Index(Box::new(lhs), Box::new(idx)))
+            }
+            Tok::Op("(") => {
+                let args = self.args(")")?;
+                match lhs {
+                    Expr::Var(name) => Ok(Expr::Call(name, args)),
+                    _ => Err(ExprError::at(
+                        self.offset(),
+                        "only named functions can be called".to_string(),
+                    )),
+                }
+            }
+            other => Err(ExprError::at(self.offset(), format!("unexpected {}", describe(&other)))),
+        }
+    }
+
+    fn args(&mut self, close: &str) -> Result<Vec<Expr>, ExprError> {
+        let mut args = Vec::new();
+        while !self.is_op(close) {
+            args.push(self.expr(0)?);
+            if self.is_op(",") {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        self.expect_op(close)?;
+        Ok(args)
+    }
+
+    fn prefix(&mut self) -> Result<Expr, ExprError> {
+        let offset = self.offset();
+        match self.bump() {
+            Tok::Int(i) => Ok(Expr::Lit(Value::from(i))),
+            Tok::Float(f) => Ok(Expr::Lit(
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+            )),
+            Tok::Str(s) => Ok(Expr::Lit(Value::String(s))),
+            Tok::Op("-") => Ok(Expr::Neg(Box::new(self.expr(8)?))),
+            Tok::Op("+") => self.expr(8),
+            Tok::Op("!") => Ok(Expr::Not(Box::new(self.expr(4)?))),
+            Tok::Op("(") => {
+                let e = self.expr(0)?;
+                if self.is_op(",") {
+                    // tuple: treat as a list
+                    let mut items = vec![e];
+                    while self.is_op(",") {
+                        self.bump();
+                        if self.is_op(")") {
+                            break;
+                        }
+                        items.push(self.expr(0)?);
+                    }
+                    self.expect_op(")")?;
+                    return Ok(Expr::List(items));
+                }
+                self.expect_op(")")?;
+                Ok(e)
+            }
+            Tok::Op("[") => {
+                if self.is_op("]") {
+                    self.bump();
+                    return Ok(Expr::List(Vec::new()));
+                }
+                let first = self.expr(0)?;
+                if self.is_kw("for") {
+                    self.bump();
+                    let var = match self.bump() {
+                        Tok::Ident(n) => n,
+                        other => {
+                            return Err(ExprError::at(
+                                self.offset(),
+                                format!("expected a loop variable after 'for', found {}", describe(&other)),
+                            ))
+                        }
+                    };
+                    self.expect_kw("in")?;
+                    // parse above the `if` ternary and `in` operator so `if` filters stay ours
+                    let iter = self.expr(6)?;
+                    let cond = if self.is_kw("if") {
+                        self.bump();
+                        Some(Box::new(self.expr(2)?))
+                    } else {
+                        None
+                    };
+                    self.expect_op("]")?;
+                    return Ok(Expr::Comp {
+                        elem: Box::new(first),
+                        var,
+                        iter: Box::new(iter),
+                        cond,
+                    });
+                }
+                let mut items = vec![first];
+                while self.is_op(",") {
+                    self.bump();
+                    if self.is_op("]") {
+                        break;
+                    }
+                    items.push(self.expr(0)?);
+                }
+                self.expect_op("]")?;
+                Ok(Expr::List(items))
+            }
+            Tok::Op("{") => {
+                let mut entries = Vec::new();
+                while !self.is_op("}") {
+                    let key = match self.peek().clone() {
+                        // FEEL contexts use bare names as keys
+                        Tok::Ident(n) if self.dialect == Dialect::Feel && matches!(self.peek_at(1), Tok::Op(":")) => {
+                            self.bump();
+                            Expr::Lit(Value::String(n))
+                        }
+                        _ => self.expr(0)?,
+                    };
+                    self.expect_op(":")?;
+                    let value = self.expr(0)?;
+                    entries.push((key, value));
+                    if self.is_op(",") {
+                        self.bump();
+                    } else {
+                        break;
+                    }
+                }
+                self.expect_op("}")?;
+                Ok(Expr::Dict(entries))
+            }
+            Tok::Ident(name) => match name.as_str() {
+                "True" | "true" => Ok(Expr::Lit(Value::Bool(true))),
+                "False" | "false" => Ok(Expr::Lit(Value::Bool(false))),
+                "None" | "null" => Ok(Expr::Lit(Value::Null)),
+                "not" => {
+                    if self.dialect == Dialect::Feel && self.is_op("(") {
+                        self.bump();
+                        let e = self.expr(0)?;
+                        self.expect_op(")")?;
+                        return Ok(Expr::Not(Box::new(e)));
+                    }
+                    Ok(Expr::Not(Box::new(self.expr(4)?)))
+                }
+                "if" if self.dialect == Dialect::Feel => {
+                    let cond = self.expr(0)?;
+                    self.expect_kw("then")?;
+                    let then = self.expr(0)?;
+                    self.expect_kw("else")?;
+                    let otherwise = self.expr(0)?;
+                    Ok(Expr::IfElse {
+                        cond: Box::new(cond),
+                        then: Box::new(then),
+                        otherwise: Box::new(otherwise),
+                    })
+                }
+                _ => Ok(Expr::Var(name)),
+            },
+            other => Err(ExprError::at(offset, format!("unexpected {}", describe(&other)))),
+        }
+    }
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Int(i) => format!("number {i}"),
+        Tok::Float(f) => format!("number {f}"),
+        Tok::Str(s) => format!("string '{s}'"),
+        Tok::Ident(i) => format!("'{i}'"),
+        Tok::Op(o) => format!("'{o}'"),
+        Tok::Eof => "end of input".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Expr {
+        let mut p = Parser::new(src, Dialect::Python).unwrap();
+        let e = p.expr(0).unwrap();
+        p.expect_end().unwrap();
+        e
+    }
+
+    #[test]
+    fn precedence_of_arithmetic_and_comparison() {
+        let e = parse("1 + 2 * 3 > 4 and not x");
+        match e {
+            Expr::And(l, r) => {
+                assert!(matches!(*l, Expr::Bin(BinOp::Gt, _, _)));
+                assert!(matches!(*r, Expr::Not(_)));
+            }
+            other => panic!("unexpected tree {other:?}"),
+        }
+    }
+
+    #[test]
+    fn list_comprehension_parses() {
+        assert!(matches!(parse("[v + 1 for v in xs if v > 0]"), Expr::Comp { .. }));
+    }
+
+    #[test]
+    fn assignment_statement_parses() {
+        let mut p = Parser::new("a.b += 2", Dialect::Python).unwrap();
+        let s = p.statement().unwrap();
+        assert!(
+            matches!(s, Stmt::Assign { ref target, op: Some(BinOp::Add), .. } if target == &["a".to_string(), "b".to_string()])
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let src = "(".repeat(10_000);
+        let mut p = Parser::new(&src, Dialect::Python).unwrap();
+        assert!(p.expr(0).is_err());
+    }
+}

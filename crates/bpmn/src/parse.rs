@@ -1,0 +1,448 @@
+//! XML to model: reads BPMN 2.0 definitions with any namespace prefixes, keeping positions.
+
+use crate::binding::{self, Ctx};
+use crate::diagnostic::Diagnostic;
+use crate::encoding;
+use crate::model::*;
+use roxmltree::{Document, Node};
+
+/// The BPMN 2.0 model namespace.
+pub const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+
+fn is_bpmn(node: Node) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(BPMN_NS)
+}
+
+fn bpmn_children<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children()
+        .filter(move |c| is_bpmn(*c) && c.tag_name().name() == name)
+}
+
+fn text_of(node: Node) -> String {
+    node.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect()
+}
+
+fn child_text(node: Node, name: &'static str) -> Option<String> {
+    bpmn_children(node, name)
+        .next()
+        .map(|c| text_of(c).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Parses BPMN bytes. Parsing never fails: an unreadable file gives empty definitions and an
+/// error diagnostic. Reference checks are done by [`crate::validate`], which [`crate::parse`] runs.
+pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnostic>) {
+    let mut defs = Definitions {
+        file: file.to_string(),
+        ..Definitions::default()
+    };
+    let mut diags = Vec::new();
+    let text = match encoding::decode(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                file,
+                Position { line: 1, column: 1 },
+                format!("cannot decode the file: {e}"),
+                "save the file as UTF-8, or declare its real encoding (ISO-8859-1, windows-1252) in the XML prolog",
+            ));
+            return (defs, diags);
+        }
+    };
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: 2_000_000,
+        ..Default::default()
+    };
+    let doc = match Document::parse_with_options(&text, opts) {
+        Ok(d) => d,
+        Err(e) => {
+            let p = e.pos();
+            diags.push(Diagnostic::error(
+                file,
+                Position {
+                    line: p.row,
+                    column: p.col,
+                },
+                format!("invalid XML: {e}"),
+                xml_help(&e, &text),
+            ));
+            return (defs, diags);
+        }
+    };
+    let pos = |n: Node| {
+        let p = doc.text_pos_at(n.range().start);
+        Position {
+            line: p.row,
+            column: p.col,
+        }
+    };
+    let root = doc.root_element();
+    if root.tag_name().name() != "definitions" || root.tag_name().namespace() != Some(BPMN_NS) {
+        diags.push(Diagnostic::error(
+            file,
+            pos(root),
+            format!(
+                "root element is '{}' in namespace '{}', not BPMN 2.0 'definitions'",
+                root.tag_name().name(),
+                root.tag_name().namespace().unwrap_or("")
+            ),
+            format!("the root must be <definitions xmlns=\"{BPMN_NS}\"> (any prefix)"),
+        ));
+        return (defs, diags);
+    }
+    defs.id = root.attribute("id").map(str::to_string);
+    for child in root.children().filter(|c| is_bpmn(*c)) {
+        let id = child.attribute("id").unwrap_or("").to_string();
+        let name = child.attribute("name").map(str::to_string);
+        match child.tag_name().name() {
+            "process" => {
+                let mut p = Process {
+                    id: id.clone(),
+                    name,
+                    executable: child.attribute("isExecutable").is_none_or(|v| v == "true"),
+                    position: pos(child),
+                    elements: Vec::new(),
+                    flows: Vec::new(),
+                };
+                if id.is_empty() {
+                    diags.push(Diagnostic::error(
+                        file,
+                        pos(child),
+                        "process has no id",
+                        "add id=\"...\" to the process",
+                    ));
+                }
+                let mut cx = Ctx {
+                    file,
+                    pos: &pos,
+                    diags: &mut diags,
+                };
+                read_container(child, None, &mut p, &mut cx);
+                link_flows(&mut p);
+                defs.processes.push(p);
+            }
+            "collaboration" => {
+                let participants = bpmn_children(child, "participant")
+                    .map(|pn| Participant {
+                        id: pn.attribute("id").unwrap_or("").to_string(),
+                        name: pn.attribute("name").map(str::to_string),
+                        process_ref: pn.attribute("processRef").map(str::to_string),
+                        position: pos(pn),
+                    })
+                    .collect();
+                defs.collaborations.push(Collaboration {
+                    id,
+                    participants,
+                    message_flows: bpmn_children(child, "messageFlow").count(),
+                    position: pos(child),
+                });
+            }
+            "error" => {
+                let mut e = ErrorDef {
+                    id,
+                    name,
+                    code: child.attribute("errorCode").map(str::to_string),
+                    payload_expression: None,
+                    variable_name: None,
+                    position: pos(child),
+                };
+                for x in child.descendants().filter(|n| n.is_element()) {
+                    match x.tag_name().name() {
+                        "payloadExpression" => e.payload_expression = Some(text_of(x).trim().to_string()),
+                        "variableName" => e.variable_name = Some(text_of(x).trim().to_string()),
+                        _ => {}
+                    }
+                }
+                defs.errors.push(e);
+            }
+            "message" => defs.messages.push(MessageDef {
+                id,
+                name,
+                position: pos(child),
+            }),
+            "signal" => defs.signals.push(MessageDef {
+                id,
+                name,
+                position: pos(child),
+            }),
+            _ => {}
+        }
+    }
+    if defs.processes.is_empty() {
+        diags.push(Diagnostic::error(
+            file,
+            pos(root),
+            "the file defines no process",
+            "add a <process id=\"...\"> with a start event",
+        ));
+    }
+    (defs, diags)
+}
+
+fn xml_help(e: &roxmltree::Error, text: &str) -> String {
+    let msg = e.to_string();
+    let p = e.pos();
+    let line = text.lines().nth(p.row.saturating_sub(1) as usize).unwrap_or("");
+    let before: String = line.chars().take(p.col.saturating_sub(1) as usize).collect();
+    let bare_lt = before.trim_end().ends_with('<') || before.ends_with("< ");
+    if bare_lt || msg.contains("'<'") || msg.contains("unescaped") {
+        "escape '<' as '&lt;' and '&' as '&amp;' in text and attributes, or wrap conditions in <![CDATA[ ... ]]>"
+            .to_string()
+    } else if msg.contains("namespace") || msg.contains("prefix") {
+        "declare every namespace prefix used, e.g. xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\""
+            .to_string()
+    } else {
+        "fix the XML at this position; the file must be well-formed XML".to_string()
+    }
+}
+
+const IGNORED: &[&str] = &[
+    "laneSet",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "textAnnotation",
+    "association",
+    "documentation",
+    "extensionElements",
+    "ioSpecification",
+    "property",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+    "incoming",
+    "outgoing",
+    "multiInstanceLoopCharacteristics",
+    "standardLoopCharacteristics",
+    "group",
+    "category",
+    "auditing",
+    "monitoring",
+];
+
+fn read_container(node: Node, parent: Option<&str>, p: &mut Process, cx: &mut Ctx<'_>) {
+    for child in node.children().filter(|c| is_bpmn(*c)) {
+        let tag = child.tag_name().name();
+        let id = child.attribute("id").unwrap_or("").to_string();
+        if tag == "sequenceFlow" {
+            let cond = bpmn_children(child, "conditionExpression")
+                .next()
+                .map(|c| text_of(c).trim().to_string());
+            if id.is_empty() {
+                cx.diags.push(Diagnostic::error(
+                    cx.file,
+                    (cx.pos)(child),
+                    "sequence flow has no id",
+                    "add id=\"...\"",
+                ));
+            }
+            p.flows.push(SequenceFlow {
+                id,
+                name: child.attribute("name").map(str::to_string),
+                source: child.attribute("sourceRef").unwrap_or("").to_string(),
+                target: child.attribute("targetRef").unwrap_or("").to_string(),
+                condition: cond.filter(|c| !c.is_empty()),
+                parent: parent.map(str::to_string),
+                position: (cx.pos)(child),
+            });
+            continue;
+        }
+        let Some(kind) = ElementKind::from_tag(tag) else {
+            if !IGNORED.contains(&tag) {
+                cx.diags.push(Diagnostic::warning(
+                    cx.file,
+                    (cx.pos)(child),
+                    format!("unsupported element '{tag}' is ignored"),
+                    "remove it, or model it with supported elements",
+                ));
+            }
+            continue;
+        };
+        if id.is_empty() {
+            cx.diags.push(Diagnostic::error(
+                cx.file,
+                (cx.pos)(child),
+                format!("{tag} has no id"),
+                "add id=\"...\"; every flow element needs a unique id",
+            ));
+        }
+        let el = read_element(child, kind, id.clone(), parent, cx);
+        p.elements.push(el);
+        if kind.is_container() {
+            read_container(child, Some(&id), p, cx);
+        }
+    }
+}
+
+fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>, cx: &mut Ctx<'_>) -> FlowElement {
+    let mut el = FlowElement::new(id.clone(), kind, (cx.pos)(node));
+    el.name = node.attribute("name").map(str::to_string);
+    el.parent = parent.map(str::to_string);
+    el.incoming = bpmn_children(node, "incoming")
+        .map(|n| text_of(n).trim().to_string())
+        .collect();
+    el.outgoing = bpmn_children(node, "outgoing")
+        .map(|n| text_of(n).trim().to_string())
+        .collect();
+    el.default_flow = node.attribute("default").map(str::to_string);
+    el.attached_to = node.attribute("attachedToRef").map(str::to_string);
+    el.cancel_activity = node.attribute("cancelActivity").is_none_or(|v| v != "false");
+    el.called_element = node.attribute("calledElement").map(str::to_string);
+    el.triggered_by_event = node.attribute("triggeredByEvent") == Some("true");
+    el.event = node
+        .children()
+        .filter(|c| is_bpmn(*c))
+        .find_map(|d| event_definition(d, cx));
+    if let Some(s) = bpmn_children(node, "script").next() {
+        el.script = Some(ScriptDef {
+            format: node.attribute("scriptFormat").map(str::to_string),
+            text: text_of(s),
+            position: (cx.pos)(s),
+        });
+    }
+    el.loop_characteristics = loop_characteristics(node);
+    let ext = binding::read(node, kind, &id, cx);
+    el.binding = ext.binding;
+    el.input_mappings = ext.input_mappings;
+    el.output_mappings = ext.output_mappings;
+    el.pre_script = ext.pre_script;
+    el.post_script = ext.post_script;
+    if el.called_element.is_none() {
+        el.called_element = ext.called_element;
+    }
+    if el.script.is_none() {
+        if let Some(s) = ext.zeebe_script {
+            el.script = Some(ScriptDef {
+                format: Some("feel".to_string()),
+                text: s,
+                position: el.position,
+            });
+        }
+    }
+    el
+}
+
+fn event_definition(d: Node, cx: &mut Ctx<'_>) -> Option<EventDefinition> {
+    Some(match d.tag_name().name() {
+        "errorEventDefinition" => EventDefinition::Error {
+            error_ref: d.attribute("errorRef").map(str::to_string),
+        },
+        "terminateEventDefinition" => EventDefinition::Terminate,
+        "timerEventDefinition" => {
+            let found = ["timeDuration", "timeDate", "timeCycle"].iter().find_map(|t| {
+                d.children()
+                    .find(|c| is_bpmn(*c) && c.tag_name().name() == *t)
+                    .map(|c| (*t, text_of(c).trim().to_string()))
+            });
+            match found {
+                Some((t, expression)) => EventDefinition::Timer {
+                    kind: match t {
+                        "timeDuration" => TimerKind::Duration,
+                        "timeDate" => TimerKind::Date,
+                        _ => TimerKind::Cycle,
+                    },
+                    expression,
+                },
+                None => {
+                    cx.diags.push(Diagnostic::error(
+                        cx.file,
+                        (cx.pos)(d),
+                        "timer event definition has no timeDuration, timeDate or timeCycle",
+                        "add <timeDuration>PT5S</timeDuration> (ISO-8601) inside the timerEventDefinition",
+                    ));
+                    EventDefinition::Timer {
+                        kind: TimerKind::Duration,
+                        expression: String::new(),
+                    }
+                }
+            }
+        }
+        "messageEventDefinition" => EventDefinition::Message {
+            message_ref: d.attribute("messageRef").map(str::to_string),
+        },
+        "signalEventDefinition" => EventDefinition::Signal {
+            signal_ref: d.attribute("signalRef").map(str::to_string),
+        },
+        "escalationEventDefinition" => EventDefinition::Escalation,
+        "conditionalEventDefinition" => EventDefinition::Conditional {
+            condition: child_text(d, "condition"),
+        },
+        "linkEventDefinition" => EventDefinition::Link {
+            name: d.attribute("name").map(str::to_string),
+        },
+        "compensateEventDefinition" => EventDefinition::Compensate,
+        "cancelEventDefinition" => EventDefinition::Cancel,
+        _ => return None,
+    })
+}
+
+fn loop_characteristics(node: Node) -> Option<LoopCharacteristics> {
+    if let Some(m) = bpmn_children(node, "multiInstanceLoopCharacteristics").next() {
+        let item_name = |n: Node| n.attribute("id").or_else(|| n.attribute("name")).map(str::to_string);
+        let mut mi = MultiInstance {
+            sequential: m.attribute("isSequential") == Some("true"),
+            cardinality: child_text(m, "loopCardinality"),
+            input_collection: child_text(m, "loopDataInputRef"),
+            input_element: bpmn_children(m, "inputDataItem").next().and_then(item_name),
+            output_collection: child_text(m, "loopDataOutputRef"),
+            output_element: bpmn_children(m, "outputDataItem").next().and_then(item_name),
+            completion_condition: child_text(m, "completionCondition"),
+        };
+        // Camunda 7 attributes
+        for a in m.attributes() {
+            if binding::vendor(a.namespace()) == binding::Vendor::Camunda {
+                match a.name() {
+                    "collection" => mi.input_collection = Some(a.value().to_string()),
+                    "elementVariable" => mi.input_element = Some(a.value().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        // Zeebe extension
+        for z in m
+            .descendants()
+            .filter(|n| n.is_element() && n.tag_name().name() == "loopCharacteristics")
+        {
+            if binding::vendor(z.tag_name().namespace()) != binding::Vendor::Zeebe {
+                continue;
+            }
+            let get = |k: &str| z.attribute(k).map(str::to_string);
+            mi.input_collection = get("inputCollection").or(mi.input_collection);
+            mi.input_element = get("inputElement").or(mi.input_element);
+            mi.output_collection = get("outputCollection").or(mi.output_collection);
+            mi.output_element = get("outputElement").or(mi.output_element);
+        }
+        return Some(LoopCharacteristics::MultiInstance(mi));
+    }
+    if let Some(s) = bpmn_children(node, "standardLoopCharacteristics").next() {
+        return Some(LoopCharacteristics::Standard {
+            condition: child_text(s, "loopCondition"),
+            maximum: s.attribute("loopMaximum").and_then(|v| v.trim().parse().ok()),
+            test_before: s.attribute("testBefore") == Some("true"),
+        });
+    }
+    None
+}
+
+/// Completes `incoming`/`outgoing` of every element from the flows' source and target.
+fn link_flows(p: &mut Process) {
+    let mut index = std::collections::HashMap::new();
+    for (i, e) in p.elements.iter().enumerate() {
+        index.entry(e.id.clone()).or_insert(i);
+    }
+    for f in &p.flows {
+        if let Some(&i) = index.get(&f.source) {
+            if !p.elements[i].outgoing.contains(&f.id) {
+                p.elements[i].outgoing.push(f.id.clone());
+            }
+        }
+        if let Some(&i) = index.get(&f.target) {
+            if !p.elements[i].incoming.contains(&f.id) {
+                p.elements[i].incoming.push(f.id.clone());
+            }
+        }
+    }
+}

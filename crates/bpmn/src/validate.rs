@@ -1,0 +1,352 @@
+//! Validation: reference checks and expression checks over a parsed model, reporting every problem.
+
+use crate::diagnostic::Diagnostic;
+use crate::expr::{Expression, Script};
+use crate::model::*;
+use crate::timer;
+use std::collections::HashMap;
+
+/// Checks `defs` and returns every problem found (never stops at the first).
+pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        file: &defs.file,
+        diags: Vec::new(),
+    };
+    let mut seen: HashMap<&str, Position> = HashMap::new();
+    for p in &defs.processes {
+        for (id, pos) in std::iter::once((p.id.as_str(), p.position))
+            .chain(p.elements.iter().map(|e| (e.id.as_str(), e.position)))
+            .chain(p.flows.iter().map(|f| (f.id.as_str(), f.position)))
+        {
+            if id.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.get(id) {
+                v.error(
+                    pos,
+                    format!("duplicate id '{id}' (first used at {}:{})", first.line, first.column),
+                    "give every element, flow and process a unique id",
+                );
+            } else {
+                seen.insert(id, pos);
+            }
+        }
+    }
+    for p in &defs.processes {
+        v.process(defs, p);
+    }
+    for c in &defs.collaborations {
+        for part in &c.participants {
+            if let Some(r) = &part.process_ref {
+                if defs.process(r).is_none() {
+                    v.error(
+                        part.position,
+                        format!("participant '{}' refers to unknown process '{r}'", part.id),
+                        "set processRef to the id of a process in this file",
+                    );
+                }
+            }
+        }
+    }
+    v.diags
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, pos: Position, msg: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::error(self.file, pos, msg, help));
+    }
+
+    fn warning(&mut self, pos: Position, msg: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::warning(self.file, pos, msg, help));
+    }
+
+    fn expression(&mut self, pos: Position, what: &str, src: &str) {
+        if let Err(e) = Expression::parse(src) {
+            self.error(
+                pos,
+                format!("{what} '{}' is not a valid expression: {e}", src.trim()),
+                "write a Python-style expression (x > 1 and answer == 'Yes') or a FEEL one with a leading '=' (=x > 1)",
+            );
+        }
+    }
+
+    fn process(&mut self, defs: &Definitions, p: &Process) {
+        let elements: HashMap<&str, &FlowElement> = p.elements.iter().map(|e| (e.id.as_str(), e)).collect();
+        let flows: HashMap<&str, &SequenceFlow> = p.flows.iter().map(|f| (f.id.as_str(), f)).collect();
+        for f in &p.flows {
+            for (end, r) in [("source", &f.source), ("target", &f.target)] {
+                let verb = if end == "source" { "starts at" } else { "targets" };
+                match elements.get(r.as_str()) {
+                    None if r.is_empty() => self.error(f.position, format!("sequence flow '{}' has no {end}Ref", f.id), format!("add {end}Ref=\"<element id>\"")),
+                    None => self.error(
+                        f.position,
+                        format!("sequence flow '{}' {verb} unknown element '{r}'", f.id),
+                        format!("point {end}Ref at an element of process '{}', or add the missing element", p.id),
+                    ),
+                    Some(e) if e.parent != f.parent => self.error(
+                        f.position,
+                        format!("sequence flow '{}' crosses a subprocess boundary to '{r}'", f.id),
+                        "connect elements of the same (sub)process; leave a subprocess through its end event and its own outgoing flow",
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if let Some(c) = &f.condition {
+                self.expression(f.position, &format!("condition of sequence flow '{}'", f.id), c);
+            }
+        }
+        let mut starts_per_container: HashMap<Option<&str>, usize> = HashMap::new();
+        for e in &p.elements {
+            for (dir, list) in [("incoming", &e.incoming), ("outgoing", &e.outgoing)] {
+                for fid in list {
+                    match flows.get(fid.as_str()) {
+                        None => self.error(
+                            e.position,
+                            format!(
+                                "{} '{}' lists {dir} flow '{fid}', which does not exist",
+                                e.kind.tag(),
+                                e.id
+                            ),
+                            format!("remove <{dir}>{fid}</{dir}> or add the sequence flow '{fid}'"),
+                        ),
+                        Some(f) => {
+                            let (end, want) = if dir == "incoming" {
+                                ("targetRef", &f.target)
+                            } else {
+                                ("sourceRef", &f.source)
+                            };
+                            if want != &e.id {
+                                self.error(
+                                    e.position,
+                                    format!(
+                                        "{} '{}' lists {dir} flow '{fid}', but its {end} is '{want}'",
+                                        e.kind.tag(),
+                                        e.id
+                                    ),
+                                    format!("make the flow's {end} '{}' or remove the <{dir}> entry", e.id),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(d) = &e.default_flow {
+                match flows.get(d.as_str()) {
+                    None => self.error(
+                        e.position,
+                        format!("default flow '{d}' of '{}' does not exist", e.id),
+                        "set default to the id of one of its outgoing flows",
+                    ),
+                    Some(f) if f.source != e.id => self.error(
+                        e.position,
+                        format!(
+                            "default flow '{d}' of '{}' does not leave it (it starts at '{}')",
+                            e.id, f.source
+                        ),
+                        "set default to the id of one of its outgoing flows",
+                    ),
+                    Some(f) if f.condition.is_some() => self.warning(
+                        f.position,
+                        format!("default flow '{d}' has a condition, which is ignored"),
+                        "remove the condition from the default flow",
+                    ),
+                    Some(_) => {}
+                }
+            }
+            match e.kind {
+                ElementKind::BoundaryEvent => match e.attached_to.as_deref() {
+                    None => self.error(
+                        e.position,
+                        format!("boundary event '{}' has no attachedToRef", e.id),
+                        "add attachedToRef=\"<activity id>\"",
+                    ),
+                    Some(a) => match elements.get(a) {
+                        None => self.error(
+                            e.position,
+                            format!("boundary event '{}' is attached to unknown element '{a}'", e.id),
+                            "set attachedToRef to the id of an activity",
+                        ),
+                        Some(t) if !t.kind.is_activity() => self.error(
+                            e.position,
+                            format!(
+                                "boundary event '{}' is attached to {} '{a}', which is not an activity",
+                                e.id,
+                                t.kind.tag()
+                            ),
+                            "attach boundary events to tasks, subprocesses or call activities",
+                        ),
+                        Some(_) => {}
+                    },
+                },
+                ElementKind::CallActivity => match e.called_element.as_deref() {
+                    None | Some("") => self.error(
+                        e.position,
+                        format!("call activity '{}' has no calledElement", e.id),
+                        "add calledElement=\"<process id>\"",
+                    ),
+                    Some(c) if defs.process(c).is_none() => self.warning(
+                        e.position,
+                        format!(
+                            "call activity '{}' calls process '{c}', which is not in this file",
+                            e.id
+                        ),
+                        "it must be defined in another BPMN file of the same directory",
+                    ),
+                    Some(_) => {}
+                },
+                ElementKind::StartEvent if e.event.is_none() && !e.triggered_by_event => {
+                    *starts_per_container.entry(e.parent.as_deref()).or_default() += 1;
+                }
+                ElementKind::ScriptTask => {
+                    match &e.script {
+                        Some(s) => {
+                            if let Err(err) = Script::parse(&s.text) {
+                                let line_pos = script_line_position(s, &err.message);
+                                self.error(line_pos, format!("script of '{}' cannot be parsed: {err}", e.id), "scripts take one statement per line: x = expr, x += expr, del(x), or an expression");
+                            }
+                        }
+                        None if e.binding.is_none() => self.warning(
+                            e.position,
+                            format!("script task '{}' has no script; it does nothing", e.id),
+                            "add <script>...</script>",
+                        ),
+                        None => {}
+                    }
+                }
+                _ => {}
+            }
+            if let Some(EventDefinition::Error { error_ref: Some(r) }) = &e.event {
+                if defs.error(r).is_none() {
+                    self.error(
+                        e.position,
+                        format!("{} '{}' refers to unknown error '{r}'", e.kind.tag(), e.id),
+                        format!("add <error id=\"{r}\" errorCode=\"...\"/> to the definitions, or fix errorRef"),
+                    );
+                }
+            }
+            if let Some(EventDefinition::Timer { kind, expression }) = &e.event {
+                self.timer(e, *kind, expression);
+            }
+            if let Some(b) = &e.binding {
+                for (name, src) in &b.params {
+                    self.expression(e.position, &format!("parameter '{name}' of '{}'", e.id), src);
+                }
+                for m in b.input_mappings.iter().chain(&b.output_mappings) {
+                    if !m.source.trim().is_empty() {
+                        self.expression(e.position, &format!("mapping source of '{}'", e.id), &m.source);
+                    }
+                }
+            }
+            for (what, s) in [("pre-script", &e.pre_script), ("post-script", &e.post_script)] {
+                if let Some(s) = s {
+                    if let Err(err) = Script::parse(s) {
+                        self.error(
+                            e.position,
+                            format!("{what} of '{}' cannot be parsed: {err}", e.id),
+                            "scripts take one statement per line",
+                        );
+                    }
+                }
+            }
+            if let Some(LoopCharacteristics::MultiInstance(mi)) = &e.loop_characteristics {
+                if mi.cardinality.is_none() && mi.input_collection.is_none() {
+                    self.error(
+                        e.position,
+                        format!(
+                            "multi-instance '{}' has neither loopCardinality nor an input collection",
+                            e.id
+                        ),
+                        "add <loopCardinality>3</loopCardinality> or <loopDataInputRef>items</loopDataInputRef>",
+                    );
+                }
+                if let Some(c) = &mi.cardinality {
+                    self.expression(e.position, &format!("loop cardinality of '{}'", e.id), c);
+                }
+            }
+            if e.kind == ElementKind::ExclusiveGateway && e.outgoing.len() > 1 {
+                let unconditioned: Vec<&str> = e
+                    .outgoing
+                    .iter()
+                    .filter(|f| Some(*f) != e.default_flow.as_ref())
+                    .filter(|f| flows.get(f.as_str()).is_some_and(|f| f.condition.is_none()))
+                    .map(String::as_str)
+                    .collect();
+                if !unconditioned.is_empty() {
+                    self.warning(
+                        e.position,
+                        format!("exclusive gateway '{}' has outgoing flows without a condition that are not its default: {}", e.id, unconditioned.join(", ")),
+                        "add a conditionExpression to each, or make one of them the gateway's default flow",
+                    );
+                }
+            }
+        }
+        for (container, n) in starts_per_container {
+            if n > 1 {
+                let pos = container
+                    .and_then(|c| elements.get(c))
+                    .map(|e| e.position)
+                    .unwrap_or(p.position);
+                self.warning(
+                    pos,
+                    format!(
+                        "{} has {n} none start events; all of them start",
+                        container.unwrap_or(&p.id)
+                    ),
+                    "keep one none start event per (sub)process",
+                );
+            }
+        }
+        let has_start = p.elements.iter().any(|e| {
+            e.parent.is_none()
+                && (e.kind == ElementKind::StartEvent
+                    || (e.incoming.is_empty() && e.kind != ElementKind::BoundaryEvent))
+        });
+        if !p.elements.is_empty() && !has_start {
+            self.error(
+                p.position,
+                format!("process '{}' has no start event", p.id),
+                "add a <startEvent> connected to the first element",
+            );
+        }
+    }
+
+    fn timer(&mut self, e: &FlowElement, kind: TimerKind, text: &str) {
+        let t = text.trim();
+        if t.is_empty() {
+            return;
+        }
+        if t.starts_with('=') || t.starts_with("${") {
+            self.expression(e.position, &format!("timer of '{}'", e.id), t);
+            return;
+        }
+        let ok = match kind {
+            TimerKind::Duration => timer::parse_duration(t).map(|_| ()),
+            TimerKind::Cycle => timer::parse_cycle(t).map(|_| ()),
+            TimerKind::Date => timer::parse_date(t).map(|_| ()),
+        };
+        if let Err(err) = ok {
+            // maybe an expression that yields the text
+            if Expression::parse(t).is_err() {
+                self.error(e.position, format!("timer of '{}': {err}", e.id), "write an ISO-8601 duration such as PT5S, a cycle such as R3/PT10S, or a date such as 2026-01-01T00:00:00Z");
+            }
+        }
+    }
+}
+
+fn script_line_position(s: &ScriptDef, message: &str) -> Position {
+    // messages start with "script line N:"; the script text starts right after the <script> tag
+    let line = message
+        .strip_prefix("script line ")
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1);
+    Position {
+        line: s.position.line + line.saturating_sub(1),
+        column: if line == 1 { s.position.column } else { 1 },
+    }
+}
