@@ -1,0 +1,13 @@
+//! servicetask-analytics: insight from the execution history.
+//!
+//! Pure functions and small structs over [`ExecutionRecord`]-like data, no I/O except the NAB
+//! evaluation helpers and the report writer:
+//!
+//! - [`anomaly`]: a streaming, residual-aware anomaly detector, evaluated with [`nab`];
+//! - [`nab`]: the Numenta Anomaly Benchmark scorer;
+
+pub mod anomaly;
+mod error;
+pub mod nab;
+
+pub use error::AnalyticsError;
