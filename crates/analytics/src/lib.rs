@@ -5,9 +5,11 @@
 //!
 //! - [`anomaly`]: a streaming, residual-aware anomaly detector, evaluated with [`nab`];
 //! - [`nab`]: the Numenta Anomaly Benchmark scorer;
+//! - [`predict`]: a metric against input size: complexity class, power law, intervals;
 
 pub mod anomaly;
 mod error;
 pub mod nab;
+pub mod predict;
 
 pub use error::AnalyticsError;
