@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer};
@@ -73,6 +73,24 @@ pub struct ExecutionStats {
     pub file_events: AtomicU32,
     /// File events left off the span because of the cap.
     pub file_events_dropped: AtomicU32,
+    /// User CPU as the OS samples it per thread (tick-sampled, so it need not add up to
+    /// `cpu_ns`; `servicetask_tracking::cpu_split` scales it); 0 when not measured.
+    pub cpu_user_ns: AtomicU64,
+    /// System CPU as the OS samples it per thread (see `cpu_user_ns`); 0 when not measured.
+    pub cpu_system_ns: AtomicU64,
+    /// Bytes freed (counting allocator).
+    pub mem_freed: AtomicU64,
+    /// Live bytes now (counting allocator): allocated minus freed; negative when the execution
+    /// freed memory allocated before it or by another execution.
+    pub mem_live: AtomicI64,
+    /// Whether `mem_peak` is the process RSS (process-wide, not per execution).
+    pub mem_process_wide: AtomicBool,
+    /// Process RSS at the start of the execution, bytes (0 when not read).
+    pub rss_start_bytes: AtomicU64,
+    /// Process RSS at the end of the execution, bytes (0 when not read).
+    pub rss_end_bytes: AtomicU64,
+    /// Whether `disk_read_bytes`/`disk_write_bytes` were measured at all.
+    pub disk_measured: AtomicBool,
     files: Mutex<Vec<FileAccess>>,
     dependencies: Mutex<Vec<DependencyUse>>,
 }

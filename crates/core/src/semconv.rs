@@ -21,6 +21,10 @@ pub const CODE_FUNCTION_NAME: &str = "code.function.name";
 pub const FILE_PATH: &str = "file.path";
 /// `file.size`: a file's size in bytes (semantic conventions, file registry).
 pub const FILE_SIZE: &str = "file.size";
+/// `file.modified`: when the file was last modified, ISO 8601 (semantic conventions, file registry).
+pub const FILE_MODIFIED: &str = "file.modified";
+/// `file.mode`: the file's mode as an octal string such as `0640` (semantic conventions, file registry).
+pub const FILE_MODE: &str = "file.mode";
 /// `peer.service`: the logical name of a remote service called by a dependency span.
 pub const PEER_SERVICE: &str = "peer.service";
 /// `exception.message`: a panic or error message on an exception event.
@@ -72,6 +76,10 @@ pub const SERVICETASK_FILE_OPERATION: &str = "servicetask.file.operation";
 pub const SERVICETASK_FILE_BYTES: &str = "servicetask.file.bytes";
 /// `servicetask.file.duration_us`: duration of one file operation, microseconds.
 pub const SERVICETASK_FILE_DURATION_US: &str = "servicetask.file.duration_us";
+/// `servicetask.file.exists`: whether an inspected input path exists.
+pub const SERVICETASK_FILE_EXISTS: &str = "servicetask.file.exists";
+/// `servicetask.input.field`: the input field an inspected path came from.
+pub const SERVICETASK_INPUT_FIELD: &str = "servicetask.input.field";
 /// `servicetask.files.count`: distinct files touched by the execution.
 pub const SERVICETASK_FILES_COUNT: &str = "servicetask.files.count";
 /// `servicetask.files.events_dropped`: file events not recorded on the span (over the cap).
