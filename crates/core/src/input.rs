@@ -50,9 +50,28 @@ pub trait TaskInput {
     fn input_size(&self) -> Option<u64> {
         None
     }
+
+    /// The input's non-sensitive fields as JSON, for error context (`None`: nothing shown).
+    fn context_fields(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 impl TaskInput for () {}
+impl TaskInput for bool {}
+impl TaskInput for f64 {}
+
+macro_rules! integer_input {
+    ($($t:ty),*) => {$(
+        /// An integer input's size is its value (a count of items to process).
+        impl TaskInput for $t {
+            fn input_size(&self) -> Option<u64> {
+                u64::try_from(*self).ok()
+            }
+        }
+    )*};
+}
+integer_input!(u8, u16, u32, u64, usize, i32, i64);
 
 impl TaskInput for serde_json::Value {
     fn input_size(&self) -> Option<u64> {
@@ -106,5 +125,122 @@ mod tests {
         assert_eq!(r["password"], "[redacted]");
         assert_eq!(r["user"], "ann");
         assert!(!r.to_string().contains("hunter2"));
+    }
+}
+
+/// Helpers the `TaskInput` derive expands to. Not public API.
+#[doc(hidden)]
+pub mod __derive {
+    use std::path::{Path, PathBuf};
+
+    /// Wraps a field for serialisation-if-possible (autoref specialisation).
+    pub struct Probe<'a, T>(pub &'a T);
+
+    /// Chosen when the field is `Serialize`.
+    pub trait ViaSerialize {
+        /// The field as JSON.
+        fn to_json(&self) -> Option<serde_json::Value>;
+    }
+    impl<T: serde::Serialize> ViaSerialize for Probe<'_, T> {
+        fn to_json(&self) -> Option<serde_json::Value> {
+            serde_json::to_value(self.0).ok()
+        }
+    }
+
+    /// Chosen when it is not: the field is left out of the error context.
+    pub trait ViaNothing {
+        /// Nothing.
+        fn to_json(&self) -> Option<serde_json::Value>;
+    }
+    impl<T> ViaNothing for &Probe<'_, T> {
+        fn to_json(&self) -> Option<serde_json::Value> {
+            None
+        }
+    }
+
+    /// Fields that name paths.
+    pub trait AsPaths {
+        /// The paths.
+        fn as_paths(&self) -> Vec<PathBuf>;
+    }
+    impl AsPaths for PathBuf {
+        fn as_paths(&self) -> Vec<PathBuf> {
+            vec![self.clone()]
+        }
+    }
+    impl AsPaths for Path {
+        fn as_paths(&self) -> Vec<PathBuf> {
+            vec![self.to_path_buf()]
+        }
+    }
+    impl AsPaths for String {
+        fn as_paths(&self) -> Vec<PathBuf> {
+            vec![PathBuf::from(self)]
+        }
+    }
+    impl<T: AsPaths> AsPaths for Option<T> {
+        fn as_paths(&self) -> Vec<PathBuf> {
+            self.as_ref().map(AsPaths::as_paths).unwrap_or_default()
+        }
+    }
+    impl<T: AsPaths> AsPaths for Vec<T> {
+        fn as_paths(&self) -> Vec<PathBuf> {
+            self.iter().flat_map(AsPaths::as_paths).collect()
+        }
+    }
+
+    /// Fields that give the input size.
+    pub trait InputSize {
+        /// The size.
+        fn input_size(&self) -> Option<u64>;
+    }
+    macro_rules! int_size {
+        ($($t:ty),*) => {$(
+            impl InputSize for $t {
+                fn input_size(&self) -> Option<u64> { u64::try_from(*self).ok() }
+            }
+        )*};
+    }
+    int_size!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+    impl InputSize for String {
+        fn input_size(&self) -> Option<u64> {
+            Some(self.len() as u64)
+        }
+    }
+    impl<T> InputSize for Vec<T> {
+        fn input_size(&self) -> Option<u64> {
+            Some(self.len() as u64)
+        }
+    }
+    impl<T: InputSize> InputSize for Option<T> {
+        fn input_size(&self) -> Option<u64> {
+            self.as_ref().and_then(InputSize::input_size)
+        }
+    }
+
+    /// Fields that can be empty.
+    pub trait IsEmpty {
+        /// Whether it is empty.
+        fn is_empty_value(&self) -> bool;
+    }
+    impl IsEmpty for String {
+        fn is_empty_value(&self) -> bool {
+            self.trim().is_empty()
+        }
+    }
+    impl<T> IsEmpty for Vec<T> {
+        fn is_empty_value(&self) -> bool {
+            self.is_empty()
+        }
+    }
+    impl IsEmpty for PathBuf {
+        fn is_empty_value(&self) -> bool {
+            self.as_os_str().is_empty()
+        }
+    }
+    impl<T: IsEmpty> IsEmpty for Option<T> {
+        fn is_empty_value(&self) -> bool {
+            self.as_ref().is_none_or(IsEmpty::is_empty_value)
+        }
     }
 }

@@ -1,1 +1,77 @@
-//! servicetask (being written).
+//! servicetask: BPMN service tasks that instrument and protect themselves.
+//!
+//! Write a task's business logic as an async function over typed input; servicetask runs it
+//! with an OpenTelemetry span in the right trace, duration/outcome metrics, classified errors
+//! with recovery hints, and the layers its configuration asks for (retries, breaker, timeouts,
+//! fallbacks, bulkhead, resource tracking).
+//!
+//! # Key types
+//!
+//! - [`ServiceTask`]: the trait a task implements (or `#[service_task]` on an async fn).
+//! - [`TaskContext`] (`cx`): steps, tracked files, dependencies, metrics, BPMN errors.
+//! - [`Runner`]: registers tasks and runs them; [`TaskHandle::run`] is the hot path.
+//! - [`TaskOutcome`]: complete, BPMN error, or failure with retries left.
+//!
+//! # Example
+//!
+//! ```
+//! use servicetask::{service_task, Runner, TaskContext, TaskError, TaskInput, TaskOutcome};
+//!
+//! #[derive(Clone, serde::Deserialize, schemars::JsonSchema, TaskInput)]
+//! struct Greet {
+//!     name: String,
+//!     #[task(sensitive)]
+//!     token: String,
+//! }
+//!
+//! #[service_task(name = "greet", retries = 2, timeout = "5s")]
+//! async fn greet(cx: &TaskContext, input: Greet) -> Result<String, TaskError> {
+//!     cx.step("format", async { Ok::<_, TaskError>(format!("hello {}", input.name)) }).await
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let runner = Runner::builder().build();
+//! let task = runner.register(Greet_::default()).unwrap();
+//! # let _ = task;
+//! # });
+//! ```
+//!
+//! # Pipeline order (outer to inner)
+//!
+//! telemetry span > fallback > retry (total timeout) > bulkhead > breaker > attempt timeout >
+//! tracking > `task.run(cx, input)`.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `otlp` | yes | OTLP over HTTP/protobuf export in [`telemetry::init`] |
+
+pub mod config;
+mod runner;
+pub mod telemetry;
+pub mod testing;
+
+#[doc(inline)]
+pub use servicetask_core::{
+    layer, record, redact, semconv, task_fn, task_schema, BreakerConfig, BulkheadConfig, ContextParts, Dependency,
+    DependencyPermit, DependencyPolicy, ErrorClass, ErrorContext, ExecutionStats, FallbackConfig, FnTask, Jitter,
+    ProcessInfo, RetryBudgetConfig, RetryConfig, RetryMode, ServiceTask, TaskConfig, TaskConfigBuilder, TaskContext,
+    TaskError, TaskInput, TaskMetrics, TaskOutcome, Telemetry, TimeoutConfig, TrackedFs, TrackedPath, TrackingConfig,
+    WindowKind,
+};
+
+pub use config::{ConfigError, ConfigLoader};
+pub use runner::{
+    JsonOutcome, NoLayers, PipelineFactory, RegisteredTask, RunOptions, Runner, RunnerBuilder, TaskHandle,
+};
+pub use servicetask_macros::{service_task, TaskInput};
+
+/// Items the macros expand to. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+    pub use servicetask_core;
+}

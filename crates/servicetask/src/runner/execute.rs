@@ -1,0 +1,468 @@
+//! One execution, end to end: the span, the pipeline, error enrichment, metrics and the record.
+//!
+//! This is the hot path of servicetask. Everything that can be computed once per task
+//! (attribute sets, the span name, the pipeline) is computed at registration in
+//! [`TaskHandle::new`]; an execution allocates its context, its span and little else.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use futures_util::FutureExt as _;
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use servicetask_core::layer::{AttemptResult, BoxFuture, FallbackValue, Invoke, Layer, Next, TaskValue};
+use servicetask_core::record::{ExecutionRecord, OutcomeKind};
+use servicetask_core::{
+    semconv, ContextParts, ErrorClass, ProcessInfo, ServiceTask, TaskConfig, TaskContext, TaskError, TaskInput,
+    TaskOutcome, TrackedPath,
+};
+
+use super::Shared;
+use crate::telemetry::propagation;
+
+/// Inspects an input's tracked paths before the task body runs; an `Err` fails the execution.
+pub type PathInspector = Arc<dyn Fn(&TaskContext, &[TrackedPath]) -> Result<(), TaskError> + Send + Sync>;
+
+/// Where an execution sits: its parent trace context and BPMN coordinates.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Parent context (default: the caller's current context).
+    pub parent: Option<Context>,
+    /// A W3C `traceparent` to continue when no parent is given.
+    pub traceparent: Option<String>,
+    /// BPMN coordinates.
+    pub process: ProcessInfo,
+    /// Process variables visible to the task through `cx.variables()`.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+struct HandleInner<T> {
+    task: T,
+    config: TaskConfig,
+    span_name: &'static str,
+    layers: Vec<Arc<dyn Layer>>,
+    shared: Arc<Shared>,
+    span_attributes: Vec<KeyValue>,
+    name_attribute: [KeyValue; 1],
+    complete_attributes: [KeyValue; 2],
+    bpmn_error_attributes: [KeyValue; 2],
+}
+
+/// A registered task: run it with [`TaskHandle::run`]. Cheap to clone.
+pub struct TaskHandle<T> {
+    inner: Arc<HandleInner<T>>,
+}
+
+impl<T> Clone for TaskHandle<T> {
+    fn clone(&self) -> Self {
+        TaskHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("task", &self.inner.span_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ServiceTask> TaskHandle<T> {
+    pub(crate) fn new(task: T, config: TaskConfig, layers: Vec<Arc<dyn Layer>>, shared: Arc<Shared>) -> Self {
+        // Task names are few and live as long as the program: one leaked copy per registration
+        // lets every span use a static name without allocating.
+        let span_name: &'static str = Box::leak(config.name.clone().into_boxed_str());
+        let name_kv = KeyValue::new(semconv::SERVICETASK_NAME, span_name);
+        let mut span_attributes = vec![name_kv.clone()];
+        for (k, v) in &config.attributes {
+            span_attributes.push(KeyValue::new(k.clone(), v.clone()));
+        }
+        TaskHandle {
+            inner: Arc::new(HandleInner {
+                task,
+                span_name,
+                layers,
+                shared,
+                span_attributes,
+                complete_attributes: [
+                    name_kv.clone(),
+                    KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::Complete.as_str()),
+                ],
+                bpmn_error_attributes: [
+                    name_kv.clone(),
+                    KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::BpmnError.as_str()),
+                ],
+                name_attribute: [name_kv],
+                config,
+            }),
+        }
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &TaskConfig {
+        &self.inner.config
+    }
+
+    /// The task.
+    pub fn task(&self) -> &T {
+        &self.inner.task
+    }
+
+    /// Runs the task once (with its retries, timeouts... as configured) under the caller's
+    /// current trace context.
+    pub async fn run(&self, input: T::Input) -> TaskOutcome<T::Output> {
+        self.execute(Ok(input), RunOptions::default()).await
+    }
+
+    /// Runs the task with explicit parent context and BPMN coordinates.
+    pub async fn run_with(&self, input: T::Input, options: RunOptions) -> TaskOutcome<T::Output> {
+        self.execute(Ok(input), options).await
+    }
+
+    /// Runs an execution whose input may already have failed to deserialise.
+    pub(crate) async fn execute(
+        &self,
+        input: Result<T::Input, TaskError>,
+        options: RunOptions,
+    ) -> TaskOutcome<T::Output> {
+        let inner = &*self.inner;
+        let shared = &*inner.shared;
+        let telemetry = &shared.telemetry;
+        let instruments = telemetry.instruments();
+        let started_wall = SystemTime::now();
+        let start = Instant::now();
+
+        let parent = match (options.parent, &options.traceparent) {
+            (Some(p), _) => p,
+            (None, Some(tp)) => propagation::extract_traceparent(tp).unwrap_or_else(Context::current),
+            (None, None) => Context::current(),
+        };
+        let mut attributes = inner.span_attributes.clone();
+        push_process_attributes(&mut attributes, &options.process);
+        let input_size = input.as_ref().ok().and_then(TaskInput::input_size);
+        if let Some(n) = input_size {
+            attributes.push(KeyValue::new(semconv::SERVICETASK_INPUT_SIZE, n as i64));
+        }
+        let tracer = telemetry.tracer();
+        let span = tracer
+            .span_builder(Cow::Borrowed(inner.span_name))
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attributes)
+            .start_with_context(tracer, &parent);
+        let otel = parent.with_span(span);
+        instruments.in_flight.add(1, &inner.name_attribute);
+
+        let cx = TaskContext::new(ContextParts {
+            task: Arc::from(inner.span_name),
+            otel: otel.clone(),
+            telemetry: telemetry.clone(),
+            process: options.process,
+            variables: options.variables,
+            tracking: inner.config.tracking.clone(),
+            dependencies: shared.dependencies.clone(),
+        });
+
+        let mut context_fields = None;
+        let result: Result<T::Output, TaskError> = async {
+            let input = input?;
+            input.validate().map_err(as_validation)?;
+            if let Some(inspect) = &shared.inspect_paths {
+                if inner.config.tracking.files {
+                    let paths = input.tracked_paths();
+                    if !paths.is_empty() {
+                        inspect(&cx, &paths)?;
+                    }
+                }
+            }
+            let invoke = Attempt {
+                task: &inner.task,
+                input: &input,
+            };
+            let value = Next::new(&inner.layers, &invoke)
+                .run(&cx)
+                .with_context(otel.clone())
+                .await
+                .inspect_err(|_| context_fields = input.context_fields())?;
+            into_output::<T::Output>(value)
+        }
+        .await;
+
+        let elapsed = start.elapsed();
+        let span = otel.span();
+        let stats = cx.stats();
+        let attempts = stats.attempts.load(Ordering::Relaxed).max(1);
+        if attempts > 1 {
+            span.set_attribute(KeyValue::new(semconv::SERVICETASK_ATTEMPTS, attempts as i64));
+        }
+        record_resource_attributes(&cx);
+        let outcome = TaskOutcome::from_result(result, 0, None);
+        let (kind, error_class) = match &outcome {
+            TaskOutcome::Complete(_) => {
+                span.set_attribute(KeyValue::new(
+                    semconv::SERVICETASK_OUTCOME,
+                    OutcomeKind::Complete.as_str(),
+                ));
+                instruments
+                    .duration
+                    .record(elapsed.as_secs_f64(), &inner.complete_attributes);
+                instruments.executions.add(1, &inner.complete_attributes);
+                (OutcomeKind::Complete, None)
+            }
+            TaskOutcome::BpmnError { code, .. } => {
+                span.set_attribute(KeyValue::new(
+                    semconv::SERVICETASK_OUTCOME,
+                    OutcomeKind::BpmnError.as_str(),
+                ));
+                span.set_attribute(KeyValue::new(semconv::BPMN_ERROR_CODE, code.clone()));
+                instruments
+                    .duration
+                    .record(elapsed.as_secs_f64(), &inner.bpmn_error_attributes);
+                instruments.executions.add(1, &inner.bpmn_error_attributes);
+                (OutcomeKind::BpmnError, Some(ErrorClass::Business))
+            }
+            TaskOutcome::Failure {
+                error, retries_left, ..
+            } => {
+                let class = error.class().as_str();
+                span.set_attribute(KeyValue::new(
+                    semconv::SERVICETASK_OUTCOME,
+                    OutcomeKind::Failure.as_str(),
+                ));
+                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, class));
+                if *retries_left > 0 {
+                    span.set_attribute(KeyValue::new(semconv::SERVICETASK_RETRIES_LEFT, *retries_left as i64));
+                }
+                if error.class() == ErrorClass::Panic {
+                    span.add_event(
+                        semconv::event::EXCEPTION,
+                        vec![
+                            KeyValue::new(semconv::EXCEPTION_TYPE, "panic"),
+                            KeyValue::new(semconv::EXCEPTION_MESSAGE, error.message().to_string()),
+                        ],
+                    );
+                }
+                span.set_status(Status::error(error.message().to_string()));
+                let attrs = [
+                    inner.name_attribute[0].clone(),
+                    KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::Failure.as_str()),
+                    KeyValue::new(semconv::ERROR_TYPE, class),
+                ];
+                instruments.duration.record(elapsed.as_secs_f64(), &attrs);
+                instruments.executions.add(1, &attrs);
+                (OutcomeKind::Failure, Some(error.class()))
+            }
+        };
+        instruments.in_flight.add(-1, &inner.name_attribute);
+        let trace_id = span.span_context().is_valid().then(|| span.span_context().trace_id());
+        span.end();
+
+        let outcome = match outcome {
+            TaskOutcome::Failure {
+                mut error,
+                retries_left,
+                retry_backoff,
+            } => {
+                enrich(
+                    &mut error,
+                    &cx,
+                    attempts,
+                    trace_id.map(|t| t.to_string()),
+                    context_fields,
+                );
+                let backoff = retry_backoff.or_else(|| (retries_left > 0).then(|| error.retry_after()).flatten());
+                TaskOutcome::Failure {
+                    error,
+                    retries_left,
+                    retry_backoff: backoff,
+                }
+            }
+            other => other,
+        };
+
+        if let Some(sink) = &shared.sink {
+            let mut r = ExecutionRecord::new(
+                inner.span_name,
+                started_wall
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as i64)
+                    .unwrap_or(0),
+                elapsed.as_nanos() as u64,
+                kind,
+            );
+            r.error_class = error_class.map(|c| c.as_str().to_string());
+            r.input_size = input_size;
+            r.cpu_ns = stats
+                .cpu_measured
+                .load(Ordering::Relaxed)
+                .then(|| stats.cpu_ns.load(Ordering::Relaxed));
+            r.mem_peak_bytes = stats
+                .mem_measured
+                .load(Ordering::Relaxed)
+                .then(|| stats.mem_peak.load(Ordering::Relaxed));
+            r.bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+            r.bytes_written = stats.bytes_written.load(Ordering::Relaxed);
+            r.attempts = attempts;
+            r.fallback_used = stats.fallback_used.load(Ordering::Relaxed);
+            r.trace_id = trace_id.map(|t| t.to_string());
+            let p = cx.process();
+            r.process_id = p.process_id.clone();
+            r.process_instance_id = p.instance_id.clone();
+            r.element_id = p.element_id.clone();
+            r.files = stats.files();
+            r.dependencies = stats.dependencies();
+            sink.record(r);
+        }
+        outcome
+    }
+}
+
+/// The bottom of the pipeline: one call of the task, panics caught.
+struct Attempt<'t, T: ServiceTask> {
+    task: &'t T,
+    input: &'t T::Input,
+}
+
+impl<T: ServiceTask> Invoke for Attempt<'_, T> {
+    fn invoke<'a>(&'a self, cx: &'a TaskContext) -> BoxFuture<'a, AttemptResult> {
+        let input = self.input.clone();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.task.run(cx, input))) {
+            Ok(fut) => Box::pin(run_caught(fut)),
+            Err(payload) => Box::pin(std::future::ready(Err(panic_error(payload)))),
+        }
+    }
+}
+
+async fn run_caught<F, O>(fut: F) -> AttemptResult
+where
+    F: Future<Output = Result<O, TaskError>> + Send,
+    O: Send + 'static,
+{
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(Ok(v)) => Ok(Box::new(v) as TaskValue),
+        Ok(Err(e)) => Err(e),
+        Err(payload) => Err(panic_error(payload)),
+    }
+}
+
+fn panic_error(payload: Box<dyn Any + Send>) -> TaskError {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_string());
+    TaskError::new(ErrorClass::Panic, format!("task panicked: {msg}"))
+}
+
+fn as_validation(e: TaskError) -> TaskError {
+    if e.class() == ErrorClass::Validation {
+        e
+    } else {
+        TaskError::validation(e.message().to_string()).with_source(e)
+    }
+}
+
+fn into_output<O: serde::de::DeserializeOwned + 'static>(value: TaskValue) -> Result<O, TaskError> {
+    match value.downcast::<O>() {
+        Ok(v) => Ok(*v),
+        Err(other) => match other.downcast::<FallbackValue>() {
+            Ok(fb) => serde_json::from_value(fb.0).map_err(|e| {
+                TaskError::internal(format!(
+                    "the configured fallback value does not fit the task's output: {e}"
+                ))
+                .with_suggestion("change the fallback value in the configuration to match the output schema")
+            }),
+            Err(_) => Err(TaskError::internal(
+                "a pipeline layer returned a value of the wrong type",
+            )),
+        },
+    }
+}
+
+fn push_process_attributes(attributes: &mut Vec<KeyValue>, p: &ProcessInfo) {
+    if let Some(v) = &p.process_id {
+        attributes.push(KeyValue::new(semconv::BPMN_PROCESS_ID, v.clone()));
+    }
+    if let Some(v) = &p.instance_id {
+        attributes.push(KeyValue::new(semconv::BPMN_PROCESS_INSTANCE_ID, v.clone()));
+    }
+    if let Some(v) = &p.element_id {
+        attributes.push(KeyValue::new(semconv::BPMN_ELEMENT_ID, v.clone()));
+    }
+    if let Some(v) = &p.element_type {
+        attributes.push(KeyValue::new(semconv::BPMN_ELEMENT_TYPE, v.clone()));
+    }
+}
+
+/// Copies what tracking measured onto the span.
+fn record_resource_attributes(cx: &TaskContext) {
+    let s = cx.stats();
+    let span = cx.span();
+    if s.cpu_measured.load(Ordering::Relaxed) {
+        let ns = s.cpu_ns.load(Ordering::Relaxed);
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_CPU_TIME_NS, ns as i64));
+        cx.telemetry().instruments().cpu_time.add(
+            ns as f64 / 1e9,
+            &[KeyValue::new(semconv::SERVICETASK_NAME, cx.task_name().to_string())],
+        );
+    }
+    if s.mem_measured.load(Ordering::Relaxed) {
+        let peak = s.mem_peak.load(Ordering::Relaxed);
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_MEMORY_PEAK_BYTES, peak as i64));
+        cx.telemetry().instruments().memory_peak.record(
+            peak,
+            &[KeyValue::new(semconv::SERVICETASK_NAME, cx.task_name().to_string())],
+        );
+    }
+    let read = s.bytes_read.load(Ordering::Relaxed);
+    let written = s.bytes_written.load(Ordering::Relaxed);
+    if read > 0 {
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_IO_READ_BYTES, read as i64));
+    }
+    if written > 0 {
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_IO_WRITE_BYTES, written as i64));
+    }
+    let events = s.file_events.load(Ordering::Relaxed);
+    if events > 0 {
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_FILES_COUNT, s.files().len() as i64));
+        let dropped = s.file_events_dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            span.set_attribute(KeyValue::new(semconv::SERVICETASK_FILES_EVENTS_DROPPED, dropped as i64));
+        }
+    }
+}
+
+fn enrich(
+    error: &mut TaskError,
+    cx: &TaskContext,
+    attempts: u32,
+    trace_id: Option<String>,
+    input: Option<serde_json::Value>,
+) {
+    let p = cx.process().clone();
+    let task = cx.task_name().to_string();
+    let c = error.context_mut();
+    c.task.get_or_insert(task);
+    c.attempt.get_or_insert(attempts);
+    if c.process_id.is_none() {
+        c.process_id = p.process_id;
+    }
+    if c.process_instance_id.is_none() {
+        c.process_instance_id = p.instance_id;
+    }
+    if c.element_id.is_none() {
+        c.element_id = p.element_id;
+    }
+    if c.trace_id.is_none() {
+        c.trace_id = trace_id;
+    }
+    if c.input.is_none() {
+        c.input = input;
+    }
+}

@@ -1,0 +1,203 @@
+//! The runner: executes registered tasks through their pipeline and reports outcomes.
+//!
+//! A [`Runner`] owns the shared parts (telemetry, configuration loader, resilience registry,
+//! record sink). [`Runner::register`] resolves a task's configuration once (defaults < code <
+//! `servicetask.toml` < environment), builds its pipeline of layers, and returns a typed
+//! [`TaskHandle`]; the handle's `run` is the hot path. Every registered task can also be run by
+//! name from JSON variables ([`Runner::run_json`]), which is what the BPMN engine does.
+//!
+//! ```
+//! use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError, TaskOutcome};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let runner = Runner::builder().build();
+//! let add = runner.register(task_fn(TaskConfig::named("add"), |_cx: TaskContext, xs: Vec<i64>| async move {
+//!     Ok::<_, TaskError>(xs.iter().sum::<i64>())
+//! })).unwrap();
+//! let out = add.run(vec![1, 2, 3]).await;
+//! assert!(matches!(out, TaskOutcome::Complete(6)));
+//! # });
+//! ```
+
+mod execute;
+mod registry;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use servicetask_core::layer::Layer;
+use servicetask_core::record::RecordSink;
+use servicetask_core::{DependencyPolicy, ServiceTask, TaskConfig, Telemetry};
+
+use crate::config::{ConfigError, ConfigLoader};
+
+pub use execute::{RunOptions, TaskHandle};
+pub use registry::{JsonOutcome, RegisteredTask};
+
+/// Builds the extra layers of a task's pipeline from its resolved configuration.
+///
+/// The runner puts the returned layers (outer first) between its telemetry and the task. The
+/// resilience and tracking crates provide builders; tests may provide their own.
+pub trait PipelineFactory: Send + Sync + 'static {
+    /// Layers for one task, outer first.
+    fn layers(&self, config: &TaskConfig) -> Vec<Arc<dyn Layer>>;
+}
+
+/// A factory that adds no layers: telemetry and error classification only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLayers;
+
+impl PipelineFactory for NoLayers {
+    fn layers(&self, _config: &TaskConfig) -> Vec<Arc<dyn Layer>> {
+        Vec::new()
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) telemetry: Arc<Telemetry>,
+    pub(crate) sink: Option<Arc<dyn RecordSink>>,
+    pub(crate) dependencies: Option<Arc<dyn DependencyPolicy>>,
+    pub(crate) inspect_paths: Option<execute::PathInspector>,
+}
+
+/// Runs service tasks with telemetry, error classification and the configured layers.
+#[derive(Clone)]
+pub struct Runner {
+    shared: Arc<Shared>,
+    config: Arc<ConfigLoader>,
+    pipeline: Arc<dyn PipelineFactory>,
+    tasks: Arc<RwLock<HashMap<String, Arc<dyn RegisteredTask>>>>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("tasks", &self.task_names())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder for [`Runner`].
+#[must_use]
+pub struct RunnerBuilder {
+    telemetry: Option<Arc<Telemetry>>,
+    config: Option<ConfigLoader>,
+    pipeline: Arc<dyn PipelineFactory>,
+    sink: Option<Arc<dyn RecordSink>>,
+    dependencies: Option<Arc<dyn DependencyPolicy>>,
+    inspect_paths: Option<execute::PathInspector>,
+}
+
+impl RunnerBuilder {
+    /// Telemetry to record with (default: the global providers).
+    pub fn telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
+    /// Configuration layers above the code (default: none, the code's configuration wins).
+    pub fn config(mut self, config: ConfigLoader) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Pipeline layers per task (default: none).
+    pub fn pipeline(mut self, pipeline: Arc<dyn PipelineFactory>) -> Self {
+        self.pipeline = pipeline;
+        self
+    }
+
+    /// Where execution records go (default: nowhere).
+    pub fn record_sink(mut self, sink: Arc<dyn RecordSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Breakers and bulkheads for `cx.dependency(..)` calls.
+    pub fn dependency_policy(mut self, policy: Arc<dyn DependencyPolicy>) -> Self {
+        self.dependencies = Some(policy);
+        self
+    }
+
+    /// Inspects an input's tracked paths before the task body runs (see the tracking crate).
+    pub fn path_inspector(mut self, inspector: execute::PathInspector) -> Self {
+        self.inspect_paths = Some(inspector);
+        self
+    }
+
+    /// Builds the runner.
+    pub fn build(self) -> Runner {
+        Runner {
+            shared: Arc::new(Shared {
+                telemetry: self.telemetry.unwrap_or_else(Telemetry::global),
+                sink: self.sink,
+                dependencies: self.dependencies,
+                inspect_paths: self.inspect_paths,
+            }),
+            config: Arc::new(self.config.unwrap_or_default()),
+            pipeline: self.pipeline,
+            tasks: Arc::default(),
+        }
+    }
+}
+
+impl Runner {
+    /// Starts a builder.
+    pub fn builder() -> RunnerBuilder {
+        RunnerBuilder {
+            telemetry: None,
+            config: None,
+            pipeline: Arc::new(NoLayers),
+            sink: None,
+            dependencies: None,
+            inspect_paths: None,
+        }
+    }
+
+    /// Registers a task: resolves its configuration, builds its pipeline, and returns a typed
+    /// handle. The task can then also be run by name with [`Runner::run_json`].
+    pub fn register<T: ServiceTask>(&self, task: T) -> Result<TaskHandle<T>, ConfigError> {
+        let config = self.config.resolve(&task.config())?;
+        let layers = self.pipeline.layers(&config);
+        let handle = TaskHandle::new(task, config, layers, self.shared.clone());
+        let erased: Arc<dyn RegisteredTask> = Arc::new(handle.clone());
+        self.tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(handle.config().name.clone(), erased);
+        Ok(handle)
+    }
+
+    /// A registered task by name.
+    pub fn task(&self, name: &str) -> Option<Arc<dyn RegisteredTask>> {
+        self.tasks.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    /// Names of the registered tasks, sorted.
+    pub fn task_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tasks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Runs a registered task by name from JSON variables; `None` if no task has that name.
+    pub async fn run_json(
+        &self,
+        name: &str,
+        variables: serde_json::Map<String, serde_json::Value>,
+        options: RunOptions,
+    ) -> Option<JsonOutcome> {
+        let task = self.task(name)?;
+        Some(task.run_json(variables, options).await)
+    }
+
+    /// The shared telemetry.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.shared.telemetry
+    }
+}

@@ -1,0 +1,101 @@
+//! Type-erased registered tasks: run by name from JSON variables (what the BPMN engine does),
+//! and describe themselves with a JSON Schema.
+
+use servicetask_core::layer::BoxFuture;
+use servicetask_core::{task_schema, ServiceTask, TaskConfig, TaskError, TaskOutcome};
+
+use super::execute::{RunOptions, TaskHandle};
+
+/// The outcome of a JSON run: output variables on completion.
+pub type JsonOutcome = TaskOutcome<serde_json::Map<String, serde_json::Value>>;
+
+/// A registered task of any type.
+pub trait RegisteredTask: Send + Sync + 'static {
+    /// The resolved configuration.
+    fn config(&self) -> &TaskConfig;
+    /// JSON Schemas of input and output.
+    fn schema(&self) -> serde_json::Value;
+    /// Runs from JSON variables; the output becomes variables (an object's fields, or `result`).
+    fn run_json(
+        &self,
+        variables: serde_json::Map<String, serde_json::Value>,
+        options: RunOptions,
+    ) -> BoxFuture<'_, JsonOutcome>;
+}
+
+impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
+    fn config(&self) -> &TaskConfig {
+        TaskHandle::config(self)
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        task_schema(self.task())
+    }
+
+    fn run_json(
+        &self,
+        variables: serde_json::Map<String, serde_json::Value>,
+        mut options: RunOptions,
+    ) -> BoxFuture<'_, JsonOutcome> {
+        let input = input_from_variables::<T::Input>(&variables);
+        if options.variables.is_empty() {
+            options.variables = variables;
+        }
+        Box::pin(async move { self.execute(input, options).await.map(output_to_variables) })
+    }
+}
+
+/// Deserialises a task input from process variables (an empty map also accepts `()`-like inputs).
+pub(crate) fn input_from_variables<I: serde::de::DeserializeOwned>(
+    variables: &serde_json::Map<String, serde_json::Value>,
+) -> Result<I, TaskError> {
+    match serde_json::from_value::<I>(serde_json::Value::Object(variables.clone())) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if let Ok(v) = serde_json::from_value::<I>(serde_json::Value::Null) {
+                return Ok(v);
+            }
+            Err(
+                TaskError::validation(format!("the process variables do not fit the task's input: {e}"))
+                    .with_suggestion("set the variables the task's input schema requires (see `servicetask schema`)"),
+            )
+        }
+    }
+}
+
+/// Output to variables: an object's fields, nothing for `null`, otherwise `{"result": value}`.
+pub(crate) fn output_to_variables<O: serde::Serialize>(output: O) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(output) {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(serde_json::Value::Null) => serde_json::Map::new(),
+        Ok(v) => {
+            let mut m = serde_json::Map::new();
+            m.insert("result".into(), v);
+            m
+        }
+        Err(e) => {
+            let mut m = serde_json::Map::new();
+            m.insert("serialization_error".into(), serde_json::Value::String(e.to_string()));
+            m
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_outputs_become_result_variable() {
+        assert_eq!(output_to_variables(3)["result"], 3);
+        assert!(output_to_variables(()).is_empty());
+        assert_eq!(output_to_variables(serde_json::json!({"a": 1}))["a"], 1);
+    }
+
+    #[test]
+    fn unit_input_accepts_any_variables() {
+        let mut vars = serde_json::Map::new();
+        vars.insert("x".into(), 1.into());
+        assert!(input_from_variables::<()>(&vars).is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! One-call telemetry setup from the standard OpenTelemetry environment variables, and W3C
+//! trace-context propagation.
+//!
+//! [`init`] installs global tracer and meter providers and returns a [`TelemetryGuard`] that
+//! flushes and shuts them down when dropped:
+//!
+//! | environment | what is installed |
+//! |---|---|
+//! | `OTEL_SDK_DISABLED=true` | nothing (no-op providers) |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set | OTLP over HTTP/protobuf: a batch span processor and a periodic metric reader |
+//! | `OTEL_TRACES_EXPORTER=console` (and no endpoint) | a readable one-line-per-span printer on stderr |
+//! | otherwise | providers without exporters: spans are created (so trace ids exist) but not exported |
+//!
+//! `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`,
+//! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*` and `OTEL_METRIC_EXPORT_INTERVAL` are honoured by
+//! the SDK as usual.
+//!
+//! **Never blocking the task:** spans go through the SDK's batch processor: a bounded queue
+//! (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048) that a background thread drains. When the
+//! backend is slow or unreachable the queue fills and further spans are dropped, not waited
+//! for; the SDK counts the drops (`otel.sdk.processor.span.processed` with
+//! `error.type=queue_full`) and reports the total at shutdown. Export happens off the task's
+//! thread, bounded by the export timeout.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let guard = servicetask::telemetry::init()?;
+//! let runner = servicetask::Runner::builder().telemetry(guard.telemetry()).build();
+//! # let _ = runner;
+//! // ... run tasks; dropping `guard` flushes
+//! # Ok(()) }
+//! ```
+
+mod console;
+pub mod propagation;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use servicetask_core::Telemetry;
+
+pub use console::ConsoleSpanExporter;
+pub use propagation::{extract_traceparent, inject_traceparent, TRACEPARENT};
+
+/// Where spans go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportTarget {
+    /// No export at all (no-op providers).
+    Disabled,
+    /// Providers without exporters.
+    None,
+    /// Readable lines on stderr.
+    Console,
+    /// OTLP over HTTP/protobuf to the endpoint from the environment.
+    Otlp,
+}
+
+impl ExportTarget {
+    /// Chooses the target from the standard environment variables.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            return ExportTarget::Disabled;
+        }
+        if var("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() || var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some() {
+            return ExportTarget::Otlp;
+        }
+        match var("OTEL_TRACES_EXPORTER").as_deref() {
+            Some("console") | Some("stdout") => ExportTarget::Console,
+            _ => ExportTarget::None,
+        }
+    }
+}
+
+/// An error setting telemetry up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built.
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+    /// OTLP was asked for but this build has no `otlp` feature.
+    #[error("OTEL_EXPORTER_OTLP_ENDPOINT is set but servicetask was built without the `otlp` feature")]
+    NoOtlpSupport,
+}
+
+/// Owns the installed providers; flushes and shuts them down on drop.
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+    telemetry: Arc<Telemetry>,
+    target: ExportTarget,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryGuard {
+    /// The telemetry to hand to a [`crate::Runner`].
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        self.telemetry.clone()
+    }
+
+    /// What was installed.
+    pub fn target(&self) -> &ExportTarget {
+        &self.target
+    }
+
+    /// Flushes pending spans and metrics now (bounded by the export timeout).
+    pub fn flush(&self) {
+        if let Some(tp) = &self.tracer_provider {
+            let _ = tp.force_flush();
+        }
+        if let Some(mp) = &self.meter_provider {
+            let _ = mp.force_flush();
+        }
+    }
+
+    /// Flushes and shuts down, waiting at most `timeout` for each provider.
+    pub fn shutdown(mut self, timeout: Duration) {
+        self.shutdown_inner(timeout);
+    }
+
+    fn shutdown_inner(&mut self, timeout: Duration) {
+        if let Some(tp) = self.tracer_provider.take() {
+            let _ = tp.shutdown_with_timeout(timeout);
+        }
+        if let Some(mp) = self.meter_provider.take() {
+            let _ = mp.shutdown_with_timeout(timeout);
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        self.shutdown_inner(Duration::from_secs(5));
+    }
+}
+
+fn resource() -> Resource {
+    Resource::builder().build()
+}
+
+/// Installs global providers as the environment says (see the module docs).
+pub fn init() -> Result<TelemetryGuard, TelemetryError> {
+    init_with(ExportTarget::from_env())
+}
+
+/// Installs global providers for an explicit target.
+pub fn init_with(target: ExportTarget) -> Result<TelemetryGuard, TelemetryError> {
+    let (tp, mp) = match &target {
+        ExportTarget::Disabled => {
+            return Ok(TelemetryGuard {
+                tracer_provider: None,
+                meter_provider: None,
+                telemetry: Telemetry::disabled(),
+                target,
+            })
+        }
+        ExportTarget::None => (
+            SdkTracerProvider::builder().with_resource(resource()).build(),
+            SdkMeterProvider::builder().with_resource(resource()).build(),
+        ),
+        ExportTarget::Console => (
+            SdkTracerProvider::builder()
+                .with_resource(resource())
+                .with_simple_exporter(ConsoleSpanExporter::default())
+                .build(),
+            SdkMeterProvider::builder().with_resource(resource()).build(),
+        ),
+        ExportTarget::Otlp => otlp_providers()?,
+    };
+    opentelemetry::global::set_tracer_provider(tp.clone());
+    opentelemetry::global::set_meter_provider(mp.clone());
+    let telemetry = Telemetry::from_providers(&tp, &mp);
+    Ok(TelemetryGuard {
+        tracer_provider: Some(tp),
+        meter_provider: Some(mp),
+        telemetry,
+        target,
+    })
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_providers() -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
+    use opentelemetry_otlp::WithExportConfig;
+    let spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let metrics = opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let tp = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_batch_exporter(spans)
+        .build();
+    let mp = SdkMeterProvider::builder()
+        .with_resource(resource())
+        .with_periodic_exporter(metrics)
+        .build();
+    Ok((tp, mp))
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otlp_providers() -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
+    Err(TelemetryError::NoOtlpSupport)
+}
