@@ -1,0 +1,471 @@
+//! The conformance runner: runs every case of a directory's `expected.json` (SpiffWorkflow's
+//! recorded behaviour) and compares completed activities, happens-before order, final
+//! variables, service calls, and failure.
+//!
+//! Each case gives a file, a process id and `args`: `--data JSON` seeds variables, `--human
+//! JSON` gives the values set when a waiting task is completed (`*` = every task; a string
+//! holding `$name` is an expression over the task's variables), `--hold S` answers waiting
+//! tasks only after S seconds so that short timers fire first. Cases run on a paused tokio
+//! clock, with plain tasks as wait states (SpiffWorkflow's behaviour) and the [`StubHandler`].
+
+use crate::{Engine, EngineConfig, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
+use serde_json::{Map, Value};
+use servicetask_bpmn::{Definitions, ElementKind};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseReport {
+    /// `file [process] why`.
+    pub name: String,
+    /// True when every check held.
+    pub passed: bool,
+    /// What differed.
+    pub problems: Vec<String>,
+}
+
+/// The result of a suite.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report {
+    /// Cases run.
+    pub total: usize,
+    /// Cases passed.
+    pub passed: usize,
+    /// Every case, in file order.
+    pub cases: Vec<CaseReport>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in &self.cases {
+            writeln!(f, "{} {}", if c.passed { "PASS" } else { "FAIL" }, c.name)?;
+            for p in &c.problems {
+                writeln!(f, "    {p}")?;
+            }
+        }
+        write!(f, "conformance: {} of {} cases pass", self.passed, self.total)
+    }
+}
+
+/// The suite could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConformanceError {
+    /// `expected.json` could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// `expected.json` is not a list of cases.
+    #[error("{path} is not a conformance file: {message}")]
+    Format {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+struct Case {
+    file: String,
+    process: String,
+    why: String,
+    data: Map<String, Value>,
+    human: Map<String, Value>,
+    hold: Option<Duration>,
+    completed: bool,
+    error: Option<String>,
+    order: Vec<String>,
+    calls: Vec<(String, String, Value)>,
+    final_data: Option<Value>,
+}
+
+fn parse_case(v: &Value) -> Result<Case, String> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut case = Case {
+        file: s("file").ok_or("a case has no 'file'")?,
+        process: s("process").ok_or("a case has no 'process'")?,
+        why: s("why").unwrap_or_default(),
+        data: Map::new(),
+        human: Map::new(),
+        hold: None,
+        completed: v.get("completed").and_then(Value::as_bool).unwrap_or(true),
+        error: s("error"),
+        order: v
+            .get("expected_completed_order")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        calls: Vec::new(),
+        final_data: v.get("final_data").cloned().filter(|d| !d.is_null()),
+    };
+    if let Some(calls) = v.get("service_calls").and_then(Value::as_array) {
+        for c in calls {
+            if let Some([el, op, params]) = c.as_array().map(Vec::as_slice) {
+                case.calls.push((
+                    el.as_str().unwrap_or("").to_string(),
+                    op.as_str().unwrap_or("").to_string(),
+                    params.clone(),
+                ));
+            }
+        }
+    }
+    let args: Vec<String> = v
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let mut i = 0;
+    while i < args.len() {
+        let next = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--data" => {
+                case.data = serde_json::from_str::<Map<String, Value>>(&next).map_err(|e| format!("--data: {e}"))?;
+                i += 2;
+            }
+            "--human" => {
+                case.human = serde_json::from_str::<Map<String, Value>>(&next).map_err(|e| format!("--human: {e}"))?;
+                i += 2;
+            }
+            "--hold" => {
+                let secs: f64 = next.parse().map_err(|_| format!("--hold: not a number: {next}"))?;
+                case.hold = Some(Duration::from_secs_f64(secs.max(0.0)));
+                i += 2;
+            }
+            "--parser" => i += 2,
+            _ => i += 1,
+        }
+    }
+    Ok(case)
+}
+
+/// Records the operator calls made (element, operation, variables) and answers like the stub.
+/// Like SpiffWorkflow's record, only explicitly bound tasks count: a plain service task (bound
+/// by its element id) completes with no output and no recorded call.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<(String, String, Value)>>,
+}
+
+impl TaskHandler for Recorder {
+    fn call(&self, call: ServiceCall) -> ServiceFuture {
+        let explicit = !matches!(call.binding.kind, servicetask_bpmn::BindingKind::ElementId);
+        if let (true, Ok(mut c)) = (explicit, self.calls.lock()) {
+            c.push((
+                call.element_id.clone(),
+                call.binding.task_type.clone(),
+                Value::Object(call.variables.clone()),
+            ));
+        }
+        let out = StubHandler::result_for(&call.binding);
+        Box::pin(async move { ServiceResult::Complete(out) })
+    }
+}
+
+/// Runs every case of `dir/expected.json` against the BPMN files of `dir`.
+pub fn run_suite(dir: &Path) -> Result<Report, ConformanceError> {
+    let path = dir.join("expected.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| ConformanceError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let cases: Vec<Value> = serde_json::from_str(&text).map_err(|e| ConformanceError::Format {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let (library, _diags) = crate::load_dir(dir).map_err(|source| ConformanceError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut report = Report::default();
+    for raw in &cases {
+        let case = match parse_case(raw) {
+            Ok(c) => c,
+            Err(message) => {
+                return Err(ConformanceError::Format {
+                    path: path.clone(),
+                    message,
+                })
+            }
+        };
+        let name = format!("{} [{}] {}", case.file, case.process, case.why);
+        let problems = run_case(dir, &case, &library);
+        report.total += 1;
+        if problems.is_empty() {
+            report.passed += 1;
+        }
+        report.cases.push(CaseReport {
+            name,
+            passed: problems.is_empty(),
+            problems,
+        });
+    }
+    Ok(report)
+}
+
+fn run_case(dir: &Path, case: &Case, library: &[Definitions]) -> Vec<String> {
+    let file = dir.join(&case.file);
+    let defs = match servicetask_bpmn::load_file(&file) {
+        Ok(d) => d,
+        Err(e) => return vec![format!("cannot load: {e}")],
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return vec![format!("cannot build a runtime: {e}")],
+    };
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::builder(recorder.clone())
+        .config(EngineConfig {
+            plain_tasks_wait: true,
+            max_steps: 100_000,
+            ..EngineConfig::default()
+        })
+        .library(library.iter().filter(|d| d.file != defs.file).cloned())
+        .build();
+    let outcome = rt.block_on(drive(&engine, &defs, case));
+    let (outcome, completed, variables) = match outcome {
+        Ok(x) => x,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    // outcome
+    match (&outcome, case.completed) {
+        (RunOutcome::Completed, true) => {}
+        (RunOutcome::Failed(e), false) => {
+            if let Some(expected) = &case.error {
+                let named: Vec<&str> = expected
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                    .filter(|w| w.contains('_') && defs.processes.iter().any(|p| p.element(w).is_some()))
+                    .collect();
+                let msg = e.to_string();
+                for n in named {
+                    if !msg.contains(n) {
+                        problems.push(format!(
+                            "error should name '{n}' like the reference ({expected}); got: {msg}"
+                        ));
+                    }
+                }
+            }
+        }
+        (other, want) => problems.push(format!(
+            "expected {}, got {}",
+            if want { "completion" } else { "failure" },
+            describe(other)
+        )),
+    }
+    // completed activities (multiset)
+    let mut mine: Vec<String> = completed
+        .iter()
+        .map(|(id, child)| if *child { format!("{id} [child]") } else { id.clone() })
+        .collect();
+    let mut theirs = case.order.clone();
+    let order_mine = mine.clone();
+    mine.sort();
+    theirs.sort();
+    if mine != theirs {
+        problems.push(format!(
+            "completed activities differ:\n      expected {:?}\n      got      {:?}",
+            case.order, order_mine
+        ));
+    } else if let Some(p) = happens_before(&defs, library, &case.order, &order_mine) {
+        problems.push(p);
+    }
+    // final data
+    if case.completed {
+        if let Some(expected) = &case.final_data {
+            let got = Value::Object(variables);
+            if !json_eq(expected, &got) {
+                problems.push(format!(
+                    "final data differs:\n      expected {expected}\n      got      {got}"
+                ));
+            }
+        }
+    }
+    // service calls (multiset)
+    let mut calls = recorder.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut want = case.calls.clone();
+    let key = |c: &(String, String, Value)| format!("{}|{}|{}", c.0, c.1, c.2);
+    calls.sort_by_key(key);
+    want.sort_by_key(key);
+    let same = calls.len() == want.len()
+        && calls
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && json_eq(&a.2, &b.2));
+    if !same {
+        problems.push(format!(
+            "service calls differ:\n      expected {want:?}\n      got      {calls:?}"
+        ));
+    }
+    problems
+}
+
+type Driven = (RunOutcome, Vec<(String, bool)>, Map<String, Value>);
+
+async fn drive(engine: &Engine, defs: &Definitions, case: &Case) -> Result<Driven, String> {
+    let mut inst = engine
+        .start(defs, &case.process, case.data.clone())
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let mut outcome = inst.run().await;
+    let mut rounds = 0;
+    while let RunOutcome::Waiting { tasks, .. } = &outcome {
+        rounds += 1;
+        if rounds > 1_000 || tasks.is_empty() {
+            break;
+        }
+        if let Some(hold) = case.hold {
+            outcome = inst.advance(hold).await;
+            let RunOutcome::Waiting { .. } = &outcome else { break };
+        }
+        for t in inst.waiting_tasks() {
+            let values = case
+                .human
+                .get(&t.element_id)
+                .or_else(|| case.human.get("*"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let mut set = Map::new();
+            for (k, v) in values {
+                let v = match v {
+                    Value::String(s) if s.contains('$') => {
+                        servicetask_bpmn::expr::evaluate(&s.replace('$', ""), &t.variables)
+                            .map_err(|e| format!("--human value '{s}': {e}"))?
+                    }
+                    other => other,
+                };
+                set.insert(k, v);
+            }
+            // a task may have been withdrawn by an earlier completion (e.g. a terminate)
+            let _ = inst.complete_task(&t.token_id.to_string(), set);
+        }
+        outcome = inst.run().await;
+    }
+    let completed = inst
+        .completed()
+        .iter()
+        .filter(|c| !is_internal(c.kind))
+        .map(|c| (c.element_id.clone(), c.mi_child))
+        .collect();
+    Ok((outcome, completed, inst.variables()))
+}
+
+fn is_internal(_kind: ElementKind) -> bool {
+    false
+}
+
+fn describe(o: &RunOutcome) -> String {
+    match o {
+        RunOutcome::Completed => "completion".to_string(),
+        RunOutcome::Failed(e) => format!("failure: {e}"),
+        RunOutcome::Waiting { tasks, incidents, .. } => format!(
+            "waiting (tasks: {:?}, incidents: {:?})",
+            tasks.iter().map(|t| &t.element_id).collect::<Vec<_>>(),
+            incidents
+                .iter()
+                .map(|i| format!("{}: {}", i.element_id, i.message))
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// JSON equality with 2 == 2.0.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Checks that every ordering the model implies (sequence flows, subprocess nesting) and the
+/// reference shows also holds in `mine`.
+fn happens_before(defs: &Definitions, library: &[Definitions], theirs: &[String], mine: &[String]) -> Option<String> {
+    let first = |list: &[String], id: &str| list.iter().position(|x| x == id || x == &format!("{id} [child]"));
+    let last = |list: &[String], id: &str| list.iter().rposition(|x| x == id || x == &format!("{id} [child]"));
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let all: Vec<&Definitions> = std::iter::once(defs).chain(library.iter()).collect();
+    let mut called_by: HashMap<String, Vec<String>> = HashMap::new();
+    for d in &all {
+        for p in &d.processes {
+            for f in &p.flows {
+                pairs.push((f.source.clone(), f.target.clone()));
+            }
+            for e in &p.elements {
+                if let Some(c) = &e.parent {
+                    pairs.push((e.id.clone(), c.clone()));
+                }
+                if e.kind == ElementKind::CallActivity {
+                    if let Some(c) = &e.called_element {
+                        called_by.entry(c.clone()).or_default().push(e.id.clone());
+                    }
+                }
+            }
+        }
+    }
+    for d in &all {
+        for p in &d.processes {
+            if let Some(callers) = called_by.get(&p.id) {
+                for e in &p.elements {
+                    for c in callers {
+                        pairs.push((e.id.clone(), c.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for (a, b) in pairs {
+        let (Some(ta), Some(tb)) = (first(theirs, &a), last(theirs, &b)) else {
+            continue;
+        };
+        if ta >= tb {
+            continue; // the reference does not show this order (loops, merges)
+        }
+        let (Some(ma), Some(mb)) = (first(mine, &a), last(mine, &b)) else {
+            continue;
+        };
+        if ma >= mb {
+            return Some(format!("'{a}' must complete before '{b}', got order {mine:?}"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_are_parsed() {
+        let v = serde_json::json!({"file": "f.bpmn", "process": "p", "args": ["--data", "{\"x\": 2}", "--human", "{\"*\": {\"a\": 1}}", "--hold", "0.1", "--parser", "bpmn"], "completed": true});
+        let c = parse_case(&v).unwrap();
+        assert_eq!(c.data.get("x"), Some(&serde_json::json!(2)));
+        assert!(c.human.contains_key("*"));
+        assert_eq!(c.hold, Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(json_eq(
+            &serde_json::json!({"a": [2]}),
+            &serde_json::json!({"a": [2.0]})
+        ));
+        assert!(!json_eq(
+            &serde_json::json!({"a": 1}),
+            &serde_json::json!({"a": 1, "b": 2})
+        ));
+    }
+}

@@ -1,0 +1,70 @@
+//! Call activities: run the called process (from the same file or the engine's library) in a
+//! child scope. Without mappings the called process sees a copy of the variables and its
+//! final variables are copied back (deletions too); with input/output mappings only those move.
+
+use crate::error::EngineError;
+use crate::instance::{merge_back, Instance, ProcIndex};
+use crate::state::{Id, Scope, ScopeKind, TokenState};
+use serde_json::Map;
+use servicetask_bpmn::FlowElement;
+
+impl Instance {
+    pub(crate) fn enter_call_activity(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        let called = el.called_element.clone().unwrap_or_default();
+        let called = called.trim().trim_start_matches('=').trim().to_string();
+        if self.proc(&called).is_err() {
+            return Err(EngineError::UnknownProcess {
+                process_id: called,
+                at: Some(p.location(&el.id)),
+            });
+        }
+        let scope = self.tokens[&tid].scope;
+        let parent_vars = self.vars_of(scope);
+        let vars = if el.input_mappings.is_empty() {
+            parent_vars
+        } else {
+            super::service_task::apply_mappings(p, el, &el.input_mappings, &parent_vars, Map::new(), "input mapping")?
+        };
+        let keys = vars.keys().cloned().collect();
+        let child = self.new_scope(
+            Some(scope),
+            Some(tid),
+            ScopeKind::CallActivity,
+            called,
+            None,
+            vars,
+            keys,
+        );
+        if let Some(t) = self.tokens.get_mut(&tid) {
+            t.state = TokenState::InScope(child);
+        }
+        self.start_scope(child)
+    }
+
+    /// The called process of call activity `owner` ended: move its variables back.
+    pub(crate) fn call_activity_done(&mut self, owner: Id, child: &Scope) -> Result<(), EngineError> {
+        let (p, el) = self.token_element(owner)?;
+        let Some(parent) = child.parent else { return Ok(()) };
+        if el.output_mappings.is_empty() {
+            if el.input_mappings.is_empty() {
+                merge_back(self.vars_mut(parent), child);
+            } else {
+                let mut out = child.vars.clone();
+                for k in &child.entry_keys {
+                    out.remove(k);
+                }
+                if let Some(v) = self.vars_mut(parent) {
+                    v.extend(out);
+                }
+            }
+            return Ok(());
+        }
+        let target = self.vars_of(parent);
+        let merged =
+            super::service_task::apply_mappings(&p, &el, &el.output_mappings, &child.vars, target, "output mapping")?;
+        if let Some(v) = self.vars_mut(parent) {
+            *v = merged;
+        }
+        Ok(())
+    }
+}

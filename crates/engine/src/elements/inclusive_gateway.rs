@@ -1,0 +1,116 @@
+//! Inclusive gateways: a split takes every outgoing flow whose condition holds, else the
+//! default flow, else the process fails; a join fires once no other token of its scope can
+//! still reach it (the standard upstream-reachability rule).
+
+use crate::error::EngineError;
+use crate::instance::{Instance, ProcIndex};
+use crate::state::{Id, TokenState};
+use servicetask_bpmn::{expr, FlowElement};
+use std::collections::{HashSet, VecDeque};
+
+impl Instance {
+    pub(crate) fn enter_inclusive_gateway(
+        &mut self,
+        tid: Id,
+        p: &ProcIndex,
+        el: &FlowElement,
+    ) -> Result<(), EngineError> {
+        if el.incoming.len() > 1 {
+            if let Some(t) = self.tokens.get_mut(&tid) {
+                t.state = TokenState::Joining;
+            }
+            self.try_fire_inclusive(tid, p, el)?;
+            return Ok(());
+        }
+        self.split_inclusive(tid, p, el)
+    }
+
+    /// Fires the join `el` (where `tid` waits) if no other token can still arrive.
+    pub(crate) fn try_fire_inclusive(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<bool, EngineError> {
+        let scope = self.tokens[&tid].scope;
+        let waiting: Vec<Id> = self
+            .tokens
+            .values()
+            .filter(|t| t.scope == scope && t.element == el.id && t.state == TokenState::Joining)
+            .map(|t| t.id)
+            .collect();
+        let others: Vec<String> = self
+            .tokens
+            .values()
+            .filter(|t| t.scope == scope && !waiting.contains(&t.id))
+            .map(|t| t.element.clone())
+            .collect();
+        if others.iter().any(|from| can_reach(p, from, &el.id)) {
+            return Ok(false);
+        }
+        let keep = waiting.iter().copied().min().unwrap_or(tid);
+        for t in waiting {
+            if t != keep {
+                self.tokens.remove(&t);
+            }
+        }
+        if let Some(t) = self.tokens.get_mut(&keep) {
+            t.state = TokenState::Ready;
+        }
+        self.split_inclusive(keep, p, el)?;
+        Ok(true)
+    }
+
+    fn split_inclusive(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        let scope = self.tokens[&tid].scope;
+        let mut taken = Vec::new();
+        for fid in &el.outgoing {
+            if Some(fid) == el.default_flow.as_ref() {
+                continue;
+            }
+            let Some(f) = p.flow(fid) else { continue };
+            let ok = match &f.condition {
+                None => true,
+                Some(c) => {
+                    expr::truthy(&self.eval(p, &f.id, &format!("condition of sequence flow '{}'", f.id), c, scope)?)
+                }
+            };
+            if ok {
+                taken.push(f.id.clone());
+            }
+        }
+        if taken.is_empty() {
+            match &el.default_flow {
+                Some(d) => taken.push(d.clone()),
+                None if !el.outgoing.is_empty() => {
+                    return Err(EngineError::NoPathTaken {
+                        at: p.location(&el.id),
+                        gateway: format!("inclusive gateway '{}'", el.id),
+                    });
+                }
+                None => {}
+            }
+        }
+        self.record_completed(tid)?;
+        self.take_flows(tid, p, &taken)
+    }
+}
+
+/// True when a token at `from` can reach `target` along sequence flows (and boundary events).
+pub(crate) fn can_reach(p: &ProcIndex, from: &str, target: &str) -> bool {
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::from([from.to_string()]);
+    while let Some(cur) = queue.pop_front() {
+        if cur == target {
+            return true;
+        }
+        if !seen.insert(cur.clone()) {
+            continue;
+        }
+        let Some(el) = p.element(&cur) else { continue };
+        for fid in &el.outgoing {
+            if let Some(f) = p.flow(fid) {
+                queue.push_back(f.target.clone());
+            }
+        }
+        for b in p.process().boundary_events(&cur) {
+            queue.push_back(b.id.clone());
+        }
+    }
+    false
+}

@@ -1,0 +1,58 @@
+//! Intermediate events: timer catches wait on a timer; message, signal and conditional catches
+//! wait for the API; link throws jump to the matching link catch; other throws pass through.
+
+use crate::error::EngineError;
+use crate::instance::{Instance, ProcIndex};
+use crate::state::{Id, TimerAction, TokenState};
+use servicetask_bpmn::{ElementKind, EventDefinition, FlowElement};
+
+impl Instance {
+    pub(crate) fn enter_catch_event(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        match &el.event {
+            Some(EventDefinition::Timer { kind, expression }) => {
+                let scope = self.tokens[&tid].scope;
+                let (delay, _, _) = self.timer_delay(p, el, *kind, expression, scope)?;
+                if let Some(t) = self.tokens.get_mut(&tid) {
+                    t.state = TokenState::Timer;
+                }
+                self.add_timer(tid, delay, TimerAction::Catch);
+                Ok(())
+            }
+            Some(EventDefinition::Message { .. })
+            | Some(EventDefinition::Signal { .. })
+            | Some(EventDefinition::Conditional { .. }) => {
+                if let Some(t) = self.tokens.get_mut(&tid) {
+                    t.state = TokenState::Waiting;
+                }
+                Ok(())
+            }
+            _ => self.complete_activity(tid),
+        }
+    }
+
+    pub(crate) fn enter_throw_event(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        if let Some(EventDefinition::Link { name }) = &el.event {
+            let target = p
+                .process()
+                .children(el.parent.as_deref())
+                .find(|c| {
+                    c.kind == ElementKind::IntermediateCatchEvent
+                        && matches!(&c.event, Some(EventDefinition::Link { name: n }) if n == name)
+                })
+                .map(|c| c.id.clone());
+            let Some(target) = target else {
+                return Err(EngineError::Unsupported {
+                    at: p.location(&el.id),
+                    what: format!("link throw event '{}' without a matching link catch event", el.id),
+                    help: "add an intermediate catch event with a linkEventDefinition of the same name".to_string(),
+                });
+            };
+            self.record_completed(tid)?;
+            let scope = self.tokens[&tid].scope;
+            self.tokens.remove(&tid);
+            self.new_token(scope, &target, None, TokenState::Ready);
+            return Ok(());
+        }
+        self.complete_activity(tid)
+    }
+}

@@ -1,0 +1,223 @@
+//! Multi-instance activities, the engine's batch operation: parallel or sequential, by
+//! cardinality or over a collection, each instance in its own scope with its item; outputs are
+//! gathered in order into the output collection; progress goes to the observer.
+
+use crate::error::EngineError;
+use crate::instance::{Instance, ProcIndex};
+use crate::state::{Id, MiState, ScopeKind, TokenState};
+use serde_json::Value;
+use servicetask_bpmn::expr::{self, Expression};
+use servicetask_bpmn::{FlowElement, LoopCharacteristics, MultiInstance};
+
+/// Largest number of instances one activity may start.
+const MAX_INSTANCES: usize = 100_000;
+
+impl Instance {
+    pub(crate) fn start_multi_instance(
+        &mut self,
+        tid: Id,
+        p: &ProcIndex,
+        el: &FlowElement,
+        mi: &MultiInstance,
+    ) -> Result<(), EngineError> {
+        let scope = self.tokens[&tid].scope;
+        self.arm_boundary_timers(tid, p, el)?;
+        if let Some(s) = &el.pre_script {
+            self.run_script(p, &el.id, "pre-script", s, scope)?;
+        }
+        let items: Vec<Value> = if let Some(src) = &mi.input_collection {
+            match self.eval(p, &el.id, "input collection", src, scope)? {
+                Value::Array(a) => a,
+                Value::Object(o) => o.into_iter().map(|(_, v)| v).collect(),
+                Value::Number(n) => (0..n.as_u64().unwrap_or(0).min(MAX_INSTANCES as u64))
+                    .map(Value::from)
+                    .collect(),
+                Value::Null => Vec::new(),
+                other => {
+                    return Err(EngineError::Expression {
+                        at: p.location(&el.id),
+                        what: format!("input collection '{src}'"),
+                        message: format!("expected a list, got {other}"),
+                        help: "make the input collection a list variable".to_string(),
+                    })
+                }
+            }
+        } else if let Some(src) = &mi.cardinality {
+            let v = self.eval(p, &el.id, "loop cardinality", src, scope)?;
+            let n = v
+                .as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .ok_or_else(|| EngineError::Expression {
+                    at: p.location(&el.id),
+                    what: format!("loop cardinality '{src}'"),
+                    message: format!("expected a non-negative number, got {v}"),
+                    help: "make loopCardinality a whole number".to_string(),
+                })?;
+            (0..n).map(Value::from).collect()
+        } else {
+            Vec::new()
+        };
+        if items.len() > MAX_INSTANCES {
+            return Err(EngineError::Expression {
+                at: p.location(&el.id),
+                what: "multi-instance".to_string(),
+                message: format!("{} instances exceed the limit of {MAX_INSTANCES}", items.len()),
+                help: "split the batch".to_string(),
+            });
+        }
+        let n = items.len();
+        let state = MiState {
+            outputs: vec![Value::Null; n],
+            items,
+            started: 0,
+            done: 0,
+            sequential: mi.sequential,
+        };
+        if let Some(t) = self.tokens.get_mut(&tid) {
+            t.state = TokenState::MiBody(state);
+        }
+        if let Some(o) = &self.engine.inner.observer {
+            o.on_batch_progress(&self.id, &el.id, 0, n);
+        }
+        if n == 0 {
+            return self.finish_multi_instance(tid, p, el, mi);
+        }
+        let first = if mi.sequential { 1 } else { n };
+        for _ in 0..first {
+            self.spawn_mi_child(tid, el, mi)?;
+        }
+        Ok(())
+    }
+
+    fn spawn_mi_child(&mut self, body: Id, el: &FlowElement, mi: &MultiInstance) -> Result<(), EngineError> {
+        let Some(tok) = self.tokens.get_mut(&body) else {
+            return Ok(());
+        };
+        let scope = tok.scope;
+        let (index, item) = match &mut tok.state {
+            TokenState::MiBody(s) => {
+                let i = s.started;
+                s.started += 1;
+                (i, s.items.get(i).cloned().unwrap_or(Value::Null))
+            }
+            _ => return Ok(()),
+        };
+        let (process_id, mut vars) = match self.scopes.get(&scope) {
+            Some(s) => (s.process_id.clone(), s.vars.clone()),
+            None => return Ok(()),
+        };
+        if let Some(name) = &mi.input_element {
+            vars.insert(name.clone(), item);
+        }
+        vars.insert("loopCounter".to_string(), Value::from(index as u64 + 1));
+        let child = self.new_scope(
+            Some(scope),
+            Some(body),
+            ScopeKind::MiChild { index },
+            process_id,
+            None,
+            vars,
+            Vec::new(),
+        );
+        let t = self.new_token(child, &el.id, None, TokenState::Ready);
+        if let Some(t) = self.tokens.get_mut(&t) {
+            t.mi_inner = true;
+        }
+        Ok(())
+    }
+
+    /// One instance (token `tid`, in a multi-instance child scope) finished.
+    pub(crate) fn mi_child_done(&mut self, tid: Id) -> Result<(), EngineError> {
+        let Some(tok) = self.tokens.remove(&tid) else {
+            return Ok(());
+        };
+        let Some(child) = self.scopes.get(&tok.scope).cloned() else {
+            return Ok(());
+        };
+        let ScopeKind::MiChild { index } = child.kind else {
+            return Ok(());
+        };
+        self.cancel_scope(child.id);
+        let Some(body) = child.owner else { return Ok(()) };
+        let (p, el) = self.token_element(body)?;
+        let Some(LoopCharacteristics::MultiInstance(mi)) = el.loop_characteristics.clone() else {
+            return Ok(());
+        };
+        let output = match &mi.output_element {
+            Some(src) => Expression::parse(src)
+                .and_then(|e| e.eval(&child.vars))
+                .unwrap_or(Value::Null),
+            None => mi
+                .input_element
+                .as_ref()
+                .and_then(|n| child.vars.get(n).cloned())
+                .unwrap_or(Value::Null),
+        };
+        let (done, total, sequential) = match self.tokens.get_mut(&body).map(|t| &mut t.state) {
+            Some(TokenState::MiBody(s)) => {
+                if let Some(slot) = s.outputs.get_mut(index) {
+                    *slot = output;
+                }
+                s.done += 1;
+                (s.done, s.items.len(), s.sequential)
+            }
+            _ => return Ok(()),
+        };
+        if let Some(o) = &self.engine.inner.observer {
+            o.on_batch_progress(&self.id, &el.id, done, total);
+        }
+        let complete_early = match &mi.completion_condition {
+            Some(c) => {
+                let mut vars = self.vars_of(self.tokens[&body].scope);
+                vars.extend(child.vars.clone());
+                vars.insert("nrOfCompletedInstances".to_string(), Value::from(done as u64));
+                vars.insert("nrOfInstances".to_string(), Value::from(total as u64));
+                expr::truthy(&crate::instance::eval_in(&p, &el.id, "completion condition", c, &vars)?)
+            }
+            None => false,
+        };
+        if done >= total || complete_early {
+            let children: Vec<_> = self
+                .scopes
+                .values()
+                .filter(|s| s.owner == Some(body))
+                .map(|s| s.id)
+                .collect();
+            for c in children {
+                self.cancel_scope(c);
+            }
+            return self.finish_multi_instance(body, &p, &el, &mi);
+        }
+        if sequential {
+            self.spawn_mi_child(body, &el, &mi)?;
+        }
+        Ok(())
+    }
+
+    fn finish_multi_instance(
+        &mut self,
+        body: Id,
+        p: &ProcIndex,
+        el: &FlowElement,
+        mi: &MultiInstance,
+    ) -> Result<(), EngineError> {
+        let scope = self.tokens[&body].scope;
+        let outputs = match self.tokens.get(&body).map(|t| &t.state) {
+            Some(TokenState::MiBody(s)) => s.outputs.clone(),
+            _ => Vec::new(),
+        };
+        if let Some(name) = &mi.output_collection {
+            let name = name.trim().trim_start_matches('=').trim().to_string();
+            if let Some(v) = self.vars_mut(scope) {
+                v.insert(name, Value::Array(outputs));
+            }
+        }
+        let _ = p;
+        // the body completes like any activity (its post-script runs there)
+        if let Some(t) = self.tokens.get_mut(&body) {
+            t.state = TokenState::Ready;
+        }
+        let _ = el;
+        self.complete_activity(body)
+    }
+}

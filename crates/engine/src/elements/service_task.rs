@@ -1,0 +1,229 @@
+//! Service, send and business-rule tasks: bound to a registered task through their
+//! [`servicetask_bpmn::TaskBinding`] and executed through the [`crate::TaskHandler`]. Ready calls
+//! of parallel branches run concurrently; their results apply in token order.
+//!
+//! Outcomes: complete -> output mapping (SpiffWorkflow: the result variable); BPMN error -> the
+//! nearest matching error boundary; failure -> retried while retries are left (after the backoff,
+//! on a timer), else an incident on the element, retryable through the API.
+
+use crate::error::EngineError;
+use crate::handler::{ServiceCall, ServiceResult};
+use crate::instance::{eval_in, set_path, Instance, ProcIndex};
+use crate::state::{Id, TimerAction, TokenState};
+use serde_json::{Map, Value};
+use servicetask_bpmn::expr::{detect_dialect, Dialect};
+use servicetask_bpmn::{BindingKind, FlowElement, Mapping, TaskBinding};
+use std::collections::HashMap;
+
+impl Instance {
+    pub(crate) fn enter_service_task(&mut self, tid: Id) -> Result<(), EngineError> {
+        if let Some(t) = self.tokens.get_mut(&tid) {
+            t.state = TokenState::CallPending;
+        }
+        Ok(())
+    }
+
+    fn build_call(&mut self, tid: Id) -> Result<ServiceCall, EngineError> {
+        let (p, el) = self.token_element(tid)?;
+        let scope = self.tokens[&tid].scope;
+        let binding = el
+            .binding
+            .clone()
+            .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, el.id.clone()));
+        let vars = self.vars_of(scope);
+        let variables = if binding.kind == BindingKind::SpiffOperator {
+            let mut m = Map::new();
+            for (name, src) in &binding.params {
+                m.insert(
+                    name.clone(),
+                    eval_in(&p, &el.id, &format!("parameter '{name}'"), src, &vars)?,
+                );
+            }
+            m
+        } else if !binding.input_mappings.is_empty() {
+            apply_mappings(&p, &el, &binding.input_mappings, &vars, Map::new(), "input mapping")?
+        } else {
+            vars
+        };
+        Ok(ServiceCall {
+            element_id: el.id.clone(),
+            element_name: el.name.clone(),
+            binding,
+            process_id: p.process().id.clone(),
+            instance_id: self.id.clone(),
+            variables,
+            otel_context: self.otel.clone(),
+        })
+    }
+
+    /// Calls every pending service task concurrently, then applies the results in token order.
+    pub(crate) async fn dispatch_calls(&mut self) -> Result<(), EngineError> {
+        let ids: Vec<Id> = self
+            .tokens
+            .values()
+            .filter(|t| t.state == TokenState::CallPending)
+            .map(|t| t.id)
+            .collect();
+        let mut set = tokio::task::JoinSet::new();
+        let mut by_task = HashMap::new();
+        for tid in ids {
+            let call = self.build_call(tid)?;
+            if let Some(t) = self.tokens.get_mut(&tid) {
+                t.attempts = t.attempts.saturating_add(1);
+            }
+            let fut = self.engine.inner.handler.call(call);
+            let h = set.spawn(fut);
+            by_task.insert(h.id(), tid);
+        }
+        let mut results = Vec::new();
+        while let Some(r) = set.join_next_with_id().await {
+            match r {
+                Ok((task, res)) => {
+                    if let Some(&tid) = by_task.get(&task) {
+                        results.push((tid, res));
+                    }
+                }
+                Err(e) => {
+                    if let Some(&tid) = by_task.get(&e.id()) {
+                        let message = if e.is_panic() {
+                            "the task handler panicked".to_string()
+                        } else {
+                            format!("the task was cancelled: {e}")
+                        };
+                        let class = if e.is_panic() { "panic" } else { "cancelled" };
+                        results.push((
+                            tid,
+                            ServiceResult::Failed {
+                                message,
+                                error_class: class.to_string(),
+                                retries_left: 0,
+                                retry_backoff: None,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        results.sort_by_key(|(tid, _)| *tid);
+        for (tid, res) in results {
+            if self.tokens.contains_key(&tid) {
+                self.apply_result(tid, res)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_result(&mut self, tid: Id, res: ServiceResult) -> Result<(), EngineError> {
+        let (p, el) = self.token_element(tid)?;
+        let scope = self.tokens[&tid].scope;
+        let binding = el
+            .binding
+            .clone()
+            .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, el.id.clone()));
+        match res {
+            ServiceResult::Complete(out) => {
+                let vars = self.vars_of(scope);
+                let new_vars = if binding.kind == BindingKind::SpiffOperator {
+                    let mut v = vars;
+                    let name = binding
+                        .result_variable
+                        .clone()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| format!("spiff__{}_result", el.id.replace('-', "_")));
+                    v.insert(name, Value::Object(out));
+                    v
+                } else if !binding.output_mappings.is_empty() {
+                    let mut source = vars.clone();
+                    source.extend(out);
+                    apply_mappings(&p, &el, &binding.output_mappings, &source, vars, "output mapping")?
+                } else {
+                    let mut v = vars;
+                    v.extend(out);
+                    v
+                };
+                if let Some(v) = self.vars_mut(scope) {
+                    *v = new_vars;
+                }
+                self.complete_activity(tid)
+            }
+            ServiceResult::BpmnError {
+                code,
+                message,
+                variables,
+            } => {
+                let thrown = super::Thrown {
+                    code,
+                    error_ref: None,
+                    message,
+                    payload: None,
+                    variables,
+                };
+                self.throw_error(Some(tid), thrown, p.location(&el.id), false)
+            }
+            ServiceResult::Failed {
+                message,
+                error_class,
+                retries_left,
+                retry_backoff,
+            } => {
+                let attempts = self.tokens.get(&tid).map(|t| t.attempts).unwrap_or(0);
+                if retries_left > 0 && attempts < self.engine.inner.config.max_attempts {
+                    match retry_backoff {
+                        Some(d) if !d.is_zero() => {
+                            if let Some(t) = self.tokens.get_mut(&tid) {
+                                t.state = TokenState::Timer;
+                            }
+                            self.add_timer(tid, d, TimerAction::Retry);
+                        }
+                        _ => {
+                            if let Some(t) = self.tokens.get_mut(&tid) {
+                                t.state = TokenState::CallPending;
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+                if let Some(t) = self.tokens.get_mut(&tid) {
+                    t.state = TokenState::Incident {
+                        message: message.clone(),
+                        error_class: error_class.clone(),
+                    };
+                }
+                if let Some(o) = &self.engine.inner.observer {
+                    let inc = crate::state::Incident {
+                        token_id: tid,
+                        element_id: el.id.clone(),
+                        process_id: p.process().id.clone(),
+                        message,
+                        error_class,
+                    };
+                    o.on_incident(&inc);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Applies source -> target mappings: sources in FEEL (`=expr`) or JUEL (`${expr}`) are
+/// evaluated over `source`; plain sources are static strings, as in Zeebe.
+pub(crate) fn apply_mappings(
+    p: &ProcIndex,
+    el: &FlowElement,
+    mappings: &[Mapping],
+    source: &Map<String, Value>,
+    mut target: Map<String, Value>,
+    what: &str,
+) -> Result<Map<String, Value>, EngineError> {
+    for m in mappings {
+        let value = if m.source.trim().is_empty() {
+            source.get(&m.target).cloned().unwrap_or(Value::Null)
+        } else if detect_dialect(&m.source).0 == Dialect::Python {
+            Value::String(m.source.clone())
+        } else {
+            eval_in(p, &el.id, what, &m.source, source)?
+        };
+        set_path(&mut target, &m.target, value);
+    }
+    Ok(target)
+}

@@ -1,0 +1,19 @@
+//! Wait states: user, manual and receive tasks (and plain tasks when configured, as
+//! SpiffWorkflow does) wait until completed through [`crate::Instance::complete_task`].
+
+use crate::error::EngineError;
+use crate::instance::Instance;
+use crate::state::{Id, TokenState};
+use servicetask_bpmn::{ElementKind, FlowElement};
+
+impl Instance {
+    pub(crate) fn enter_wait_task(&mut self, tid: Id, el: &FlowElement) -> Result<(), EngineError> {
+        if el.kind == ElementKind::Task && !self.engine.inner.config.plain_tasks_wait {
+            return self.complete_activity(tid);
+        }
+        if let Some(t) = self.tokens.get_mut(&tid) {
+            t.state = TokenState::Waiting;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! The [`Engine`]: holds the task handler, configuration, observer and the library of
+//! definitions that call activities can call; starts and resumes [`Instance`]s.
+
+use crate::error::EngineError;
+use crate::handler::TaskHandler;
+use crate::instance::Instance;
+use crate::observer::EngineObserver;
+use crate::state::InstanceSnapshot;
+use serde_json::{Map, Value};
+use servicetask_bpmn::{Definitions, Diagnostic, Process};
+use std::path::Path;
+use std::sync::Arc;
+
+/// How the engine behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Plain `task` elements wait to be completed through the API, as SpiffWorkflow does
+    /// (default: they complete at once).
+    pub plain_tasks_wait: bool,
+    /// Steps one instance may take before it is failed as an endless loop.
+    pub max_steps: u64,
+    /// Service-call attempts per task before a failure becomes an incident regardless of
+    /// `retries_left`.
+    pub max_attempts: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            plain_tasks_wait: false,
+            max_steps: 1_000_000,
+            max_attempts: 100,
+        }
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub handler: Arc<dyn TaskHandler>,
+    pub config: EngineConfig,
+    pub observer: Option<Arc<dyn EngineObserver>>,
+    pub library: Vec<Arc<Definitions>>,
+}
+
+/// Runs BPMN processes. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .field("library", &self.inner.library.len())
+            .finish()
+    }
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    handler: Arc<dyn TaskHandler>,
+    config: EngineConfig,
+    observer: Option<Arc<dyn EngineObserver>>,
+    library: Vec<Arc<Definitions>>,
+}
+
+impl EngineBuilder {
+    /// Sets the configuration.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the observer of progress events.
+    pub fn observer(mut self, observer: Arc<dyn EngineObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Adds definitions whose processes call activities may call.
+    pub fn library(mut self, defs: impl IntoIterator<Item = Definitions>) -> Self {
+        self.library.extend(defs.into_iter().map(Arc::new));
+        self
+    }
+
+    /// Builds the engine.
+    pub fn build(self) -> Engine {
+        Engine {
+            inner: Arc::new(EngineInner {
+                handler: self.handler,
+                config: self.config,
+                observer: self.observer,
+                library: self.library,
+            }),
+        }
+    }
+}
+
+impl Engine {
+    /// An engine with default configuration that runs service tasks through `handler`.
+    pub fn new(handler: Arc<dyn TaskHandler>) -> Self {
+        Self::builder(handler).build()
+    }
+
+    /// A builder for an engine that runs service tasks through `handler`.
+    pub fn builder(handler: Arc<dyn TaskHandler>) -> EngineBuilder {
+        EngineBuilder {
+            handler,
+            config: EngineConfig::default(),
+            observer: None,
+            library: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Finds a process for a call activity: first in `defs`, then in the library.
+    pub(crate) fn find_process(&self, defs: &Arc<Definitions>, id: &str) -> Option<(Arc<Definitions>, usize)> {
+        if let Some(i) = defs.processes.iter().position(|p| p.id == id) {
+            return Some((defs.clone(), i));
+        }
+        self.inner
+            .library
+            .iter()
+            .find_map(|d| d.processes.iter().position(|p| p.id == id).map(|i| (d.clone(), i)))
+    }
+
+    /// Starts `process_id` of `defs` with `vars`. A `traceparent` variable (W3C string) makes the
+    /// instance span continue that trace. Fails when the definitions have errors.
+    pub fn start(
+        &self,
+        defs: &Definitions,
+        process_id: &str,
+        vars: Map<String, Value>,
+    ) -> Result<Instance, EngineError> {
+        let errors: Vec<Diagnostic> = servicetask_bpmn::validate(defs)
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect();
+        if !errors.is_empty() {
+            return Err(EngineError::Invalid(errors));
+        }
+        let defs = Arc::new(defs.clone());
+        if defs.process(process_id).is_none() && self.find_process(&defs, process_id).is_none() {
+            return Err(EngineError::UnknownProcess {
+                process_id: process_id.to_string(),
+                at: None,
+            });
+        }
+        Instance::start(self.clone(), defs, process_id, vars)
+    }
+
+    /// Resumes a saved instance with the definitions it was started from.
+    pub fn resume(&self, defs: &Definitions, snapshot: InstanceSnapshot) -> Result<Instance, EngineError> {
+        Instance::resume(self.clone(), Arc::new(defs.clone()), snapshot)
+    }
+}
+
+/// Parses every `.bpmn` file of `dir` (not recursive), sorted by name. Files with errors are
+/// returned as diagnostics, not as definitions.
+pub fn load_dir(dir: &Path) -> std::io::Result<(Vec<Definitions>, Vec<Diagnostic>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bpmn"))
+        .collect();
+    files.sort();
+    let mut defs = Vec::new();
+    let mut diags = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f)?;
+        let (d, ds) = servicetask_bpmn::parse(&f.display().to_string(), &bytes);
+        if ds.iter().any(Diagnostic::is_error) {
+            diags.extend(ds);
+        } else {
+            defs.push(d);
+        }
+    }
+    Ok((defs, diags))
+}
+
+/// The first executable process of `defs`, else the first.
+pub fn default_process(defs: &Definitions) -> Option<&Process> {
+    defs.default_process()
+}

@@ -1,0 +1,1116 @@
+//! A running process instance: the token loop, completion, scopes, cancellation, errors, timers.
+//! Element-specific behaviour lives in `elements/`, one file per element kind.
+
+use crate::engine::Engine;
+use crate::error::{EngineError, Location};
+use crate::observer::ElementEvent;
+use crate::state::*;
+use crate::telemetry;
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::Context;
+use serde_json::{Map, Value};
+use servicetask_bpmn::expr::{self, Expression};
+use servicetask_bpmn::{
+    Definitions, ElementKind, EventDefinition, FlowElement, LoopCharacteristics, Process, SequenceFlow,
+};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One process's elements and flows, indexed by id.
+pub(crate) struct ProcIndex {
+    pub defs: Arc<Definitions>,
+    pub idx: usize,
+    elements: HashMap<String, usize>,
+    flows: HashMap<String, usize>,
+}
+
+impl ProcIndex {
+    fn new(defs: Arc<Definitions>, idx: usize) -> Self {
+        let p = &defs.processes[idx];
+        let elements = p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        let flows = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
+        ProcIndex {
+            defs,
+            idx,
+            elements,
+            flows,
+        }
+    }
+
+    pub fn process(&self) -> &Process {
+        &self.defs.processes[self.idx]
+    }
+
+    pub fn element(&self, id: &str) -> Option<&FlowElement> {
+        self.elements.get(id).map(|&i| &self.process().elements[i])
+    }
+
+    pub fn flow(&self, id: &str) -> Option<&SequenceFlow> {
+        self.flows.get(id).map(|&i| &self.process().flows[i])
+    }
+
+    pub fn location(&self, element_id: &str) -> Location {
+        let position = self
+            .element(element_id)
+            .map(|e| e.position)
+            .or_else(|| self.flow(element_id).map(|f| f.position))
+            .unwrap_or(self.process().position);
+        Location {
+            file: self.defs.file.clone(),
+            position,
+            element_id: element_id.to_string(),
+        }
+    }
+}
+
+/// What [`Instance::run`] came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// The process reached its end.
+    Completed,
+    /// Nothing can move until the API acts: tasks wait to be completed, incidents to be
+    /// retried, or timers to fire while tasks wait.
+    Waiting {
+        /// Tasks waiting for [`Instance::complete_task`].
+        tasks: Vec<WaitingTask>,
+        /// Incidents waiting for [`Instance::retry_incident`].
+        incidents: Vec<Incident>,
+        /// Time until the next timer fires, if any.
+        next_timer: Option<Duration>,
+    },
+    /// The process failed.
+    Failed(EngineError),
+}
+
+/// A summary of an instance for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceState {
+    /// Where it stands.
+    pub status: InstanceStatus,
+    /// Completed activities, in order.
+    pub completed: Vec<CompletedActivity>,
+    /// Process-level variables.
+    pub variables: Map<String, Value>,
+    /// Tasks waiting for the API.
+    pub waiting: Vec<WaitingTask>,
+    /// Open incidents.
+    pub incidents: Vec<Incident>,
+}
+
+/// A process instance. Drive it with [`Instance::run`].
+pub struct Instance {
+    pub(crate) engine: Engine,
+    pub(crate) defs: Arc<Definitions>,
+    procs: HashMap<String, Arc<ProcIndex>>,
+    pub(crate) id: String,
+    pub(crate) process_id: String,
+    pub(crate) scopes: BTreeMap<Id, Scope>,
+    pub(crate) tokens: BTreeMap<Id, Token>,
+    pub(crate) timers: Vec<TimerEntry>,
+    pub(crate) completed: Vec<CompletedActivity>,
+    pub(crate) status: InstanceStatus,
+    error: Option<EngineError>,
+    next_id: Id,
+    pub(crate) ready: VecDeque<Id>,
+    clock_base: tokio::time::Instant,
+    pub(crate) otel: Context,
+    traceparent: Option<String>,
+    steps: u64,
+    /// Event-gateway races: token -> race group.
+    pub(crate) races: HashMap<Id, Id>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("id", &self.id)
+            .field("process_id", &self.process_id)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+static INSTANCE_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+fn new_instance_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let n = INSTANCE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:012x}{:04x}", nanos & 0xffff_ffff_ffff, n & 0xffff)
+}
+
+impl Instance {
+    pub(crate) fn start(
+        engine: Engine,
+        defs: Arc<Definitions>,
+        process_id: &str,
+        vars: Map<String, Value>,
+    ) -> Result<Self, EngineError> {
+        let id = new_instance_id();
+        let parent = vars
+            .get("traceparent")
+            .and_then(Value::as_str)
+            .and_then(telemetry::parse_traceparent);
+        let otel = telemetry::start_instance_span(process_id, &id, parent, false);
+        let traceparent = telemetry::format_traceparent(otel.span().span_context());
+        let mut inst = Instance {
+            engine,
+            defs,
+            procs: HashMap::new(),
+            id,
+            process_id: process_id.to_string(),
+            scopes: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            timers: Vec::new(),
+            completed: Vec::new(),
+            status: InstanceStatus::Running,
+            error: None,
+            next_id: 1,
+            ready: VecDeque::new(),
+            clock_base: tokio::time::Instant::now(),
+            otel,
+            traceparent,
+            steps: 0,
+            races: HashMap::new(),
+        };
+        let keys = vars.keys().cloned().collect();
+        let root = inst.new_scope(None, None, ScopeKind::Process, process_id.to_string(), None, vars, keys);
+        if let Err(e) = inst.start_scope(root) {
+            inst.end_span(Some(&e.to_string()));
+            return Err(e);
+        }
+        Ok(inst)
+    }
+
+    pub(crate) fn resume(engine: Engine, defs: Arc<Definitions>, snap: InstanceSnapshot) -> Result<Self, EngineError> {
+        let parent = snap.traceparent.as_deref().and_then(telemetry::parse_traceparent);
+        let otel = telemetry::start_instance_span(&snap.process_id, &snap.instance_id, parent, true);
+        let mut inst = Instance {
+            engine,
+            defs,
+            procs: HashMap::new(),
+            id: snap.instance_id,
+            process_id: snap.process_id,
+            scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
+            tokens: snap.tokens.into_iter().map(|t| (t.id, t)).collect(),
+            timers: snap.timers,
+            completed: snap.completed,
+            status: snap.status,
+            error: None,
+            next_id: snap.next_id,
+            ready: VecDeque::new(),
+            clock_base: tokio::time::Instant::now(),
+            otel,
+            traceparent: snap.traceparent,
+            steps: snap.steps,
+            races: HashMap::new(),
+        };
+        // every scope's process must still exist
+        let pids: Vec<String> = inst.scopes.values().map(|s| s.process_id.clone()).collect();
+        for pid in pids {
+            inst.proc(&pid)?;
+        }
+        inst.ready = inst
+            .tokens
+            .values()
+            .filter(|t| t.state == TokenState::Ready)
+            .map(|t| t.id)
+            .collect();
+        Ok(inst)
+    }
+
+    /// The instance id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The id of the process started.
+    pub fn process_id(&self) -> &str {
+        &self.process_id
+    }
+
+    /// The W3C traceparent of the instance span (the trace every task span joins).
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
+    /// The OpenTelemetry context carrying the instance span.
+    pub fn otel_context(&self) -> &Context {
+        &self.otel
+    }
+
+    /// Where it stands.
+    pub fn status(&self) -> &InstanceStatus {
+        &self.status
+    }
+
+    /// The error that failed the instance, if it failed.
+    pub fn error(&self) -> Option<&EngineError> {
+        self.error.as_ref()
+    }
+
+    /// Completed activities, in order.
+    pub fn completed(&self) -> &[CompletedActivity] {
+        &self.completed
+    }
+
+    /// Process-level variables.
+    pub fn variables(&self) -> Map<String, Value> {
+        self.scopes
+            .values()
+            .find(|s| s.kind == ScopeKind::Process)
+            .map(|s| s.vars.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets process-level variables (e.g. to fix the input of a failed task before a retry).
+    pub fn set_variables(&mut self, vars: Map<String, Value>) {
+        if let Some(root) = self.scopes.values_mut().find(|s| s.kind == ScopeKind::Process) {
+            root.vars.extend(vars);
+        }
+    }
+
+    /// A summary for reports.
+    pub fn state(&self) -> InstanceState {
+        InstanceState {
+            status: self.status.clone(),
+            completed: self.completed.clone(),
+            variables: self.variables(),
+            waiting: self.waiting_tasks(),
+            incidents: self.incidents(),
+        }
+    }
+
+    /// Tasks waiting to be completed through [`Instance::complete_task`].
+    pub fn waiting_tasks(&self) -> Vec<WaitingTask> {
+        self.tokens
+            .values()
+            .filter(|t| t.state == TokenState::Waiting)
+            .filter_map(|t| {
+                let scope = self.scopes.get(&t.scope)?;
+                let p = self.procs.get(&scope.process_id)?;
+                let el = p.element(&t.element)?;
+                Some(WaitingTask {
+                    token_id: t.id,
+                    element_id: t.element.clone(),
+                    name: el.name.clone(),
+                    kind: el.kind,
+                    process_id: scope.process_id.clone(),
+                    variables: scope.vars.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Open incidents.
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.tokens
+            .values()
+            .filter_map(|t| match &t.state {
+                TokenState::Incident { message, error_class } => Some(Incident {
+                    token_id: t.id,
+                    element_id: t.element.clone(),
+                    process_id: self
+                        .scopes
+                        .get(&t.scope)
+                        .map(|s| s.process_id.clone())
+                        .unwrap_or_default(),
+                    message: message.clone(),
+                    error_class: error_class.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn find_token(&self, key: &str, pred: impl Fn(&TokenState) -> bool) -> Option<Id> {
+        if let Ok(n) = key.parse::<Id>() {
+            if self.tokens.get(&n).is_some_and(|t| pred(&t.state)) {
+                return Some(n);
+            }
+        }
+        self.tokens
+            .values()
+            .find(|t| t.element == key && pred(&t.state))
+            .map(|t| t.id)
+    }
+
+    /// Completes a waiting task (user, manual, receive task or catch event), found by token id
+    /// or element id, setting `vars` in its scope. Call [`Instance::run`] afterwards.
+    pub fn complete_task(&mut self, key: &str, vars: Map<String, Value>) -> Result<(), EngineError> {
+        self.ensure_running()?;
+        let tid = self
+            .find_token(key, |s| *s == TokenState::Waiting)
+            .ok_or_else(|| EngineError::NoSuchTask(key.to_string()))?;
+        let scope = self.tokens[&tid].scope;
+        if let Some(s) = self.scopes.get_mut(&scope) {
+            s.vars.extend(vars);
+        }
+        let r = self.complete_activity(tid);
+        self.check_failed(r);
+        Ok(())
+    }
+
+    /// Retries an incident (by token id or element id) after a fix, setting `vars` in its scope
+    /// first. Call [`Instance::run`] afterwards.
+    pub fn retry_incident(&mut self, key: &str, vars: Map<String, Value>) -> Result<(), EngineError> {
+        self.ensure_running()?;
+        let tid = self
+            .find_token(key, |s| matches!(s, TokenState::Incident { .. }))
+            .ok_or_else(|| EngineError::NoSuchIncident(key.to_string()))?;
+        let scope = self.tokens[&tid].scope;
+        if let Some(s) = self.scopes.get_mut(&scope) {
+            s.vars.extend(vars);
+        }
+        if let Some(t) = self.tokens.get_mut(&tid) {
+            t.state = TokenState::CallPending;
+            t.attempts = 0;
+        }
+        Ok(())
+    }
+
+    fn ensure_running(&self) -> Result<(), EngineError> {
+        match self.status {
+            InstanceStatus::Running => Ok(()),
+            _ => Err(EngineError::Finished(self.id.clone())),
+        }
+    }
+
+    /// A snapshot to save and resume later; timers keep their remaining time.
+    pub fn snapshot(&self) -> InstanceSnapshot {
+        let now = self.now_ms();
+        InstanceSnapshot {
+            instance_id: self.id.clone(),
+            process_id: self.process_id.clone(),
+            file: self.defs.file.clone(),
+            scopes: self.scopes.values().cloned().collect(),
+            tokens: self.tokens.values().cloned().collect(),
+            timers: self
+                .timers
+                .iter()
+                .map(|t| TimerEntry {
+                    due_ms: t.due_ms.saturating_sub(now),
+                    ..t.clone()
+                })
+                .collect(),
+            completed: self.completed.clone(),
+            status: self.status.clone(),
+            next_id: self.next_id,
+            traceparent: self.traceparent.clone(),
+            steps: self.steps,
+        }
+    }
+
+    /// Runs until the process completes, fails, or waits for the API. When only timers are
+    /// pending it sleeps (tokio time) until they fire.
+    pub async fn run(&mut self) -> RunOutcome {
+        loop {
+            match &self.status {
+                InstanceStatus::Completed => return RunOutcome::Completed,
+                InstanceStatus::Failed(m) => {
+                    return RunOutcome::Failed(self.error.clone().unwrap_or_else(|| EngineError::Store(m.clone())))
+                }
+                InstanceStatus::Running => {}
+            }
+            let r = self.step_ready();
+            if self.check_failed(r) {
+                continue;
+            }
+            if self.tokens.values().any(|t| t.state == TokenState::CallPending) {
+                let r = self.dispatch_calls().await;
+                self.check_failed(r);
+                continue;
+            }
+            let r = self.fire_due_timers();
+            match r {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    self.fail(e);
+                    continue;
+                }
+            }
+            match self.try_joins() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    self.fail(e);
+                    continue;
+                }
+            }
+            if self.status != InstanceStatus::Running {
+                continue;
+            }
+            let tasks = self.waiting_tasks();
+            let incidents = self.incidents();
+            let next = self.timers.iter().map(|t| t.due_ms).min();
+            if !tasks.is_empty() || !incidents.is_empty() {
+                let next_timer = next.map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
+                return RunOutcome::Waiting {
+                    tasks,
+                    incidents,
+                    next_timer,
+                };
+            }
+            if let Some(due) = next {
+                tokio::time::sleep_until(self.clock_base + Duration::from_millis(due)).await;
+                continue;
+            }
+            let e = self.stuck_error();
+            self.fail(e);
+        }
+    }
+
+    /// Lets `d` pass (tokio time), then runs; timers due by then fire first.
+    pub async fn advance(&mut self, d: Duration) -> RunOutcome {
+        tokio::time::sleep(d).await;
+        self.run().await
+    }
+
+    fn stuck_error(&self) -> EngineError {
+        let details: Vec<String> = self
+            .tokens
+            .values()
+            .map(|t| {
+                let loc = self
+                    .scopes
+                    .get(&t.scope)
+                    .and_then(|s| self.procs.get(&s.process_id))
+                    .map(|p| p.location(&t.element).to_string())
+                    .unwrap_or_else(|| t.element.clone());
+                let what = match &t.state {
+                    TokenState::Joining => "waits at a join for a path that can no longer arrive",
+                    TokenState::InScope(_) => "waits for its subprocess",
+                    TokenState::MiBody(_) => "waits for its instances",
+                    _ => "cannot move",
+                };
+                format!("{loc} {what}")
+            })
+            .collect();
+        EngineError::Stuck {
+            process_id: self.process_id.clone(),
+            details: if details.is_empty() {
+                "no token can move".to_string()
+            } else {
+                details.join("; ")
+            },
+        }
+    }
+
+    /// Returns true (and records the failure) when `r` is an error.
+    pub(crate) fn check_failed(&mut self, r: Result<(), EngineError>) -> bool {
+        match r {
+            Ok(()) => false,
+            Err(e) => {
+                self.fail(e);
+                true
+            }
+        }
+    }
+
+    pub(crate) fn fail(&mut self, e: EngineError) {
+        if self.status == InstanceStatus::Running {
+            let msg = e.to_string();
+            self.status = InstanceStatus::Failed(msg.clone());
+            self.error = Some(e);
+            self.ready.clear();
+            self.timers.clear();
+            self.end_span(Some(&msg));
+        }
+    }
+
+    fn end_span(&self, error: Option<&str>) {
+        let span = self.otel.span();
+        if let Some(m) = error {
+            span.set_status(Status::error(m.to_string()));
+            span.set_attribute(opentelemetry::KeyValue::new("error.type", "bpmn_process_failed"));
+        }
+        span.end();
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        tokio::time::Instant::now()
+            .saturating_duration_since(self.clock_base)
+            .as_millis() as u64
+    }
+
+    // ----- structure -------------------------------------------------------------------
+
+    pub(crate) fn alloc_id(&mut self) -> Id {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new_scope(
+        &mut self,
+        parent: Option<Id>,
+        owner: Option<Id>,
+        kind: ScopeKind,
+        process_id: String,
+        container: Option<String>,
+        vars: Map<String, Value>,
+        entry_keys: Vec<String>,
+    ) -> Id {
+        let id = self.alloc_id();
+        self.scopes.insert(
+            id,
+            Scope {
+                id,
+                parent,
+                owner,
+                kind,
+                process_id,
+                container,
+                vars,
+                entry_keys,
+            },
+        );
+        id
+    }
+
+    pub(crate) fn new_token(&mut self, scope: Id, element: &str, via: Option<String>, state: TokenState) -> Id {
+        let id = self.alloc_id();
+        let ready = state == TokenState::Ready;
+        self.tokens.insert(
+            id,
+            Token {
+                id,
+                scope,
+                element: element.to_string(),
+                via,
+                state,
+                mi_inner: false,
+                loop_count: 0,
+                attempts: 0,
+            },
+        );
+        if ready {
+            self.ready.push_back(id);
+        }
+        id
+    }
+
+    pub(crate) fn proc(&mut self, process_id: &str) -> Result<Arc<ProcIndex>, EngineError> {
+        if let Some(p) = self.procs.get(process_id) {
+            return Ok(p.clone());
+        }
+        let (defs, idx) =
+            self.engine
+                .find_process(&self.defs, process_id)
+                .ok_or_else(|| EngineError::UnknownProcess {
+                    process_id: process_id.to_string(),
+                    at: None,
+                })?;
+        let p = Arc::new(ProcIndex::new(defs, idx));
+        self.procs.insert(process_id.to_string(), p.clone());
+        Ok(p)
+    }
+
+    pub(crate) fn proc_of_scope(&mut self, scope: Id) -> Result<Arc<ProcIndex>, EngineError> {
+        let pid = self
+            .scopes
+            .get(&scope)
+            .map(|s| s.process_id.clone())
+            .ok_or_else(|| EngineError::Store(format!("scope {scope} is missing")))?;
+        self.proc(&pid)
+    }
+
+    /// The element a token is at, with its process.
+    pub(crate) fn token_element(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, FlowElement), EngineError> {
+        let t = self
+            .tokens
+            .get(&tid)
+            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
+        let (scope, element) = (t.scope, t.element.clone());
+        let p = self.proc_of_scope(scope)?;
+        let el = p.element(&element).cloned().ok_or_else(|| {
+            EngineError::Store(format!(
+                "element '{element}' is missing from process '{}'",
+                p.process().id
+            ))
+        })?;
+        Ok((p, el))
+    }
+
+    pub(crate) fn vars_of(&self, scope: Id) -> Map<String, Value> {
+        self.scopes.get(&scope).map(|s| s.vars.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn vars_mut(&mut self, scope: Id) -> Option<&mut Map<String, Value>> {
+        self.scopes.get_mut(&scope).map(|s| &mut s.vars)
+    }
+
+    /// Evaluates `src` over the variables of `scope`; errors name the element.
+    pub(crate) fn eval(
+        &self,
+        p: &ProcIndex,
+        element_id: &str,
+        what: &str,
+        src: &str,
+        scope: Id,
+    ) -> Result<Value, EngineError> {
+        let vars = self.vars_of(scope);
+        eval_in(p, element_id, what, src, &vars)
+    }
+
+    /// Starts tokens at the start elements of a fresh scope.
+    pub(crate) fn start_scope(&mut self, scope: Id) -> Result<(), EngineError> {
+        let p = self.proc_of_scope(scope)?;
+        let container = self.scopes.get(&scope).and_then(|s| s.container.clone());
+        let children: Vec<&FlowElement> = p.process().children(container.as_deref()).collect();
+        let mut starts: Vec<String> = children
+            .iter()
+            .filter(|e| e.kind == ElementKind::StartEvent && e.event.is_none())
+            .map(|e| e.id.clone())
+            .collect();
+        if starts.is_empty() {
+            starts = children
+                .iter()
+                .filter(|e| e.kind == ElementKind::StartEvent && !e.triggered_by_event)
+                .map(|e| e.id.clone())
+                .take(1)
+                .collect();
+        }
+        if starts.is_empty() {
+            starts = children
+                .iter()
+                .filter(|e| {
+                    e.incoming.is_empty()
+                        && e.kind != ElementKind::BoundaryEvent
+                        && !e.triggered_by_event
+                        && !matches!(e.event, Some(EventDefinition::Link { .. }))
+                })
+                .map(|e| e.id.clone())
+                .collect();
+        }
+        if starts.is_empty() {
+            return Err(EngineError::NoStart(
+                container.unwrap_or_else(|| p.process().id.clone()),
+            ));
+        }
+        for s in starts {
+            self.new_token(scope, &s, None, TokenState::Ready);
+        }
+        Ok(())
+    }
+
+    // ----- the loop --------------------------------------------------------------------
+
+    fn step_ready(&mut self) -> Result<(), EngineError> {
+        while let Some(tid) = self.ready.pop_front() {
+            if self.status != InstanceStatus::Running {
+                return Ok(());
+            }
+            if !self.tokens.get(&tid).is_some_and(|t| t.state == TokenState::Ready) {
+                continue;
+            }
+            self.steps += 1;
+            if self.steps > self.engine.inner.config.max_steps {
+                return Err(EngineError::StepLimit {
+                    process_id: self.process_id.clone(),
+                    limit: self.engine.inner.config.max_steps,
+                });
+            }
+            self.enter(tid)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn event(&self, p: &ProcIndex, el: &FlowElement, mi_child: bool) -> ElementEvent {
+        ElementEvent {
+            instance_id: self.id.clone(),
+            process_id: p.process().id.clone(),
+            element_id: el.id.clone(),
+            element_name: el.name.clone(),
+            kind: el.kind,
+            mi_child,
+        }
+    }
+
+    /// A token enters its element.
+    fn enter(&mut self, tid: Id) -> Result<(), EngineError> {
+        let (p, el) = self.token_element(tid)?;
+        let mi_inner = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
+        if let Some(o) = &self.engine.inner.observer {
+            o.on_element_started(&self.event(&p, &el, mi_inner));
+        }
+        if el.kind.is_activity() {
+            if !mi_inner {
+                if let Some(LoopCharacteristics::MultiInstance(mi)) = &el.loop_characteristics {
+                    return self.start_multi_instance(tid, &p, &el, mi);
+                }
+                if !self.loop_should_run(tid, &p, &el)? {
+                    return self.leave(tid);
+                }
+                self.arm_boundary_timers(tid, &p, &el)?;
+                if let Some(s) = &el.pre_script {
+                    let scope = self.tokens[&tid].scope;
+                    self.run_script(&p, &el.id, "pre-script", s, scope)?;
+                }
+            }
+        }
+        use ElementKind::*;
+        match el.kind {
+            StartEvent => self.complete_activity(tid),
+            EndEvent => self.enter_end_event(tid, &p, &el),
+            IntermediateCatchEvent => self.enter_catch_event(tid, &p, &el),
+            IntermediateThrowEvent => self.enter_throw_event(tid, &p, &el),
+            BoundaryEvent => self.complete_activity(tid),
+            Task | UserTask | ManualTask | ReceiveTask => self.enter_wait_task(tid, &el),
+            ScriptTask => self.enter_script_task(tid, &p, &el),
+            ServiceTask | SendTask | BusinessRuleTask => self.enter_service_task(tid),
+            ExclusiveGateway => self.enter_exclusive_gateway(tid, &p, &el),
+            InclusiveGateway | ComplexGateway => self.enter_inclusive_gateway(tid, &p, &el),
+            ParallelGateway => self.enter_parallel_gateway(tid, &p, &el),
+            EventBasedGateway => self.enter_event_gateway(tid, &p, &el),
+            SubProcess | Transaction | AdHocSubProcess => self.enter_subprocess(tid, &el),
+            CallActivity => self.enter_call_activity(tid, &p, &el),
+            _ => Err(EngineError::Unsupported {
+                at: p.location(&el.id),
+                what: format!("element kind '{}'", el.kind.tag()),
+                help: "replace it with a supported element".to_string(),
+            }),
+        }
+    }
+
+    pub(crate) fn run_script(
+        &mut self,
+        p: &ProcIndex,
+        element_id: &str,
+        what: &str,
+        src: &str,
+        scope: Id,
+    ) -> Result<(), EngineError> {
+        let mut vars = self.vars_of(scope);
+        expr::run_script(src, &mut vars).map_err(|e| EngineError::Expression {
+            at: p.location(element_id),
+            what: what.to_string(),
+            message: e.message,
+            help: "scripts take one statement per line: x = expr, x += expr, del(x), or an expression; every name must be a variable".to_string(),
+        })?;
+        if let Some(v) = self.vars_mut(scope) {
+            *v = vars;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn record_completed(&mut self, tid: Id) -> Result<(), EngineError> {
+        let (p, el) = self.token_element(tid)?;
+        let mi_child = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
+        self.completed.push(CompletedActivity {
+            element_id: el.id.clone(),
+            process_id: p.process().id.clone(),
+            kind: el.kind,
+            mi_child,
+        });
+        if let Some(o) = &self.engine.inner.observer {
+            o.on_element_completed(&self.event(&p, &el, mi_child));
+        }
+        Ok(())
+    }
+
+    /// The token's element is done: record it, then loop, report to its multi-instance body,
+    /// or leave along the outgoing flows.
+    pub(crate) fn complete_activity(&mut self, tid: Id) -> Result<(), EngineError> {
+        self.record_completed(tid)?;
+        self.disarm_timers(tid);
+        self.settle_race(tid);
+        let (p, el) = self.token_element(tid)?;
+        let mi_inner = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
+        if mi_inner {
+            return self.mi_child_done(tid);
+        }
+        if el.kind.is_activity() {
+            if self.loop_again(tid, &p, &el)? {
+                return Ok(());
+            }
+            if let Some(s) = &el.post_script {
+                let scope = self.tokens[&tid].scope;
+                self.run_script(&p, &el.id, "post-script", s, scope)?;
+            }
+        }
+        self.leave(tid)
+    }
+
+    /// Moves a token along the outgoing flows of its element (conditions honoured, default
+    /// flow when none holds); no outgoing flow ends the token.
+    pub(crate) fn leave(&mut self, tid: Id) -> Result<(), EngineError> {
+        let (p, el) = self.token_element(tid)?;
+        let scope = self.tokens[&tid].scope;
+        let mut taken = Vec::new();
+        for fid in &el.outgoing {
+            if Some(fid) == el.default_flow.as_ref() {
+                continue;
+            }
+            let Some(f) = p.flow(fid) else { continue };
+            let ok = match &f.condition {
+                None => true,
+                Some(c) => {
+                    expr::truthy(&self.eval(&p, &f.id, &format!("condition of sequence flow '{}'", f.id), c, scope)?)
+                }
+            };
+            if ok {
+                taken.push(f.id.clone());
+            }
+        }
+        if taken.is_empty() {
+            if let Some(d) = &el.default_flow {
+                taken.push(d.clone());
+            }
+        }
+        self.take_flows(tid, &p, &taken)
+    }
+
+    /// Replaces token `tid` by one token on each of `flows`.
+    pub(crate) fn take_flows(&mut self, tid: Id, p: &ProcIndex, flows: &[String]) -> Result<(), EngineError> {
+        let scope = self
+            .tokens
+            .get(&tid)
+            .map(|t| t.scope)
+            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
+        self.tokens.remove(&tid);
+        for fid in flows {
+            if let Some(f) = p.flow(fid) {
+                self.new_token(scope, &f.target, Some(f.id.clone()), TokenState::Ready);
+            }
+        }
+        if flows.is_empty() {
+            self.scope_check(scope)?;
+        }
+        Ok(())
+    }
+
+    /// Ends token `tid` (no outgoing flow), then checks its scope.
+    pub(crate) fn consume(&mut self, tid: Id) -> Result<(), EngineError> {
+        if let Some(t) = self.tokens.remove(&tid) {
+            self.disarm_timers(tid);
+            self.scope_check(t.scope)?;
+        }
+        Ok(())
+    }
+
+    /// When a scope has no tokens left, it completes: the process ends, or the owner activity
+    /// completes.
+    pub(crate) fn scope_check(&mut self, scope: Id) -> Result<(), EngineError> {
+        if self.tokens.values().any(|t| t.scope == scope) {
+            return Ok(());
+        }
+        let Some(s) = self.scopes.get(&scope).cloned() else {
+            return Ok(());
+        };
+        match s.kind {
+            ScopeKind::Process => {
+                if self.status == InstanceStatus::Running {
+                    self.status = InstanceStatus::Completed;
+                    self.timers.clear();
+                    self.end_span(None);
+                }
+                Ok(())
+            }
+            ScopeKind::SubProcess => {
+                self.scopes.remove(&scope);
+                if let (Some(parent), Some(owner)) = (s.parent, s.owner) {
+                    merge_back(self.vars_mut(parent), &s);
+                    if let Some(t) = self.tokens.get_mut(&owner) {
+                        t.state = TokenState::Ready; // transient; completion moves it on
+                    }
+                    return self.complete_activity(owner);
+                }
+                Ok(())
+            }
+            ScopeKind::CallActivity => {
+                self.scopes.remove(&scope);
+                if let (Some(_parent), Some(owner)) = (s.parent, s.owner) {
+                    self.call_activity_done(owner, &s)?;
+                    return self.complete_activity(owner);
+                }
+                Ok(())
+            }
+            ScopeKind::MiChild { .. } => Ok(()),
+        }
+    }
+
+    /// Removes a token and everything running under it (child scopes, timers), without
+    /// checking its scope.
+    pub(crate) fn cancel_token(&mut self, tid: Id) {
+        let Some(t) = self.tokens.remove(&tid) else { return };
+        self.disarm_timers(tid);
+        self.races.remove(&tid);
+        let children: Vec<Id> = self
+            .scopes
+            .values()
+            .filter(|s| s.owner == Some(tid))
+            .map(|s| s.id)
+            .collect();
+        for c in children {
+            self.cancel_scope(c);
+        }
+        let _ = t;
+    }
+
+    pub(crate) fn cancel_scope(&mut self, scope: Id) {
+        let toks: Vec<Id> = self
+            .tokens
+            .values()
+            .filter(|t| t.scope == scope)
+            .map(|t| t.id)
+            .collect();
+        for t in toks {
+            self.cancel_token(t);
+        }
+        self.scopes.remove(&scope);
+    }
+
+    // ----- timers ----------------------------------------------------------------------
+
+    pub(crate) fn add_timer(&mut self, token: Id, after: Duration, action: TimerAction) {
+        let id = self.alloc_id();
+        let due_ms = self
+            .now_ms()
+            .saturating_add(after.as_millis().min(u128::from(u64::MAX / 2)) as u64);
+        self.timers.push(TimerEntry {
+            id,
+            token,
+            due_ms,
+            action,
+        });
+    }
+
+    pub(crate) fn disarm_timers(&mut self, token: Id) {
+        self.timers.retain(|t| t.token != token);
+    }
+
+    /// Fires every timer that is due, earliest first. Returns true if any fired.
+    fn fire_due_timers(&mut self) -> Result<bool, EngineError> {
+        let now = self.now_ms();
+        let mut due: Vec<TimerEntry> = self.timers.iter().filter(|t| t.due_ms <= now).cloned().collect();
+        if due.is_empty() {
+            return Ok(false);
+        }
+        due.sort_by_key(|t| (t.due_ms, t.id));
+        for t in due {
+            if !self.timers.iter().any(|x| x.id == t.id) {
+                continue; // disarmed by an earlier one
+            }
+            self.timers.retain(|x| x.id != t.id);
+            if !self.tokens.contains_key(&t.token) {
+                continue;
+            }
+            match &t.action {
+                TimerAction::Catch => self.complete_activity(t.token)?,
+                TimerAction::Retry => {
+                    if let Some(tok) = self.tokens.get_mut(&t.token) {
+                        tok.state = TokenState::CallPending;
+                    }
+                }
+                TimerAction::Boundary {
+                    boundary,
+                    interrupting,
+                    repeats_left,
+                    interval_ms,
+                } => {
+                    self.fire_boundary(t.token, boundary, *interrupting)?;
+                    if !interrupting {
+                        let again = match repeats_left {
+                            Some(0) => None,
+                            Some(n) => Some(Some(n - 1)),
+                            None => Some(None),
+                        };
+                        if let Some(r) = again {
+                            self.add_timer(
+                                t.token,
+                                Duration::from_millis((*interval_ms).max(1)),
+                                TimerAction::Boundary {
+                                    boundary: boundary.clone(),
+                                    interrupting: false,
+                                    repeats_left: r,
+                                    interval_ms: *interval_ms,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn try_joins(&mut self) -> Result<bool, EngineError> {
+        let joining: Vec<Id> = self
+            .tokens
+            .values()
+            .filter(|t| t.state == TokenState::Joining)
+            .map(|t| t.id)
+            .collect();
+        for tid in joining {
+            if !self.tokens.contains_key(&tid) {
+                continue;
+            }
+            let (p, el) = self.token_element(tid)?;
+            if matches!(el.kind, ElementKind::InclusiveGateway | ElementKind::ComplexGateway)
+                && self.try_fire_inclusive(tid, &p, &el)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Evaluates `src` over `vars`; errors name the element and its position.
+pub(crate) fn eval_in(
+    p: &ProcIndex,
+    element_id: &str,
+    what: &str,
+    src: &str,
+    vars: &Map<String, Value>,
+) -> Result<Value, EngineError> {
+    Expression::parse(src)
+        .and_then(|e| e.eval(vars))
+        .map_err(|e| EngineError::Expression {
+            at: p.location(element_id),
+            what: format!("{what} '{}'", src.trim()),
+            message: e.message,
+            help: "use Python-style (x > 1, answer == 'Yes') or FEEL (=x > 1) expressions over defined variables"
+                .to_string(),
+        })
+}
+
+/// Copies a finished scope's variables back to its parent, deletions included.
+pub(crate) fn merge_back(parent: Option<&mut Map<String, Value>>, child: &Scope) {
+    let Some(parent) = parent else { return };
+    for k in &child.entry_keys {
+        if !child.vars.contains_key(k) {
+            parent.remove(k);
+        }
+    }
+    for (k, v) in &child.vars {
+        parent.insert(k.clone(), v.clone());
+    }
+}
+
+/// Writes `value` at a dotted variable path.
+pub(crate) fn set_path(vars: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = vars;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_string(), value);
+            return;
+        }
+        let entry = cur.entry(part.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        match entry {
+            Value::Object(m) => cur = m,
+            _ => return,
+        }
+    }
+}

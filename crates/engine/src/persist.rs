@@ -1,0 +1,125 @@
+//! Saving and resuming instances: [`SqliteInstanceStore`] keeps [`InstanceSnapshot`]s (tokens,
+//! variables, timers, incidents and the instance span's traceparent) in one SQLite file.
+
+use crate::error::EngineError;
+use crate::state::{InstanceSnapshot, InstanceStatus};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A saved instance, as listed by [`SqliteInstanceStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedInstance {
+    /// The instance id.
+    pub instance_id: String,
+    /// The process id.
+    pub process_id: String,
+    /// The BPMN file.
+    pub file: String,
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+}
+
+/// Instance snapshots in a SQLite file (WAL mode).
+#[derive(Debug)]
+pub struct SqliteInstanceStore {
+    conn: Mutex<Connection>,
+}
+
+fn store_err(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(e.to_string())
+}
+
+impl SqliteInstanceStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, EngineError> {
+        let conn = Connection::open(path).map_err(store_err)?;
+        let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        Self::init(conn)
+    }
+
+    /// A store in memory (tests).
+    pub fn in_memory() -> Result<Self, EngineError> {
+        Self::init(Connection::open_in_memory().map_err(store_err)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, EngineError> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS bpmn_instances (
+                instance_id TEXT PRIMARY KEY,
+                process_id TEXT NOT NULL,
+                file TEXT NOT NULL,
+                status TEXT NOT NULL,
+                snapshot TEXT NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+        )
+        .map_err(store_err)?;
+        Ok(SqliteInstanceStore { conn: Mutex::new(conn) })
+    }
+
+    /// Saves (or replaces) a snapshot.
+    pub fn save(&self, snap: &InstanceSnapshot) -> Result<(), EngineError> {
+        let json = serde_json::to_string(snap).map_err(store_err)?;
+        let status = match snap.status {
+            InstanceStatus::Running => "running",
+            InstanceStatus::Completed => "completed",
+            InstanceStatus::Failed(_) => "failed",
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let conn = self.conn.lock().map_err(|_| store_err("store lock poisoned"))?;
+        conn.execute(
+            "INSERT INTO bpmn_instances (instance_id, process_id, file, status, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(instance_id) DO UPDATE SET status = excluded.status, snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+            params![snap.instance_id, snap.process_id, snap.file, status, json, now],
+        )
+        .map_err(store_err)?;
+        Ok(())
+    }
+
+    /// Loads a snapshot.
+    pub fn load(&self, instance_id: &str) -> Result<Option<InstanceSnapshot>, EngineError> {
+        let conn = self.conn.lock().map_err(|_| store_err("store lock poisoned"))?;
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT snapshot FROM bpmn_instances WHERE instance_id = ?1",
+                params![instance_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(store_err)?;
+        json.map(|j| serde_json::from_str(&j).map_err(store_err)).transpose()
+    }
+
+    /// Lists saved instances, most recently updated first.
+    pub fn list(&self) -> Result<Vec<SavedInstance>, EngineError> {
+        let conn = self.conn.lock().map_err(|_| store_err("store lock poisoned"))?;
+        let mut stmt = conn.prepare("SELECT instance_id, process_id, file, status FROM bpmn_instances ORDER BY updated_at DESC, instance_id").map_err(store_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SavedInstance {
+                    instance_id: r.get(0)?,
+                    process_id: r.get(1)?,
+                    file: r.get(2)?,
+                    status: r.get(3)?,
+                })
+            })
+            .map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// Deletes a snapshot; true if it existed.
+    pub fn delete(&self, instance_id: &str) -> Result<bool, EngineError> {
+        let conn = self.conn.lock().map_err(|_| store_err("store lock poisoned"))?;
+        Ok(conn
+            .execute(
+                "DELETE FROM bpmn_instances WHERE instance_id = ?1",
+                params![instance_id],
+            )
+            .map_err(store_err)?
+            > 0)
+    }
+}

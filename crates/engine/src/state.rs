@@ -1,0 +1,224 @@
+//! The serialisable state of a process instance: scopes, tokens, timers, incidents.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use servicetask_bpmn::ElementKind;
+
+/// Identifies a token or a scope within one instance.
+pub type Id = u64;
+
+/// What a scope is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScopeKind {
+    /// The process instance itself.
+    Process,
+    /// An embedded subprocess.
+    SubProcess,
+    /// A called process.
+    CallActivity,
+    /// One instance of a multi-instance activity.
+    MiChild {
+        /// The instance's index, from 0.
+        index: usize,
+    },
+}
+
+/// A variable scope with its own tokens: the process, a subprocess, a called process or one
+/// multi-instance child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Its id.
+    pub id: Id,
+    /// The enclosing scope.
+    pub parent: Option<Id>,
+    /// The token (in the parent scope) that waits for this scope.
+    pub owner: Option<Id>,
+    /// What it is.
+    pub kind: ScopeKind,
+    /// The process whose elements run in it.
+    pub process_id: String,
+    /// The subprocess element whose children run in it (`None`: process level).
+    pub container: Option<String>,
+    /// Its variables (a copy of the parent's at entry, as SpiffWorkflow does).
+    pub vars: Map<String, Value>,
+    /// Variable names present at entry (to carry deletions back out).
+    pub entry_keys: Vec<String>,
+}
+
+/// What a token is doing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TokenState {
+    /// About to enter its element.
+    Ready,
+    /// Entered; about to call its service task.
+    CallPending,
+    /// Waiting for the API: a user, manual or receive task, or a message/signal catch.
+    Waiting,
+    /// Waiting for a timer (intermediate timer catch event, or a retry backoff).
+    Timer,
+    /// Waiting at a parallel or inclusive join.
+    Joining,
+    /// Its activity runs in a child scope (subprocess, call activity).
+    InScope(Id),
+    /// The body of a multi-instance activity.
+    MiBody(MiState),
+    /// A task failed with no retries left.
+    Incident {
+        /// What went wrong.
+        message: String,
+        /// Its error class.
+        error_class: String,
+    },
+}
+
+/// Progress of a multi-instance body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MiState {
+    /// Items, one per instance (indexes for a cardinality).
+    pub items: Vec<Value>,
+    /// Outputs by index.
+    pub outputs: Vec<Value>,
+    /// Instances started.
+    pub started: usize,
+    /// Instances finished.
+    pub done: usize,
+    /// Sequential or parallel.
+    pub sequential: bool,
+}
+
+/// A token: a position in the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    /// Its id.
+    pub id: Id,
+    /// Its scope.
+    pub scope: Id,
+    /// The element it is at.
+    pub element: String,
+    /// The flow it arrived by.
+    pub via: Option<String>,
+    /// What it is doing.
+    pub state: TokenState,
+    /// True for the token running one instance of a multi-instance activity.
+    pub mi_inner: bool,
+    /// Standard loop iterations done.
+    pub loop_count: u64,
+    /// Service call attempts made.
+    pub attempts: u32,
+}
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TimerAction {
+    /// A boundary timer on the activity of `token`.
+    Boundary {
+        /// The boundary event element.
+        boundary: String,
+        /// Interrupting or not.
+        interrupting: bool,
+        /// Further firings (timer cycles).
+        repeats_left: Option<u32>,
+        /// Interval between firings, in milliseconds.
+        interval_ms: u64,
+    },
+    /// An intermediate timer catch event reached by `token`.
+    Catch,
+    /// A retry of the service task of `token`.
+    Retry,
+}
+
+/// A pending timer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerEntry {
+    /// Its id.
+    pub id: Id,
+    /// The token it belongs to.
+    pub token: Id,
+    /// When it fires, in milliseconds of the instance clock.
+    pub due_ms: u64,
+    /// What it does.
+    pub action: TimerAction,
+}
+
+/// An activity completion, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedActivity {
+    /// The element id.
+    pub element_id: String,
+    /// The process it belongs to.
+    pub process_id: String,
+    /// Its kind.
+    pub kind: ElementKind,
+    /// True for one instance of a multi-instance activity.
+    pub mi_child: bool,
+}
+
+/// A task waiting to be completed through the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingTask {
+    /// The token id (a unique key for [`crate::Instance::complete_task`]).
+    pub token_id: Id,
+    /// The element id (also a key, when only one token waits there).
+    pub element_id: String,
+    /// The element name.
+    pub name: Option<String>,
+    /// Its kind (user, manual, receive task, catch event, or plain task).
+    pub kind: ElementKind,
+    /// The process it belongs to.
+    pub process_id: String,
+    /// The variables it sees.
+    pub variables: Map<String, Value>,
+}
+
+/// A task that failed with no retries left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    /// The token id (a key for [`crate::Instance::retry_incident`]).
+    pub token_id: Id,
+    /// The element id.
+    pub element_id: String,
+    /// The process it belongs to.
+    pub process_id: String,
+    /// What went wrong.
+    pub message: String,
+    /// Its error class.
+    pub error_class: String,
+}
+
+/// Where an instance stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InstanceStatus {
+    /// Still running (or waiting).
+    Running,
+    /// Reached its end.
+    Completed,
+    /// Failed; the message says why.
+    Failed(String),
+}
+
+/// Everything needed to resume an instance later (with the same definitions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSnapshot {
+    /// The instance id.
+    pub instance_id: String,
+    /// The process started.
+    pub process_id: String,
+    /// The file it came from.
+    pub file: String,
+    /// Scopes, the process scope first.
+    pub scopes: Vec<Scope>,
+    /// Live tokens.
+    pub tokens: Vec<Token>,
+    /// Pending timers; `due_ms` is relative to the moment of the snapshot.
+    pub timers: Vec<TimerEntry>,
+    /// Completed activities, in order.
+    pub completed: Vec<CompletedActivity>,
+    /// Status.
+    pub status: InstanceStatus,
+    /// Next free id.
+    pub next_id: Id,
+    /// W3C traceparent of the instance span, so a resumed instance stays in its trace.
+    pub traceparent: Option<String>,
+    /// Steps taken so far.
+    pub steps: u64,
+}
