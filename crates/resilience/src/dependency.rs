@@ -1,0 +1,58 @@
+//! [`Resilience`] as the context's `DependencyPolicy`: each `cx.dependency(name).call(fut)`
+//! takes a bulkhead slot and a breaker permit for `name` first, and reports the result.
+
+use std::time::Duration;
+
+use servicetask_core::{DependencyPermit, DependencyPolicy, ErrorClass, TaskContext, TaskError};
+
+use crate::breaker::OwnedBreakerPermit;
+use crate::bulkhead::BulkheadPermit;
+use crate::telemetry::{record_rejection, RejectionReason};
+use crate::Resilience;
+
+/// The guards held for one dependency call.
+struct Permit {
+    breaker: Option<OwnedBreakerPermit>,
+    _slot: Option<BulkheadPermit>,
+}
+
+impl DependencyPermit for Permit {
+    fn record(self: Box<Self>, failure: Option<ErrorClass>, elapsed: Duration) {
+        if let Some(p) = self.breaker {
+            p.record_elapsed(failure, elapsed);
+        }
+    }
+}
+
+impl DependencyPolicy for Resilience {
+    fn acquire(&self, dependency: &str, cx: &TaskContext) -> Result<Box<dyn DependencyPermit>, TaskError> {
+        let Some(guards) = self.dependency_guards(dependency) else {
+            return Ok(Box::new(Permit {
+                breaker: None,
+                _slot: None,
+            }));
+        };
+        // The slot first: a full bulkhead must not use up a half-open probe.
+        let slot = match &guards.bulkhead {
+            None => None,
+            Some(b) => match b.try_acquire() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    record_rejection(cx, RejectionReason::BulkheadFull, Some(b.name()));
+                    return Err(e.into_task_error());
+                }
+            },
+        };
+        let breaker = match &guards.breaker {
+            None => None,
+            Some(b) => match b.acquire_owned(Some(cx)) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    record_rejection(cx, RejectionReason::BreakerOpen, Some(b.name()));
+                    return Err(e.into_task_error());
+                }
+            },
+        };
+        Ok(Box::new(Permit { breaker, _slot: slot }))
+    }
+}
