@@ -337,8 +337,11 @@ pub fn read_series(path: &Path, name: &str) -> Result<NabSeries, AnalyticsError>
     Ok(out)
 }
 
+/// Label windows of one file: its name and `(start, end)` times in seconds since the epoch.
+pub type FileLabels = (String, Vec<(i64, i64)>);
+
 /// Reads NAB's `combined_windows.json`: file name to list of `[start, end]` timestamp pairs.
-pub fn read_labels(path: &Path) -> Result<Vec<(String, Vec<(i64, i64)>)>, AnalyticsError> {
+pub fn read_labels(path: &Path) -> Result<Vec<FileLabels>, AnalyticsError> {
     let text = std::fs::read_to_string(path).map_err(|e| AnalyticsError::Io(path.display().to_string(), e))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| AnalyticsError::Parse(format!("labels: {e}")))?;

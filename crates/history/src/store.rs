@@ -1,0 +1,117 @@
+//! The [`HistoryStore`] trait and the query types shared by its implementations.
+
+use servicetask_core::record::{ExecutionRecord, FileAccessKind};
+
+use crate::HistoryError;
+
+/// A record as stored: its row id and the batch (transaction) it was written in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Row id, increasing in insertion order.
+    pub id: i64,
+    /// Id of the batch that wrote it (one transaction).
+    pub batch: i64,
+    /// The record.
+    pub record: ExecutionRecord,
+}
+
+/// Which records a query selects. `Default` selects everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordQuery {
+    /// Only this task.
+    pub task: Option<String>,
+    /// Only executions started at or after this time (Unix nanoseconds).
+    pub since_unix_ns: Option<i64>,
+    /// Only executions started before this time (Unix nanoseconds).
+    pub until_unix_ns: Option<i64>,
+    /// At most this many records (the oldest first).
+    pub limit: Option<usize>,
+}
+
+/// Totals of one file over the selected executions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileAccessPattern {
+    /// The path.
+    pub path: String,
+    /// Executions that read it.
+    pub read_executions: u64,
+    /// Executions that wrote it.
+    pub write_executions: u64,
+    /// Executions that touched it in any way.
+    pub executions: u64,
+    /// Bytes read in total.
+    pub bytes_read: u64,
+    /// Bytes written in total.
+    pub bytes_written: u64,
+    /// Operations in total.
+    pub ops: u64,
+    /// Largest file size seen.
+    pub max_file_size: Option<u64>,
+}
+
+impl FileAccessPattern {
+    /// Adds one execution's use of the file.
+    pub fn add(&mut self, kind: FileAccessKind, bytes: u64, ops: u32, file_size: Option<u64>) {
+        match kind {
+            FileAccessKind::Read => {
+                self.read_executions += 1;
+                self.bytes_read += bytes;
+            }
+            FileAccessKind::Write => {
+                self.write_executions += 1;
+                self.bytes_written += bytes;
+            }
+            FileAccessKind::Meta => {}
+        }
+        self.ops += u64::from(ops);
+        self.max_file_size = match (self.max_file_size, file_size) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Where execution records are kept.
+///
+/// # Contract
+///
+/// - `insert_batch` writes all records or none (one transaction), and returns their ids in order.
+/// - Queries see every batch whose `insert_batch` has returned.
+/// - Times are Unix nanoseconds; ranges are `[since, until)`.
+/// - Implementations are shared between threads (`Send + Sync`); SQLite serialises writers.
+///
+/// [`SqliteStore`](crate::SqliteStore) is the default; a PostgreSQL store implements the same trait
+/// when several machines share one history.
+pub trait HistoryStore: Send + Sync {
+    /// Writes a batch of records in one transaction and returns their ids.
+    fn insert_batch(&self, records: &[ExecutionRecord]) -> Result<Vec<i64>, HistoryError>;
+
+    /// Records selected by `query`, oldest first.
+    fn query(&self, query: &RecordQuery) -> Result<Vec<StoredRecord>, HistoryError>;
+
+    /// Number of records selected by `query` (ignoring its limit).
+    fn count(&self, query: &RecordQuery) -> Result<u64, HistoryError>;
+
+    /// Names of all tasks with at least one record, sorted.
+    fn tasks(&self) -> Result<Vec<String>, HistoryError>;
+
+    /// Duration percentiles (nanoseconds) of the selected executions, one per quantile in
+    /// `quantiles` (each in `[0, 1]`, nearest rank). `None` when nothing is selected.
+    fn duration_percentiles(&self, query: &RecordQuery, quantiles: &[f64]) -> Result<Option<Vec<u64>>, HistoryError>;
+
+    /// Sets or clears the anomaly flag of a record.
+    fn mark_anomaly(&self, id: i64, anomaly: bool) -> Result<(), HistoryError>;
+
+    /// Per-file totals over the selected executions, most used first.
+    fn file_access_patterns(&self, query: &RecordQuery) -> Result<Vec<FileAccessPattern>, HistoryError>;
+}
+
+/// Nearest-rank quantile of an ascending slice.
+pub(crate) fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let q = if q.is_finite() { q.clamp(0.0, 1.0) } else { 0.5 };
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
