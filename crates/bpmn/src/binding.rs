@@ -206,7 +206,7 @@ pub(crate) fn read(node: Node, kind: ElementKind, id: &str, cx: &mut Ctx<'_>) ->
             _ => {}
         }
     }
-    if !kind.is_service_like() && !(kind == ElementKind::ScriptTask && zeebe.is_some()) {
+    if !(kind.is_service_like() || (kind == ElementKind::ScriptTask && zeebe.is_some())) {
         return ext;
     }
     let binding = if let Some(mut b) = zeebe {

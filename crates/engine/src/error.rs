@@ -31,12 +31,12 @@ pub enum EngineError {
     #[error("the process definitions have errors:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
     /// No process with this id (in the file or the library).
-    #[error("no process '{process_id}'{}", .at.as_ref().map(|l| format!(" (called at {l})")).unwrap_or_default())]
+    #[error("{}no process '{process_id}' in this file or the engine's library\n  help: put the BPMN file that defines process '{process_id}' in the same directory (or the library), or fix the process id / calledElement", .at.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
     UnknownProcess {
         /// The id looked for.
         process_id: String,
         /// The call activity that asked for it.
-        at: Option<Location>,
+        at: Option<Box<Location>>,
     },
     /// No start event or start element.
     #[error("process '{0}' has nothing to start: add a start event")]
@@ -45,7 +45,7 @@ pub enum EngineError {
     #[error("{at}: {what}: {message}\n  help: {help}")]
     Expression {
         /// Where.
-        at: Location,
+        at: Box<Location>,
         /// Which expression (condition of flow 'f', script, parameter 'x').
         what: String,
         /// The evaluation error.
@@ -57,7 +57,7 @@ pub enum EngineError {
     #[error("{at}: no conditions satisfied for {gateway} and it has no default flow\n  help: add a default flow to the gateway, or make sure one condition is true")]
     NoPathTaken {
         /// The gateway.
-        at: Location,
+        at: Box<Location>,
         /// Its kind and id, e.g. "exclusive gateway 'Gateway_1'".
         gateway: String,
     },
@@ -65,7 +65,7 @@ pub enum EngineError {
     #[error("{at}: BPMN error '{code}' was not caught{}\n  help: attach an error boundary event with this errorCode (or none, to catch all) to the activity or an enclosing subprocess", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
     UncaughtError {
         /// The thrower.
-        at: Location,
+        at: Box<Location>,
         /// The error code.
         code: String,
         /// The message.
@@ -97,7 +97,7 @@ pub enum EngineError {
     #[error("{at}: {what} is not supported\n  help: {help}")]
     Unsupported {
         /// Where.
-        at: Location,
+        at: Box<Location>,
         /// What.
         what: String,
         /// How to model it instead.

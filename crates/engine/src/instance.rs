@@ -51,17 +51,17 @@ impl ProcIndex {
         self.flows.get(id).map(|&i| &self.process().flows[i])
     }
 
-    pub fn location(&self, element_id: &str) -> Location {
+    pub fn location(&self, element_id: &str) -> Box<Location> {
         let position = self
             .element(element_id)
             .map(|e| e.position)
             .or_else(|| self.flow(element_id).map(|f| f.position))
             .unwrap_or(self.process().position);
-        Location {
+        Box::new(Location {
             file: self.defs.file.clone(),
             position,
             element_id: element_id.to_string(),
-        }
+        })
     }
 }
 
@@ -740,19 +740,17 @@ impl Instance {
         if let Some(o) = &self.engine.inner.observer {
             o.on_element_started(&self.event(&p, &el, mi_inner));
         }
-        if el.kind.is_activity() {
-            if !mi_inner {
-                if let Some(LoopCharacteristics::MultiInstance(mi)) = &el.loop_characteristics {
-                    return self.start_multi_instance(tid, &p, &el, mi);
-                }
-                if !self.loop_should_run(tid, &p, &el)? {
-                    return self.leave(tid);
-                }
-                self.arm_boundary_timers(tid, &p, &el)?;
-                if let Some(s) = &el.pre_script {
-                    let scope = self.tokens[&tid].scope;
-                    self.run_script(&p, &el.id, "pre-script", s, scope)?;
-                }
+        if el.kind.is_activity() && !mi_inner {
+            if let Some(LoopCharacteristics::MultiInstance(mi)) = &el.loop_characteristics {
+                return self.start_multi_instance(tid, &p, &el, mi);
+            }
+            if !self.loop_should_run(tid, &p, &el)? {
+                return self.leave(tid);
+            }
+            self.arm_boundary_timers(tid, &p, &el)?;
+            if let Some(s) = &el.pre_script {
+                let scope = self.tokens[&tid].scope;
+                self.run_script(&p, &el.id, "pre-script", s, scope)?;
             }
         }
         use ElementKind::*;

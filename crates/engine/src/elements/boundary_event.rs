@@ -124,7 +124,7 @@ impl Instance {
         &mut self,
         mut from: Option<Id>,
         err: Thrown,
-        at: Location,
+        at: Box<Location>,
         from_end_event: bool,
     ) -> Result<(), EngineError> {
         let mut first = from_end_event;
