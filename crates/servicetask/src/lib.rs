@@ -31,8 +31,9 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let runner = Runner::builder().build();
-//! let task = runner.register(Greet_::default()).unwrap();
-//! # let _ = task;
+//! let task = runner.register(GreetTask).unwrap();
+//! let out = task.run(Greet { name: "ann".into(), token: "secret".into() }).await;
+//! assert!(matches!(out, TaskOutcome::Complete(ref s) if s == "hello ann"));
 //! # });
 //! ```
 //!
@@ -63,7 +64,8 @@ pub use servicetask_core::{
 
 pub use config::{ConfigError, ConfigLoader};
 pub use runner::{
-    JsonOutcome, NoLayers, PipelineFactory, RegisteredTask, RunOptions, Runner, RunnerBuilder, TaskHandle,
+    JsonOutcome, NoLayers, PipelineFactory, RegisteredTask, RunOptions, Runner, RunnerBuilder, StandardPipeline,
+    TaskHandle,
 };
 pub use servicetask_macros::{service_task, TaskInput};
 

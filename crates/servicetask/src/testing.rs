@@ -10,7 +10,7 @@
 //! let h = runner.register(task_fn(TaskConfig::named("noop"), |_cx: TaskContext, _i: ()| async { Ok::<_, TaskError>(()) })).unwrap();
 //! h.run(()).await;
 //! assert_eq!(t.spans().len(), 1);
-//! assert_eq!(t.counter_total("servicetask.executions"), 1);
+//! assert_eq!(t.counter_total("servicetask.executions"), 1.0);
 //! # });
 //! ```
 

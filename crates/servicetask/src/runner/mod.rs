@@ -20,6 +20,7 @@
 
 mod execute;
 mod registry;
+mod standard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -32,6 +33,7 @@ use crate::config::{ConfigError, ConfigLoader};
 
 pub use execute::{RunOptions, TaskHandle};
 pub use registry::{JsonOutcome, RegisteredTask};
+pub use standard::StandardPipeline;
 
 /// Builds the extra layers of a task's pipeline from its resolved configuration.
 ///
@@ -81,10 +83,12 @@ impl std::fmt::Debug for Runner {
 pub struct RunnerBuilder {
     telemetry: Option<Arc<Telemetry>>,
     config: Option<ConfigLoader>,
-    pipeline: Arc<dyn PipelineFactory>,
+    pipeline: Option<Arc<dyn PipelineFactory>>,
     sink: Option<Arc<dyn RecordSink>>,
     dependencies: Option<Arc<dyn DependencyPolicy>>,
     inspect_paths: Option<execute::PathInspector>,
+    #[cfg(feature = "resilience")]
+    resilience: Option<Arc<servicetask_resilience::Resilience>>,
 }
 
 impl RunnerBuilder {
@@ -100,9 +104,18 @@ impl RunnerBuilder {
         self
     }
 
-    /// Pipeline layers per task (default: none).
+    /// Pipeline layers per task (default: [`StandardPipeline`]: resilience and tracking as
+    /// each task's configuration asks).
     pub fn pipeline(mut self, pipeline: Arc<dyn PipelineFactory>) -> Self {
-        self.pipeline = pipeline;
+        self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// The shared breakers, bulkheads, budgets and dependency guards (default: built from the
+    /// runner's telemetry with no dependency configuration).
+    #[cfg(feature = "resilience")]
+    pub fn resilience(mut self, resilience: Arc<servicetask_resilience::Resilience>) -> Self {
+        self.resilience = Some(resilience);
         self
     }
 
@@ -126,15 +139,40 @@ impl RunnerBuilder {
 
     /// Builds the runner.
     pub fn build(self) -> Runner {
+        let telemetry = self.telemetry.unwrap_or_else(Telemetry::global);
+        #[allow(unused_mut)]
+        let mut dependencies = self.dependencies;
+        #[cfg(feature = "resilience")]
+        let standard = {
+            let resilience = self.resilience.unwrap_or_else(|| {
+                Arc::new(
+                    servicetask_resilience::Resilience::builder()
+                        .telemetry(telemetry.clone())
+                        .build(),
+                )
+            });
+            if dependencies.is_none() {
+                dependencies = Some(resilience.clone() as Arc<dyn DependencyPolicy>);
+            }
+            StandardPipeline::new(resilience)
+        };
+        #[cfg(not(feature = "resilience"))]
+        let standard = StandardPipeline::new();
+        #[allow(unused_mut)]
+        let mut inspect_paths = self.inspect_paths;
+        #[cfg(feature = "tracking")]
+        if inspect_paths.is_none() {
+            inspect_paths = Some(Arc::new(servicetask_tracking::inspect_input_paths));
+        }
         Runner {
             shared: Arc::new(Shared {
-                telemetry: self.telemetry.unwrap_or_else(Telemetry::global),
+                telemetry,
                 sink: self.sink,
-                dependencies: self.dependencies,
-                inspect_paths: self.inspect_paths,
+                dependencies,
+                inspect_paths,
             }),
             config: Arc::new(self.config.unwrap_or_default()),
-            pipeline: self.pipeline,
+            pipeline: self.pipeline.unwrap_or_else(|| Arc::new(standard)),
             tasks: Arc::default(),
         }
     }
@@ -146,10 +184,12 @@ impl Runner {
         RunnerBuilder {
             telemetry: None,
             config: None,
-            pipeline: Arc::new(NoLayers),
+            pipeline: None,
             sink: None,
             dependencies: None,
             inspect_paths: None,
+            #[cfg(feature = "resilience")]
+            resilience: None,
         }
     }
 
@@ -157,6 +197,16 @@ impl Runner {
     /// handle. The task can then also be run by name with [`Runner::run_json`].
     pub fn register<T: ServiceTask>(&self, task: T) -> Result<TaskHandle<T>, ConfigError> {
         let config = self.config.resolve(&task.config())?;
+        #[cfg(feature = "resilience")]
+        if let Err(problems) = servicetask_resilience::validate(&config) {
+            if let Some(p) = problems.first() {
+                return Err(ConfigError {
+                    origin: format!("task '{}'", config.name),
+                    key: p.key().to_string(),
+                    message: p.message().to_string(),
+                });
+            }
+        }
         let layers = self.pipeline.layers(&config);
         let handle = TaskHandle::new(task, config, layers, self.shared.clone());
         let erased: Arc<dyn RegisteredTask> = Arc::new(handle.clone());
