@@ -5,11 +5,15 @@
 //!
 //! - [`anomaly`]: a streaming, residual-aware anomaly detector, evaluated with [`nab`];
 //! - [`nab`]: the Numenta Anomaly Benchmark scorer;
+//! - [`percentiles`]: live per-task percentiles (DDSketch, mergeable);
 //! - [`predict`]: a metric against input size: complexity class, power law, intervals;
+//! - [`trends`]: Mann-Kendall, Theil-Sen, PELT change points and plain statements;
 
 pub mod anomaly;
 mod error;
 pub mod nab;
+pub mod percentiles;
 pub mod predict;
+pub mod trends;
 
 pub use error::AnalyticsError;
