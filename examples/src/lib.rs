@@ -1,0 +1,46 @@
+//! The PRD's example service tasks, written with servicetask, plus the tasks of the bundled
+//! demo process (`servicetask demo`). Each does real work on real files.
+//!
+//! - [`FileProcessingTask`] (`file_processing`): normalises text/CSV files into an output
+//!   directory, one traced step per file, every read and write tracked.
+//! - [`DataAnalysisTask`] (`data_analysis`): column statistics, robust outliers and a data
+//!   quality score for a CSV dataset, with custom metrics.
+//! - [`GenerateSamplesTask`], [`QualityCheckTask`], [`QuarantineTask`], [`PublishReportTask`]:
+//!   the rest of the demo pipeline.
+//!
+//! ```
+//! use servicetask::{Runner, TaskOutcome};
+//! use servicetask_examples::{GenerateSamples, GenerateSamplesTask};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let runner = Runner::builder().build();
+//! let gen = runner.register(GenerateSamplesTask).unwrap();
+//! let out = gen.run(GenerateSamples { output_dir: dir.path().into(), files: 2, rows: 10, seed: 1 }).await;
+//! let TaskOutcome::Complete(out) = out else { panic!("{out:?}") };
+//! assert_eq!(out.files.len(), 2);
+//! # });
+//! ```
+
+mod analysis;
+mod pipeline;
+mod processing;
+mod samples;
+
+pub use analysis::{data_analysis, ColumnStats, DataAnalysis, DataAnalysisTask, DatasetReport};
+pub use pipeline::{
+    publish_report, quality_check, quarantine, PublishReport, PublishReportTask, Published, QualityCheck,
+    QualityCheckTask, QualityVerdict, Quarantine, QuarantineTask, Quarantined,
+};
+pub use processing::{file_processing, FileProcessing, FileProcessingTask, ProcessedFiles};
+pub use samples::{generate_samples, GenerateSamples, GenerateSamplesTask, Samples};
+
+/// Registers every example task on `runner`.
+pub fn register_all(runner: &servicetask::Runner) -> Result<(), servicetask::ConfigError> {
+    runner.register(FileProcessingTask)?;
+    runner.register(DataAnalysisTask)?;
+    runner.register(GenerateSamplesTask)?;
+    runner.register(QualityCheckTask)?;
+    runner.register(QuarantineTask)?;
+    runner.register(PublishReportTask)?;
+    Ok(())
+}
