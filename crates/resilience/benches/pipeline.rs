@@ -1,1 +1,72 @@
-fn main() {}
+//! The resilience layers' added cost per successful execution: every layer configured
+//! (fallback, retry with budget and total deadline, bulkhead, breaker, attempt timeout) but
+//! none triggered, against the same task with no layer.
+//!
+//! Run: `cargo bench -p servicetask-resilience --bench pipeline`
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::json;
+use servicetask_core::layer::{AttemptResult, BoxFuture, Invoke, Layer, Next, TaskValue};
+use servicetask_core::{
+    BreakerConfig, BulkheadConfig, ErrorClass, RetryBudgetConfig, RetryConfig, TaskConfig, TaskContext, Telemetry,
+};
+use servicetask_resilience::{layers, Resilience};
+
+struct Answer;
+
+impl Invoke for Answer {
+    fn invoke<'a>(&'a self, _cx: &'a TaskContext) -> BoxFuture<'a, AttemptResult> {
+        Box::pin(async { Ok(Box::new(42u32) as TaskValue) })
+    }
+}
+
+fn all_layers() -> Vec<Arc<dyn Layer>> {
+    let config = TaskConfig::builder("bench")
+        .retry(RetryConfig {
+            max_attempts: 4,
+            budget: Some(RetryBudgetConfig::default()),
+            ..RetryConfig::default()
+        })
+        .timeout(Duration::from_secs(60))
+        .attempt_timeout(Duration::from_secs(30))
+        .breaker(BreakerConfig::default())
+        .bulkhead(BulkheadConfig::default())
+        .fallback_value(ErrorClass::CircuitOpen, json!(0))
+        .build();
+    let res = Resilience::builder().telemetry(Telemetry::disabled()).build();
+    let stack = layers(&config, &res);
+    assert_eq!(stack.len(), 5);
+    stack
+}
+
+fn pipeline(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let cx = TaskContext::detached("bench");
+    let none: Vec<Arc<dyn Layer>> = Vec::new();
+    let all = all_layers();
+    let mut g = c.benchmark_group("pipeline_success");
+    g.bench_function("no_layers", |b| {
+        b.iter(|| rt.block_on(Next::new(black_box(&none), &Answer).run(&cx)).unwrap())
+    });
+    g.bench_function("all_layers_not_triggered", |b| {
+        b.iter(|| rt.block_on(Next::new(black_box(&all), &Answer).run(&cx)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = pipeline
+}
+criterion_main!(benches);

@@ -202,7 +202,7 @@ fn check_timeouts(c: &TaskConfig, p: &mut Vec<ConfigProblem>) {
 }
 
 fn percentage(key: String, v: f64, p: &mut Vec<ConfigProblem>) {
-    if v.is_nan() || v > 100.0 || v < 0.0 {
+    if !(0.0..=100.0).contains(&v) {
         p.push(ConfigProblem::new(
             key,
             format!("{v} is out of range; use a percentage from 0 to 100"),
