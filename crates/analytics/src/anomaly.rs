@@ -47,6 +47,8 @@
 
 use std::collections::VecDeque;
 
+use servicetask_core::record::ExecutionRecord;
+
 /// Tuning of [`AnomalyDetector`]. The defaults are the ones evaluated on NAB (see BENCHMARKS.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
@@ -357,6 +359,152 @@ pub fn score_series(values: &[f64], cfg: &DetectorConfig) -> Vec<f64> {
     values.iter().map(|&v| d.update(v, None)).collect()
 }
 
+/// A metric of an execution that anomaly detection watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Wall-clock duration (seconds).
+    Duration,
+    /// CPU time (seconds).
+    Cpu,
+    /// Peak memory (bytes).
+    Memory,
+}
+
+impl Metric {
+    /// All metrics.
+    pub const ALL: [Metric; 3] = [Metric::Duration, Metric::Cpu, Metric::Memory];
+
+    /// Lowercase name (`duration`, `cpu`, `memory`), as used in span events and metric attributes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Duration => "duration",
+            Metric::Cpu => "cpu",
+            Metric::Memory => "memory",
+        }
+    }
+
+    /// The metric's value in a record, if recorded.
+    pub fn value(self, r: &ExecutionRecord) -> Option<f64> {
+        match self {
+            Metric::Duration => Some(r.duration_ns as f64 / 1e9),
+            Metric::Cpu => r.cpu_ns.map(|v| v as f64 / 1e9),
+            Metric::Memory => r.mem_peak_bytes.map(|v| v as f64),
+        }
+    }
+}
+
+/// One anomalous metric of one execution, as reported by [`AnomalyMonitor::observe`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetricAnomaly {
+    /// The metric.
+    pub metric: Metric,
+    /// Its value in the execution.
+    pub value: f64,
+    /// What the size model predicted for the execution's input size, when it had one.
+    pub expected: Option<f64>,
+    /// The detector's score (at or above the threshold).
+    pub score: f64,
+}
+
+/// Size-model refits happen every this many observations of a (task, metric).
+const REFIT_EVERY: usize = 100;
+/// Observations kept per (task, metric) for refitting the size model.
+const FIT_WINDOW: usize = 2000;
+
+#[derive(Debug, Clone)]
+struct MetricState {
+    detector: AnomalyDetector,
+    points: VecDeque<(f64, f64)>,
+    model: Option<crate::predict::SizeModel>,
+    since_fit: usize,
+}
+
+/// Streaming anomaly detection over execution records: per task and metric (duration, CPU,
+/// memory), judged relative to what the input size predicts.
+///
+/// For each (task, metric) it keeps an [`AnomalyDetector`] and a [`SizeModel`](crate::predict::SizeModel)
+/// refitted every 100 observations on the last 2000 `(input_size, value)` pairs. When a model
+/// exists and the record has an input size, the detector sees the ratio `value / predicted`,
+/// so big inputs are not anomalies merely for being big; otherwise it sees the raw value.
+///
+/// The caller turns each returned [`MetricAnomaly`] into a span event on the execution, a counter
+/// increment, and a history flag (`HistoryStore::mark_anomaly`).
+#[derive(Debug, Clone, Default)]
+pub struct AnomalyMonitor {
+    cfg: DetectorConfig,
+    states: std::collections::HashMap<(String, Metric), MetricState>,
+}
+
+impl AnomalyMonitor {
+    /// A monitor whose detectors use `cfg`.
+    pub fn new(cfg: DetectorConfig) -> Self {
+        AnomalyMonitor {
+            cfg,
+            states: Default::default(),
+        }
+    }
+
+    /// Feeds one execution; returns its anomalous metrics (empty for a normal execution).
+    pub fn observe(&mut self, r: &ExecutionRecord) -> Vec<MetricAnomaly> {
+        let mut out = Vec::new();
+        for m in Metric::ALL {
+            let Some(v) = m.value(r) else { continue };
+            if !v.is_finite() {
+                continue;
+            }
+            let st = self.states.entry((r.task.clone(), m)).or_insert_with(|| MetricState {
+                detector: AnomalyDetector::new(self.cfg.clone()),
+                points: VecDeque::new(),
+                model: None,
+                since_fit: 0,
+            });
+            let size = r.input_size.map(|s| s as f64);
+            let expected = match (&st.model, size) {
+                (Some(model), Some(n)) => Some(model.predict(n).expected),
+                _ => None,
+            };
+            let score = match expected {
+                Some(e) if e > 0.0 => st.detector.update(v / e, None),
+                _ => st.detector.update(v, None),
+            };
+            if st.detector.is_anomaly(score) {
+                out.push(MetricAnomaly {
+                    metric: m,
+                    value: v,
+                    expected,
+                    score,
+                });
+            }
+            if let Some(n) = size {
+                st.points.push_back((n, v));
+                if st.points.len() > FIT_WINDOW {
+                    st.points.pop_front();
+                }
+                st.since_fit += 1;
+                if st.since_fit >= REFIT_EVERY || (st.model.is_none() && st.points.len() >= 30) {
+                    let pts: Vec<(f64, f64)> = st.points.iter().copied().collect();
+                    let distinct = pts
+                        .iter()
+                        .map(|p| p.0.to_bits())
+                        .collect::<std::collections::HashSet<_>>()
+                        .len();
+                    if distinct >= 3 {
+                        st.model = crate::predict::SizeModel::fit(&pts).ok();
+                    }
+                    st.since_fit = 0;
+                }
+            }
+        }
+        out
+    }
+
+    /// The current size model of a task's metric, if one has been fitted.
+    pub fn model(&self, task: &str, metric: Metric) -> Option<&crate::predict::SizeModel> {
+        self.states.get(&(task.to_string(), metric))?.model.as_ref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,6 +575,36 @@ mod tests {
         }
         let s = d.update(2.0 * 10.0 + 50.0, Some(20.0));
         assert!(d.is_anomaly(s));
+    }
+
+    #[test]
+    fn monitor_judges_duration_against_input_size() {
+        use servicetask_core::record::OutcomeKind;
+        let mut rng = StdRng::seed_from_u64(77);
+        let mut m = AnomalyMonitor::default();
+        let planted = [900usize, 1400, 1900];
+        let mut flagged = Vec::new();
+        for i in 0..2200 {
+            // duration = 1 ms per KB of input, sizes 1..1000 KB, 5% noise; big inputs are normal
+            let size = rng.random_range(1..1000u64);
+            let mut secs = 0.001 * size as f64 * (1.0 + rng.random_range(-0.05..0.05));
+            if planted.contains(&i) {
+                secs *= 3.0; // slow for its size, yet well within the range of durations seen
+            }
+            let mut r = ExecutionRecord::new("resize", i as i64, (secs * 1e9) as u64, OutcomeKind::Complete);
+            r.input_size = Some(size);
+            if m.observe(&r).iter().any(|a| a.metric == Metric::Duration) {
+                flagged.push(i);
+            }
+        }
+        assert_eq!(
+            m.model("resize", Metric::Duration).unwrap().class(),
+            crate::predict::Complexity::Linear
+        );
+        for p in planted {
+            assert!(flagged.contains(&p), "missed {p}: {flagged:?}");
+        }
+        assert!(flagged.len() <= planted.len() + 2, "{flagged:?}");
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! - [`percentiles`]: live per-task percentiles (DDSketch, mergeable);
 //! - [`predict`]: a metric against input size: complexity class, power law, intervals;
 //! - [`trends`]: Mann-Kendall, Theil-Sen, PELT change points and plain statements;
+//! - [`recommend`]: rules over the history that tell an operator what to do;
 
 pub mod anomaly;
 mod error;
 pub mod nab;
 pub mod percentiles;
 pub mod predict;
+pub mod recommend;
 pub mod trends;
 
 pub use error::AnalyticsError;
