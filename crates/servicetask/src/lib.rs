@@ -49,6 +49,8 @@
 //! | `otlp` | yes | OTLP over HTTP/protobuf export in [`telemetry::init`] |
 
 pub mod config;
+#[cfg(feature = "engine")]
+pub mod engine;
 mod runner;
 pub mod telemetry;
 pub mod testing;

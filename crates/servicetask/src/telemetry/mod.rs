@@ -156,6 +156,30 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 
 /// Installs global providers for an explicit target.
 pub fn init_with(target: ExportTarget) -> Result<TelemetryGuard, TelemetryError> {
+    install::<ConsoleSpanExporter>(target, None)
+}
+
+/// Like [`init`], and also hands every finished span to `exporter` (synchronously, so keep it
+/// cheap: an in-memory exporter that a CLI reads to print a summary, for example).
+pub fn init_with_exporter<E>(exporter: E) -> Result<TelemetryGuard, TelemetryError>
+where
+    E: opentelemetry_sdk::trace::SpanExporter + 'static,
+{
+    install(ExportTarget::from_env(), Some(exporter))
+}
+
+fn install<E>(target: ExportTarget, extra: Option<E>) -> Result<TelemetryGuard, TelemetryError>
+where
+    E: opentelemetry_sdk::trace::SpanExporter + 'static,
+{
+    let target = match (&target, &extra) {
+        (ExportTarget::Disabled, Some(_)) => ExportTarget::None,
+        _ => target,
+    };
+    let add = |b: opentelemetry_sdk::trace::TracerProviderBuilder| match extra {
+        Some(e) => b.with_simple_exporter(e),
+        None => b,
+    };
     let (tp, mp) = match &target {
         ExportTarget::Disabled => {
             return Ok(TelemetryGuard {
@@ -166,17 +190,20 @@ pub fn init_with(target: ExportTarget) -> Result<TelemetryGuard, TelemetryError>
             })
         }
         ExportTarget::None => (
-            SdkTracerProvider::builder().with_resource(resource()).build(),
+            add(SdkTracerProvider::builder().with_resource(resource())).build(),
             SdkMeterProvider::builder().with_resource(resource()).build(),
         ),
         ExportTarget::Console => (
-            SdkTracerProvider::builder()
+            add(SdkTracerProvider::builder()
                 .with_resource(resource())
-                .with_simple_exporter(ConsoleSpanExporter::default())
-                .build(),
+                .with_simple_exporter(ConsoleSpanExporter::default()))
+            .build(),
             SdkMeterProvider::builder().with_resource(resource()).build(),
         ),
-        ExportTarget::Otlp => otlp_providers()?,
+        ExportTarget::Otlp => {
+            let (tb, mp) = otlp_providers()?;
+            (add(tb).build(), mp)
+        }
     };
     opentelemetry::global::set_tracer_provider(tp.clone());
     opentelemetry::global::set_meter_provider(mp.clone());
@@ -190,7 +217,7 @@ pub fn init_with(target: ExportTarget) -> Result<TelemetryGuard, TelemetryError>
 }
 
 #[cfg(feature = "otlp")]
-fn otlp_providers() -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
+fn otlp_providers() -> Result<(opentelemetry_sdk::trace::TracerProviderBuilder, SdkMeterProvider), TelemetryError> {
     use opentelemetry_otlp::WithExportConfig;
     let spans = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
@@ -204,8 +231,7 @@ fn otlp_providers() -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryEr
         .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
     let tp = SdkTracerProvider::builder()
         .with_resource(resource())
-        .with_batch_exporter(spans)
-        .build();
+        .with_batch_exporter(spans);
     let mp = SdkMeterProvider::builder()
         .with_resource(resource())
         .with_periodic_exporter(metrics)
@@ -214,6 +240,6 @@ fn otlp_providers() -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryEr
 }
 
 #[cfg(not(feature = "otlp"))]
-fn otlp_providers() -> Result<(SdkTracerProvider, SdkMeterProvider), TelemetryError> {
+fn otlp_providers() -> Result<(opentelemetry_sdk::trace::TracerProviderBuilder, SdkMeterProvider), TelemetryError> {
     Err(TelemetryError::NoOtlpSupport)
 }

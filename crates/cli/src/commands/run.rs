@@ -1,0 +1,169 @@
+//! `servicetask run FILE.bpmn`: start a process, run it through the runner, print the summary.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use servicetask_bpmn::Definitions;
+use servicetask_engine::{Instance, RunOutcome, SqliteInstanceStore};
+
+use super::exit;
+use crate::flags::RunArgs;
+use crate::session::Session;
+use crate::{summary, vars};
+
+/// Loads a BPMN file, printing every error diagnostic; `None` when it has errors.
+pub fn load(path: &Path) -> anyhow::Result<Option<Definitions>> {
+    let (defs, mut diags) = match servicetask_bpmn::parse_file(path) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(None);
+        }
+    };
+    diags.extend(servicetask_bpmn::validate(&defs));
+    diags.dedup();
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    for d in &errors {
+        eprintln!("{d}");
+    }
+    Ok(errors.is_empty().then_some(defs))
+}
+
+/// Loads call-activity libraries (files or directories of files).
+pub fn load_library(paths: &[PathBuf]) -> anyhow::Result<Vec<Definitions>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let (defs, diags) = servicetask_engine::load_dir(p)?;
+            for d in diags.iter().filter(|d| d.is_error()) {
+                eprintln!("{d}");
+            }
+            out.extend(defs);
+        } else if let Some(d) = load(p)? {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the command.
+pub async fn run(args: &RunArgs) -> anyhow::Result<i32> {
+    let Some(defs) = load(&args.file)? else {
+        return Ok(exit::INVALID);
+    };
+    let mut library = load_library(&args.library)?;
+    // Call activities may also call processes of the same file's directory.
+    if let Some(dir) = args.file.parent().filter(|d| !d.as_os_str().is_empty() && d.is_dir()) {
+        if let Ok((more, _)) = servicetask_engine::load_dir(dir) {
+            library.extend(more);
+        }
+    }
+    let process_id = match &args.process {
+        Some(p) => p.clone(),
+        None => match servicetask_engine::default_process(&defs) {
+            Some(p) => p.id.clone(),
+            None => {
+                eprintln!(
+                    "{}: no executable process; name one with --process ID",
+                    args.file.display()
+                );
+                return Ok(exit::INVALID);
+            }
+        },
+    };
+    let mut start = match &args.vars_file {
+        Some(f) => vars::read_file(f)?,
+        None => Map::new(),
+    };
+    start.extend(vars::parse_pairs(&args.vars)?);
+
+    let session = Session::start(Some(Path::new("servicetask-history.db")))?;
+    let engine = session.engine(args.stub, library);
+    let mut instance = match engine.start(&defs, &process_id, start) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let outcome = instance.run().await;
+    finish(session, &instance, outcome, &args.state, args.all_spans)
+}
+
+/// Prints what happened, saves a waiting instance, and returns the exit code.
+pub fn finish(
+    session: Session,
+    instance: &Instance,
+    outcome: RunOutcome,
+    state: &Path,
+    all_spans: bool,
+) -> anyhow::Result<i32> {
+    session.records.flush();
+    let records = session.records.take();
+    let spans = session.capture.spans();
+    println!(
+        "\nSpans (trace {}):",
+        instance.traceparent().and_then(|t| t.split('-').nth(1)).unwrap_or("-")
+    );
+    print!("{}", summary::span_tree(&spans, all_spans));
+    println!();
+    print!("{}", summary::records(&records));
+    let code = match &outcome {
+        RunOutcome::Completed => {
+            println!(
+                "\nProcess {} completed (instance {}).",
+                instance.process_id(),
+                instance.id()
+            );
+            exit::OK
+        }
+        RunOutcome::Failed(e) => {
+            println!("\nProcess {} FAILED: {e}", instance.process_id());
+            exit::PROCESS_FAILED
+        }
+        RunOutcome::Waiting { tasks, incidents, .. } => {
+            let store = SqliteInstanceStore::open(state)?;
+            store.save(&instance.snapshot())?;
+            println!(
+                "\nProcess {} is waiting; saved to {}.",
+                instance.process_id(),
+                state.display()
+            );
+            for t in tasks {
+                println!(
+                    "  waiting: {} ({:?}) -> servicetask complete {} {} --var name=value --state {}",
+                    t.element_id,
+                    t.kind,
+                    instance.id(),
+                    t.element_id,
+                    state.display()
+                );
+            }
+            for i in incidents {
+                println!(
+                    "  incident on {}: {} [{}]",
+                    i.element_id,
+                    i.message.lines().next().unwrap_or(""),
+                    i.error_class
+                );
+                println!(
+                    "    fix the cause, then: servicetask complete {} {} --retry --state {}",
+                    instance.id(),
+                    i.element_id,
+                    state.display()
+                );
+            }
+            if incidents.is_empty() {
+                exit::WAITING
+            } else {
+                exit::PROCESS_FAILED
+            }
+        }
+    };
+    let vars: Value = Value::Object(instance.variables());
+    let text = serde_json::to_string(&vars)?;
+    let shown: String = text.chars().take(600).collect();
+    println!("Variables: {shown}{}", if text.len() > shown.len() { " …" } else { "" });
+    session.capture.finish();
+    Ok(code)
+}

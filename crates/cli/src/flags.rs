@@ -1,0 +1,153 @@
+//! Flag definitions: a typed mirror of argv ("low" arguments). Help text is generated from here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run BPMN processes whose service tasks instrument and protect themselves.
+///
+/// Every service task runs through the servicetask runner: an OpenTelemetry span in the
+/// process's trace, duration and outcome metrics, retries, breakers, timeouts and resource
+/// tracking as each task is configured. Telemetry goes where the standard OTEL_* variables
+/// say (OTEL_EXPORTER_OTLP_ENDPOINT for OTLP/HTTP, OTEL_TRACES_EXPORTER=console for stderr).
+#[derive(Debug, Parser)]
+#[command(
+    name = "servicetask",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+#[command(
+    after_help = "Start here:  servicetask demo\nThen:        servicetask validate FILE.bpmn   and   servicetask run FILE.bpmn --stub"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bundled example process on generated sample files and print what happened.
+    ///
+    /// It generates CSV files, processes each one in a multi-instance batch while analysing the
+    /// dataset in a parallel branch, gates on data quality (an error boundary catches the BPMN
+    /// error), flags outliers at a gateway, and publishes a report (retried once). The summary
+    /// shows the span tree with durations and outcomes, the files touched and the retries.
+    Demo(DemoArgs),
+    /// Run a BPMN process; service tasks resolve to the tasks this binary registers.
+    Run(RunArgs),
+    /// Check BPMN files and print every problem as file:line:column with how to fix it.
+    Validate(ValidateArgs),
+    /// Complete a waiting user/manual task of a saved instance and continue it.
+    Complete(CompleteArgs),
+    /// List the instances saved in a state file, with their waiting tasks and incidents.
+    Instances(StateArgs),
+    /// Run a conformance suite: a directory of BPMN files and an expected.json.
+    Conformance(ConformanceArgs),
+    /// Print the JSON Schema of the registered tasks' input and output.
+    Schema(SchemaArgs),
+    /// List the registered tasks and their resolved configuration.
+    Tasks,
+}
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the sample files, outputs and history (created; reused if present).
+    #[arg(long, default_value = "servicetask-demo")]
+    pub dir: PathBuf,
+    /// Sample files to generate (the multi-instance batch size).
+    #[arg(long, default_value_t = 6)]
+    pub files: u32,
+    /// Rows per sample file.
+    #[arg(long, default_value_t = 400)]
+    pub rows: u32,
+    /// Seed of the sample generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Print every span instead of folding repeated siblings.
+    #[arg(long)]
+    pub all_spans: bool,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The BPMN file.
+    pub file: PathBuf,
+    /// The process to start (default: the first executable process).
+    #[arg(long)]
+    pub process: Option<String>,
+    /// A start variable, `name=value`; the value is read as JSON when it parses, else as text.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// A JSON object file of start variables.
+    #[arg(long = "vars", value_name = "FILE.json")]
+    pub vars_file: Option<PathBuf>,
+    /// Answer service tasks bound to no registered task with a stub that echoes
+    /// `{"ok": true, "operation": <type>}`, instead of raising an incident.
+    #[arg(long)]
+    pub stub: bool,
+    /// Other BPMN files or directories holding processes for call activities.
+    #[arg(long = "library", value_name = "PATH")]
+    pub library: Vec<PathBuf>,
+    /// Save the instance here (SQLite) when it waits for user tasks or has incidents.
+    #[arg(long, value_name = "FILE.db", default_value = "servicetask-state.db")]
+    pub state: PathBuf,
+    /// Print every span instead of folding repeated siblings.
+    #[arg(long)]
+    pub all_spans: bool,
+}
+
+/// `validate` arguments.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// BPMN files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// A state file.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The SQLite state file written by `run`.
+    #[arg(long, value_name = "FILE.db", default_value = "servicetask-state.db")]
+    pub state: PathBuf,
+}
+
+/// `complete` arguments.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The instance id (see `servicetask instances`).
+    pub instance: String,
+    /// The waiting task: its element id, or its token id.
+    pub task: String,
+    /// A variable to set, `name=value` (JSON when it parses, else text).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Retry an incident on that element instead of completing a user task.
+    #[arg(long)]
+    pub retry: bool,
+    /// Stub unknown service tasks (as `run --stub`).
+    #[arg(long)]
+    pub stub: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub state: StateArgs,
+}
+
+/// `conformance` arguments.
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// Directory holding BPMN files and expected.json.
+    pub dir: PathBuf,
+}
+
+/// `schema` arguments.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// One task (default: all).
+    pub task: Option<String>,
+}

@@ -1,1 +1,0 @@
-//! servicetask-cli (being written).

@@ -1,0 +1,103 @@
+//! A CLI session: telemetry with span capture, a runner with the example tasks registered and a
+//! history writer, and an engine whose service tasks run through that runner.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use servicetask::engine::{RunnerHandler, UnknownTasks};
+use servicetask::record::{ExecutionRecord, RecordSink};
+use servicetask::{ConfigLoader, Runner};
+use servicetask_engine::Engine;
+use servicetask_history::{HistoryWriter, SqliteStore, WriterConfig};
+
+use crate::capture::Capture;
+use crate::progress::Progress;
+
+/// Keeps this run's records for the summary and forwards them to the history writer.
+pub struct Records {
+    kept: Mutex<Vec<ExecutionRecord>>,
+    history: Option<HistoryWriter>,
+}
+
+impl RecordSink for Records {
+    fn record(&self, record: ExecutionRecord) {
+        if let Some(h) = &self.history {
+            h.record(record.clone());
+        }
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+    }
+}
+
+impl Records {
+    /// This run's records.
+    pub fn take(&self) -> Vec<ExecutionRecord> {
+        std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Flushes the history to disk.
+    pub fn flush(&self) {
+        if let Some(h) = &self.history {
+            let _ = h.flush();
+        }
+    }
+}
+
+/// Everything a command needs to run processes.
+pub struct Session {
+    /// Telemetry with captured spans.
+    pub capture: Capture,
+    /// The runner, with the example tasks registered.
+    pub runner: Runner,
+    /// This run's execution records.
+    pub records: Arc<Records>,
+}
+
+impl Session {
+    /// Sets up telemetry, the history (when `history` is given) and the runner.
+    pub fn start(history: Option<&Path>) -> anyhow::Result<Session> {
+        let capture = Capture::install()?;
+        let history = match history {
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                }
+                let store = SqliteStore::open(path).with_context(|| format!("opening history {}", path.display()))?;
+                Some(HistoryWriter::spawn(Arc::new(store), WriterConfig::default())?)
+            }
+            None => None,
+        };
+        let records = Arc::new(Records {
+            kept: Mutex::new(Vec::new()),
+            history,
+        });
+        let config = ConfigLoader::from_env()
+            .map_err(|e| anyhow::anyhow!(e))
+            .context("reading configuration")?;
+        let runner = Runner::builder()
+            .telemetry(capture.telemetry())
+            .config(config)
+            .record_sink(records.clone())
+            .build();
+        servicetask_examples::register_all(&runner).map_err(|e| anyhow::anyhow!(e))?;
+        Ok(Session {
+            capture,
+            runner,
+            records,
+        })
+    }
+
+    /// An engine running service tasks through the runner.
+    pub fn engine(&self, stub_unknown: bool, library: Vec<servicetask_bpmn::Definitions>) -> Engine {
+        let unknown = if stub_unknown {
+            UnknownTasks::Stub
+        } else {
+            UnknownTasks::Fail
+        };
+        let handler = RunnerHandler::new(self.runner.clone()).unknown_tasks(unknown);
+        Engine::builder(Arc::new(handler))
+            .observer(Arc::new(Progress::default()))
+            .library(library)
+            .build()
+    }
+}

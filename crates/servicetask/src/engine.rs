@@ -1,0 +1,131 @@
+//! Runs the BPMN engine's service tasks through the runner, so every service task in a process
+//! gets the full instrumentation and resilience. (Cargo feature `engine`.)
+//!
+//! [`RunnerHandler`] implements the engine's `TaskHandler`: the element's binding (Zeebe task
+//! type, Camunda topic, SpiffWorkflow operator, `implementation`, else the element id) names a
+//! registered task; the call's variables become its input; the task span is a child of the
+//! process-instance span. Outcomes map one to one: complete -> output variables, BPMN error ->
+//! thrown to the boundary, failure -> retried by the engine while retries are left, then an
+//! incident.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use servicetask::engine::RunnerHandler;
+//! use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError};
+//! use servicetask_engine::{Engine, RunOutcome};
+//! let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+//!   <process id="p"><startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+//!   <serviceTask id="t" implementation="double"/><sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+//!   <endEvent id="e"/></process></definitions>"#;
+//! let (defs, _) = servicetask_bpmn::parse("double.bpmn", xml);
+//! let runner = Runner::builder().telemetry(servicetask::Telemetry::disabled()).build();
+//! runner.register(task_fn(TaskConfig::named("double"), |_cx: TaskContext, x: serde_json::Map<String, serde_json::Value>| async move {
+//!     let n = x.get("n").and_then(|v| v.as_i64()).unwrap_or(0);
+//!     Ok::<_, TaskError>(serde_json::json!({ "n": n * 2 }))
+//! })).unwrap();
+//! let engine = Engine::new(Arc::new(RunnerHandler::new(runner)));
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let mut vars = serde_json::Map::new();
+//!     vars.insert("n".into(), 21.into());
+//!     let mut i = engine.start(&defs, "p", vars).unwrap();
+//!     assert_eq!(i.run().await, RunOutcome::Completed);
+//!     assert_eq!(i.variables()["n"], 42);
+//! });
+//! ```
+
+use servicetask_core::{ProcessInfo, TaskOutcome};
+use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
+
+use crate::{RunOptions, Runner};
+
+/// What to do with a binding no registered task answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownTasks {
+    /// Fail with `not_found` and no retries: an incident that names the missing task.
+    #[default]
+    Fail,
+    /// Answer like the conformance stub: `{"ok": true, "operation": <type>}` (or nothing).
+    Stub,
+}
+
+/// The engine's `TaskHandler`, backed by a [`Runner`].
+#[derive(Debug, Clone)]
+pub struct RunnerHandler {
+    runner: Runner,
+    unknown: UnknownTasks,
+}
+
+impl RunnerHandler {
+    /// Runs bound tasks on `runner`; unknown bindings fail.
+    pub fn new(runner: Runner) -> Self {
+        RunnerHandler {
+            runner,
+            unknown: UnknownTasks::Fail,
+        }
+    }
+
+    /// Chooses what happens to unknown bindings.
+    pub fn unknown_tasks(mut self, unknown: UnknownTasks) -> Self {
+        self.unknown = unknown;
+        self
+    }
+}
+
+impl TaskHandler for RunnerHandler {
+    fn call(&self, call: ServiceCall) -> ServiceFuture {
+        let runner = self.runner.clone();
+        let unknown = self.unknown;
+        Box::pin(async move {
+            let name = call.binding.task_type.clone();
+            let Some(task) = runner.task(&name) else {
+                return match unknown {
+                    UnknownTasks::Stub => ServiceResult::Complete(StubHandler::result_for(&call.binding)),
+                    UnknownTasks::Fail => ServiceResult::Failed {
+                        message: format!(
+                            "element '{}' is bound to task type '{name}', but no task of that name is registered (registered: {})",
+                            call.element_id,
+                            runner.task_names().join(", ")
+                        ),
+                        error_class: "not_found".into(),
+                        retries_left: 0,
+                        retry_backoff: None,
+                    },
+                };
+            };
+            let options = RunOptions {
+                parent: Some(call.otel_context.clone()),
+                traceparent: None,
+                process: ProcessInfo {
+                    process_id: Some(call.process_id.clone()),
+                    instance_id: Some(call.instance_id.clone()),
+                    element_id: Some(call.element_id.clone()),
+                    element_type: Some("serviceTask".into()),
+                },
+                variables: call.variables.clone(),
+            };
+            match task.run_json(call.variables, options).await {
+                TaskOutcome::Complete(vars) => ServiceResult::Complete(vars),
+                TaskOutcome::BpmnError {
+                    code,
+                    message,
+                    variables,
+                } => ServiceResult::BpmnError {
+                    code,
+                    message,
+                    variables,
+                },
+                TaskOutcome::Failure {
+                    error,
+                    retries_left,
+                    retry_backoff,
+                } => ServiceResult::Failed {
+                    message: error.report(),
+                    error_class: error.class().as_str().to_string(),
+                    retries_left,
+                    retry_backoff,
+                },
+            }
+        })
+    }
+}
