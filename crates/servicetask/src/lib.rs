@@ -79,3 +79,8 @@ pub mod __private {
     pub use serde_json;
     pub use servicetask_core;
 }
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
