@@ -257,6 +257,7 @@ impl AnomalyDetector {
             }
         }
         let raw = (1.0 - p_min).clamp(0.0, 1.0);
+
         self.learn(x);
         if (self.seen as usize) <= self.cfg.warmup {
             return 0.0;
@@ -349,8 +350,12 @@ fn tail_probability(s: &[f64], d: f64) -> f64 {
         let at_least = n - s.partition_point(|&v| v < d);
         return at_least as f64 / n as f64;
     }
-    let beta = (s[n - k..].iter().map(|&v| v - u).sum::<f64>() / k as f64).max(1e-12);
+    let beta = ex_mean(&s[n - k..], u).max(1e-12);
     (k as f64 / n as f64) * (-(d - u) / beta).exp()
+}
+
+fn ex_mean(s: &[f64], u: f64) -> f64 {
+    s.iter().map(|&v| v - u).sum::<f64>() / s.len().max(1) as f64
 }
 
 /// Scores a whole series with a fresh detector (convenience for batch evaluation).
@@ -490,7 +495,13 @@ impl AnomalyMonitor {
                         .collect::<std::collections::HashSet<_>>()
                         .len();
                     if distinct >= 3 {
+                        let had_model = st.model.is_some();
                         st.model = crate::predict::SizeModel::fit(&pts).ok();
+                        if !had_model && st.model.is_some() {
+                            // from now on the detector sees ratios to the prediction, not raw
+                            // values: start it afresh rather than mix the two scales
+                            st.detector = AnomalyDetector::new(self.cfg.clone());
+                        }
                     }
                     st.since_fit = 0;
                 }

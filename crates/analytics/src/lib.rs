@@ -9,6 +9,7 @@
 //! - [`predict`]: a metric against input size: complexity class, power law, intervals;
 //! - [`trends`]: Mann-Kendall, Theil-Sen, PELT change points and plain statements;
 //! - [`recommend`]: rules over the history that tell an operator what to do;
+//! - [`report`]: terminal tables with sparklines and a self-contained HTML page with SVG charts.
 
 pub mod anomaly;
 mod error;
@@ -16,6 +17,7 @@ pub mod nab;
 pub mod percentiles;
 pub mod predict;
 pub mod recommend;
+pub mod report;
 pub mod trends;
 
 pub use error::AnalyticsError;
