@@ -40,10 +40,7 @@ pub fn inspect_input_paths(cx: &TaskContext, paths: &[TrackedPath]) -> Result<()
                         attrs.push(KeyValue::new(semconv::FILE_SIZE, m.len() as i64));
                     }
                     if let Ok(t) = m.modified() {
-                        attrs.push(KeyValue::new(
-                            semconv::FILE_MODIFIED,
-                            humantime::format_rfc3339_seconds(t).to_string(),
-                        ));
+                        attrs.push(KeyValue::new(semconv::FILE_MODIFIED, rfc3339(t)));
                     }
                     #[cfg(unix)]
                     {
@@ -81,4 +78,65 @@ pub fn inspect_input_paths(cx: &TaskContext, paths: &[TrackedPath]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// A time as RFC 3339 in UTC to the second (`1969-07-20T20:17:40Z`), for any time a file
+/// system can hold: before 1970 too, and past year 9999 as `+YYYYY-...`.
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs: i128 = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i128::from(d.as_secs()),
+        // Round toward minus infinity: 0.5 s before the epoch is 23:59:59 of the day before.
+        Err(e) => {
+            let d = e.duration();
+            -i128::from(d.as_secs()) - i128::from(d.subsec_nanos() > 0)
+        }
+    };
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    let y = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{year:+05}")
+    };
+    format!(
+        "{y}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::rfc3339;
+
+    #[test]
+    fn formats_times_before_the_epoch_and_far_in_the_future() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(14_182_940)),
+            "1969-07-20T20:17:40Z"
+        );
+        assert_eq!(rfc3339(UNIX_EPOCH - Duration::from_millis(500)), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+            "+10000-01-01T00:00:00Z"
+        );
+    }
 }

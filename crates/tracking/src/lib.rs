@@ -85,8 +85,10 @@
 //!
 //! # Telemetry
 //!
-//! The layer adds each attempt's CPU time to the `servicetask.cpu.time` counter. The runner
-//! puts [`span_attributes`] on the task span and fills the execution record from `cx.stats()`.
+//! The layer adds each attempt's CPU time to the `servicetask.cpu.time` counter. Once the
+//! execution is over, the runner puts [`span_attributes`] on the task span, calls
+//! [`record_execution_metrics`] (the `servicetask.memory.peak` histogram) and fills the
+//! execution record from `cx.stats()`.
 //! `cx.fs()` records `servicetask.file` events and the `servicetask.file.io` counter;
 //! [`inspect_input_paths`] records `servicetask.input_file` events.
 //!
@@ -110,4 +112,4 @@ pub use alloc::CountingAllocator;
 pub use inspect::inspect_input_paths;
 pub use layer::{run_blocking, track, Tracked, TrackingLayer, DEFAULT_HISTORY_EXECUTIONS};
 pub use patterns::{AccessHistory, AccessPatterns, AccessPatternsConfig, FileUse};
-pub use report::{cpu_split, span_attributes};
+pub use report::{cpu_split, record_execution_metrics, span_attributes};

@@ -76,6 +76,29 @@ pub fn span_attributes(cx: &TaskContext) -> Vec<KeyValue> {
     attrs
 }
 
+/// Records the execution's peak memory in the `servicetask.memory.peak` histogram, with
+/// `servicetask.name` and `servicetask.memory.scope` (`execution` or `process`). Call it once
+/// per execution, after the last attempt (the tracking layer runs per attempt, so it cannot).
+/// Does nothing when memory was not measured.
+pub fn record_execution_metrics(cx: &TaskContext) {
+    let s = cx.stats();
+    if !s.mem_measured.load(Ordering::Relaxed) {
+        return;
+    }
+    let scope = if s.mem_process_wide.load(Ordering::Relaxed) {
+        "process"
+    } else {
+        "execution"
+    };
+    cx.telemetry().instruments().memory_peak.record(
+        s.mem_peak.load(Ordering::Relaxed),
+        &[
+            KeyValue::new(semconv::SERVICETASK_NAME, cx.task_name().to_string()),
+            KeyValue::new(semconv::SERVICETASK_MEMORY_SCOPE, scope),
+        ],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

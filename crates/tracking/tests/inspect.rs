@@ -107,3 +107,33 @@ fn with_files_off_required_paths_are_still_checked_but_nothing_is_recorded() {
     assert_eq!(err.class(), ErrorClass::NotFound);
     assert!(events(&h.end_span(&cx), semconv::event::INPUT_FILE).is_empty());
 }
+
+#[test]
+fn odd_modification_times_are_recorded_not_panicked_on() {
+    let dir = temp_dir("inspect-mtime");
+    let old = dir.join("old");
+    std::fs::write(&old, b"x").unwrap();
+    let f = std::fs::File::options().write(true).open(&old).unwrap();
+    let t = std::time::UNIX_EPOCH - std::time::Duration::from_secs(10 * 365 * 86_400);
+    if let Err(e) = f.set_modified(t) {
+        // A file system that cannot hold times before 1970 (the file keeps its mtime).
+        eprintln!("skipping the pre-1970 part: {e}");
+    }
+    drop(f);
+    let h = Harness::new();
+    let cx = h.context("inspect", TrackingConfig::default());
+    inspect_input_paths(&cx, &[tp("input", old.clone(), true)]).unwrap();
+    let span = h.end_span(&cx);
+    let modified = attr(
+        &events(&span, semconv::event::INPUT_FILE)[0].attributes,
+        semconv::FILE_MODIFIED,
+    )
+    .unwrap()
+    .as_str()
+    .into_owned();
+    let real = std::fs::metadata(&old).unwrap().modified().unwrap();
+    if real < std::time::UNIX_EPOCH {
+        assert!(modified.starts_with("1960-"), "{modified}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

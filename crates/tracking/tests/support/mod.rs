@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use servicetask_core::layer::{AttemptResult, BoxFuture, Invoke, Layer, Next, TaskValue};
 use servicetask_core::{ContextParts, ProcessInfo, TaskContext, TaskError, Telemetry, TrackingConfig};
@@ -17,6 +19,8 @@ use servicetask_tracking::TrackingLayer;
 pub struct Harness {
     pub exporter: InMemorySpanExporter,
     pub provider: SdkTracerProvider,
+    pub metrics: InMemoryMetricExporter,
+    pub meter_provider: SdkMeterProvider,
     pub telemetry: Arc<Telemetry>,
 }
 
@@ -26,11 +30,16 @@ impl Harness {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
-        let meter_provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+        let metrics = InMemoryMetricExporter::default();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
         let telemetry = Telemetry::from_providers(&provider, &meter_provider);
         Harness {
             exporter,
             provider,
+            metrics,
+            meter_provider,
             telemetry,
         }
     }
@@ -53,6 +62,34 @@ impl Harness {
     pub fn end(&self, cx: &TaskContext) -> Vec<SpanData> {
         cx.span().end();
         self.exporter.get_finished_spans().unwrap()
+    }
+
+    /// Flushes the metrics and returns, for the metric `name`, each data point as (attributes,
+    /// value): the sum of a counter, the maximum of a histogram.
+    pub fn metric(&self, name: &str) -> Vec<(Vec<KeyValue>, f64)> {
+        self.meter_provider.force_flush().unwrap();
+        let mut out = Vec::new();
+        let all = self.metrics.get_finished_metrics().unwrap();
+        let Some(rm) = all.last() else { return out };
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics().filter(|m| m.name() == name) {
+                match m.data() {
+                    AggregatedMetrics::F64(MetricData::Sum(s)) => {
+                        out.extend(s.data_points().map(|p| (p.attributes().cloned().collect(), p.value())))
+                    }
+                    AggregatedMetrics::U64(MetricData::Sum(s)) => out.extend(
+                        s.data_points()
+                            .map(|p| (p.attributes().cloned().collect(), p.value() as f64)),
+                    ),
+                    AggregatedMetrics::U64(MetricData::Histogram(h)) => out.extend(
+                        h.data_points()
+                            .map(|p| (p.attributes().cloned().collect(), p.max().unwrap_or_default() as f64)),
+                    ),
+                    other => panic!("unexpected metric data {other:?}"),
+                }
+            }
+        }
+        out
     }
 
     /// Ends the execution span and returns it.
