@@ -19,7 +19,7 @@ struct Permit {
 impl DependencyPermit for Permit {
     fn record(self: Box<Self>, failure: Option<ErrorClass>, elapsed: Duration) {
         if let Some(p) = self.breaker {
-            p.record_elapsed(failure, elapsed);
+            p.record(failure, elapsed);
         }
     }
 }

@@ -187,7 +187,9 @@ fn manual_operations_are_transitions_with_telemetry() {
     assert_eq!(otel.gauge_states("m")[2], ("forced_open".to_string(), 1.0));
     b.force_closed();
     for _ in 0..10 {
-        b.acquire(None).unwrap().record(Some(ErrorClass::Network));
+        b.acquire(None)
+            .unwrap()
+            .record(Some(ErrorClass::Network), Duration::ZERO);
     }
     assert_eq!(b.state(), BreakerState::ForcedClosed);
     assert_eq!(b.window_totals().calls, 0, "forced closed records nothing");
@@ -443,7 +445,7 @@ proptest! {
                     let (p, t) = out.remove(i % out.len());
                     let (class, slow, outcome) = kind(k);
                     let elapsed = if slow { Duration::from_secs(2) } else { Duration::ZERO };
-                    p.record_elapsed(class, elapsed);
+                    p.record(class, elapsed);
                     m.finish(t, outcome, now);
                 }
                 Op::Drop(i) if !out.is_empty() => {
@@ -503,7 +505,7 @@ fn concurrent_results_all_count() {
                         if i % 7 == 0 {
                             tokio::task::yield_now().await;
                         }
-                        p.record(((t + i) % 3 == 0).then_some(ErrorClass::Network));
+                        p.record(((t + i) % 3 == 0).then_some(ErrorClass::Network), Duration::ZERO);
                     }
                 })
             })
@@ -535,7 +537,9 @@ fn half_open_admits_exactly_the_permitted_probes_under_contention() {
     let rt = multi_thread();
     for cycle in 0..20u32 {
         while b.state() == BreakerState::Closed {
-            b.acquire(None).unwrap().record(Some(ErrorClass::Network));
+            b.acquire(None)
+                .unwrap()
+                .record(Some(ErrorClass::Network), Duration::ZERO);
         }
         assert_eq!(b.state(), BreakerState::Open);
         clock.advance(Duration::from_secs(30));
@@ -562,7 +566,7 @@ fn half_open_admits_exactly_the_permitted_probes_under_contention() {
                         // Probes stay out until every task has asked.
                         all_asked.wait().await;
                         if let Ok(p) = permit {
-                            p.record(probes_fail.then_some(ErrorClass::Timeout));
+                            p.record(probes_fail.then_some(ErrorClass::Timeout), Duration::ZERO);
                         }
                     })
                 })
@@ -618,9 +622,9 @@ fn no_transition_is_lost_under_contention() {
                                     tokio::task::yield_now().await;
                                 }
                                 match x % 10 {
-                                    0..=4 => p.record(Some(ErrorClass::Network)),
+                                    0..=4 => p.record(Some(ErrorClass::Network), Duration::ZERO),
                                     5 => drop(p),
-                                    _ => p.record(None),
+                                    _ => p.record(None, Duration::ZERO),
                                 }
                             }
                             Err(_) => {

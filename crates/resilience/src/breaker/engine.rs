@@ -101,6 +101,43 @@ pub struct Transition {
     pub to: BreakerState,
 }
 
+/// The time, read only when the state machine needs it.
+pub(crate) trait Now {
+    /// The current instant (the same one on every call).
+    fn now(&mut self) -> Instant;
+}
+
+impl Now for Instant {
+    fn now(&mut self) -> Instant {
+        *self
+    }
+}
+
+/// Reads a clock on first use, then keeps that instant.
+pub(crate) struct LazyNow<'a> {
+    clock: &'a dyn crate::clock::Clock,
+    at: Option<Instant>,
+}
+
+impl<'a> LazyNow<'a> {
+    pub(crate) fn new(clock: &'a dyn crate::clock::Clock) -> Self {
+        LazyNow { clock, at: None }
+    }
+}
+
+impl Now for LazyNow<'_> {
+    fn now(&mut self) -> Instant {
+        match self.at {
+            Some(t) => t,
+            None => {
+                let t = self.clock.now();
+                self.at = Some(t);
+                t
+            }
+        }
+    }
+}
+
 /// Permission to make one call, issued in an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket {
@@ -257,26 +294,36 @@ impl BreakerEngine {
         }
     }
 
-    /// Reports how an admitted call went at `now`; `None` when it ended without a result
-    /// that says anything about the dependency (cancelled, or rejected by a layer further in).
+    /// Reports how an admitted call went at `now` (read only when needed: the closed state
+    /// of a count-based window never asks unless it trips); `None` when the call ended without
+    /// a result that says anything about the dependency (cancelled, or rejected further in).
     pub(crate) fn on_result(
         &mut self,
         ticket: Ticket,
         outcome: Option<CallOutcome>,
-        now: Instant,
+        mut now: impl Now,
     ) -> Option<Transition> {
-        if self.half_open_expired(now) {
-            return self.enter(BreakerState::Open, now);
+        if self.state == BreakerState::HalfOpen {
+            let t = now.now();
+            if self.half_open_expired(t) {
+                return self.enter(BreakerState::Open, t);
+            }
         }
         if ticket.epoch != self.epoch {
             return None;
         }
         match (self.state, outcome) {
             (BreakerState::Closed, Some(o)) => {
-                self.window.record(o, now);
-                let t = self.window.totals(now);
+                // A count window ignores the time: do not read the clock for it.
+                let at = if self.window.is_time_based() {
+                    now.now()
+                } else {
+                    self.since
+                };
+                self.window.record(o, at);
+                let t = self.window.totals(at);
                 if t.calls >= self.settings.minimum_calls && self.settings.trips(t) {
-                    return self.enter(BreakerState::Open, now);
+                    return self.enter(BreakerState::Open, now.now());
                 }
                 None
             }
@@ -294,7 +341,7 @@ impl BreakerEngine {
                 } else {
                     BreakerState::Closed
                 };
-                self.enter(to, now)
+                self.enter(to, now.now())
             }
             _ => None,
         }

@@ -37,8 +37,11 @@ impl Layer for BreakerLayer {
                     return Err(e.into_task_error());
                 }
             };
+            let clock = self.breaker.clock();
+            let start = clock.now();
             let result = next.run(cx).await;
-            permit.record(result.as_ref().err().map(|e| e.class()));
+            let elapsed = clock.now().saturating_duration_since(start);
+            permit.record(result.as_ref().err().map(|e| e.class()), elapsed);
             result
         })
     }

@@ -76,12 +76,12 @@
 //!     wait_in_open: Duration::from_secs(30), ..Default::default() };
 //! let b = CircuitBreaker::new("payments", config, clock.clone(), Telemetry::disabled());
 //! for _ in 0..2 {
-//!     b.acquire(None).unwrap().record(Some(ErrorClass::Network));
+//!     b.acquire(None).unwrap().record(Some(ErrorClass::Network), Duration::from_millis(3));
 //! }
 //! assert_eq!(b.state(), BreakerState::Open);
 //! assert!(b.acquire(None).is_err()); // rejected at once, nothing recorded
 //! clock.advance(Duration::from_secs(30));
-//! b.acquire(None).unwrap().record(None); // the probe succeeds
+//! b.acquire(None).unwrap().record(None, Duration::from_millis(2)); // the probe succeeds
 //! assert_eq!(b.state(), BreakerState::Closed);
 //! ```
 
@@ -101,7 +101,7 @@ use servicetask_core::{BreakerConfig, ErrorClass, TaskContext, Telemetry};
 use tokio::time::Instant;
 
 use crate::clock::Clock;
-use engine::{BreakerEngine, Ticket};
+use engine::{BreakerEngine, LazyNow, Ticket};
 pub use engine::{BreakerState, Transition};
 pub use error::BreakerOpenError;
 pub use layer::BreakerLayer;
@@ -184,50 +184,47 @@ impl CircuitBreaker {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Asks to make one call. In the closed state this is one atomic load and a clock read.
+    /// The clock the breaker reads (callers time their calls with it).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Asks to make one call. In the closed state this is one atomic load: no lock, no clock.
     /// `cx` (when given) receives the span event of a transition the request causes.
     #[inline]
     pub fn acquire<'a>(&'a self, cx: Option<&'a TaskContext>) -> Result<BreakerPermit<'a>, BreakerOpenError> {
         let snap = self.snapshot.load(Ordering::Acquire);
-        let start = self.clock.now();
-        if BreakerState::from_code(snap & STATE_MASK).admits_all() {
-            let ticket = Ticket {
+        let ticket = if BreakerState::from_code(snap & STATE_MASK).admits_all() {
+            Ticket {
                 epoch: snap >> STATE_BITS,
                 probe: false,
-            };
-            return Ok(BreakerPermit {
-                breaker: self,
-                cx,
-                ticket,
-                start,
-                done: false,
-            });
-        }
-        self.acquire_slow(cx, start).map(|ticket| BreakerPermit {
+            }
+        } else {
+            self.acquire_slow(cx)?
+        };
+        Ok(BreakerPermit {
             breaker: self,
             cx,
             ticket,
-            start,
             done: false,
         })
     }
 
     /// Like [`CircuitBreaker::acquire`], for a permit that must outlive the borrow (dependency calls).
     pub fn acquire_owned(self: &Arc<Self>, cx: Option<&TaskContext>) -> Result<OwnedBreakerPermit, BreakerOpenError> {
-        let p = self.acquire(cx)?;
-        let (ticket, start) = (p.ticket, p.start);
-        std::mem::forget(p);
+        let mut p = self.acquire(cx)?;
+        p.done = true; // the owned permit takes over the duty to report
         Ok(OwnedBreakerPermit {
             breaker: Arc::clone(self),
             cx: cx.cloned(),
-            ticket,
-            start,
+            ticket: p.ticket,
             done: false,
         })
     }
 
     #[cold]
-    fn acquire_slow(&self, cx: Option<&TaskContext>, now: Instant) -> Result<Ticket, BreakerOpenError> {
+    fn acquire_slow(&self, cx: Option<&TaskContext>) -> Result<Ticket, BreakerOpenError> {
+        let now = self.clock.now();
         let mut engine = self.lock();
         let (result, transition) = engine.try_acquire(now);
         self.publish(&engine, transition, cx);
@@ -240,18 +237,24 @@ impl CircuitBreaker {
         })
     }
 
-    fn finish(&self, ticket: Ticket, outcome: Option<CallOutcome>, now: Instant, cx: Option<&TaskContext>) {
+    fn finish(&self, ticket: Ticket, failure: Option<ErrorClass>, elapsed: Duration, cx: Option<&TaskContext>) {
+        let outcome = outcome_of(failure, elapsed > self.config.slow_call_duration);
         let snap = self.snapshot.load(Ordering::Acquire);
         let state = BreakerState::from_code(snap & STATE_MASK);
         let stale = snap >> STATE_BITS != ticket.epoch;
-        // Nothing to record: a stale ticket (unless half-open may have expired meanwhile),
-        // or a forced-closed breaker.
-        if state == BreakerState::ForcedClosed || (stale && state != BreakerState::HalfOpen) {
+        // Nothing to record: forced closed; a stale ticket (unless a half-open breaker may
+        // have expired meanwhile); a call without result while closed.
+        if state == BreakerState::ForcedClosed
+            || (stale && state != BreakerState::HalfOpen)
+            || (outcome.is_none() && state == BreakerState::Closed)
+        {
             return;
         }
         let mut engine = self.lock();
-        let transition = engine.on_result(ticket, outcome, now);
-        self.publish(&engine, transition, cx);
+        let transition = engine.on_result(ticket, outcome, LazyNow::new(&*self.clock));
+        if transition.is_some() {
+            self.publish(&engine, transition, cx);
+        }
     }
 
     /// Publishes the engine's state to the snapshot and reports a transition (under the lock,
@@ -312,10 +315,6 @@ impl CircuitBreaker {
     pub fn reset(&self) {
         self.manual(BreakerEngine::reset);
     }
-
-    fn is_slow(&self, elapsed: Duration) -> bool {
-        elapsed > self.config.slow_call_duration
-    }
 }
 
 /// What a call's result means to a breaker (`None`: nothing, the slot is given back).
@@ -338,7 +337,6 @@ pub struct BreakerPermit<'a> {
     breaker: &'a CircuitBreaker,
     cx: Option<&'a TaskContext>,
     ticket: Ticket,
-    start: Instant,
     done: bool,
 }
 
@@ -357,32 +355,20 @@ impl BreakerPermit<'_> {
         self.ticket.probe
     }
 
-    /// Records the call's result (`None`: success), timing it from the permit's creation.
+    /// Records the call's result (`None`: success) and how long it took (a call longer than
+    /// `slow_call_duration` is slow). Time it with [`CircuitBreaker::clock`].
     #[inline]
-    pub fn record(self, failure: Option<ErrorClass>) {
-        let now = self.breaker.clock.now();
-        let elapsed = now.saturating_duration_since(self.start);
-        self.record_at(failure, elapsed, now);
-    }
-
-    /// Records the call's result with a duration measured by the caller.
-    pub fn record_elapsed(self, failure: Option<ErrorClass>, elapsed: Duration) {
-        let now = self.breaker.clock.now();
-        self.record_at(failure, elapsed, now);
-    }
-
-    fn record_at(mut self, failure: Option<ErrorClass>, elapsed: Duration, now: Instant) {
+    pub fn record(mut self, failure: Option<ErrorClass>, elapsed: Duration) {
         self.done = true;
-        let outcome = outcome_of(failure, self.breaker.is_slow(elapsed));
-        self.breaker.finish(self.ticket, outcome, now, self.cx);
+        self.breaker.finish(self.ticket, failure, elapsed, self.cx);
     }
 }
 
 impl Drop for BreakerPermit<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let now = self.breaker.clock.now();
-            self.breaker.finish(self.ticket, None, now, self.cx);
+            self.breaker
+                .finish(self.ticket, Some(ErrorClass::Cancelled), Duration::ZERO, self.cx);
         }
     }
 }
@@ -393,7 +379,6 @@ pub struct OwnedBreakerPermit {
     breaker: Arc<CircuitBreaker>,
     cx: Option<TaskContext>,
     ticket: Ticket,
-    start: Instant,
     done: bool,
 }
 
@@ -412,26 +397,22 @@ impl OwnedBreakerPermit {
         self.ticket.probe
     }
 
-    /// Records the call's result with a duration measured by the caller.
-    pub fn record_elapsed(mut self, failure: Option<ErrorClass>, elapsed: Duration) {
+    /// Records the call's result (`None`: success) and how long it took.
+    pub fn record(mut self, failure: Option<ErrorClass>, elapsed: Duration) {
         self.done = true;
-        let now = self.breaker.clock.now();
-        let outcome = outcome_of(failure, self.breaker.is_slow(elapsed));
-        self.breaker.finish(self.ticket, outcome, now, self.cx.as_ref());
-    }
-
-    /// Records the call's result (`None`: success), timing it from the permit's creation.
-    pub fn record(self, failure: Option<ErrorClass>) {
-        let elapsed = self.breaker.clock.now().saturating_duration_since(self.start);
-        self.record_elapsed(failure, elapsed);
+        self.breaker.finish(self.ticket, failure, elapsed, self.cx.as_ref());
     }
 }
 
 impl Drop for OwnedBreakerPermit {
     fn drop(&mut self) {
         if !self.done {
-            let now = self.breaker.clock.now();
-            self.breaker.finish(self.ticket, None, now, self.cx.as_ref());
+            self.breaker.finish(
+                self.ticket,
+                Some(ErrorClass::Cancelled),
+                Duration::ZERO,
+                self.cx.as_ref(),
+            );
         }
     }
 }

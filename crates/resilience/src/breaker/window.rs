@@ -84,6 +84,10 @@ impl SlidingWindow {
         SlidingWindow::Time(TimeWindow::new(size_secs, origin))
     }
 
+    pub(crate) fn is_time_based(&self) -> bool {
+        matches!(self, SlidingWindow::Time(_))
+    }
+
     pub(crate) fn record(&mut self, outcome: CallOutcome, now: Instant) {
         match self {
             SlidingWindow::Count(w) => w.record(outcome),
