@@ -9,10 +9,11 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use futures_util::FutureExt as _;
+use opentelemetry::metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter};
 use opentelemetry::trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use servicetask_core::layer::{AttemptResult, BoxFuture, FallbackValue, Invoke, Layer, Next, TaskValue};
@@ -41,16 +42,41 @@ pub struct RunOptions {
     pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Instruments bound to this task's attribute sets: recording is one atomic operation. The
+/// per-outcome ones are bound on first use, so an outcome that never happens exports no series.
+struct BoundInstruments {
+    in_flight: BoundUpDownCounter<i64>,
+    complete: OnceLock<(BoundHistogram<f64>, BoundCounter<u64>)>,
+    bpmn_error: OnceLock<(BoundHistogram<f64>, BoundCounter<u64>)>,
+}
+
+impl BoundInstruments {
+    fn outcome<'a>(
+        slot: &'a OnceLock<(BoundHistogram<f64>, BoundCounter<u64>)>,
+        instruments: &servicetask_core::Instruments,
+        name: &KeyValue,
+        outcome: OutcomeKind,
+    ) -> &'a (BoundHistogram<f64>, BoundCounter<u64>) {
+        slot.get_or_init(|| {
+            let attrs = [
+                name.clone(),
+                KeyValue::new(semconv::SERVICETASK_OUTCOME, outcome.as_str()),
+            ];
+            (instruments.duration.bind(&attrs), instruments.executions.bind(&attrs))
+        })
+    }
+}
+
 struct HandleInner<T> {
     task: T,
     config: TaskConfig,
     span_name: &'static str,
+    task_name: Arc<str>,
+    bound: BoundInstruments,
     layers: Vec<Arc<dyn Layer>>,
     shared: Arc<Shared>,
     span_attributes: Vec<KeyValue>,
-    name_attribute: [KeyValue; 1],
-    complete_attributes: [KeyValue; 2],
-    bpmn_error_attributes: [KeyValue; 2],
+    name_attribute: KeyValue,
 }
 
 /// A registered task: run it with [`TaskHandle::run`]. Cheap to clone.
@@ -84,22 +110,25 @@ impl<T: ServiceTask> TaskHandle<T> {
         for (k, v) in &config.attributes {
             span_attributes.push(KeyValue::new(k.clone(), v.clone()));
         }
+        let bound = BoundInstruments {
+            in_flight: shared
+                .telemetry
+                .instruments()
+                .in_flight
+                .bind(std::slice::from_ref(&name_kv)),
+            complete: OnceLock::new(),
+            bpmn_error: OnceLock::new(),
+        };
         TaskHandle {
             inner: Arc::new(HandleInner {
                 task,
                 span_name,
+                task_name: Arc::from(span_name),
+                bound,
                 layers,
                 shared,
                 span_attributes,
-                complete_attributes: [
-                    name_kv.clone(),
-                    KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::Complete.as_str()),
-                ],
-                bpmn_error_attributes: [
-                    name_kv.clone(),
-                    KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::BpmnError.as_str()),
-                ],
-                name_attribute: [name_kv],
+                name_attribute: name_kv,
                 config,
             }),
         }
@@ -157,10 +186,10 @@ impl<T: ServiceTask> TaskHandle<T> {
             .with_attributes(attributes)
             .start_with_context(tracer, &parent);
         let otel = parent.with_span(span);
-        instruments.in_flight.add(1, &inner.name_attribute);
+        inner.bound.in_flight.add(1);
 
         let cx = TaskContext::new(ContextParts {
-            task: Arc::from(inner.span_name),
+            task: inner.task_name.clone(),
             otel: otel.clone(),
             telemetry: telemetry.clone(),
             process: options.process,
@@ -209,10 +238,14 @@ impl<T: ServiceTask> TaskHandle<T> {
                     semconv::SERVICETASK_OUTCOME,
                     OutcomeKind::Complete.as_str(),
                 ));
-                instruments
-                    .duration
-                    .record(elapsed.as_secs_f64(), &inner.complete_attributes);
-                instruments.executions.add(1, &inner.complete_attributes);
+                let (duration, count) = BoundInstruments::outcome(
+                    &inner.bound.complete,
+                    instruments,
+                    &inner.name_attribute,
+                    OutcomeKind::Complete,
+                );
+                duration.record(elapsed.as_secs_f64());
+                count.add(1);
                 (OutcomeKind::Complete, None)
             }
             TaskOutcome::BpmnError { code, .. } => {
@@ -221,10 +254,14 @@ impl<T: ServiceTask> TaskHandle<T> {
                     OutcomeKind::BpmnError.as_str(),
                 ));
                 span.set_attribute(KeyValue::new(semconv::BPMN_ERROR_CODE, code.clone()));
-                instruments
-                    .duration
-                    .record(elapsed.as_secs_f64(), &inner.bpmn_error_attributes);
-                instruments.executions.add(1, &inner.bpmn_error_attributes);
+                let (duration, count) = BoundInstruments::outcome(
+                    &inner.bound.bpmn_error,
+                    instruments,
+                    &inner.name_attribute,
+                    OutcomeKind::BpmnError,
+                );
+                duration.record(elapsed.as_secs_f64());
+                count.add(1);
                 (OutcomeKind::BpmnError, Some(ErrorClass::Business))
             }
             TaskOutcome::Failure {
@@ -250,7 +287,7 @@ impl<T: ServiceTask> TaskHandle<T> {
                 }
                 span.set_status(Status::error(error.message().to_string()));
                 let attrs = [
-                    inner.name_attribute[0].clone(),
+                    inner.name_attribute.clone(),
                     KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::Failure.as_str()),
                     KeyValue::new(semconv::ERROR_TYPE, class),
                 ];
@@ -259,7 +296,7 @@ impl<T: ServiceTask> TaskHandle<T> {
                 (OutcomeKind::Failure, Some(error.class()))
             }
         };
-        instruments.in_flight.add(-1, &inner.name_attribute);
+        inner.bound.in_flight.add(-1);
         let trace_id = span.span_context().is_valid().then(|| span.span_context().trace_id());
         span.end();
 
