@@ -1,0 +1,182 @@
+//! The `servicetask` binary as a user runs it: real processes, real files, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn servicetask(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_servicetask"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_TRACES_EXPORTER")
+        .output()
+        .expect("run servicetask")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn demo_runs_the_bundled_pipeline_and_explains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = servicetask(&["demo", "--dir", "d", "--files", "4", "--rows", "120"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    // The span tree: the process span with the task spans under it.
+    assert!(text.contains("file_pipeline"), "{text}");
+    assert!(text.contains("├─ generate_samples"), "{text}");
+    assert!(
+        text.contains("bpmn error QUALITY_LOW"),
+        "the error boundary path ran: {text}"
+    );
+    assert!(
+        text.contains("publish_report") && text.contains("2 attempts"),
+        "the retry shows: {text}"
+    );
+    assert!(text.contains("Files touched:"), "{text}");
+    assert!(text.contains("Retries: 1"), "{text}");
+    assert!(text.contains("completed"), "{text}");
+    // Real files were produced.
+    let d = dir.path().join("d");
+    for f in [
+        "dataset.csv",
+        "quarantine.csv",
+        "outbox/report.json",
+        "processed/processed_sample_03.csv",
+        "history.db",
+    ] {
+        assert!(d.join(f).exists(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("outbox/report.json")).unwrap()).unwrap();
+    assert_eq!(report["review_required"], true);
+    assert_eq!(report["lines_per_file"].as_array().map(Vec::len), Some(4));
+}
+
+#[test]
+fn validate_names_file_line_column_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.bpmn");
+    std::fs::write(
+        &bad,
+        r#"<?xml version="1.0"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+  <process id="p">
+    <startEvent id="s"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="nowhere"/>
+  </process>
+</definitions>
+"#,
+    )
+    .unwrap();
+    let out = servicetask(&["validate", "bad.bpmn"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("bad.bpmn:5:"), "file:line:column: {text}");
+    assert!(text.contains("nowhere"), "{text}");
+    assert!(text.contains("help"), "{text}");
+
+    let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("processes/file_pipeline.bpmn");
+    let out = servicetask(&["validate", pipeline.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn run_with_stub_and_unknown_task_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.bpmn"),
+        r#"<?xml version="1.0"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <serviceTask id="t"><extensionElements><zeebe:taskDefinition type="send_invoice"/></extensionElements></serviceTask>
+    <sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+    <endEvent id="e"/>
+  </process>
+</definitions>
+"#,
+    )
+    .unwrap();
+    let out = servicetask(&["run", "p.bpmn", "--stub", "--var", "n=3"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("\"operation\":\"send_invoice\""), "{text}");
+    assert!(text.contains("\"n\":3"), "{text}");
+
+    let out = servicetask(&["run", "p.bpmn"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "an unknown task is an incident: {text}");
+    assert!(text.contains("incident on t"), "{text}");
+    assert!(text.contains("send_invoice"), "{text}");
+}
+
+#[test]
+fn user_task_waits_then_completes_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("approve.bpmn"),
+        r#"<?xml version="1.0"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+  <process id="approval" isExecutable="true">
+    <startEvent id="s"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="approve"/>
+    <userTask id="approve" name="Approve"/>
+    <sequenceFlow id="f2" sourceRef="approve" targetRef="gw"/>
+    <exclusiveGateway id="gw" default="no"/>
+    <sequenceFlow id="yes" sourceRef="gw" targetRef="ok"><conditionExpression>approved == True</conditionExpression></sequenceFlow>
+    <sequenceFlow id="no" sourceRef="gw" targetRef="rejected"/>
+    <endEvent id="ok"/>
+    <endEvent id="rejected"/>
+  </process>
+</definitions>
+"#,
+    )
+    .unwrap();
+    let out = servicetask(&["run", "approve.bpmn"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "waiting: {text}{}", stderr(&out));
+    let line = text
+        .lines()
+        .find(|l| l.contains("servicetask complete"))
+        .expect("a hint how to continue");
+    let instance = line
+        .split("servicetask complete ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+
+    let out = servicetask(&["instances"], dir.path());
+    assert!(stdout(&out).contains(instance));
+
+    let out = servicetask(&["complete", instance, "approve", "--var", "approved=true"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("\"approved\":true"), "{text}");
+}
+
+#[test]
+fn schema_and_help_teach() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = servicetask(&["schema", "file_processing"], dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"], "file_processing");
+    assert!(v["input"]["properties"]["input_files"].is_object());
+    let out = servicetask(&["--help"], dir.path());
+    let text = stdout(&out);
+    assert!(
+        text.contains("demo") && text.contains("validate") && text.contains("Start here"),
+        "{text}"
+    );
+    let out = servicetask(&["schema", "nope"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("registered:"));
+}
