@@ -1021,16 +1021,20 @@ impl Instance {
                             None => Some(None),
                         };
                         if let Some(r) = again {
-                            self.add_timer(
-                                t.token,
-                                Duration::from_millis((*interval_ms).max(1)),
-                                TimerAction::Boundary {
+                            // cycles keep their cadence: the next firing is one interval
+                            // after the previous due time, not after the moment it ran
+                            let id = self.alloc_id();
+                            self.timers.push(TimerEntry {
+                                id,
+                                token: t.token,
+                                due_ms: t.due_ms.saturating_add((*interval_ms).max(1)),
+                                action: TimerAction::Boundary {
                                     boundary: boundary.clone(),
                                     interrupting: false,
                                     repeats_left: r,
                                     interval_ms: *interval_ms,
                                 },
-                            );
+                            });
                         }
                     }
                 }

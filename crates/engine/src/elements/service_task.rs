@@ -133,7 +133,11 @@ impl Instance {
                     v.insert(name, Value::Object(out));
                     v
                 } else if !binding.output_mappings.is_empty() {
+                    // Zeebe: outputs see the task's local (input-mapped) variables and its result
                     let mut source = vars.clone();
+                    if !binding.input_mappings.is_empty() {
+                        source = apply_mappings(&p, &el, &binding.input_mappings, &vars, source, "input mapping")?;
+                    }
                     source.extend(out);
                     apply_mappings(&p, &el, &binding.output_mappings, &source, vars, "output mapping")?
                 } else {

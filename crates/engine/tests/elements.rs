@@ -1,0 +1,573 @@
+//! Element behaviour, one test per element family, over the BPMN files in tests/data/.
+//! Timing runs on tokio's paused clock.
+
+use serde_json::{json, Map, Value};
+use servicetask_bpmn::{BindingKind, Definitions};
+use servicetask_engine::*;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn data(name: &str) -> Definitions {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    let (defs, diags) = servicetask_bpmn::parse_file(&path).unwrap();
+    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    defs
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn ids(inst: &Instance) -> Vec<String> {
+    inst.completed()
+        .iter()
+        .map(|c| {
+            if c.mi_child {
+                format!("{} [child]", c.element_id)
+            } else {
+                c.element_id.clone()
+            }
+        })
+        .collect()
+}
+
+fn handler<F>(f: F) -> Arc<dyn TaskHandler>
+where
+    F: Fn(&ServiceCall) -> ServiceResult + Send + Sync + 'static,
+{
+    Arc::new(move |call: ServiceCall| -> ServiceFuture {
+        let r = f(&call);
+        Box::pin(async move { r })
+    })
+}
+
+#[tokio::test]
+async fn zeebe_binding_with_headers_mappings_and_feel_gateway() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let engine = Engine::new(handler(move |c| {
+        s.lock().unwrap().push(c.clone());
+        ServiceResult::Complete(obj(json!({"receipt": "r-1"})))
+    }));
+    let mut inst = engine
+        .start(
+            &data("zeebe_service.bpmn"),
+            "order",
+            obj(json!({"order": {"total": 150}})),
+        )
+        .unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    let calls = seen.lock().unwrap();
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(c.binding.kind, BindingKind::Zeebe);
+    assert_eq!(c.binding.task_type, "payments.charge");
+    assert_eq!(c.binding.retries, Some(3));
+    assert_eq!(c.binding.headers.get("currency").map(String::as_str), Some("EUR"));
+    assert_eq!(
+        Value::Object(c.variables.clone()),
+        json!({"amount": 150, "method": "card"})
+    );
+    assert_eq!(c.element_name.as_deref(), Some("Charge card"));
+    let vars = inst.variables();
+    assert_eq!(vars.get("receiptId"), Some(&json!("r-1")));
+    assert_eq!(vars.get("doubled"), Some(&json!(300)));
+    assert!(!vars.contains_key("receipt"), "only mapped outputs are set");
+    assert_eq!(ids(&inst), ["start", "charge", "gw", "end_big"]);
+    drop(calls);
+
+    let mut small = engine
+        .start(
+            &data("zeebe_service.bpmn"),
+            "order",
+            obj(json!({"order": {"total": 5}})),
+        )
+        .unwrap();
+    assert_eq!(small.run().await, RunOutcome::Completed);
+    assert_eq!(ids(&small).last().map(String::as_str), Some("end_small"));
+}
+
+#[tokio::test]
+async fn every_binding_style_reaches_the_registry() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let recorder = handler(move |c| {
+        s.lock().unwrap().push((
+            c.element_id.clone(),
+            c.binding.kind,
+            c.binding.task_type.clone(),
+            c.variables.clone(),
+        ));
+        ServiceResult::Complete(StubHandler::result_for(&c.binding))
+    });
+    let mut reg = HandlerRegistry::default();
+    for t in [
+        "topic.camunda",
+        "topic.flowable",
+        "impl.rules",
+        "http/Get",
+        "plain_task",
+    ] {
+        reg.register(t, recorder.clone());
+    }
+    let engine = Engine::new(Arc::new(reg));
+    let mut inst = engine
+        .start(&data("bindings.bpmn"), "bindings", obj(json!({"path": "a"})))
+        .unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    let calls = seen.lock().unwrap();
+    let kinds: Vec<(String, BindingKind, String)> =
+        calls.iter().map(|(e, k, t, _)| (e.clone(), *k, t.clone())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                "camunda_task".into(),
+                BindingKind::CamundaExternal,
+                "topic.camunda".into()
+            ),
+            ("flowable_task".into(), BindingKind::Flowable, "topic.flowable".into()),
+            ("impl_task".into(), BindingKind::Implementation, "impl.rules".into()),
+            ("spiff_task".into(), BindingKind::SpiffOperator, "http/Get".into()),
+            ("plain_task".into(), BindingKind::ElementId, "plain_task".into()),
+        ]
+    );
+    assert_eq!(
+        Value::Object(calls[3].3.clone()),
+        json!({"url": "https://example.invalid/a"}),
+        "spiff operators get their evaluated parameters"
+    );
+    assert_eq!(
+        inst.variables().get("response"),
+        Some(&json!({"ok": true, "operation": "http/Get"}))
+    );
+}
+
+#[tokio::test]
+async fn a_missing_handler_is_an_incident_naming_the_type() {
+    let engine = Engine::new(Arc::new(HandlerRegistry::default()));
+    let mut inst = engine
+        .start(&data("bindings.bpmn"), "bindings", obj(json!({"path": "a"})))
+        .unwrap();
+    match inst.run().await {
+        RunOutcome::Waiting { incidents, .. } => {
+            assert_eq!(incidents.len(), 1);
+            assert_eq!(incidents[0].element_id, "camunda_task");
+            assert!(
+                incidents[0]
+                    .message
+                    .contains("no handler registered for task type 'topic.camunda'"),
+                "{}",
+                incidents[0].message
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn run_errors(code: Option<&'static str>, fail_inner: bool) -> (RunOutcome, Vec<String>, Map<String, Value>) {
+    let engine = Engine::new(handler(move |_| match code {
+        Some(c) => ServiceResult::BpmnError {
+            code: c.to_string(),
+            message: "no".to_string(),
+            variables: obj(json!({"reason": c})),
+        },
+        None => ServiceResult::Complete(Map::new()),
+    }));
+    let mut inst = engine
+        .start(&data("errors.bpmn"), "errors", obj(json!({"fail_inner": fail_inner})))
+        .unwrap();
+    let o = inst.run().await;
+    (o, ids(&inst), inst.variables())
+}
+
+#[tokio::test]
+async fn bpmn_errors_go_to_the_most_specific_boundary_then_catch_all() {
+    let (o, done, vars) = run_errors(Some("DECLINED"), false).await;
+    assert_eq!(o, RunOutcome::Completed);
+    assert_eq!(done, ["start", "declined", "end_declined"]);
+    assert_eq!(
+        vars.get("reason"),
+        Some(&json!("DECLINED")),
+        "error variables land where it is caught"
+    );
+
+    let (o, done, _) = run_errors(Some("SOMETHING_ELSE"), false).await;
+    assert_eq!(o, RunOutcome::Completed);
+    assert_eq!(done, ["start", "any_error", "end_other"]);
+}
+
+#[tokio::test]
+async fn error_end_event_is_caught_on_the_enclosing_subprocess() {
+    let (o, done, _) = run_errors(None, true).await;
+    assert_eq!(o, RunOutcome::Completed);
+    assert_eq!(
+        done,
+        [
+            "start",
+            "pay",
+            "sub_start",
+            "sub_gw",
+            "sub_throw",
+            "sub",
+            "sub_caught",
+            "end_inner"
+        ]
+    );
+    let (o, done, _) = run_errors(None, false).await;
+    assert_eq!(o, RunOutcome::Completed);
+    assert_eq!(done, ["start", "pay", "sub_start", "sub_gw", "sub_end", "sub", "end"]);
+}
+
+#[tokio::test]
+async fn an_uncaught_bpmn_error_fails_with_its_position() {
+    let engine = Engine::new(handler(|_| ServiceResult::BpmnError {
+        code: "BOOM".into(),
+        message: "broken".into(),
+        variables: Map::new(),
+    }));
+    let mut inst = engine
+        .start(&data("bindings.bpmn"), "bindings", obj(json!({"path": "a"})))
+        .unwrap();
+    match inst.run().await {
+        RunOutcome::Failed(e) => {
+            let m = e.to_string();
+            assert!(m.contains("bindings.bpmn:7:5: element 'camunda_task'"), "{m}");
+            assert!(m.contains("BPMN error 'BOOM' was not caught"), "{m}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(inst.status(), InstanceStatus::Failed(_)));
+}
+
+#[tokio::test]
+async fn a_failure_without_retries_is_an_incident_that_can_be_retried() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let engine = Engine::new(handler(move |call| {
+        if c.fetch_add(1, Ordering::SeqCst) == 0 {
+            ServiceResult::Failed {
+                message: "disk full".into(),
+                error_class: "io".into(),
+                retries_left: 0,
+                retry_backoff: None,
+            }
+        } else {
+            ServiceResult::Complete(obj(
+                json!({"seen_fix": call.variables.get("fixed").cloned().unwrap_or(Value::Null)}),
+            ))
+        }
+    }));
+    let mut inst = engine
+        .start(&data("simple_service.bpmn"), "simple", obj(json!({"input": 1})))
+        .unwrap();
+    match inst.run().await {
+        RunOutcome::Waiting { tasks, incidents, .. } => {
+            assert!(tasks.is_empty());
+            assert_eq!(incidents.len(), 1);
+            assert_eq!(incidents[0].element_id, "work");
+            assert_eq!(incidents[0].message, "disk full");
+            assert_eq!(incidents[0].error_class, "io");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(inst.variables().get("input"), Some(&json!(1)), "nothing is lost");
+    assert!(inst.retry_incident("nope", Map::new()).is_err());
+    inst.retry_incident("work", obj(json!({"fixed": true}))).unwrap();
+    match inst.run().await {
+        RunOutcome::Waiting { tasks, incidents, .. } => {
+            assert!(incidents.is_empty());
+            assert_eq!(
+                tasks.iter().map(|t| t.element_id.as_str()).collect::<Vec<_>>(),
+                ["approve"]
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(inst.variables().get("seen_fix"), Some(&json!(true)));
+    inst.complete_task("approve", obj(json!({"ok": true}))).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(
+        inst.complete_task("approve", Map::new()).is_err(),
+        "a finished instance refuses more work"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_with_retries_left_are_retried_after_their_backoff() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let engine = Engine::new(handler(move |_| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        if n < 2 {
+            ServiceResult::Failed {
+                message: "flaky".into(),
+                error_class: "network".into(),
+                retries_left: 2 - n,
+                retry_backoff: Some(Duration::from_secs(5)),
+            }
+        } else {
+            ServiceResult::Complete(Map::new())
+        }
+    }));
+    let t0 = tokio::time::Instant::now();
+    let mut inst = engine
+        .start(&data("simple_service.bpmn"), "simple", Map::new())
+        .unwrap();
+    let o = inst.run().await;
+    assert!(
+        matches!(o, RunOutcome::Waiting { ref tasks, .. } if tasks.len() == 1),
+        "{o:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(t0.elapsed(), Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn timers_catch_remind_and_time_out() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let t0 = tokio::time::Instant::now();
+    let mut inst = engine
+        .start(&data("timers.bpmn"), "timers", obj(json!({"reminders": 0})))
+        .unwrap();
+    match inst.run().await {
+        RunOutcome::Waiting { tasks, next_timer, .. } => {
+            assert_eq!(tasks[0].element_id, "review");
+            assert_eq!(next_timer, Some(Duration::from_secs(10)));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_secs(5),
+        "the intermediate timer waited PT5S"
+    );
+    let o = inst.advance(Duration::from_secs(25)).await;
+    assert!(matches!(o, RunOutcome::Waiting { .. }));
+    assert_eq!(
+        inst.variables().get("reminders"),
+        Some(&json!(2)),
+        "R2/PT10S fired twice, non-interrupting"
+    );
+    inst.complete_task("review", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert!(!ids(&inst).contains(&"escalate".to_string()));
+
+    let mut late = engine
+        .start(&data("timers.bpmn"), "timers", obj(json!({"reminders": 0})))
+        .unwrap();
+    let _ = late.run().await;
+    assert_eq!(late.advance(Duration::from_secs(61)).await, RunOutcome::Completed);
+    assert_eq!(late.variables().get("escalated"), Some(&json!(true)));
+    assert!(
+        !ids(&late).contains(&"review".to_string()),
+        "the interrupted task did not complete"
+    );
+    assert!(late.waiting_tasks().is_empty());
+}
+
+#[derive(Default)]
+struct Progress(Mutex<Vec<(String, usize, usize)>>, Mutex<Vec<String>>);
+
+impl EngineObserver for Progress {
+    fn on_batch_progress(&self, _instance: &str, element: &str, done: usize, total: usize) {
+        self.0.lock().unwrap().push((element.to_string(), done, total));
+    }
+    fn on_element_started(&self, e: &ElementEvent) {
+        self.1.lock().unwrap().push(e.element_id.clone());
+    }
+}
+
+#[tokio::test]
+async fn multi_instance_sequential_and_parallel_with_output_collections() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o2 = order.clone();
+    let progress = Arc::new(Progress::default());
+    let engine = Engine::builder(handler(move |c| {
+        let item = c.variables.get("item").and_then(Value::as_i64).unwrap_or(0);
+        o2.lock().unwrap().push(item);
+        ServiceResult::Complete(obj(json!({"result": item * 2})))
+    }))
+    .observer(progress.clone())
+    .build();
+    let mut inst = engine
+        .start(&data("multi_instance.bpmn"), "batch", obj(json!({"items": [1, 2, 3]})))
+        .unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(
+        *order.lock().unwrap(),
+        [1, 2, 3],
+        "sequential: one after the other, in order"
+    );
+    let vars = inst.variables();
+    assert_eq!(vars.get("results"), Some(&json!([2, 4, 6])));
+    assert_eq!(vars.get("squares"), Some(&json!([4, 16, 36])));
+    assert!(
+        !vars.contains_key("item") && !vars.contains_key("sq"),
+        "instance variables stay in their instance"
+    );
+    let p = progress.0.lock().unwrap();
+    let double: Vec<(usize, usize)> = p
+        .iter()
+        .filter(|(e, _, _)| e == "double")
+        .map(|(_, d, t)| (*d, *t))
+        .collect();
+    assert_eq!(double, [(0, 3), (1, 3), (2, 3), (3, 3)]);
+    assert_eq!(ids(&inst).iter().filter(|i| *i == "square [child]").count(), 3);
+    assert!(progress.1.lock().unwrap().contains(&"square".to_string()));
+}
+
+#[tokio::test]
+async fn standard_loops_run_while_their_condition_holds() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine
+        .start(&data("loop.bpmn"), "loop", obj(json!({"count": 0, "runs": 0})))
+        .unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(inst.variables().get("count"), Some(&json!(3)));
+    assert_eq!(
+        inst.variables().get("runs"),
+        Some(&json!(5)),
+        "loopMaximum bounds an always-true loop"
+    );
+}
+
+#[tokio::test]
+async fn terminate_end_event_ends_every_branch() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&data("terminate.bpmn"), "terminate", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert!(ids(&inst).contains(&"kill".to_string()));
+    assert!(!ids(&inst).contains(&"wait".to_string()));
+    assert!(inst.waiting_tasks().is_empty());
+}
+
+#[tokio::test]
+async fn a_join_that_can_never_fire_is_a_clear_error_not_a_hang() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&data("stuck.bpmn"), "stuck", Map::new()).unwrap();
+    match inst.run().await {
+        RunOutcome::Failed(EngineError::Stuck { details, .. }) => {
+            assert!(details.contains("stuck.bpmn:14:5: element 'join'"), "{details}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn inclusive_join_waits_only_for_taken_branches() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let defs = data("inclusive_wait.bpmn");
+    let mut two = engine.start(&defs, "inclusive", obj(json!({"x": 2}))).unwrap();
+    assert!(matches!(two.run().await, RunOutcome::Waiting { .. }));
+    assert!(!ids(&two).contains(&"join".to_string()), "the join waits for 'slow'");
+    two.complete_task("slow", Map::new()).unwrap();
+    assert_eq!(two.run().await, RunOutcome::Completed);
+    assert_eq!(ids(&two).iter().filter(|i| *i == "join").count(), 1);
+
+    let mut one = engine.start(&defs, "inclusive", obj(json!({"x": 1}))).unwrap();
+    assert_eq!(one.run().await, RunOutcome::Completed);
+    assert_eq!(ids(&one), ["start", "split", "fast", "join", "end"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_based_gateway_takes_the_first_event() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let defs = data("event_gateway.bpmn");
+    let mut paid = engine.start(&defs, "race", Map::new()).unwrap();
+    assert!(matches!(paid.run().await, RunOutcome::Waiting { .. }));
+    paid.complete_task("paid", Map::new()).unwrap();
+    assert_eq!(paid.run().await, RunOutcome::Completed);
+    assert_eq!(ids(&paid).last().map(String::as_str), Some("end_paid"));
+
+    let mut late = engine.start(&defs, "race", Map::new()).unwrap();
+    let _ = late.run().await;
+    assert_eq!(late.advance(Duration::from_secs(31)).await, RunOutcome::Completed);
+    assert_eq!(ids(&late).last().map(String::as_str), Some("end_late"));
+    assert!(!ids(&late).contains(&"paid".to_string()));
+}
+
+#[tokio::test]
+async fn call_activity_calls_a_process_from_another_file_with_mappings() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/calls");
+    let (library, diags) = load_dir(&dir).unwrap();
+    assert!(diags.is_empty(), "{diags:?}");
+    let parent = library.iter().find(|d| d.process("parent").is_some()).unwrap().clone();
+    let engine = Engine::builder(Arc::new(StubHandler)).library(library).build();
+    let mut inst = engine.start(&parent, "parent", obj(json!({"n": 1}))).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(Value::Object(inst.variables()), json!({"n": 1, "from_child": 20}));
+    assert_eq!(ids(&inst), ["start", "c_start", "c_work", "c_end", "call", "end"]);
+
+    let lonely = Engine::new(Arc::new(StubHandler));
+    let mut inst = lonely.start(&parent, "parent", obj(json!({"n": 1}))).unwrap();
+    match inst.run().await {
+        RunOutcome::Failed(e) => assert!(e.to_string().contains("no process 'child'"), "{e}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_branches_call_their_tasks_concurrently() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="par">
+      <process id="par"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="split"/>
+      <parallelGateway id="split"/>
+      <sequenceFlow id="f1" sourceRef="split" targetRef="a"/><sequenceFlow id="f2" sourceRef="split" targetRef="b"/>
+      <serviceTask id="a"/><serviceTask id="b"/>
+      <sequenceFlow id="f3" sourceRef="a" targetRef="join"/><sequenceFlow id="f4" sourceRef="b" targetRef="join"/>
+      <parallelGateway id="join"/><sequenceFlow id="f5" sourceRef="join" targetRef="e"/><endEvent id="e"/>
+      </process></definitions>"#;
+    let (defs, diags) = servicetask_bpmn::parse("par.bpmn", xml);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let engine = Engine::new(Arc::new(|_call: ServiceCall| -> ServiceFuture {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            ServiceResult::Complete(Map::new())
+        })
+    }));
+    let t0 = tokio::time::Instant::now();
+    let mut inst = engine.start(&defs, "par", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(t0.elapsed(), Duration::from_secs(1), "both 1 s tasks ran at once");
+    assert_eq!(ids(&inst).iter().filter(|i| *i == "join").count(), 1);
+}
+
+#[tokio::test]
+async fn a_condition_that_cannot_be_evaluated_names_the_flow() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="x">
+      <process id="p"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="g"/>
+      <exclusiveGateway id="g" default="f2"/>
+      <sequenceFlow id="f1" sourceRef="g" targetRef="e"><conditionExpression>missing &gt; 1</conditionExpression></sequenceFlow>
+      <sequenceFlow id="f2" sourceRef="g" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+    let (defs, _) = servicetask_bpmn::parse("cond.bpmn", xml);
+    let mut inst = Engine::new(Arc::new(StubHandler))
+        .start(&defs, "p", Map::new())
+        .unwrap();
+    match inst.run().await {
+        RunOutcome::Failed(e) => {
+            let m = e.to_string();
+            assert!(m.starts_with("cond.bpmn:4:7: element 'f1'"), "{m}");
+            assert!(m.contains("name 'missing' is not defined"), "{m}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_definitions_are_refused_at_start() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="x">
+      <process id="p"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="nowhere"/></process></definitions>"#;
+    let (defs, _) = servicetask_bpmn::parse("bad.bpmn", xml);
+    match Engine::new(Arc::new(StubHandler)).start(&defs, "p", Map::new()) {
+        Err(EngineError::Invalid(d)) => assert!(d[0].to_string().contains("targets unknown element 'nowhere'")),
+        other => panic!("unexpected {other:?}"),
+    }
+    match Engine::new(Arc::new(StubHandler)).start(&data("loop.bpmn"), "nope", Map::new()) {
+        Err(EngineError::UnknownProcess { process_id, .. }) => assert_eq!(process_id, "nope"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
