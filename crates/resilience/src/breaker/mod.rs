@@ -88,6 +88,7 @@
 mod engine;
 mod error;
 mod layer;
+mod telemetry;
 mod window;
 
 use std::fmt;
@@ -95,8 +96,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
-use servicetask_core::semconv::{self, event};
 use servicetask_core::{BreakerConfig, ErrorClass, TaskContext, Telemetry};
 use tokio::time::Instant;
 
@@ -265,32 +264,6 @@ impl CircuitBreaker {
         if let Some(t) = transition {
             self.transitions.fetch_add(1, Ordering::AcqRel);
             self.report(t, cx);
-        }
-    }
-
-    fn report(&self, t: Transition, cx: Option<&TaskContext>) {
-        let attrs = [
-            KeyValue::new(semconv::SERVICETASK_BREAKER_NAME, self.name.to_string()),
-            KeyValue::new(semconv::SERVICETASK_BREAKER_PREVIOUS_STATE, t.from.as_str()),
-            KeyValue::new(semconv::SERVICETASK_BREAKER_STATE, t.to.as_str()),
-        ];
-        if let Some(cx) = cx {
-            cx.span().add_event(event::BREAKER_TRANSITION, attrs.to_vec());
-        }
-        self.telemetry.instruments().breaker_transitions.add(1, &attrs);
-        self.record_gauge(t.to);
-    }
-
-    fn record_gauge(&self, current: BreakerState) {
-        let gauge = &self.telemetry.instruments().breaker_state;
-        for s in BreakerState::ALL {
-            gauge.record(
-                i64::from(s == current),
-                &[
-                    KeyValue::new(semconv::SERVICETASK_BREAKER_NAME, self.name.to_string()),
-                    KeyValue::new(semconv::SERVICETASK_BREAKER_STATE, s.as_str()),
-                ],
-            );
         }
     }
 

@@ -45,6 +45,7 @@
 //!
 //! See the retry layer ([`crate::RetryLayer`]) and `tests/retry.rs`.
 
+mod error;
 mod window;
 
 use std::fmt;
@@ -53,6 +54,7 @@ use std::sync::{Arc, Mutex};
 use servicetask_core::RetryBudgetConfig;
 
 use crate::clock::Clock;
+pub use error::BudgetExhaustedError;
 use window::BudgetWindow;
 
 /// A retry budget shared by all executions of one task.
@@ -101,37 +103,5 @@ impl RetryBudget {
     pub fn totals(&self) -> (u64, u64) {
         let now = self.clock.now();
         self.lock().totals(now)
-    }
-}
-
-/// The retry budget refused a retry; the last attempt's error is the source.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("retry budget exhausted after attempt {attempt}: {last}")]
-pub struct BudgetExhaustedError {
-    attempt: u32,
-    #[source]
-    last: servicetask_core::TaskError,
-}
-
-impl BudgetExhaustedError {
-    /// The budget refused a retry after `attempt` failed with `last`.
-    pub fn new(attempt: u32, last: servicetask_core::TaskError) -> Self {
-        BudgetExhaustedError { attempt, last }
-    }
-
-    /// The attempt that failed last.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// The error of the last attempt.
-    pub fn into_inner(self) -> servicetask_core::TaskError {
-        self.last
-    }
-
-    /// The classified task error (class `budget_exhausted`).
-    pub fn into_task_error(self) -> servicetask_core::TaskError {
-        servicetask_core::TaskError::new(servicetask_core::ErrorClass::BudgetExhausted, self.to_string())
-            .with_source(self)
     }
 }

@@ -58,14 +58,16 @@
 //! assert!(b.try_acquire().is_ok());
 //! ```
 
+mod error;
 mod layer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use servicetask_core::{BulkheadConfig, ErrorClass, TaskError};
+use servicetask_core::BulkheadConfig;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use error::BulkheadFullError;
 pub use layer::BulkheadLayer;
 
 /// A bounded pool of execution slots.
@@ -138,32 +140,5 @@ impl Bulkhead {
             Ok(Ok(p)) => Ok(BulkheadPermit { _permit: p }),
             _ => Err(self.full()),
         }
-    }
-}
-
-/// A bulkhead had no free slot within its wait.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bulkhead '{bulkhead}' is full ({max_concurrent} running; waited {waited:?})")]
-pub struct BulkheadFullError {
-    bulkhead: Arc<str>,
-    max_concurrent: u32,
-    waited: Duration,
-}
-
-impl BulkheadFullError {
-    /// The bulkhead's key.
-    pub fn bulkhead(&self) -> &str {
-        &self.bulkhead
-    }
-
-    /// The classified task error (class `bulkhead_full`).
-    pub fn into_task_error(self) -> TaskError {
-        TaskError::new(ErrorClass::BulkheadFull, self.to_string()).with_source(self)
-    }
-}
-
-impl From<BulkheadFullError> for TaskError {
-    fn from(e: BulkheadFullError) -> Self {
-        e.into_task_error()
     }
 }
