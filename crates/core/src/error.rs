@@ -204,13 +204,19 @@ pub struct ErrorContext {
 pub struct TaskError {
     class: ErrorClass,
     message: String,
+    details: Box<Details>,
+}
+
+/// The less common parts of an error, boxed so `Result<T, TaskError>` stays small.
+#[derive(Clone, Default)]
+struct Details {
     source: Option<Arc<dyn StdError + Send + Sync>>,
     suggestion: Option<String>,
     code: Option<String>,
     variables: serde_json::Map<String, serde_json::Value>,
     retry_after: Option<Duration>,
     retries_left: Option<u32>,
-    context: Box<ErrorContext>,
+    context: ErrorContext,
 }
 
 impl TaskError {
@@ -219,13 +225,7 @@ impl TaskError {
         TaskError {
             class,
             message: message.into(),
-            source: None,
-            suggestion: None,
-            code: None,
-            variables: serde_json::Map::new(),
-            retry_after: None,
-            retries_left: None,
-            context: Box::default(),
+            details: Box::default(),
         }
     }
 
@@ -237,7 +237,7 @@ impl TaskError {
     /// A BPMN business error with a code, caught by error boundary events.
     pub fn business(code: impl Into<String>, message: impl Into<String>) -> Self {
         let mut e = TaskError::new(ErrorClass::Business, message);
-        e.code = Some(code.into());
+        e.details.code = Some(code.into());
         e
     }
 
@@ -254,7 +254,7 @@ impl TaskError {
     /// The callee asked to slow down; `retry_after` (if any) overrides the computed backoff.
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
         let mut e = TaskError::new(ErrorClass::RateLimited, message);
-        e.retry_after = retry_after;
+        e.details.retry_after = retry_after;
         e
     }
 
@@ -270,37 +270,37 @@ impl TaskError {
 
     /// Attaches the underlying error.
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.details.source = Some(Arc::new(source));
         self
     }
 
     /// Replaces the recovery suggestion.
     pub fn with_suggestion(mut self, suggestion: impl Into<String>) -> Self {
-        self.suggestion = Some(suggestion.into());
+        self.details.suggestion = Some(suggestion.into());
         self
     }
 
     /// Sets the delay the failing side asked for (Retry-After); it overrides computed backoff.
     pub fn with_retry_after(mut self, delay: Duration) -> Self {
-        self.retry_after = Some(delay);
+        self.details.retry_after = Some(delay);
         self
     }
 
     /// Adds variables to a business error (they travel with the BPMN error).
     pub fn with_variables(mut self, variables: serde_json::Map<String, serde_json::Value>) -> Self {
-        self.variables = variables;
+        self.details.variables = variables;
         self
     }
 
     /// Adds a file path to the context.
     pub fn with_file(mut self, path: impl Into<String>) -> Self {
-        self.context.files.push(path.into());
+        self.details.context.files.push(path.into());
         self
     }
 
     /// Records how many retries the engine may still make (set by the retry layer).
     pub fn with_retries_left(mut self, retries_left: u32) -> Self {
-        self.retries_left = Some(retries_left);
+        self.details.retries_left = Some(retries_left);
         self
     }
 
@@ -316,18 +316,19 @@ impl TaskError {
 
     /// The BPMN error code of a business error.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.details.code.as_deref()
     }
 
     /// Variables attached to a business error.
     pub fn variables(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.variables
+        &self.details.variables
     }
 
     /// The recovery suggestion: the explicit one, else the class default.
     pub fn suggestion(&self) -> Option<&str> {
         Some(
-            self.suggestion
+            self.details
+                .suggestion
                 .as_deref()
                 .unwrap_or_else(|| self.class.default_suggestion()),
         )
@@ -335,37 +336,37 @@ impl TaskError {
 
     /// Delay hint from the failing side.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.details.retry_after
     }
 
     /// Retries the engine may still make, when the retry layer handed the failure back.
     pub fn retries_left(&self) -> Option<u32> {
-        self.retries_left
+        self.details.retries_left
     }
 
     /// The execution context.
     pub fn context(&self) -> &ErrorContext {
-        &self.context
+        &self.details.context
     }
 
     /// Mutable execution context (for the runner and layers).
     pub fn context_mut(&mut self) -> &mut ErrorContext {
-        &mut self.context
+        &mut self.details.context
     }
 
     /// The underlying error, if any.
     pub fn source_error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
-        self.source.as_deref()
+        self.details.source.as_deref()
     }
 
     /// A multi-line, human-readable explanation: class, message, context, cause and suggestion.
     pub fn report(&self) -> String {
         use std::fmt::Write;
         let mut s = format!("{} error: {}", self.class, self.message);
-        if let Some(code) = &self.code {
+        if let Some(code) = &self.details.code {
             let _ = write!(s, " (code {code})");
         }
-        let c = &self.context;
+        let c = &self.details.context;
         if let Some(t) = &c.task {
             let _ = write!(s, "\n  task: {t}");
             if let Some(a) = c.attempt {
@@ -404,9 +405,9 @@ impl fmt::Debug for TaskError {
         f.debug_struct("TaskError")
             .field("class", &self.class)
             .field("message", &self.message)
-            .field("code", &self.code)
-            .field("source", &self.source.as_ref().map(|s| s.to_string()))
-            .field("context", &self.context)
+            .field("code", &self.details.code)
+            .field("source", &self.details.source.as_ref().map(|s| s.to_string()))
+            .field("context", &self.details.context)
             .finish()
     }
 }
@@ -419,7 +420,7 @@ impl fmt::Display for TaskError {
 
 impl StdError for TaskError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.details.source.as_deref().map(|e| e as &(dyn StdError + 'static))
     }
 }
 

@@ -249,7 +249,7 @@ fn expand_inner(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
     })?;
     if func.sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
-            &func.sig.fn_token,
+            func.sig.fn_token,
             "a service task fn must be `async`",
         ));
     }

@@ -196,7 +196,7 @@ where
         ExportTarget::Console => (
             add(SdkTracerProvider::builder()
                 .with_resource(resource())
-                .with_simple_exporter(ConsoleSpanExporter::default()))
+                .with_simple_exporter(ConsoleSpanExporter))
             .build(),
             SdkMeterProvider::builder().with_resource(resource()).build(),
         ),
