@@ -374,7 +374,15 @@ impl HistoryStore for SqliteStore {
 
     fn tasks(&self) -> Result<Vec<String>, HistoryError> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT DISTINCT task FROM executions ORDER BY task")?;
+        let mut st = conn.prepare(
+            // skip-scan over the (task, started_at) index: one probe per distinct task
+            "WITH RECURSIVE t(task) AS (
+                 SELECT MIN(task) FROM executions
+                 UNION ALL
+                 SELECT (SELECT MIN(task) FROM executions WHERE task > t.task) FROM t WHERE t.task IS NOT NULL
+             )
+             SELECT task FROM t WHERE task IS NOT NULL",
+        )?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

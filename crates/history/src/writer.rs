@@ -12,10 +12,10 @@
 //! test (`tests/kill.rs`) checks this with SIGKILL against a real process.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use servicetask_core::record::{ExecutionRecord, RecordSink};
 
@@ -29,7 +29,8 @@ pub struct WriterConfig {
     pub capacity: usize,
     /// Most records written in one transaction.
     pub batch_size: usize,
-    /// Longest a record waits for its batch to fill.
+    /// How long the writer sleeps between drains of the queue (the longest a record waits
+    /// before its batch is written, unless the batch fills first).
     pub batch_interval: Duration,
 }
 
@@ -44,7 +45,7 @@ impl Default for WriterConfig {
 }
 
 enum Msg {
-    Record(Box<ExecutionRecord>),
+    Record(ExecutionRecord),
     Flush(SyncSender<()>),
     Shutdown,
 }
@@ -88,9 +89,9 @@ impl HistoryWriter {
     /// Queues a record, giving it back when the queue is full or the writer is shut down (nothing
     /// is counted as dropped then: the caller decides).
     pub fn try_record(&self, record: ExecutionRecord) -> Result<(), Box<ExecutionRecord>> {
-        match self.tx.try_send(Msg::Record(Box::new(record))) {
+        match self.tx.try_send(Msg::Record(record)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(Msg::Record(r)) | TrySendError::Disconnected(Msg::Record(r))) => Err(r),
+            Err(TrySendError::Full(Msg::Record(r)) | TrySendError::Disconnected(Msg::Record(r))) => Err(Box::new(r)),
             Err(_) => Ok(()),
         }
     }
@@ -121,6 +122,7 @@ impl HistoryWriter {
         self.tx
             .send(Msg::Flush(ack_tx))
             .map_err(|_| HistoryError::WriterClosed)?;
+        self.wake();
         ack_rx.recv().map_err(|_| HistoryError::WriterClosed)
     }
 
@@ -129,14 +131,21 @@ impl HistoryWriter {
         let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = self.tx.send(Msg::Shutdown);
+            h.thread().unpark();
             let _ = h.join();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            h.thread().unpark();
         }
     }
 }
 
 impl RecordSink for HistoryWriter {
     fn record(&self, record: ExecutionRecord) {
-        if self.tx.try_send(Msg::Record(Box::new(record))).is_err() {
+        if self.tx.try_send(Msg::Record(record)).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -150,6 +159,7 @@ impl Drop for HistoryWriter {
 
 fn run(store: Arc<dyn HistoryStore>, cfg: WriterConfig, rx: Receiver<Msg>, c: Arc<Counters>) {
     let batch_size = cfg.batch_size.max(1);
+    let interval = cfg.batch_interval.max(Duration::from_micros(100));
     let mut batch: Vec<ExecutionRecord> = Vec::with_capacity(batch_size);
     let write = |batch: &mut Vec<ExecutionRecord>| {
         if batch.is_empty() {
@@ -166,45 +176,49 @@ fn run(store: Arc<dyn HistoryStore>, cfg: WriterConfig, rx: Receiver<Msg>, c: Ar
         }
         batch.clear();
     };
-    let mut deadline: Option<Instant> = None;
+    // The thread never blocks in `recv`: it sleeps (parked) for the batch interval and then
+    // drains the queue. A sender therefore never has to wake it, which keeps `record` to a
+    // lock-free push; `flush` and `shutdown` unpark it explicitly.
     loop {
-        let msg = match deadline {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
-        };
-        match msg {
-            Ok(Msg::Record(r)) => {
-                batch.push(*r);
-                if deadline.is_none() {
-                    deadline = Some(Instant::now() + cfg.batch_interval);
-                }
-                if batch.len() >= batch_size {
-                    write(&mut batch);
-                    deadline = None;
-                }
-            }
-            Ok(Msg::Flush(ack)) => {
-                write(&mut batch);
-                deadline = None;
-                let _ = ack.send(());
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                write(&mut batch);
-                deadline = None;
-            }
-            Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
-                // drain what is already queued
-                while let Ok(m) = rx.try_recv() {
-                    if let Msg::Record(r) = m {
-                        batch.push(*r);
-                        if batch.len() >= batch_size {
-                            write(&mut batch);
-                        }
+        let mut acks = Vec::new();
+        let mut stop = false;
+        loop {
+            match rx.try_recv() {
+                Ok(Msg::Record(r)) => {
+                    batch.push(r);
+                    if batch.len() >= batch_size {
+                        write(&mut batch);
                     }
                 }
-                write(&mut batch);
-                return;
+                Ok(Msg::Flush(ack)) => acks.push(ack),
+                Ok(Msg::Shutdown) | Err(TryRecvError::Disconnected) => {
+                    stop = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+            if !acks.is_empty() {
+                // everything queued before the flush request has been taken: write it now
+                break;
             }
         }
+        write(&mut batch);
+        for a in acks {
+            let _ = a.send(());
+        }
+        if stop {
+            // drain what is still queued, then stop
+            while let Ok(m) = rx.try_recv() {
+                if let Msg::Record(r) = m {
+                    batch.push(r);
+                    if batch.len() >= batch_size {
+                        write(&mut batch);
+                    }
+                }
+            }
+            write(&mut batch);
+            return;
+        }
+        std::thread::park_timeout(interval);
     }
 }
