@@ -678,3 +678,81 @@ fn no_transition_is_lost_under_contention() {
         assert_eq!(v, if state == fin.as_str() { 1.0 } else { 0.0 }, "{state}");
     }
 }
+
+// ---- timing rules through the layer, on tokio's paused clock ----------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn calls_longer_than_the_slow_call_duration_open_the_breaker() {
+    let otel = Otel::new();
+    let res = Resilience::builder().telemetry(otel.telemetry.clone()).build();
+    let c = BreakerConfig {
+        window_size: 2,
+        minimum_calls: 2,
+        slow_call_duration: Duration::from_secs(1),
+        slow_call_rate_threshold: 100.0,
+        ..BreakerConfig::default()
+    };
+    let stack = layers(&TaskConfig::builder("s").breaker(c).build(), &res);
+    let b = res.breaker("s").unwrap();
+    // Exactly the slow-call duration is not slow.
+    let at_limit = Script::new([Step::After(Duration::from_secs(1), Box::new(Step::Ok(1)))]);
+    for _ in 0..2 {
+        value(run(&stack, &at_limit, &otel.context("s", None)).await);
+    }
+    assert_eq!((b.state(), b.window_totals().slow), (BreakerState::Closed, 0));
+    // A millisecond more is: two slow successes make a 100% slow-call rate.
+    let slow = Script::new([Step::After(Duration::from_millis(1_001), Box::new(Step::Ok(1)))]);
+    value(run(&stack, &slow, &otel.context("s", None)).await);
+    assert_eq!(b.state(), BreakerState::Closed, "one slow call of two is 50%");
+    value(run(&stack, &slow, &otel.context("s", None)).await);
+    assert_eq!(b.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_cannot_hold_half_open_past_its_maximum_wait() {
+    let otel = Arc::new(Otel::new());
+    let res = Arc::new(Resilience::builder().telemetry(otel.telemetry.clone()).build());
+    let c = BreakerConfig {
+        window_size: 1,
+        minimum_calls: 1,
+        permitted_calls_in_half_open: 1,
+        wait_in_open: Duration::from_secs(10),
+        max_wait_in_half_open: Some(Duration::from_secs(5)),
+        ..BreakerConfig::default()
+    };
+    let stack = Arc::new(layers(&TaskConfig::builder("h").breaker(c).build(), &res));
+    let b = res.breaker("h").unwrap();
+    let failing = Script::new([Step::Err(TaskError::network("down"))]);
+    assert!(run(&stack, &failing, &otel.context("h", None)).await.is_err());
+    assert_eq!(b.state(), BreakerState::Open);
+
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let hung = Arc::new(Script::new([Step::Hang]));
+    let probe = {
+        let (stack, hung, otel) = (stack.clone(), hung.clone(), otel.clone());
+        tokio::spawn(async move { run(&stack, &*hung, &otel.context("h#probe", None)).await.is_ok() })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!((b.state(), hung.calls()), (BreakerState::HalfOpen, 1));
+
+    let ok = Script::new([Step::Ok(1)]);
+    tokio::time::advance(Duration::from_millis(4_999)).await;
+    let e = run(&stack, &ok, &otel.context("h", None)).await.unwrap_err();
+    assert_eq!(
+        (e.class(), e.retry_after()),
+        (ErrorClass::CircuitOpen, Some(Duration::from_millis(1)))
+    );
+    assert_eq!(b.state(), BreakerState::HalfOpen, "still waiting for the probe");
+
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let e = run(&stack, &ok, &otel.context("h", None)).await.unwrap_err();
+    assert_eq!(
+        (e.class(), e.retry_after()),
+        (ErrorClass::CircuitOpen, Some(Duration::from_secs(10)))
+    );
+    assert_eq!(b.state(), BreakerState::Open, "gave up on the hung probe");
+    assert_eq!(ok.calls(), 0);
+    probe.abort();
+    assert!(probe.await.unwrap_err().is_cancelled());
+    assert_eq!(b.state(), BreakerState::Open, "the cancelled probe's result is ignored");
+}

@@ -29,8 +29,10 @@
 //! 4. with no attempt left, or when `max_elapsed` would pass during the delay, the error is
 //!    returned with 0 retries left;
 //! 5. the delay is the error's Retry-After hint if it has one, else the backoff
-//!    ([`Backoff`]); it is clamped to the remaining deadline, and if nothing would be left
-//!    for an attempt the error goes back with the retries left and the delay as Retry-After;
+//!    ([`Backoff`]); no sleep ever passes the total deadline: a delay that would reach it
+//!    (leaving no time for the attempt) is not slept, and the error goes back with the
+//!    retries left and the delay as its Retry-After, so the engine retries later (a fresh
+//!    execution with a fresh deadline) instead of the task timing out asleep;
 //! 6. in [`RetryMode::Engine`](servicetask_core::RetryMode::Engine) the layer does not sleep:
 //!    it returns the error with `retries_left` and the delay as its Retry-After;
 //! 7. when a retry budget is configured and spent, the execution fails with class
