@@ -44,6 +44,8 @@ impl Default for WriterConfig {
     }
 }
 
+// Records are nearly every message; boxing them would add an allocation to the task's path.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Record(ExecutionRecord),
     Flush(SyncSender<()>),
