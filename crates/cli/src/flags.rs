@@ -48,8 +48,28 @@ pub enum Command {
     Conformance(ConformanceArgs),
     /// Print the JSON Schema of the registered tasks' input and output.
     Schema(SchemaArgs),
+    /// Report on the execution history: percentiles, trends, anomalies, predictions, files,
+    /// retries and recommendations, in the terminal and optionally as a self-contained HTML page.
+    Report(ReportArgs),
     /// List the registered tasks and their resolved configuration.
     Tasks,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The history database (default: ./servicetask-history.db, else ./servicetask-demo/history.db).
+    #[arg(long, value_name = "FILE.db")]
+    pub db: Option<PathBuf>,
+    /// Only this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Only executions since this time: RFC 3339 (2026-11-27T14:02:00Z) or an age (30m, 2h, 7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Also write a self-contained HTML page with charts here.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
 }
 
 /// `demo` arguments.

@@ -30,6 +30,7 @@ fn main() {
             Command::Instances(a) => commands::instances::list(a),
             Command::Conformance(a) => commands::conformance::run(a),
             Command::Schema(a) => commands::schema::schema(a),
+            Command::Report(a) => commands::report::run(a),
             Command::Tasks => commands::schema::tasks(),
         }
     });

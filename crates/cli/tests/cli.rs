@@ -180,3 +180,23 @@ fn schema_and_help_teach() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("registered:"));
 }
+
+#[test]
+fn report_reads_the_history_and_writes_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = servicetask(&["demo", "--dir", "d", "--files", "3", "--rows", "50"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = servicetask(&["report", "--db", "d/history.db", "--html", "r.html"], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("file_processing") && text.contains("p95"), "{text}");
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("<svg"), "the page has charts");
+    assert!(!html.contains("<script src"), "the page is self-contained");
+    let out = servicetask(&["report", "--db", "d/history.db", "--task", "quality_check"], dir.path());
+    assert!(stdout(&out).contains("quality_check"));
+    assert!(!stdout(&out).contains("== file_processing"));
+    let out = servicetask(&["report", "--db", "missing.db"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("servicetask demo"));
+}

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod demo;
 pub mod instances;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod validate;

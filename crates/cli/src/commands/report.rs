@@ -1,0 +1,85 @@
+//! `servicetask report`: the execution history as tables with sparklines, and as an HTML page.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use servicetask_analytics::report::{render_html, render_terminal, ReportData, ReportOptions};
+use servicetask_history::{HistoryStore, RecordQuery, SqliteStore};
+
+use super::exit;
+use crate::flags::ReportArgs;
+
+/// Parses `--since`: an RFC 3339 time or an age like `30m`.
+pub fn parse_since(text: &str, now: SystemTime) -> anyhow::Result<i64> {
+    let t = match humantime::parse_duration(text) {
+        Ok(age) => now.checked_sub(age).unwrap_or(UNIX_EPOCH),
+        Err(_) => humantime::parse_rfc3339_weak(text).with_context(|| {
+            format!("--since {text}: use an RFC 3339 time (2026-11-27T14:02:00Z) or an age (30m, 2h, 7d)")
+        })?,
+    };
+    Ok(t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_nanos() as i64)
+}
+
+fn default_db() -> PathBuf {
+    let here = PathBuf::from("servicetask-history.db");
+    let demo = PathBuf::from("servicetask-demo/history.db");
+    if !here.exists() && demo.exists() {
+        demo
+    } else {
+        here
+    }
+}
+
+/// Runs the command.
+pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
+    let db = args.db.clone().unwrap_or_else(default_db);
+    if !db.exists() {
+        bail!(
+            "no history at {}; run `servicetask demo` or `servicetask run FILE.bpmn` first, or pass --db",
+            db.display()
+        );
+    }
+    let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, SystemTime::now()))
+        .transpose()?;
+    let query = RecordQuery {
+        task: args.task.clone(),
+        since_unix_ns: since,
+        ..RecordQuery::default()
+    };
+    let records: Vec<_> = store.query(&query)?.into_iter().map(|r| r.record).collect();
+    if records.is_empty() {
+        println!("no executions in {} match", db.display());
+        return Ok(exit::OK);
+    }
+    let options = ReportOptions {
+        task: args.task.clone(),
+        since_unix_ns: since,
+        title: format!("servicetask report: {}", db.display()),
+        ..ReportOptions::default()
+    };
+    let data = ReportData::from_records(&records, &options);
+    print!("{}", render_terminal(&data));
+    if let Some(path) = &args.html {
+        std::fs::write(path, render_html(&data)).with_context(|| format!("writing {}", path.display()))?;
+        println!("HTML report: {}", path.display());
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_ages_and_times() {
+        let now = UNIX_EPOCH + Duration::from_secs(10_000);
+        assert_eq!(parse_since("100s", now).unwrap(), 9_900 * 1_000_000_000);
+        assert_eq!(parse_since("1970-01-01T00:00:10Z", now).unwrap(), 10 * 1_000_000_000);
+        assert!(parse_since("yesterday-ish", now).is_err());
+    }
+}
