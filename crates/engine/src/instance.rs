@@ -132,6 +132,13 @@ impl std::fmt::Debug for Instance {
     }
 }
 
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // ends the instance span if it is still open (ending twice is a no-op)
+        self.otel.span().end();
+    }
+}
+
 static INSTANCE_COUNTER: AtomicU64 = AtomicU64::new(1);
 
 fn new_instance_id() -> String {
@@ -403,6 +410,17 @@ impl Instance {
             traceparent: self.traceparent.clone(),
             steps: self.steps,
         }
+    }
+
+    /// Saves the instance for later: returns its snapshot and ends this segment of the
+    /// instance span (a resumed instance opens a new segment, a child of the first, in the same
+    /// trace).
+    pub fn suspend(self) -> InstanceSnapshot {
+        let snap = self.snapshot();
+        self.otel
+            .span()
+            .set_attribute(opentelemetry::KeyValue::new("bpmn.process.suspended", true));
+        snap
     }
 
     /// Runs until the process completes, fails, or waits for the API. When only timers are
