@@ -213,6 +213,11 @@ impl BreakerEngine {
         self.state
     }
 
+    /// When an open breaker starts admitting probes (`None` unless open).
+    pub(crate) fn open_until(&self) -> Option<Instant> {
+        (self.state == BreakerState::Open).then(|| self.since + self.settings.wait_in_open)
+    }
+
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }

@@ -117,6 +117,10 @@ pub struct CircuitBreaker {
     telemetry: Arc<Telemetry>,
     /// `epoch << 3 | state`: read without the lock on the closed-state fast path.
     snapshot: AtomicU64,
+    /// While open: nanoseconds from `origin` to the end of the wait (rejections read it
+    /// without the lock).
+    open_until_ns: AtomicU64,
+    origin: Instant,
     transitions: AtomicU64,
     engine: Mutex<BreakerEngine>,
 }
@@ -139,13 +143,16 @@ impl CircuitBreaker {
         clock: Arc<dyn Clock>,
         telemetry: Arc<Telemetry>,
     ) -> Self {
-        let engine = BreakerEngine::new(&config, clock.now());
+        let origin = clock.now();
+        let engine = BreakerEngine::new(&config, origin);
         let b = CircuitBreaker {
             name: name.into(),
             config,
             clock,
             telemetry,
             snapshot: AtomicU64::new(BreakerState::Closed.code()),
+            open_until_ns: AtomicU64::new(0),
+            origin,
             transitions: AtomicU64::new(0),
             engine: Mutex::new(engine),
         };
@@ -193,13 +200,14 @@ impl CircuitBreaker {
     #[inline]
     pub fn acquire<'a>(&'a self, cx: Option<&'a TaskContext>) -> Result<BreakerPermit<'a>, BreakerOpenError> {
         let snap = self.snapshot.load(Ordering::Acquire);
-        let ticket = if BreakerState::from_code(snap & STATE_MASK).admits_all() {
+        let state = BreakerState::from_code(snap & STATE_MASK);
+        let ticket = if state.admits_all() {
             Ticket {
                 epoch: snap >> STATE_BITS,
                 probe: false,
             }
         } else {
-            self.acquire_slow(cx)?
+            self.reject_fast(state).map_or_else(|| self.acquire_slow(cx), Err)?
         };
         Ok(BreakerPermit {
             breaker: self,
@@ -218,6 +226,27 @@ impl CircuitBreaker {
             cx: cx.cloned(),
             ticket: p.ticket,
             done: false,
+        })
+    }
+
+    /// Rejects without the lock while open (or forced open): the common case in an outage.
+    fn reject_fast(&self, state: BreakerState) -> Option<BreakerOpenError> {
+        let retry_after = match state {
+            BreakerState::ForcedOpen => self.config.wait_in_open,
+            BreakerState::Open => {
+                let until = self.origin + Duration::from_nanos(self.open_until_ns.load(Ordering::Acquire));
+                let now = self.clock.now();
+                if now >= until {
+                    return None; // time to probe: the state machine decides
+                }
+                until - now
+            }
+            _ => return None,
+        };
+        Some(BreakerOpenError {
+            breaker: Arc::clone(&self.name),
+            state,
+            retry_after,
         })
     }
 
@@ -259,6 +288,10 @@ impl CircuitBreaker {
     /// Publishes the engine's state to the snapshot and reports a transition (under the lock,
     /// so the gauge always ends on the current state).
     fn publish(&self, engine: &BreakerEngine, transition: Option<Transition>, cx: Option<&TaskContext>) {
+        if let Some(until) = engine.open_until() {
+            let ns = u64::try_from(until.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX);
+            self.open_until_ns.store(ns, Ordering::Release);
+        }
         self.snapshot
             .store(engine.epoch() << STATE_BITS | engine.state().code(), Ordering::Release);
         if let Some(t) = transition {
