@@ -220,6 +220,16 @@ impl Validator<'_> {
                 }
                 _ => {}
             }
+            if e.triggered_by_event {
+                self.warning(
+                    e.position,
+                    format!(
+                        "event subprocess '{}' is not supported by the engine and never starts",
+                        e.id
+                    ),
+                    "model the handling with a boundary event on an embedded subprocess instead",
+                );
+            }
             if let Some(EventDefinition::Error { error_ref: Some(r) }) = &e.event {
                 if defs.error(r).is_none() {
                     self.error(

@@ -362,6 +362,11 @@ impl Instance {
         Ok(())
     }
 
+    /// Same as [`Instance::complete_task`], under the name the CLI's `complete` command uses.
+    pub fn complete_user_task(&mut self, key: &str, vars: Map<String, Value>) -> Result<(), EngineError> {
+        self.complete_task(key, vars)
+    }
+
     /// Retries an incident (by token id or element id) after a fix, setting `vars` in its scope
     /// first. Call [`Instance::run`] afterwards.
     pub fn retry_incident(&mut self, key: &str, vars: Map<String, Value>) -> Result<(), EngineError> {

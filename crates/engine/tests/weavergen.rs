@@ -113,7 +113,15 @@ fn weavergen_files_run_or_are_rejected_clearly() {
     let mut ran = 0;
     for f in &all {
         let name = f.display().to_string();
-        let result = std::panic::catch_unwind(|| check(f));
+        // a hang guard in wall-clock time (the runs themselves use a paused clock)
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = f.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(std::panic::catch_unwind(|| check(&path)));
+        });
+        let result = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{name}: hung (no verdict within 60 s)"));
         match result {
             Ok(Verdict::Ran) => {
                 ran += 1;
