@@ -78,6 +78,7 @@ impl Session {
             .telemetry(capture.telemetry())
             .config(config)
             .record_sink(records.clone())
+            .anomaly_detection(Default::default())
             .build();
         servicetask_examples::register_all(&runner).map_err(|e| anyhow::anyhow!(e))?;
         Ok(Session {

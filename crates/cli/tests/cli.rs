@@ -193,7 +193,10 @@ fn report_reads_the_history_and_writes_html() {
     let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
     assert!(html.contains("<svg"), "the page has charts");
     assert!(!html.contains("<script src"), "the page is self-contained");
-    let out = servicetask(&["report", "--db", "d/history.db", "--task", "quality_check"], dir.path());
+    let out = servicetask(
+        &["report", "--db", "d/history.db", "--task", "quality_check"],
+        dir.path(),
+    );
     assert!(stdout(&out).contains("quality_check"));
     assert!(!stdout(&out).contains("== file_processing"));
     let out = servicetask(&["report", "--db", "missing.db"], dir.path());

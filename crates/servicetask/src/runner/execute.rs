@@ -77,6 +77,8 @@ struct HandleInner<T> {
     shared: Arc<Shared>,
     span_attributes: Vec<KeyValue>,
     name_attribute: KeyValue,
+    #[cfg(feature = "analytics")]
+    anomalies: Option<std::sync::Mutex<servicetask_analytics::anomaly::AnomalyMonitor>>,
 }
 
 /// A registered task: run it with [`TaskHandle::run`]. Cheap to clone.
@@ -110,6 +112,11 @@ impl<T: ServiceTask> TaskHandle<T> {
         for (k, v) in &config.attributes {
             span_attributes.push(KeyValue::new(k.clone(), v.clone()));
         }
+        #[cfg(feature = "analytics")]
+        let anomalies = shared
+            .anomalies
+            .clone()
+            .map(|c| std::sync::Mutex::new(servicetask_analytics::anomaly::AnomalyMonitor::new(c)));
         let bound = BoundInstruments {
             in_flight: shared
                 .telemetry
@@ -129,6 +136,8 @@ impl<T: ServiceTask> TaskHandle<T> {
                 shared,
                 span_attributes,
                 name_attribute: name_kv,
+                #[cfg(feature = "analytics")]
+                anomalies,
                 config,
             }),
         }
@@ -298,32 +307,11 @@ impl<T: ServiceTask> TaskHandle<T> {
         };
         inner.bound.in_flight.add(-1);
         let trace_id = span.span_context().is_valid().then(|| span.span_context().trace_id());
-        span.end();
-
-        let outcome = match outcome {
-            TaskOutcome::Failure {
-                mut error,
-                retries_left,
-                retry_backoff,
-            } => {
-                enrich(
-                    &mut error,
-                    &cx,
-                    attempts,
-                    trace_id.map(|t| t.to_string()),
-                    context_fields,
-                );
-                let backoff = retry_backoff.or_else(|| (retries_left > 0).then(|| error.retry_after()).flatten());
-                TaskOutcome::Failure {
-                    error,
-                    retries_left,
-                    retry_backoff: backoff,
-                }
-            }
-            other => other,
-        };
-
-        if let Some(sink) = &shared.sink {
+        #[cfg(feature = "analytics")]
+        let wants_record = shared.sink.is_some() || inner.anomalies.is_some();
+        #[cfg(not(feature = "analytics"))]
+        let wants_record = shared.sink.is_some();
+        let record = wants_record.then(|| {
             let mut r = ExecutionRecord::new(
                 inner.span_name,
                 started_wall
@@ -354,6 +342,58 @@ impl<T: ServiceTask> TaskHandle<T> {
             r.element_id = p.element_id.clone();
             r.files = stats.files();
             r.dependencies = stats.dependencies();
+            r
+        });
+        #[cfg(feature = "analytics")]
+        let record = record.map(|mut r| {
+            if let Some(monitor) = &inner.anomalies {
+                let found = monitor.lock().unwrap_or_else(|p| p.into_inner()).observe(&r);
+                for a in &found {
+                    span.add_event(
+                        semconv::event::ANOMALY,
+                        vec![
+                            KeyValue::new(semconv::SERVICETASK_ANOMALY_METRIC, a.metric.as_str()),
+                            KeyValue::new(semconv::SERVICETASK_ANOMALY_SCORE, a.score),
+                        ],
+                    );
+                    instruments.anomalies.add(
+                        1,
+                        &[
+                            inner.name_attribute.clone(),
+                            KeyValue::new(semconv::SERVICETASK_ANOMALY_METRIC, a.metric.as_str()),
+                        ],
+                    );
+                }
+                r.anomaly = !found.is_empty();
+            }
+            r
+        });
+        span.end();
+
+        let outcome = match outcome {
+            TaskOutcome::Failure {
+                mut error,
+                retries_left,
+                retry_backoff,
+            } => {
+                enrich(
+                    &mut error,
+                    &cx,
+                    attempts,
+                    trace_id.map(|t| t.to_string()),
+                    context_fields,
+                );
+                let backoff = retry_backoff.or_else(|| (retries_left > 0).then(|| error.retry_after()).flatten());
+                TaskOutcome::Failure {
+                    error,
+                    retries_left,
+                    retry_backoff: backoff,
+                }
+            }
+            other => other,
+        };
+
+        if let (Some(sink), Some(r)) = (&shared.sink, record) {
             sink.record(r);
         }
         outcome

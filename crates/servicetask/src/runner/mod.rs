@@ -56,6 +56,8 @@ impl PipelineFactory for NoLayers {
 
 pub(crate) struct Shared {
     pub(crate) telemetry: Arc<Telemetry>,
+    #[cfg(feature = "analytics")]
+    pub(crate) anomalies: Option<servicetask_analytics::anomaly::DetectorConfig>,
     pub(crate) sink: Option<Arc<dyn RecordSink>>,
     pub(crate) dependencies: Option<Arc<dyn DependencyPolicy>>,
     pub(crate) inspect_paths: Option<execute::PathInspector>,
@@ -89,9 +91,21 @@ pub struct RunnerBuilder {
     inspect_paths: Option<execute::PathInspector>,
     #[cfg(feature = "resilience")]
     resilience: Option<Arc<servicetask_resilience::Resilience>>,
+    #[cfg(feature = "analytics")]
+    anomalies: Option<servicetask_analytics::anomaly::DetectorConfig>,
 }
 
 impl RunnerBuilder {
+    /// Judges every execution's duration, CPU and memory against the task's recent history
+    /// (relative to what its input size predicts). An anomalous execution gets a
+    /// `servicetask.anomaly` span event, increments `servicetask.anomalies`, and its record is
+    /// flagged. Costs one short per-task lock and a detector update per execution.
+    #[cfg(feature = "analytics")]
+    pub fn anomaly_detection(mut self, config: servicetask_analytics::anomaly::DetectorConfig) -> Self {
+        self.anomalies = Some(config);
+        self
+    }
+
     /// Telemetry to record with (default: the global providers).
     pub fn telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
         self.telemetry = Some(telemetry);
@@ -167,6 +181,8 @@ impl RunnerBuilder {
         Runner {
             shared: Arc::new(Shared {
                 telemetry,
+                #[cfg(feature = "analytics")]
+                anomalies: self.anomalies,
                 sink: self.sink,
                 dependencies,
                 inspect_paths,
@@ -190,6 +206,8 @@ impl Runner {
             inspect_paths: None,
             #[cfg(feature = "resilience")]
             resilience: None,
+            #[cfg(feature = "analytics")]
+            anomalies: None,
         }
     }
 
