@@ -17,8 +17,11 @@ fn main() {
     println!("| class | noise (sd) | trials | MAPE at 10x | right class | linear-vs-quadratic right |");
     println!("|---|---|---|---|---|---|");
     for sd in [0.02, 0.05, 0.10] {
-        for class in [Complexity::Linear, Complexity::NLogN, Complexity::Quadratic] {
-            let mut rng = StdRng::seed_from_u64(7 + (sd * 1000.0) as u64);
+        for (ci, class) in [Complexity::Linear, Complexity::NLogN, Complexity::Quadratic]
+            .into_iter()
+            .enumerate()
+        {
+            let mut rng = StdRng::seed_from_u64(7 + (sd * 1000.0) as u64 + 100_000 * ci as u64);
             let a = match class {
                 Complexity::Quadratic => 1e-4,
                 Complexity::NLogN => 0.01,
