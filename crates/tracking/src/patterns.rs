@@ -222,9 +222,14 @@ impl AccessHistory {
 
 /// `now - before`, per (path, kind): what an attempt added to the execution's totals.
 pub(crate) fn subtract(now: Vec<FileAccess>, before: &[FileAccess]) -> Vec<FileAccess> {
+    if before.is_empty() {
+        return now;
+    }
+    let index: HashMap<(&str, FileAccessKind), &FileAccess> =
+        before.iter().map(|b| ((b.path.as_str(), b.kind), b)).collect();
     now.into_iter()
         .filter_map(|mut f| {
-            if let Some(b) = before.iter().find(|b| b.path == f.path && b.kind == f.kind) {
+            if let Some(b) = index.get(&(f.path.as_str(), f.kind)) {
                 f.bytes = f.bytes.saturating_sub(b.bytes);
                 f.ops = f.ops.saturating_sub(b.ops);
             }

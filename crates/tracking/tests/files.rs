@@ -418,3 +418,26 @@ fn a_file_that_grows_and_shrinks_while_streamed_counts_the_bytes_really_read() {
     assert_eq!(load(&cx.stats().bytes_read), total);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Tracking touches only the paths it is given: removing a directory that holds a symlink to
+/// another directory removes the link, not what it points to.
+#[cfg(unix)]
+#[test]
+fn remove_dir_all_does_not_follow_symlinks_out_of_the_tree() {
+    let dir = temp_dir("nofollow");
+    let outside = dir.join("outside");
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(outside.join("keep.txt"), b"precious").unwrap();
+    std::os::unix::fs::symlink(&outside, tree.join("link")).unwrap();
+    let cx = Harness::new().context("nofollow", TrackingConfig::default());
+    rt().block_on(cx.fs().remove_dir_all(&tree)).unwrap();
+    assert!(!tree.exists());
+    assert_eq!(std::fs::read(outside.join("keep.txt")).unwrap(), b"precious");
+    // Only the path asked for is in the record.
+    let files = cx.stats().files();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].path, tree.to_string_lossy());
+    std::fs::remove_dir_all(dir).unwrap();
+}
