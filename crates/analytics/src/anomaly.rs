@@ -510,6 +510,20 @@ impl AnomalyMonitor {
         out
     }
 
+    /// Like [`AnomalyMonitor::observe`], and sets `record.anomaly` when any metric is anomalous,
+    /// so the flag reaches the history with the record. The runner calls this just before
+    /// handing the record to its `RecordSink`, and turns each returned anomaly into a
+    /// `servicetask.anomaly` span event (attributes `servicetask.anomaly.metric`,
+    /// `servicetask.anomaly.score`) and a `servicetask.anomalies` counter increment (names in
+    /// `servicetask_core::semconv`).
+    pub fn observe_and_flag(&mut self, record: &mut ExecutionRecord) -> Vec<MetricAnomaly> {
+        let found = self.observe(record);
+        if !found.is_empty() {
+            record.anomaly = true;
+        }
+        found
+    }
+
     /// The current size model of a task's metric, if one has been fitted.
     pub fn model(&self, task: &str, metric: Metric) -> Option<&crate::predict::SizeModel> {
         self.states.get(&(task.to_string(), metric))?.model.as_ref()

@@ -364,6 +364,104 @@ fn fit_power(pts: &[(f64, f64)]) -> Option<PowerLaw> {
     best
 }
 
+/// Resource forecasting per task: size models of duration (seconds), CPU (seconds) and peak
+/// memory (bytes) fitted from execution records.
+///
+/// ```
+/// use servicetask_analytics::anomaly::Metric;
+/// use servicetask_analytics::predict::Forecaster;
+/// use servicetask_core::record::{ExecutionRecord, OutcomeKind};
+/// let recs: Vec<_> = (1..=50u64)
+///     .map(|n| {
+///         let mut r = ExecutionRecord::new("resize", n as i64, 1_000_000 * n, OutcomeKind::Complete);
+///         r.input_size = Some(n * 10);
+///         r
+///     })
+///     .collect();
+/// let f = Forecaster::from_records(&recs);
+/// let p = f.predict("resize", 1000.0).unwrap(); // duration at input size 1000
+/// assert!((p.expected - 0.1).abs() < 1e-6);
+/// assert!(f.predict_metric("resize", Metric::Memory, 1000.0).is_none()); // no memory recorded
+/// let batch = f.predict_batch("resize", &[100.0, 200.0]).unwrap();
+/// assert!((batch.total_duration_secs - 0.03).abs() < 1e-6);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Forecaster {
+    models: std::collections::BTreeMap<(String, crate::anomaly::Metric), SizeModel>,
+}
+
+/// The forecast for a batch of inputs of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchForecast {
+    /// Per-input duration predictions (seconds).
+    pub durations: Vec<Prediction>,
+    /// Sum of expected durations if run one after another (seconds).
+    pub total_duration_secs: f64,
+    /// Sum of the upper bounds (seconds): a pessimistic total.
+    pub total_duration_high_secs: f64,
+    /// Sum of expected CPU time (seconds), when CPU is recorded.
+    pub total_cpu_secs: Option<f64>,
+    /// Largest expected peak memory of one input (bytes), when memory is recorded.
+    pub peak_memory_bytes: Option<f64>,
+}
+
+impl Forecaster {
+    /// Fits a model per task and metric from records with an input size (at least 5 such
+    /// records with 2 distinct sizes are needed for a model).
+    pub fn from_records(records: &[servicetask_core::record::ExecutionRecord]) -> Forecaster {
+        use crate::anomaly::Metric;
+        let mut pts: std::collections::BTreeMap<(String, Metric), Vec<(f64, f64)>> = Default::default();
+        for r in records {
+            let Some(n) = r.input_size else { continue };
+            for m in Metric::ALL {
+                if let Some(v) = m.value(r) {
+                    pts.entry((r.task.clone(), m)).or_default().push((n as f64, v));
+                }
+            }
+        }
+        let models = pts
+            .into_iter()
+            .filter(|(_, p)| p.len() >= 5 && p.iter().any(|q| q.0 != p[0].0))
+            .filter_map(|(k, p)| SizeModel::fit(&p).ok().map(|m| (k, m)))
+            .collect();
+        Forecaster { models }
+    }
+
+    /// Expected duration (seconds) of `task` at `input_size`, with an interval.
+    pub fn predict(&self, task: &str, input_size: f64) -> Option<Prediction> {
+        self.predict_metric(task, crate::anomaly::Metric::Duration, input_size)
+    }
+
+    /// Expected value of a metric (duration and CPU in seconds, memory in bytes).
+    pub fn predict_metric(&self, task: &str, metric: crate::anomaly::Metric, input_size: f64) -> Option<Prediction> {
+        Some(self.model(task, metric)?.predict(input_size))
+    }
+
+    /// The fitted model of a task's metric.
+    pub fn model(&self, task: &str, metric: crate::anomaly::Metric) -> Option<&SizeModel> {
+        self.models.get(&(task.to_string(), metric))
+    }
+
+    /// Forecast for a batch of inputs of one task; `None` without a duration model.
+    pub fn predict_batch(&self, task: &str, input_sizes: &[f64]) -> Option<BatchForecast> {
+        use crate::anomaly::Metric;
+        let durations = self.model(task, Metric::Duration)?.predict_batch(input_sizes);
+        let total_cpu_secs = self
+            .model(task, Metric::Cpu)
+            .map(|m| input_sizes.iter().map(|&n| m.predict(n).expected).sum());
+        let peak_memory_bytes = self
+            .model(task, Metric::Memory)
+            .map(|m| input_sizes.iter().map(|&n| m.predict(n).expected).fold(0.0, f64::max));
+        Some(BatchForecast {
+            total_duration_secs: durations.iter().map(|p| p.expected).sum(),
+            total_duration_high_secs: durations.iter().map(|p| p.high).sum(),
+            durations,
+            total_cpu_secs,
+            peak_memory_bytes,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

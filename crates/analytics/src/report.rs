@@ -1000,6 +1000,32 @@ td:first-child,th:first-child{{text-align:left}}figure{{margin:12px 0}}figcaptio
     o
 }
 
+/// Parses a `--since` value into Unix nanoseconds: an absolute UTC time (`2026-11-27`,
+/// `2026-11-27 14:02`, `2026-11-27T14:02:00Z`) or an age before `now_unix_ns` (`90s`, `30m`,
+/// `6h`, `7d`, `2w`). `None` when it is neither.
+pub fn parse_since(s: &str, now_unix_ns: i64) -> Option<i64> {
+    let s = s.trim();
+    if let Some(unit) = s.chars().last().filter(|c| c.is_ascii_alphabetic()) {
+        if let Ok(n) = s[..s.len() - 1].parse::<f64>() {
+            let secs = match unit {
+                's' => 1.0,
+                'm' => 60.0,
+                'h' => 3600.0,
+                'd' => 86_400.0,
+                'w' => 604_800.0,
+                _ => return None,
+            };
+            if !n.is_finite() || n < 0.0 {
+                return None;
+            }
+            return Some(now_unix_ns.saturating_sub((n * secs * 1e9) as i64));
+        }
+    }
+    let t = s.trim_end_matches('Z').replace('T', " ");
+    let t = if t.len() == 10 { format!("{t} 00:00:00") } else { t };
+    crate::nab::parse_timestamp(&t).map(|secs| secs.saturating_mul(1_000_000_000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1009,6 +1035,18 @@ mod tests {
         assert_eq!(sparkline(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]), "▁▂▃▄▅▆▇█");
         assert_eq!(sparkline(&[2.0, f64::NAN, 2.0]), "▄ ▄");
         assert_eq!(sparkline(&[]), "");
+    }
+
+    #[test]
+    fn since_values() {
+        let now = 10_000 * 1_000_000_000;
+        assert_eq!(parse_since("90s", now), Some(now - 90 * 1_000_000_000));
+        assert_eq!(parse_since("2h", now), Some(now - 7200 * 1_000_000_000));
+        assert_eq!(parse_since("1970-01-01 01:00", now), Some(3600 * 1_000_000_000));
+        assert_eq!(parse_since("1970-01-02", now), Some(86_400 * 1_000_000_000));
+        assert_eq!(parse_since("1970-01-01T00:00:10Z", now), Some(10 * 1_000_000_000));
+        assert_eq!(parse_since("soon", now), None);
+        assert_eq!(parse_since("-3h", now), None);
     }
 
     #[test]
