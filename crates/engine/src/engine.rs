@@ -22,6 +22,9 @@ pub struct EngineConfig {
     /// Service-call attempts per task before a failure becomes an incident regardless of
     /// `retries_left`.
     pub max_attempts: u32,
+    /// Service calls in flight at once per instance (parallel branches, parallel
+    /// multi-instance batches); the rest wait for a free slot.
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for EngineConfig {
@@ -30,6 +33,7 @@ impl Default for EngineConfig {
             plain_tasks_wait: false,
             max_steps: 1_000_000,
             max_attempts: 100,
+            max_concurrent_calls: 256,
         }
     }
 }

@@ -635,6 +635,11 @@ impl Instance {
         Ok(p)
     }
 
+    /// The already-indexed process `id`, if any.
+    pub(crate) fn procs_get(&self, id: &str) -> Option<Arc<ProcIndex>> {
+        self.procs.get(id).cloned()
+    }
+
     pub(crate) fn proc_of_scope(&mut self, scope: Id) -> Result<Arc<ProcIndex>, EngineError> {
         let pid = self
             .scopes
@@ -661,8 +666,31 @@ impl Instance {
         Ok((p, el))
     }
 
+    /// The variable layers `scope` sees: its own, then (for a multi-instance child, which holds
+    /// only its item and counter) its parent's, and so on.
+    pub(crate) fn layers(&self, scope: Id) -> Vec<&Map<String, Value>> {
+        let mut out = Vec::new();
+        let mut cur = Some(scope);
+        while let Some(id) = cur {
+            let Some(s) = self.scopes.get(&id) else { break };
+            out.push(&s.vars);
+            cur = if matches!(s.kind, ScopeKind::MiChild { .. }) {
+                s.parent
+            } else {
+                None
+            };
+        }
+        out
+    }
+
+    /// The variables `scope` sees, merged into one map (a copy).
     pub(crate) fn vars_of(&self, scope: Id) -> Map<String, Value> {
-        self.scopes.get(&scope).map(|s| s.vars.clone()).unwrap_or_default()
+        let layers = self.layers(scope);
+        let mut merged = Map::new();
+        for l in layers.iter().rev() {
+            merged.extend(l.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        merged
     }
 
     pub(crate) fn vars_mut(&mut self, scope: Id) -> Option<&mut Map<String, Value>> {
@@ -678,8 +706,7 @@ impl Instance {
         src: &str,
         scope: Id,
     ) -> Result<Value, EngineError> {
-        let vars = self.vars_of(scope);
-        eval_in(p, element_id, what, src, &vars)
+        eval_in(p, element_id, what, src, &self.layers(scope))
     }
 
     /// Starts tokens at the start elements of a fresh scope.
@@ -808,17 +835,24 @@ impl Instance {
         src: &str,
         scope: Id,
     ) -> Result<(), EngineError> {
-        let mut vars = self.vars_of(scope);
-        expr::run_script(src, &mut vars).map_err(|e| EngineError::Expression {
+        let mut local = match self.vars_mut(scope) {
+            Some(v) => std::mem::take(v),
+            None => Map::new(),
+        };
+        let result = {
+            let layers = self.layers(scope);
+            let below = layers.get(1..).unwrap_or(&[]);
+            expr::Script::parse(src).and_then(|s| s.run_layered(&mut local, below))
+        };
+        if let Some(v) = self.vars_mut(scope) {
+            *v = local;
+        }
+        result.map_err(|e| EngineError::Expression {
             at: p.location(element_id),
             what: what.to_string(),
             message: e.message,
             help: "scripts take one statement per line: x = expr, x += expr, del(x), or an expression; every name must be a variable".to_string(),
-        })?;
-        if let Some(v) = self.vars_mut(scope) {
-            *v = vars;
-        }
-        Ok(())
+        })
     }
 
     pub(crate) fn record_completed(&mut self, tid: Id) -> Result<(), EngineError> {
@@ -1088,16 +1122,16 @@ impl Instance {
     }
 }
 
-/// Evaluates `src` over `vars`; errors name the element and its position.
+/// Evaluates `src` over variable layers; errors name the element and its position.
 pub(crate) fn eval_in(
     p: &ProcIndex,
     element_id: &str,
     what: &str,
     src: &str,
-    vars: &Map<String, Value>,
+    layers: &[&Map<String, Value>],
 ) -> Result<Value, EngineError> {
     Expression::parse(src)
-        .and_then(|e| e.eval(vars))
+        .and_then(|e| e.eval_layers(layers))
         .map_err(|e| EngineError::Expression {
             at: p.location(element_id),
             what: format!("{what} '{}'", src.trim()),

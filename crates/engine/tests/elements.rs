@@ -570,3 +570,59 @@ fn invalid_definitions_are_refused_at_start() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_large_parallel_batch_runs_with_bounded_concurrency() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="big">
+      <process id="big"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="each"/>
+      <serviceTask id="each"><extensionElements><zeebe:taskDefinition type="each"/></extensionElements>
+        <multiInstanceLoopCharacteristics><extensionElements>
+          <zeebe:loopCharacteristics inputCollection="=files" inputElement="file" outputCollection="sizes" outputElement="=size"/>
+        </extensionElements></multiInstanceLoopCharacteristics></serviceTask>
+      <sequenceFlow id="f1" sourceRef="each" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+    let (defs, _) = servicetask_bpmn::parse("big.bpmn", xml);
+    let in_flight = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let saw_collection = Arc::new(AtomicU32::new(0));
+    let (f, p, s) = (in_flight.clone(), peak.clone(), saw_collection.clone());
+    let engine = Engine::builder(Arc::new(move |call: ServiceCall| -> ServiceFuture {
+        let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(now, Ordering::SeqCst);
+        if call.variables.contains_key("files") {
+            s.fetch_add(1, Ordering::SeqCst);
+        }
+        let n = call.variables.get("file").and_then(Value::as_i64).unwrap_or(-1);
+        let f = f.clone();
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            f.fetch_sub(1, Ordering::SeqCst);
+            ServiceResult::Complete(obj(json!({"size": n * 10})))
+        })
+    }))
+    .config(EngineConfig {
+        max_concurrent_calls: 50,
+        ..EngineConfig::default()
+    })
+    .build();
+    let files: Vec<i64> = (0..2000).collect();
+    let mut inst = engine.start(&defs, "big", obj(json!({ "files": files }))).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    let sizes = inst
+        .variables()
+        .get("sizes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(sizes.len(), 2000);
+    assert_eq!(sizes[1999], json!(19990));
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        50,
+        "at most max_concurrent_calls in flight"
+    );
+    assert_eq!(
+        saw_collection.load(Ordering::SeqCst),
+        0,
+        "children get their item, not the whole collection"
+    );
+}

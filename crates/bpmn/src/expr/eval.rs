@@ -4,9 +4,10 @@ use super::parser::{BinOp, Expr, Stmt};
 use super::{Dialect, ExprError};
 use serde_json::{Map, Number, Value};
 
-/// Variables visible to an evaluation: the process variables plus comprehension locals.
+/// Variables visible to an evaluation: layers of variables (the first that has a name wins)
+/// plus comprehension locals.
 pub(crate) struct Env<'a> {
-    pub vars: &'a Map<String, Value>,
+    pub layers: &'a [&'a Map<String, Value>],
     pub locals: Vec<(String, Value)>,
     pub dialect: Dialect,
 }
@@ -16,7 +17,7 @@ impl Env<'_> {
         if let Some((_, v)) = self.locals.iter().rev().find(|(n, _)| n == name) {
             return Ok(v.clone());
         }
-        match self.vars.get(name) {
+        match self.layers.iter().find_map(|l| l.get(name)) {
             Some(v) => Ok(v.clone()),
             None if self.dialect != Dialect::Python => Ok(Value::Null),
             None => Err(ExprError::new(format!("name '{name}' is not defined"))),
@@ -583,12 +584,18 @@ fn method(base: &Value, name: &str, args: &[Value]) -> Result<Value, ExprError> 
     }
 }
 
-/// Runs one statement against mutable variables.
-pub(crate) fn exec(stmt: &Stmt, vars: &mut Map<String, Value>, dialect: Dialect) -> Result<(), ExprError> {
+/// Runs one statement: reads see `local` then `below`; writes go to `local`.
+pub(crate) fn exec(
+    stmt: &Stmt,
+    local: &mut Map<String, Value>,
+    below: &[&Map<String, Value>],
+    dialect: Dialect,
+) -> Result<(), ExprError> {
     match stmt {
         Stmt::Expr(e) => {
+            let layers: Vec<&Map<String, Value>> = std::iter::once(&*local).chain(below.iter().copied()).collect();
             let mut env = Env {
-                vars,
+                layers: &layers,
                 locals: Vec::new(),
                 dialect,
             };
@@ -597,7 +604,8 @@ pub(crate) fn exec(stmt: &Stmt, vars: &mut Map<String, Value>, dialect: Dialect)
         }
         Stmt::Del(names) => {
             for n in names {
-                if vars.remove(n).is_none() {
+                let below_has = below.iter().any(|l| l.contains_key(n));
+                if local.remove(n).is_none() && !below_has {
                     return Err(ExprError::new(format!("name '{n}' is not defined")));
                 }
             }
@@ -605,8 +613,9 @@ pub(crate) fn exec(stmt: &Stmt, vars: &mut Map<String, Value>, dialect: Dialect)
         }
         Stmt::Assign { target, op, value } => {
             let new = {
+                let layers: Vec<&Map<String, Value>> = std::iter::once(&*local).chain(below.iter().copied()).collect();
                 let mut env = Env {
-                    vars,
+                    layers: &layers,
                     locals: Vec::new(),
                     dialect,
                 };
@@ -614,22 +623,29 @@ pub(crate) fn exec(stmt: &Stmt, vars: &mut Map<String, Value>, dialect: Dialect)
                 match op {
                     None => rhs,
                     Some(op) => {
-                        let current = read_path(vars, target)?;
+                        let current = read_path(&layers, target)?;
                         binary(*op, &current, &rhs, dialect)?
                     }
                 }
             };
-            write_path(vars, target, new)
+            if target.len() > 1 && !local.contains_key(&target[0]) {
+                // a nested write into a variable of a lower layer starts from a copy of it
+                if let Some(v) = below.iter().find_map(|l| l.get(&target[0])) {
+                    local.insert(target[0].clone(), v.clone());
+                }
+            }
+            write_path(local, target, new)
         }
     }
 }
 
-fn read_path(vars: &Map<String, Value>, path: &[String]) -> Result<Value, ExprError> {
+fn read_path(layers: &[&Map<String, Value>], path: &[String]) -> Result<Value, ExprError> {
     let Some((first, rest)) = path.split_first() else {
         return Err(ExprError::new("empty assignment target".to_string()));
     };
-    let mut cur = vars
-        .get(first)
+    let mut cur = layers
+        .iter()
+        .find_map(|l| l.get(first))
         .ok_or_else(|| ExprError::new(format!("name '{first}' is not defined")))?;
     for seg in rest {
         cur = cur

@@ -121,8 +121,14 @@ impl Expression {
 
     /// Evaluates the expression over `vars`.
     pub fn eval(&self, vars: &Map<String, Value>) -> Result<Value, ExprError> {
+        self.eval_layers(&[vars])
+    }
+
+    /// Evaluates the expression over layers of variables: a name is looked up in the first
+    /// layer that has it (a multi-instance child's own variables, then its parent's).
+    pub fn eval_layers(&self, layers: &[&Map<String, Value>]) -> Result<Value, ExprError> {
         let mut env = eval::Env {
-            vars,
+            layers,
             locals: Vec::new(),
             dialect: self.dialect,
         };
@@ -195,8 +201,13 @@ impl Script {
     /// Runs the script, changing `vars` in place. On error, the statements before the failing
     /// one have taken effect.
     pub fn run(&self, vars: &mut Map<String, Value>) -> Result<(), ExprError> {
+        self.run_layered(vars, &[])
+    }
+
+    /// Runs the script with reads seeing `local` then `below`, and writes going to `local`.
+    pub fn run_layered(&self, local: &mut Map<String, Value>, below: &[&Map<String, Value>]) -> Result<(), ExprError> {
         for (line, s) in &self.stmts {
-            eval::exec(s, vars, self.dialect)
+            eval::exec(s, local, below, self.dialect)
                 .map_err(|e| ExprError::new(format!("script line {line}: {}", e.message)))?;
         }
         Ok(())
@@ -289,6 +300,21 @@ mod tests {
         assert!(err.to_string().starts_with("script line 2:"), "{err}");
         let err = run_script("if x:\n  y = 1", &mut Map::new()).unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn layered_reads_fall_through_and_writes_stay_local() {
+        let parent = vars(json!({"items": [1, 2], "total": 10, "o": {"a": 1}}));
+        let mut local = vars(json!({"item": 2}));
+        let script = Script::parse("total += item\no.b = 2\nx = len(items)").unwrap();
+        script.run_layered(&mut local, &[&parent]).unwrap();
+        assert_eq!(
+            Value::Object(local.clone()),
+            json!({"item": 2, "total": 12, "o": {"a": 1, "b": 2}, "x": 2})
+        );
+        assert_eq!(parent.get("total"), Some(&json!(10)));
+        let e = Expression::parse("item + total").unwrap();
+        assert_eq!(e.eval_layers(&[&local, &parent]).unwrap(), json!(14));
     }
 
     #[test]

@@ -19,11 +19,14 @@ impl Instance {
             });
         }
         let scope = self.tokens[&tid].scope;
-        let parent_vars = self.vars_of(scope);
         let vars = if el.input_mappings.is_empty() {
-            parent_vars
+            self.vars_of(scope)
         } else {
-            super::service_task::apply_mappings(p, el, &el.input_mappings, &parent_vars, Map::new(), "input mapping")?
+            let mut m = Map::new();
+            let pairs =
+                super::service_task::eval_mappings(p, el, &el.input_mappings, &self.layers(scope), "input mapping")?;
+            super::service_task::apply_pairs(&mut m, pairs);
+            m
         };
         let keys = vars.keys().cloned().collect();
         let child = self.new_scope(
@@ -59,11 +62,9 @@ impl Instance {
             }
             return Ok(());
         }
-        let target = self.vars_of(parent);
-        let merged =
-            super::service_task::apply_mappings(&p, &el, &el.output_mappings, &child.vars, target, "output mapping")?;
+        let pairs = super::service_task::eval_mappings(&p, &el, &el.output_mappings, &[&child.vars], "output mapping")?;
         if let Some(v) = self.vars_mut(parent) {
-            *v = merged;
+            super::service_task::apply_pairs(v, pairs);
         }
         Ok(())
     }

@@ -102,8 +102,9 @@ impl Instance {
             }
             _ => return Ok(()),
         };
+        // the child holds only its item and counter; it reads the rest through its parent
         let (process_id, mut vars) = match self.scopes.get(&scope) {
-            Some(s) => (s.process_id.clone(), s.vars.clone()),
+            Some(s) => (s.process_id.clone(), serde_json::Map::new()),
             None => return Ok(()),
         };
         if let Some(name) = &mi.input_element {
@@ -144,9 +145,13 @@ impl Instance {
             return Ok(());
         };
         let output = match &mi.output_element {
-            Some(src) => Expression::parse(src)
-                .and_then(|e| e.eval(&child.vars))
-                .unwrap_or(Value::Null),
+            Some(src) => {
+                let mut layers = vec![&child.vars];
+                layers.extend(self.layers(self.tokens[&body].scope));
+                Expression::parse(src)
+                    .and_then(|e| e.eval_layers(&layers))
+                    .unwrap_or(Value::Null)
+            }
             None => mi
                 .input_element
                 .as_ref()
@@ -172,7 +177,13 @@ impl Instance {
                 vars.extend(child.vars.clone());
                 vars.insert("nrOfCompletedInstances".to_string(), Value::from(done as u64));
                 vars.insert("nrOfInstances".to_string(), Value::from(total as u64));
-                expr::truthy(&crate::instance::eval_in(&p, &el.id, "completion condition", c, &vars)?)
+                expr::truthy(&crate::instance::eval_in(
+                    &p,
+                    &el.id,
+                    "completion condition",
+                    c,
+                    &[&vars],
+                )?)
             }
             None => false,
         };

@@ -30,20 +30,25 @@ impl Instance {
             .binding
             .clone()
             .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, el.id.clone()));
-        let vars = self.vars_of(scope);
         let variables = if binding.kind == BindingKind::SpiffOperator {
+            let layers = self.layers(scope);
             let mut m = Map::new();
             for (name, src) in &binding.params {
                 m.insert(
                     name.clone(),
-                    eval_in(&p, &el.id, &format!("parameter '{name}'"), src, &vars)?,
+                    eval_in(&p, &el.id, &format!("parameter '{name}'"), src, &layers)?,
                 );
             }
             m
         } else if !binding.input_mappings.is_empty() {
-            apply_mappings(&p, &el, &binding.input_mappings, &vars, Map::new(), "input mapping")?
+            let mut m = Map::new();
+            apply_pairs(
+                &mut m,
+                eval_mappings(&p, &el, &binding.input_mappings, &self.layers(scope), "input mapping")?,
+            );
+            m
         } else {
-            vars
+            self.call_variables(tid, scope)
         };
         Ok(ServiceCall {
             element_id: el.id.clone(),
@@ -63,6 +68,7 @@ impl Instance {
             .values()
             .filter(|t| t.state == TokenState::CallPending)
             .map(|t| t.id)
+            .take(self.engine.inner.config.max_concurrent_calls.max(1))
             .collect();
         let mut set = tokio::task::JoinSet::new();
         let mut by_task = HashMap::new();
@@ -122,31 +128,35 @@ impl Instance {
             .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, el.id.clone()));
         match res {
             ServiceResult::Complete(out) => {
-                let vars = self.vars_of(scope);
-                let new_vars = if binding.kind == BindingKind::SpiffOperator {
-                    let mut v = vars;
+                if binding.kind == BindingKind::SpiffOperator {
                     let name = binding
                         .result_variable
                         .clone()
                         .filter(|s| !s.is_empty())
                         .unwrap_or_else(|| format!("spiff__{}_result", el.id.replace('-', "_")));
-                    v.insert(name, Value::Object(out));
-                    v
+                    if let Some(v) = self.vars_mut(scope) {
+                        v.insert(name, Value::Object(out));
+                    }
                 } else if !binding.output_mappings.is_empty() {
                     // Zeebe: outputs see the task's local (input-mapped) variables and its result
-                    let mut source = vars.clone();
+                    let mut source = Map::new();
                     if !binding.input_mappings.is_empty() {
-                        source = apply_mappings(&p, &el, &binding.input_mappings, &vars, source, "input mapping")?;
+                        apply_pairs(
+                            &mut source,
+                            eval_mappings(&p, &el, &binding.input_mappings, &self.layers(scope), "input mapping")?,
+                        );
                     }
                     source.extend(out);
-                    apply_mappings(&p, &el, &binding.output_mappings, &source, vars, "output mapping")?
-                } else {
-                    let mut v = vars;
+                    let pairs = {
+                        let mut layers = vec![&source];
+                        layers.extend(self.layers(scope));
+                        eval_mappings(&p, &el, &binding.output_mappings, &layers, "output mapping")?
+                    };
+                    if let Some(v) = self.vars_mut(scope) {
+                        apply_pairs(v, pairs);
+                    }
+                } else if let Some(v) = self.vars_mut(scope) {
                     v.extend(out);
-                    v
-                };
-                if let Some(v) = self.vars_mut(scope) {
-                    *v = new_vars;
                 }
                 self.complete_activity(tid)
             }
@@ -209,25 +219,65 @@ impl Instance {
     }
 }
 
-/// Applies source -> target mappings: sources in FEEL (`=expr`) or JUEL (`${expr}`) are
-/// evaluated over `source`; plain sources are static strings, as in Zeebe.
-pub(crate) fn apply_mappings(
+/// Evaluates source -> target mappings over variable layers: sources in FEEL (`=expr`) or JUEL
+/// (`${expr}`) are evaluated; plain sources are static strings, as in Zeebe; an empty source
+/// copies the variable named by the target.
+pub(crate) fn eval_mappings(
     p: &ProcIndex,
     el: &FlowElement,
     mappings: &[Mapping],
-    source: &Map<String, Value>,
-    mut target: Map<String, Value>,
+    layers: &[&Map<String, Value>],
     what: &str,
-) -> Result<Map<String, Value>, EngineError> {
+) -> Result<Vec<(String, Value)>, EngineError> {
+    let mut out = Vec::with_capacity(mappings.len());
     for m in mappings {
         let value = if m.source.trim().is_empty() {
-            source.get(&m.target).cloned().unwrap_or(Value::Null)
+            layers
+                .iter()
+                .find_map(|l| l.get(&m.target))
+                .cloned()
+                .unwrap_or(Value::Null)
         } else if detect_dialect(&m.source).0 == Dialect::Python {
             Value::String(m.source.clone())
         } else {
-            eval_in(p, &el.id, what, &m.source, source)?
+            eval_in(p, &el.id, what, &m.source, layers)?
         };
-        set_path(&mut target, &m.target, value);
+        out.push((m.target.clone(), value));
     }
-    Ok(target)
+    Ok(out)
+}
+
+/// Writes evaluated mappings at their (dotted) target paths.
+pub(crate) fn apply_pairs(target: &mut Map<String, Value>, pairs: Vec<(String, Value)>) {
+    for (t, v) in pairs {
+        set_path(target, &t, v);
+    }
+}
+
+impl Instance {
+    /// The variables a task without input mappings is called with: everything it sees, except
+    /// that a multi-instance child does not get the whole input collection again (only its item).
+    fn call_variables(&self, tid: Id, scope: Id) -> Map<String, Value> {
+        let mut vars = self.vars_of(scope);
+        let mi_inner = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
+        if mi_inner {
+            if let Some(Ok((_, el))) = self.tokens.get(&tid).map(|t| {
+                self.scopes
+                    .get(&t.scope)
+                    .and_then(|s| self.procs_get(&s.process_id))
+                    .and_then(|p| p.element(&t.element).cloned().map(|e| (p, e)))
+                    .ok_or(())
+            }) {
+                if let Some(servicetask_bpmn::LoopCharacteristics::MultiInstance(mi)) = &el.loop_characteristics {
+                    if let Some(coll) = &mi.input_collection {
+                        let name = coll.trim().trim_start_matches('=').trim();
+                        if mi.input_element.as_deref() != Some(name) {
+                            vars.remove(name);
+                        }
+                    }
+                }
+            }
+        }
+        vars
+    }
 }
