@@ -480,7 +480,12 @@ impl Instance {
                 };
             }
             if let Some(due) = next {
-                tokio::time::sleep_until(self.clock_base + Duration::from_millis(due)).await;
+                let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
+                let at = self
+                    .clock_base
+                    .checked_add(Duration::from_millis(due))
+                    .map_or(far, |t| t.min(far));
+                tokio::time::sleep_until(at).await;
                 continue;
             }
             let e = self.stuck_error();

@@ -126,3 +126,25 @@ async fn a_malformed_traceparent_starts_a_new_trace() {
     assert!(!tp.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
     assert_eq!(telemetry::parse_traceparent(tp).map(|sc| sc.is_valid()), Some(true));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_instance_keeps_its_timers_and_variables() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/timers.bpmn");
+    let defs = servicetask_bpmn::load_file(&path).unwrap();
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&defs, "timers", serde_json::from_value(json!({"reminders": 0})).unwrap()).unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Waiting { .. }), "waits at 'review' after PT5S");
+    let _ = inst.advance(std::time::Duration::from_secs(12)).await; // first reminder at 10 s after review
+    assert_eq!(inst.variables().get("reminders"), Some(&json!(1)));
+    let store = SqliteInstanceStore::in_memory().unwrap();
+    store.save(&inst.suspend()).unwrap();
+    let id = store.list().unwrap()[0].instance_id.clone();
+    let mut back = engine.resume(&defs, store.load(&id).unwrap().unwrap()).unwrap();
+    assert_eq!(back.waiting_tasks()[0].element_id, "review");
+    // the timeout had 60 - 12 = 48 s left when saved; the second reminder 8 s
+    let o = back.advance(std::time::Duration::from_secs(47)).await;
+    assert!(matches!(o, RunOutcome::Waiting { .. }), "{o:?}");
+    assert_eq!(back.variables().get("reminders"), Some(&json!(2)));
+    assert_eq!(back.advance(std::time::Duration::from_secs(2)).await, RunOutcome::Completed);
+    assert_eq!(back.variables().get("escalated"), Some(&json!(true)));
+}

@@ -10,7 +10,15 @@ pub(crate) struct Env<'a> {
     pub layers: &'a [&'a Map<String, Value>],
     pub locals: Vec<(String, Value)>,
     pub dialect: Dialect,
+    /// Work done so far (nodes evaluated plus sizes of lists and strings built).
+    pub cost: u64,
 }
+
+/// Work one evaluation may do before it is stopped: expressions never hang.
+const COST_LIMIT: u64 = 20_000_000;
+
+/// Longest string an expression may build.
+const MAX_STRING: usize = 10_000_000;
 
 impl Env<'_> {
     fn lookup(&self, name: &str) -> Result<Value, ExprError> {
@@ -71,6 +79,23 @@ fn as_i64(v: &Value) -> Option<i64> {
 }
 
 pub(crate) fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Value, ExprError> {
+    env.cost += 1;
+    let v = eval_node(e, env)?;
+    env.cost += match &v {
+        Value::Array(a) => a.len() as u64,
+        Value::String(s) => (s.len() / 64) as u64,
+        Value::Object(o) => o.len() as u64,
+        _ => 0,
+    };
+    if env.cost > COST_LIMIT {
+        return Err(ExprError::new(
+            "the expression does too much work (over 20 million steps)".to_string(),
+        ));
+    }
+    Ok(v)
+}
+
+fn eval_node(e: &Expr, env: &mut Env<'_>) -> Result<Value, ExprError> {
     match e {
         Expr::Lit(v) => Ok(v.clone()),
         Expr::Var(name) => env.lookup(name),
@@ -335,7 +360,12 @@ pub(crate) fn binary(op: BinOp, l: &Value, r: &Value, dialect: Dialect) -> Resul
 fn arith(op: BinOp, l: &Value, r: &Value, dialect: Dialect) -> Result<Value, ExprError> {
     if let (Value::String(s), Some(n)) = (l, as_i64(r)) {
         if op == BinOp::Mul && r.is_number() {
-            let n = n.clamp(0, 1_000_000) as usize;
+            let n = n.max(0) as usize;
+            if s.len().saturating_mul(n) > MAX_STRING {
+                return Err(ExprError::new(format!(
+                    "string repetition longer than {MAX_STRING} bytes"
+                )));
+            }
             return Ok(Value::String(s.repeat(n)));
         }
     }
@@ -597,6 +627,7 @@ pub(crate) fn exec(
             let mut env = Env {
                 layers: &layers,
                 locals: Vec::new(),
+                cost: 0,
                 dialect,
             };
             eval(e, &mut env)?;
@@ -617,6 +648,7 @@ pub(crate) fn exec(
                 let mut env = Env {
                     layers: &layers,
                     locals: Vec::new(),
+                    cost: 0,
                     dialect,
                 };
                 let rhs = eval(value, &mut env)?;

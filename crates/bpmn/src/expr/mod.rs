@@ -130,6 +130,7 @@ impl Expression {
         let mut env = eval::Env {
             layers,
             locals: Vec::new(),
+            cost: 0,
             dialect: self.dialect,
         };
         eval::eval(&self.expr, &mut env)
@@ -315,6 +316,13 @@ mod tests {
         assert_eq!(parent.get("total"), Some(&json!(10)));
         let e = Expression::parse("item + total").unwrap();
         assert_eq!(e.eval_layers(&[&local, &parent]).unwrap(), json!(14));
+    }
+
+    #[test]
+    fn runaway_expressions_stop_with_an_error() {
+        let e = evaluate("[[y for y in range(100000)] for x in range(100000)]", &Map::new()).unwrap_err();
+        assert!(e.to_string().contains("too much work"), "{e}");
+        assert!(evaluate("'ab' * 100000000", &Map::new()).is_err());
     }
 
     #[test]
