@@ -1,6 +1,6 @@
 //! The resilience layers' added cost per successful execution: every layer configured
 //! (fallback, retry with budget and total deadline, bulkhead, breaker, attempt timeout) but
-//! none triggered, against the same task with no layer.
+//! none triggered, against the same task with no layer, and each layer alone.
 //!
 //! Run: `cargo bench -p servicetask-resilience --bench pipeline`
 
@@ -27,8 +27,8 @@ impl Invoke for Answer {
     }
 }
 
-fn all_layers() -> Vec<Arc<dyn Layer>> {
-    let config = TaskConfig::builder("bench")
+fn all_config() -> TaskConfig {
+    TaskConfig::builder("bench")
         .retry(RetryConfig {
             max_attempts: 4,
             budget: Some(RetryBudgetConfig::default()),
@@ -39,11 +39,29 @@ fn all_layers() -> Vec<Arc<dyn Layer>> {
         .breaker(BreakerConfig::default())
         .bulkhead(BulkheadConfig::default())
         .fallback_value(ErrorClass::CircuitOpen, json!(0))
-        .build();
-    let res = Resilience::builder().telemetry(Telemetry::disabled()).build();
-    let stack = layers(&config, &res);
-    assert_eq!(stack.len(), 5);
-    stack
+        .build()
+}
+
+fn stack(config: &TaskConfig) -> Vec<Arc<dyn Layer>> {
+    layers(config, &Resilience::builder().telemetry(Telemetry::disabled()).build())
+}
+
+/// The full configuration with only one concern kept.
+fn only(concern: &str) -> TaskConfig {
+    let all = all_config();
+    let mut c = TaskConfig::named("bench");
+    match concern {
+        "fallback" => c.fallback = all.fallback,
+        "retry" => {
+            c.retry = all.retry;
+            c.timeout.total = all.timeout.total;
+        }
+        "bulkhead" => c.bulkhead = all.bulkhead,
+        "breaker" => c.breaker = all.breaker,
+        "timeout" => c.timeout.attempt = all.timeout.attempt,
+        _ => unreachable!(),
+    }
+    c
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -53,7 +71,8 @@ fn pipeline(c: &mut Criterion) {
         .unwrap();
     let cx = TaskContext::detached("bench");
     let none: Vec<Arc<dyn Layer>> = Vec::new();
-    let all = all_layers();
+    let all = stack(&all_config());
+    assert_eq!(all.len(), 5);
     let mut g = c.benchmark_group("pipeline_success");
     g.bench_function("no_layers", |b| {
         b.iter(|| rt.block_on(Next::new(black_box(&none), &Answer).run(&cx)).unwrap())
@@ -61,6 +80,13 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("all_layers_not_triggered", |b| {
         b.iter(|| rt.block_on(Next::new(black_box(&all), &Answer).run(&cx)).unwrap())
     });
+    for concern in ["fallback", "retry", "bulkhead", "breaker", "timeout"] {
+        let one = stack(&only(concern));
+        assert_eq!(one.len(), 1);
+        g.bench_function(format!("only_{concern}"), |b| {
+            b.iter(|| rt.block_on(Next::new(black_box(&one), &Answer).run(&cx)).unwrap())
+        });
+    }
     g.finish();
 }
 

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::Backoff;
 use crate::budget::{BudgetExhaustedError, RetryBudget};
 use crate::telemetry::{record_rejection, task_attr, RejectionReason};
-use crate::timeout::{TimeoutError, TimeoutScope};
+use crate::timeout::{run_until, TimeoutError, TimeoutScope};
 
 /// Retries failed attempts per a [`RetryConfig`], within an optional total deadline and
 /// retry budget (see the [module docs](crate::retry)).
@@ -86,9 +86,9 @@ impl RetryLayer {
             cx.set_attempt(attempt);
             let result = match deadline {
                 None => next.run(cx).await,
-                Some(d) => match tokio::time::timeout_at(d, next.run(cx)).await {
-                    Ok(r) => r,
-                    Err(_) => {
+                Some(d) => match run_until(d, next.run(cx)).await {
+                    Some(r) => r,
+                    None => {
                         cx.telemetry().instruments().timeouts.add(1, &[task_attr(cx)]);
                         let total = self.total.unwrap_or_default();
                         Err(TimeoutError::new(TimeoutScope::Total, total).into_task_error())

@@ -5,7 +5,9 @@ use std::time::Duration;
 use servicetask_core::layer::{AttemptResult, BoxFuture, Layer, Next};
 use servicetask_core::TaskContext;
 
-use super::{TimeoutError, TimeoutScope};
+use tokio::time::Instant;
+
+use super::{run_until, TimeoutError, TimeoutScope};
 use crate::telemetry::task_attr;
 
 /// Drops the rest of the pipeline after `attempt` and fails with class `timeout`.
@@ -29,9 +31,10 @@ impl TimeoutLayer {
 impl Layer for TimeoutLayer {
     fn call<'a>(&'a self, cx: &'a TaskContext, next: Next<'a>) -> BoxFuture<'a, AttemptResult> {
         Box::pin(async move {
-            match tokio::time::timeout(self.attempt, next.run(cx)).await {
-                Ok(result) => result,
-                Err(_) => {
+            let deadline = Instant::now() + self.attempt;
+            match run_until(deadline, next.run(cx)).await {
+                Some(result) => result,
+                None => {
                     cx.telemetry().instruments().timeouts.add(1, &[task_attr(cx)]);
                     Err(TimeoutError::new(TimeoutScope::Attempt, self.attempt).into_task_error())
                 }

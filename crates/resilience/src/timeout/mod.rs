@@ -50,8 +50,10 @@
 //!
 //! See `tests/timeout.rs`.
 
+mod deadline;
 mod error;
 mod layer;
 
+pub(crate) use deadline::run_until;
 pub use error::{TimeoutError, TimeoutScope};
 pub use layer::TimeoutLayer;
