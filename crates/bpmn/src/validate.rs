@@ -202,22 +202,20 @@ impl Validator<'_> {
                 ElementKind::StartEvent if e.event.is_none() && !e.triggered_by_event => {
                     *starts_per_container.entry(e.parent.as_deref()).or_default() += 1;
                 }
-                ElementKind::ScriptTask => {
-                    match &e.script {
-                        Some(s) => {
-                            if let Err(err) = Script::parse(&s.text) {
-                                let line_pos = script_line_position(s, &err.message);
-                                self.error(line_pos, format!("script of '{}' cannot be parsed: {err}", e.id), "scripts take one statement per line: x = expr, x += expr, del(x), or an expression");
-                            }
+                ElementKind::ScriptTask => match &e.script {
+                    Some(s) => {
+                        if let Err(err) = Script::parse(&s.text) {
+                            let line_pos = script_line_position(s, &err.message);
+                            self.error(line_pos, format!("script of '{}' cannot be parsed: {err}", e.id), "scripts take Python-style statements: x = expr, x += expr, del(x), if/for/while blocks, calls of the documented builtins");
                         }
-                        None if e.binding.is_none() => self.warning(
-                            e.position,
-                            format!("script task '{}' has no script; it does nothing", e.id),
-                            "add <script>...</script>",
-                        ),
-                        None => {}
                     }
-                }
+                    None if e.binding.is_none() => self.warning(
+                        e.position,
+                        format!("script task '{}' has no script; it does nothing", e.id),
+                        "add <script>...</script>",
+                    ),
+                    None => {}
+                },
                 _ => {}
             }
             if e.triggered_by_event {
@@ -258,7 +256,7 @@ impl Validator<'_> {
                         self.error(
                             e.position,
                             format!("{what} of '{}' cannot be parsed: {err}", e.id),
-                            "scripts take one statement per line",
+                            "scripts take Python-style statements (see the expression language docs)",
                         );
                     }
                 }

@@ -856,7 +856,7 @@ impl Instance {
             at: p.location(element_id),
             what: what.to_string(),
             message: e.message,
-            help: "scripts take one statement per line: x = expr, x += expr, del(x), or an expression; every name must be a variable".to_string(),
+            help: "scripts take Python-style statements: x = expr, x += expr, del(x), if/for/while blocks, calls of the documented builtins; every name must be a variable".to_string(),
         })
     }
 

@@ -132,8 +132,17 @@ async fn a_resumed_instance_keeps_its_timers_and_variables() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/timers.bpmn");
     let defs = servicetask_bpmn::load_file(&path).unwrap();
     let engine = Engine::new(Arc::new(StubHandler));
-    let mut inst = engine.start(&defs, "timers", serde_json::from_value(json!({"reminders": 0})).unwrap()).unwrap();
-    assert!(matches!(inst.run().await, RunOutcome::Waiting { .. }), "waits at 'review' after PT5S");
+    let mut inst = engine
+        .start(
+            &defs,
+            "timers",
+            serde_json::from_value(json!({"reminders": 0})).unwrap(),
+        )
+        .unwrap();
+    assert!(
+        matches!(inst.run().await, RunOutcome::Waiting { .. }),
+        "waits at 'review' after PT5S"
+    );
     let _ = inst.advance(std::time::Duration::from_secs(12)).await; // first reminder at 10 s after review
     assert_eq!(inst.variables().get("reminders"), Some(&json!(1)));
     let store = SqliteInstanceStore::in_memory().unwrap();
@@ -145,6 +154,9 @@ async fn a_resumed_instance_keeps_its_timers_and_variables() {
     let o = back.advance(std::time::Duration::from_secs(47)).await;
     assert!(matches!(o, RunOutcome::Waiting { .. }), "{o:?}");
     assert_eq!(back.variables().get("reminders"), Some(&json!(2)));
-    assert_eq!(back.advance(std::time::Duration::from_secs(2)).await, RunOutcome::Completed);
+    assert_eq!(
+        back.advance(std::time::Duration::from_secs(2)).await,
+        RunOutcome::Completed
+    );
     assert_eq!(back.variables().get("escalated"), Some(&json!(true)));
 }

@@ -1,6 +1,6 @@
 //! Evaluator of the expression language over `serde_json::Value` variables.
 
-use super::parser::{BinOp, Expr, Stmt};
+use super::parser::{BinOp, Block, Expr, FPart, Seg, Stmt};
 use super::{Dialect, ExprError};
 use serde_json::{Map, Number, Value};
 
@@ -217,8 +217,36 @@ fn eval_node(e: &Expr, env: &mut Env<'_>) -> Result<Value, ExprError> {
             Ok(Value::Array(out))
         }
         Expr::Call(name, args) => {
-            let vals = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>, _>>()?;
-            call(name, &vals)
+            let mut vals = Vec::with_capacity(args.len());
+            let mut kwargs = Vec::new();
+            for a in args {
+                match a {
+                    Expr::Kw(k, v) => kwargs.push((k.clone(), eval(v, env)?)),
+                    other => vals.push(eval(other, env)?),
+                }
+            }
+            if kwargs.is_empty() {
+                call(name, &vals)
+            } else {
+                call_kw(name, &vals, &kwargs)
+            }
+        }
+        Expr::Kw(name, _) => Err(ExprError::new(format!("keyword argument '{name}=' outside a call"))),
+        Expr::FString(parts) => {
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    FPart::Lit(l) => out.push_str(l),
+                    FPart::Expr(e, spec) => {
+                        let v = eval(e, env)?;
+                        out.push_str(&format_spec(&v, spec.as_deref()));
+                    }
+                }
+                if out.len() > MAX_STRING {
+                    return Err(ExprError::new(format!("f-string longer than {MAX_STRING} bytes")));
+                }
+            }
+            Ok(Value::String(out))
         }
         Expr::Method(base, name, args) => {
             let b = eval(base, env)?;
@@ -590,8 +618,124 @@ fn call(name: &str, args: &[Value]) -> Result<Value, ExprError> {
     }
 }
 
+/// Formats a value for an f-string; `.Nf` and `d` specs are honoured, others ignored.
+fn format_spec(v: &Value, spec: Option<&str>) -> String {
+    let Some(spec) = spec else { return to_display_string(v) };
+    if let Some(prec) = spec
+        .strip_prefix('.')
+        .and_then(|r| r.strip_suffix('f'))
+        .and_then(|p| p.parse::<usize>().ok())
+    {
+        if let Some(f) = as_f64(v) {
+            return format!("{f:.prec$}", prec = prec.min(30));
+        }
+    }
+    if spec == "d" {
+        if let Some(i) = as_i64(v) {
+            return i.to_string();
+        }
+    }
+    to_display_string(v)
+}
+
+/// Calls with keyword arguments: `timedelta(...)` (an ISO-8601 duration string, usable by
+/// timers), `round(x, ndigits=n)`.
+fn call_kw(name: &str, args: &[Value], kwargs: &[(String, Value)]) -> Result<Value, ExprError> {
+    match name {
+        "timedelta" => {
+            let mut secs = 0f64;
+            let units = [
+                "days",
+                "seconds",
+                "microseconds",
+                "milliseconds",
+                "minutes",
+                "hours",
+                "weeks",
+            ];
+            for (i, a) in args.iter().enumerate() {
+                let unit = units
+                    .get(i)
+                    .ok_or_else(|| ExprError::new("timedelta() takes at most 7 arguments".to_string()))?;
+                secs += unit_secs(unit)
+                    * as_f64(a).ok_or_else(|| ExprError::new("timedelta() needs numbers".to_string()))?;
+            }
+            for (k, v) in kwargs {
+                if !units.contains(&k.as_str()) {
+                    return Err(ExprError::new(format!(
+                        "timedelta() got an unexpected keyword argument '{k}'"
+                    )));
+                }
+                secs +=
+                    unit_secs(k) * as_f64(v).ok_or_else(|| ExprError::new("timedelta() needs numbers".to_string()))?;
+            }
+            if !secs.is_finite() || secs < 0.0 {
+                return Err(ExprError::new(
+                    "timedelta() must be a non-negative, finite duration".to_string(),
+                ));
+            }
+            Ok(Value::String(format!("PT{secs}S")))
+        }
+        "round" => {
+            let mut all = args.to_vec();
+            if let Some((_, d)) = kwargs.iter().find(|(k, _)| k == "ndigits") {
+                all.push(d.clone());
+            }
+            call("round", &all)
+        }
+        other => Err(ExprError::new(format!("{other}() takes no keyword arguments"))),
+    }
+}
+
+fn unit_secs(unit: &str) -> f64 {
+    match unit {
+        "days" => 86_400.0,
+        "seconds" => 1.0,
+        "microseconds" => 1e-6,
+        "milliseconds" => 1e-3,
+        "minutes" => 60.0,
+        "hours" => 3_600.0,
+        _ => 604_800.0,
+    }
+}
+
 fn method(base: &Value, name: &str, args: &[Value]) -> Result<Value, ExprError> {
     match (base, name) {
+        (Value::Object(o), "items") => Ok(Value::Array(
+            o.iter()
+                .map(|(k, v)| Value::Array(vec![Value::String(k.clone()), v.clone()]))
+                .collect(),
+        )),
+        (Value::String(s), "split") => {
+            let parts: Vec<Value> = match args {
+                [] => s.split_whitespace().map(|p| Value::String(p.to_string())).collect(),
+                [Value::String(sep)] if !sep.is_empty() => {
+                    s.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()
+                }
+                _ => {
+                    return Err(ExprError::new(
+                        "split() takes an optional non-empty separator".to_string(),
+                    ))
+                }
+            };
+            Ok(Value::Array(parts))
+        }
+        (Value::String(sep), "join") => match args {
+            [Value::Array(items)] => Ok(Value::String(
+                items.iter().map(to_display_string).collect::<Vec<_>>().join(sep),
+            )),
+            _ => Err(ExprError::new("join() takes a list".to_string())),
+        },
+        (Value::String(s), "replace") => match args {
+            [Value::String(a), Value::String(b)] => {
+                let r = s.replace(a.as_str(), b);
+                if r.len() > MAX_STRING {
+                    return Err(ExprError::new(format!("string longer than {MAX_STRING} bytes")));
+                }
+                Ok(Value::String(r))
+            }
+            _ => Err(ExprError::new("replace() takes two strings".to_string())),
+        },
         (Value::Object(o), "get") => match args {
             [Value::String(k)] => Ok(o.get(k).cloned().unwrap_or(Value::Null)),
             [Value::String(k), d] => Ok(o.get(k).cloned().unwrap_or_else(|| d.clone())),
@@ -614,100 +758,349 @@ fn method(base: &Value, name: &str, args: &[Value]) -> Result<Value, ExprError> 
     }
 }
 
-/// Runs one statement: reads see `local` then `below`; writes go to `local`.
-pub(crate) fn exec(
-    stmt: &Stmt,
-    local: &mut Map<String, Value>,
-    below: &[&Map<String, Value>],
-    dialect: Dialect,
-) -> Result<(), ExprError> {
-    match stmt {
-        Stmt::Expr(e) => {
-            let layers: Vec<&Map<String, Value>> = std::iter::once(&*local).chain(below.iter().copied()).collect();
-            let mut env = Env {
-                layers: &layers,
-                locals: Vec::new(),
-                cost: 0,
-                dialect,
-            };
-            eval(e, &mut env)?;
-            Ok(())
-        }
-        Stmt::Del(names) => {
-            for n in names {
-                let below_has = below.iter().any(|l| l.contains_key(n));
-                if local.remove(n).is_none() && !below_has {
-                    return Err(ExprError::new(format!("name '{n}' is not defined")));
+/// How a block ended.
+pub(crate) enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Loop iterations one script may run.
+const MAX_ITERATIONS: u64 = 1_000_000;
+
+/// A script run: reads see `local` then `below`; writes go to `local`.
+pub(crate) struct Exec<'a, 'b> {
+    pub local: &'a mut Map<String, Value>,
+    pub below: &'a [&'b Map<String, Value>],
+    pub dialect: Dialect,
+    pub iterations: u64,
+}
+
+impl Exec<'_, '_> {
+    fn eval(&self, e: &Expr) -> Result<Value, ExprError> {
+        let layers: Vec<&Map<String, Value>> = std::iter::once(&*self.local)
+            .chain(self.below.iter().copied())
+            .collect();
+        let mut env = Env {
+            layers: &layers,
+            locals: Vec::new(),
+            dialect: self.dialect,
+            cost: 0,
+        };
+        eval(e, &mut env)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Value> {
+        self.local
+            .get(name)
+            .or_else(|| self.below.iter().find_map(|l| l.get(name)))
+            .cloned()
+    }
+
+    /// Runs a block; errors carry the script line of the failing statement.
+    pub(crate) fn block(&mut self, stmts: &Block) -> Result<Flow, ExprError> {
+        for (line, s) in stmts {
+            let flow = self.stmt(s).map_err(|e| {
+                if e.message.starts_with("script line ") {
+                    e
+                } else {
+                    ExprError::new(format!("script line {line}: {}", e.message))
                 }
+            })?;
+            if !matches!(flow, Flow::Normal) {
+                return Ok(flow);
             }
-            Ok(())
         }
-        Stmt::Assign { target, op, value } => {
-            let new = {
-                let layers: Vec<&Map<String, Value>> = std::iter::once(&*local).chain(below.iter().copied()).collect();
-                let mut env = Env {
-                    layers: &layers,
-                    locals: Vec::new(),
-                    cost: 0,
-                    dialect,
-                };
-                let rhs = eval(value, &mut env)?;
-                match op {
-                    None => rhs,
-                    Some(op) => {
-                        let current = read_path(&layers, target)?;
-                        binary(*op, &current, &rhs, dialect)?
+        Ok(Flow::Normal)
+    }
+
+    fn tick(&mut self) -> Result<(), ExprError> {
+        self.iterations += 1;
+        if self.iterations > MAX_ITERATIONS {
+            return Err(ExprError::new(format!(
+                "the script loops more than {MAX_ITERATIONS} times"
+            )));
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> Result<Flow, ExprError> {
+        match stmt {
+            Stmt::Pass => Ok(Flow::Normal),
+            Stmt::Break => Ok(Flow::Break),
+            Stmt::Continue => Ok(Flow::Continue),
+            Stmt::If { branches, otherwise } => {
+                for (cond, body) in branches {
+                    if truthy(&self.eval(cond)?) {
+                        return self.block(body);
                     }
                 }
-            };
-            if target.len() > 1 && !local.contains_key(&target[0]) {
-                // a nested write into a variable of a lower layer starts from a copy of it
-                if let Some(v) = below.iter().find_map(|l| l.get(&target[0])) {
-                    local.insert(target[0].clone(), v.clone());
-                }
+                self.block(otherwise)
             }
-            write_path(local, target, new)
+            Stmt::While { cond, body } => {
+                while truthy(&self.eval(cond)?) {
+                    self.tick()?;
+                    if let Flow::Break = self.block(body)? {
+                        break;
+                    }
+                }
+                Ok(Flow::Normal)
+            }
+            Stmt::For { vars, iter, body } => {
+                let items = match self.eval(iter)? {
+                    Value::Array(a) => a,
+                    Value::Object(o) => o.keys().map(|k| Value::String(k.clone())).collect(),
+                    Value::String(s) => s.chars().map(|c| Value::String(c.to_string())).collect(),
+                    other => return Err(ExprError::new(format!("cannot iterate over a {}", type_name(&other)))),
+                };
+                for item in items {
+                    self.tick()?;
+                    if vars.len() == 1 {
+                        self.local.insert(vars[0].clone(), item);
+                    } else {
+                        let Value::Array(parts) = item else {
+                            return Err(ExprError::new(format!(
+                                "cannot unpack a {} into {} names",
+                                type_name(&item),
+                                vars.len()
+                            )));
+                        };
+                        if parts.len() != vars.len() {
+                            return Err(ExprError::new(format!(
+                                "cannot unpack {} values into {} names",
+                                parts.len(),
+                                vars.len()
+                            )));
+                        }
+                        for (n, v) in vars.iter().zip(parts) {
+                            self.local.insert(n.clone(), v);
+                        }
+                    }
+                    if let Flow::Break = self.block(body)? {
+                        break;
+                    }
+                }
+                Ok(Flow::Normal)
+            }
+            Stmt::Expr(Expr::Method(base, name, args)) if is_mutator(name) => {
+                let Some(path) = expr_path(base) else {
+                    let b = self.eval(base)?;
+                    let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                    method(&b, name, &vals)?;
+                    return Ok(Flow::Normal);
+                };
+                let path = self.resolve(&path)?;
+                let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                let mut current = self.read(&path)?;
+                mutate(&mut current, name, vals)?;
+                self.write(&path, current)?;
+                Ok(Flow::Normal)
+            }
+            Stmt::Expr(e) => {
+                self.eval(e)?;
+                Ok(Flow::Normal)
+            }
+            Stmt::Del(names) => {
+                for n in names {
+                    let below_has = self.below.iter().any(|l| l.contains_key(n));
+                    if self.local.remove(n).is_none() && !below_has {
+                        return Err(ExprError::new(format!("name '{n}' is not defined")));
+                    }
+                }
+                Ok(Flow::Normal)
+            }
+            Stmt::Assign { target, op, value } => {
+                let path = self.resolve(target)?;
+                let rhs = self.eval(value)?;
+                let new = match op {
+                    None => rhs,
+                    Some(op) => binary(*op, &self.read(&path)?, &rhs, self.dialect)?,
+                };
+                self.write(&path, new)?;
+                Ok(Flow::Normal)
+            }
         }
     }
-}
 
-fn read_path(layers: &[&Map<String, Value>], path: &[String]) -> Result<Value, ExprError> {
-    let Some((first, rest)) = path.split_first() else {
-        return Err(ExprError::new("empty assignment target".to_string()));
-    };
-    let mut cur = layers
-        .iter()
-        .find_map(|l| l.get(first))
-        .ok_or_else(|| ExprError::new(format!("name '{first}' is not defined")))?;
-    for seg in rest {
-        cur = cur
-            .get(seg)
-            .ok_or_else(|| ExprError::new(format!("field '{seg}' is not defined")))?;
+    fn resolve(&self, target: &[Seg]) -> Result<Vec<Value>, ExprError> {
+        target
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => Ok(Value::String(k.clone())),
+                Seg::Index(e) => self.eval(e),
+            })
+            .collect()
     }
-    Ok(cur.clone())
-}
 
-fn write_path(vars: &mut Map<String, Value>, path: &[String], value: Value) -> Result<(), ExprError> {
-    let Some((first, rest)) = path.split_first() else {
-        return Err(ExprError::new("empty assignment target".to_string()));
-    };
-    if rest.is_empty() {
-        vars.insert(first.clone(), value);
-        return Ok(());
-    }
-    let mut cur = vars.entry(first.clone()).or_insert_with(|| Value::Object(Map::new()));
-    for (i, seg) in rest.iter().enumerate() {
-        let Value::Object(o) = cur else {
-            return Err(ExprError::new(format!(
-                "cannot set field '{seg}' on a {}",
-                type_name(cur)
-            )));
+    fn read(&self, path: &[Value]) -> Result<Value, ExprError> {
+        let Some((Value::String(first), rest)) = path.split_first() else {
+            return Err(ExprError::new("empty assignment target".to_string()));
         };
-        if i + 1 == rest.len() {
-            o.insert(seg.clone(), value);
+        let mut cur = self
+            .lookup(first)
+            .ok_or_else(|| ExprError::new(format!("name '{first}' is not defined")))?;
+        for seg in rest {
+            cur = index(&cur, seg, self.dialect)?;
+        }
+        Ok(cur)
+    }
+
+    fn write(&mut self, path: &[Value], value: Value) -> Result<(), ExprError> {
+        let Some((Value::String(first), rest)) = path.split_first() else {
+            return Err(ExprError::new("empty assignment target".to_string()));
+        };
+        if rest.is_empty() {
+            self.local.insert(first.clone(), value);
             return Ok(());
         }
-        cur = o.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new()));
+        if !self.local.contains_key(first) {
+            // a nested write into a variable of a lower layer starts from a copy of it
+            let base = self
+                .below
+                .iter()
+                .find_map(|l| l.get(first))
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new()));
+            self.local.insert(first.clone(), base);
+        }
+        let mut cur = self
+            .local
+            .get_mut(first)
+            .ok_or_else(|| ExprError::new(format!("name '{first}' is not defined")))?;
+        for (i, seg) in rest.iter().enumerate() {
+            let last = i + 1 == rest.len();
+            cur = match (cur, seg) {
+                (Value::Object(o), Value::String(k)) => {
+                    if last {
+                        o.insert(k.clone(), value);
+                        return Ok(());
+                    }
+                    o.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()))
+                }
+                (Value::Array(a), idx) => {
+                    let Some(n) = as_i64(idx) else {
+                        return Err(ExprError::new(format!(
+                            "list index must be a number, not a {}",
+                            type_name(idx)
+                        )));
+                    };
+                    let len = a.len() as i64;
+                    let at = if n < 0 { len + n } else { n };
+                    if at < 0 || at >= len {
+                        return Err(ExprError::new(format!(
+                            "list assignment index {n} out of range (length {len})"
+                        )));
+                    }
+                    let slot = &mut a[at as usize];
+                    if last {
+                        *slot = value;
+                        return Ok(());
+                    }
+                    slot
+                }
+                (other, seg) => {
+                    return Err(ExprError::new(format!(
+                        "cannot set {} on a {}",
+                        to_display_string(seg),
+                        type_name(other)
+                    )));
+                }
+            };
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+fn is_mutator(name: &str) -> bool {
+    matches!(
+        name,
+        "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear"
+    )
+}
+
+/// The assignable path an expression names (`a`, `a.b`, `a['k']`, `a[i]`), if it is one.
+fn expr_path(e: &Expr) -> Option<Vec<Seg>> {
+    match e {
+        Expr::Var(n) => Some(vec![Seg::Key(n.clone())]),
+        Expr::Attr(b, n) => {
+            let mut p = expr_path(b)?;
+            p.push(Seg::Key(n.clone()));
+            Some(p)
+        }
+        Expr::Index(b, i) => {
+            let mut p = expr_path(b)?;
+            p.push(Seg::Index((**i).clone()));
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// Applies a mutating list/dict method in place.
+fn mutate(v: &mut Value, name: &str, args: Vec<Value>) -> Result<(), ExprError> {
+    match (v, name) {
+        (Value::Array(a), "append") => match <[Value; 1]>::try_from(args) {
+            Ok([x]) => {
+                a.push(x);
+                Ok(())
+            }
+            Err(_) => Err(ExprError::new("append() takes exactly one argument".to_string())),
+        },
+        (Value::Array(a), "extend") => match <[Value; 1]>::try_from(args) {
+            Ok([Value::Array(xs)]) => {
+                a.extend(xs);
+                Ok(())
+            }
+            _ => Err(ExprError::new("extend() takes a list".to_string())),
+        },
+        (Value::Array(a), "insert") => match <[Value; 2]>::try_from(args) {
+            Ok([i, x]) => {
+                let len = a.len() as i64;
+                let n = as_i64(&i).unwrap_or(len);
+                let at = if n < 0 { (len + n).max(0) } else { n.min(len) };
+                a.insert(at as usize, x);
+                Ok(())
+            }
+            Err(_) => Err(ExprError::new("insert() takes an index and a value".to_string())),
+        },
+        (Value::Array(a), "pop") => {
+            if a.pop().is_none() {
+                return Err(ExprError::new("pop from an empty list".to_string()));
+            }
+            Ok(())
+        }
+        (Value::Array(a), "remove") => match args.first() {
+            Some(x) => match a.iter().position(|y| equal(x, y)) {
+                Some(i) => {
+                    a.remove(i);
+                    Ok(())
+                }
+                None => Err(ExprError::new("list.remove(x): x not in list".to_string())),
+            },
+            None => Err(ExprError::new("remove() takes one argument".to_string())),
+        },
+        (Value::Array(a), "clear") => {
+            a.clear();
+            Ok(())
+        }
+        (Value::Object(o), "update") => match args.into_iter().next() {
+            Some(Value::Object(other)) => {
+                o.extend(other);
+                Ok(())
+            }
+            _ => Err(ExprError::new("update() takes an object".to_string())),
+        },
+        (Value::Object(o), "pop") => match args.first() {
+            Some(Value::String(k)) => {
+                o.remove(k);
+                Ok(())
+            }
+            _ => Err(ExprError::new("pop() takes a key".to_string())),
+        },
+        (Value::Object(o), "clear") => {
+            o.clear();
+            Ok(())
+        }
+        (other, name) => Err(ExprError::new(format!("a {} has no method '{name}'", type_name(other)))),
+    }
 }

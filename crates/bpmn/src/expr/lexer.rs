@@ -8,6 +8,8 @@ pub(crate) enum Tok {
     Int(i64),
     Float(f64),
     Str(String),
+    /// An f-string's raw text (parts are parsed by the parser).
+    FStr(String),
     Ident(String),
     /// Operator or punctuation, such as `==`, `(`, `+=`.
     Op(&'static str),
@@ -134,6 +136,32 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Spanned>, ExprError> {
                 } else {
                     break;
                 }
+            }
+            let word = &src[start..i];
+            if matches!(word, "f" | "F") && i < bytes.len() && (bytes[i] == b'\'' || bytes[i] == b'"') {
+                let quote = bytes[i];
+                let mut j = i + 1;
+                let mut raw = String::new();
+                let mut closed = false;
+                while j < bytes.len() {
+                    let ch = src[j..].chars().next().unwrap_or('\0');
+                    if bytes[j] == quote {
+                        closed = true;
+                        j += 1;
+                        break;
+                    }
+                    raw.push(ch);
+                    j += ch.len_utf8().max(1);
+                }
+                if !closed {
+                    return Err(ExprError::at(start, "unterminated f-string".to_string()));
+                }
+                i = j;
+                out.push(Spanned {
+                    tok: Tok::FStr(raw),
+                    offset: start,
+                });
+                continue;
             }
             out.push(Spanned {
                 tok: Tok::Ident(src[start..i].to_string()),

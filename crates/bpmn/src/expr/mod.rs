@@ -27,11 +27,19 @@
 //! - conditionals: `a if cond else b` (Python), `if cond then a else b` (FEEL)
 //! - comprehensions: `[expr for v in list if cond]`
 //! - functions: `len`/`count`, `str`/`string`, `int`, `float`/`number`, `bool`, `abs`,
-//!   `round`, `sum`, `min`, `max`, `list`, `range`, `print` (no effect), `is_defined`;
-//!   methods `d.get(k, default)`, `d.keys()`, `d.values()`, `s.upper()`, `s.lower()`,
-//!   `s.strip()`, `s.startswith(p)`, `s.endswith(p)`
-//! - scripts: one statement per line: `x = expr`, `x.y = expr`, `x += expr` (also `-=`, `*=`,
-//!   `/=`, `//=`, `%=`, `**=`), `del(x)`, or a bare expression; `#` starts a comment
+//!   `round`, `sum`, `min`, `max`, `list`, `range`, `print` (no effect), `is_defined`,
+//!   `timedelta(seconds=.., minutes=.., ...)` (an ISO-8601 duration string for timers);
+//!   methods `d.get(k, default)`, `d.keys()`, `d.values()`, `d.items()`, `s.upper()`,
+//!   `s.lower()`, `s.strip()`, `s.split(sep)`, `sep.join(list)`, `s.replace(a, b)`,
+//!   `s.startswith(p)`, `s.endswith(p)`
+//! - f-strings: `f'Hello {name}, {total:.2f}'`
+//! - scripts: Python-style statements, one per line: `x = expr`, `x.y = expr`, `x[i] = expr`,
+//!   `x += expr` (also `-=`, `*=`, `/=`, `//=`, `%=`, `**=`), `del(x)`, a bare expression,
+//!   `xs.append(v)` (also `extend`, `insert`, `pop`, `remove`, `update`, `clear`), and indented
+//!   `if`/`elif`/`else`, `for a[, b] in ...`, `while` blocks with `break`, `continue`, `pass`;
+//!   `#` starts a comment. `def`, `import`, `try`, `with`, `return` are not supported.
+//! - limits: an evaluation stops with an error after 20 million steps, a script after a million
+//!   loop iterations, and strings stop at 10 MB, so no expression hangs.
 //!
 //! Truthiness is Python's: `null`, `false`, `0`, `''`, `[]` and `{}` are false.
 
@@ -147,11 +155,195 @@ pub fn evaluate_condition(src: &str, vars: &Map<String, Value>) -> Result<bool, 
     Ok(truthy(&evaluate(src, vars)?))
 }
 
-/// A parsed script: statements, one per line.
+/// A parsed script: Python-style statements, one per line, with indented `if`/`elif`/`else`,
+/// `for`, `while` blocks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
-    stmts: Vec<(usize, Stmt)>,
+    stmts: parser::Block,
     dialect: Dialect,
+}
+
+struct Line<'a> {
+    no: usize,
+    indent: usize,
+    text: &'a str,
+}
+
+/// Index of the first ':' outside brackets and quotes.
+fn top_level_colon(text: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '(' || c == '[' || c == '{' => depth += 1,
+            None if c == ')' || c == ']' || c == '}' => depth -= 1,
+            None if c == ':' && depth == 0 => return Some(i),
+            None => {}
+        }
+    }
+    None
+}
+
+fn line_err(no: usize, message: impl std::fmt::Display) -> ExprError {
+    ExprError::new(format!("script line {no}: {message}"))
+}
+
+fn parse_expr_text(text: &str, dialect: Dialect, no: usize) -> Result<parser::Expr, ExprError> {
+    let mut p = Parser::new(text, dialect).map_err(|e| line_err(no, e.message))?;
+    let e = p.expr(0).map_err(|e| line_err(no, e.message))?;
+    p.expect_end().map_err(|e| line_err(no, e.message))?;
+    Ok(e)
+}
+
+fn parse_simple(text: &str, dialect: Dialect, no: usize) -> Result<Stmt, ExprError> {
+    match text {
+        "pass" => return Ok(Stmt::Pass),
+        "break" => return Ok(Stmt::Break),
+        "continue" => return Ok(Stmt::Continue),
+        _ => {}
+    }
+    let first_word = text
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("");
+    if matches!(
+        first_word,
+        "def" | "import" | "from" | "class" | "try" | "with" | "return" | "lambda" | "raise"
+    ) {
+        return Err(line_err(
+            no,
+            format!("'{first_word}' is not supported; scripts take assignments, expressions, if/for/while blocks"),
+        ));
+    }
+    let mut p = Parser::new(text, dialect).map_err(|e| line_err(no, e.message))?;
+    let s = p.statement().map_err(|e| line_err(no, e.message))?;
+    p.expect_end().map_err(|e| line_err(no, e.message))?;
+    Ok(s)
+}
+
+/// Splits a compound statement header `kw rest: body?` into (rest, inline body).
+fn header<'t>(text: &'t str, kw: &str, no: usize) -> Result<(&'t str, &'t str), ExprError> {
+    let rest = &text[kw.len()..];
+    let colon =
+        top_level_colon(rest).ok_or_else(|| line_err(no, format!("'{kw}' needs a ':' at the end of its line")))?;
+    Ok((rest[..colon].trim(), rest[colon + 1..].trim()))
+}
+
+fn parse_block(
+    lines: &[Line<'_>],
+    i: &mut usize,
+    indent: usize,
+    dialect: Dialect,
+    depth: usize,
+) -> Result<parser::Block, ExprError> {
+    if depth > 32 {
+        return Err(line_err(lines.get(*i).map_or(0, |l| l.no), "blocks nested too deeply"));
+    }
+    let mut out = Vec::new();
+    while *i < lines.len() {
+        let line = &lines[*i];
+        if line.indent < indent {
+            break;
+        }
+        if line.indent > indent {
+            return Err(line_err(line.no, "unexpected indent"));
+        }
+        let t = line.text;
+        let no = line.no;
+        let word = t.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("");
+        match word {
+            "if" | "while" | "for" => {
+                let (head, inline) = header(t, word, no)?;
+                *i += 1;
+                let body = body_of(lines, i, indent, inline, dialect, depth, no)?;
+                let stmt = match word {
+                    "if" => {
+                        let mut branches = vec![(parse_expr_text(head, dialect, no)?, body)];
+                        let mut otherwise = Vec::new();
+                        while *i < lines.len() && lines[*i].indent == indent {
+                            let l = &lines[*i];
+                            let w = l
+                                .text
+                                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                                .next()
+                                .unwrap_or("");
+                            if w == "elif" {
+                                let (h, inl) = header(l.text, "elif", l.no)?;
+                                let cond = parse_expr_text(h, dialect, l.no)?;
+                                let lno = l.no;
+                                *i += 1;
+                                branches.push((cond, body_of(lines, i, indent, inl, dialect, depth, lno)?));
+                            } else if w == "else" {
+                                let (_, inl) = header(l.text, "else", l.no)?;
+                                let lno = l.no;
+                                *i += 1;
+                                otherwise = body_of(lines, i, indent, inl, dialect, depth, lno)?;
+                                break;
+                            } else {
+                                break;
+                            }
+                        }
+                        Stmt::If { branches, otherwise }
+                    }
+                    "while" => Stmt::While {
+                        cond: parse_expr_text(head, dialect, no)?,
+                        body,
+                    },
+                    _ => {
+                        let (names, iter) = head
+                            .split_once(" in ")
+                            .ok_or_else(|| line_err(no, "'for' needs 'in'"))?;
+                        let vars: Vec<String> = names
+                            .split(',')
+                            .map(|n| n.trim().trim_matches(|c| c == '(' || c == ')').to_string())
+                            .collect();
+                        if vars
+                            .iter()
+                            .any(|v| v.is_empty() || !v.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                        {
+                            return Err(line_err(no, format!("'for' needs variable names, not '{names}'")));
+                        }
+                        Stmt::For {
+                            vars,
+                            iter: parse_expr_text(iter, dialect, no)?,
+                            body,
+                        }
+                    }
+                };
+                out.push((no, stmt));
+            }
+            "elif" | "else" => return Err(line_err(no, format!("'{word}' without a matching 'if'"))),
+            _ => {
+                out.push((no, parse_simple(t, dialect, no)?));
+                *i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn body_of(
+    lines: &[Line<'_>],
+    i: &mut usize,
+    indent: usize,
+    inline: &str,
+    dialect: Dialect,
+    depth: usize,
+    no: usize,
+) -> Result<parser::Block, ExprError> {
+    if !inline.is_empty() {
+        return Ok(vec![(no, parse_simple(inline, dialect, no)?)]);
+    }
+    match lines.get(*i) {
+        Some(next) if next.indent > indent => {
+            let inner = next.indent;
+            parse_block(lines, i, inner, dialect, depth + 1)
+        }
+        _ => Err(line_err(no, "expected an indented block")),
+    }
 }
 
 impl Script {
@@ -161,40 +353,31 @@ impl Script {
             Some(rest) => (Dialect::Feel, rest),
             None => (Dialect::Python, src),
         };
-        let mut stmts = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let trimmed = line.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let first_word = trimmed
-                .split(|c: char| !c.is_alphanumeric() && c != '_')
-                .next()
-                .unwrap_or("");
-            if matches!(
-                first_word,
-                "if" | "for" | "while" | "def" | "import" | "from" | "class" | "try" | "with" | "return"
-            ) && dialect == Dialect::Python
-            {
-                return Err(ExprError::new(format!(
-                    "script line {}: '{first_word}' blocks are not supported; use one assignment or expression per line",
-                    i + 1
-                )));
-            }
-            let parsed = Parser::new(trimmed, dialect).and_then(|mut p| {
-                let s = p.statement()?;
-                p.expect_end()?;
-                Ok(s)
-            });
-            match parsed {
-                Ok(s) => stmts.push((i + 1, s)),
-                Err(e) => {
-                    return Err(ExprError {
-                        message: format!("script line {}: {}", i + 1, e.message),
-                        offset: e.offset,
-                    })
+        let lines: Vec<Line<'_>> = text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let t = l.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    return None;
                 }
-            }
+                let indent = l
+                    .chars()
+                    .take_while(|c| c.is_whitespace())
+                    .map(|c| if c == '\t' { 8 } else { 1 })
+                    .sum();
+                Some(Line {
+                    no: i + 1,
+                    indent,
+                    text: t,
+                })
+            })
+            .collect();
+        let base = lines.iter().map(|l| l.indent).min().unwrap_or(0);
+        let mut i = 0;
+        let stmts = parse_block(&lines, &mut i, base, dialect, 0)?;
+        if i < lines.len() {
+            return Err(line_err(lines[i].no, "unexpected indentation"));
         }
         Ok(Script { stmts, dialect })
     }
@@ -207,11 +390,13 @@ impl Script {
 
     /// Runs the script with reads seeing `local` then `below`, and writes going to `local`.
     pub fn run_layered(&self, local: &mut Map<String, Value>, below: &[&Map<String, Value>]) -> Result<(), ExprError> {
-        for (line, s) in &self.stmts {
-            eval::exec(s, local, below, self.dialect)
-                .map_err(|e| ExprError::new(format!("script line {line}: {}", e.message)))?;
-        }
-        Ok(())
+        let mut exec = eval::Exec {
+            local,
+            below,
+            dialect: self.dialect,
+            iterations: 0,
+        };
+        exec.block(&self.stmts).map(|_| ())
     }
 }
 
@@ -299,8 +484,10 @@ mod tests {
     fn script_errors_name_the_line() {
         let err = run_script("a = 1\nb = a +", &mut Map::new()).unwrap_err();
         assert!(err.to_string().starts_with("script line 2:"), "{err}");
-        let err = run_script("if x:\n  y = 1", &mut Map::new()).unwrap_err();
+        let err = run_script("import os", &mut Map::new()).unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
+        let err = run_script("if x:\ny = 1", &mut Map::new()).unwrap_err();
+        assert!(err.to_string().contains("expected an indented block"), "{err}");
     }
 
     #[test]
@@ -323,6 +510,25 @@ mod tests {
         let e = evaluate("[[y for y in range(100000)] for x in range(100000)]", &Map::new()).unwrap_err();
         assert!(e.to_string().contains("too much work"), "{e}");
         assert!(evaluate("'ab' * 100000000", &Map::new()).is_err());
+    }
+
+    #[test]
+    fn python_blocks_methods_and_fstrings() {
+        let mut v = vars(json!({"items": [1, 2, 3, 4], "d": {"a": 1}, "name": "Bob"}));
+        run_script(
+            "total = 0\nevens = []\nfor i in items:\n    if i % 2 == 0:\n        evens.append(i)\n    elif i == 3:\n        continue\n    else:\n        pass\n    total += i\nn = 0\nwhile n < 3: n += 1\nfor k, val in d.items():\n    d[k] = val * 10\ngreeting = f'Hi {name}, {total:.1f} {{ok}}'\nitems[0] = 9\nwait = timedelta(seconds=5, minutes=1)",
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(v.get("evens"), Some(&json!([2, 4])));
+        assert_eq!(v.get("total"), Some(&json!(7)));
+        assert_eq!(v.get("n"), Some(&json!(3)));
+        assert_eq!(v.get("d"), Some(&json!({"a": 10})));
+        assert_eq!(v.get("greeting"), Some(&json!("Hi Bob, 7.0 {ok}")));
+        assert_eq!(v.get("items"), Some(&json!([9, 2, 3, 4])));
+        assert_eq!(v.get("wait"), Some(&json!("PT65S")));
+        let err = run_script("while True:\n    x = 1", &mut Map::new()).unwrap_err();
+        assert!(err.to_string().contains("loops more than"), "{err}");
     }
 
     #[test]

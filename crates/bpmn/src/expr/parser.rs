@@ -37,6 +37,10 @@ pub(crate) enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Call(String, Vec<Expr>),
+    /// A keyword argument `name=value` (only inside call arguments).
+    Kw(String, Box<Expr>),
+    /// An f-string: literal parts and `{expr}` parts (with an optional format spec).
+    FString(Vec<FPart>),
     Method(Box<Expr>, String, Vec<Expr>),
     List(Vec<Expr>),
     Dict(Vec<(Expr, Expr)>),
@@ -53,15 +57,47 @@ pub(crate) enum Expr {
     },
 }
 
+/// A part of an f-string.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FPart {
+    Lit(String),
+    Expr(Expr, Option<String>),
+}
+
+/// A segment of an assignment target: `.name` / `['key']`, or `[expr]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(Expr),
+}
+
+/// A block of statements, each with its 1-based script line.
+pub(crate) type Block = Vec<(usize, Stmt)>;
+
 /// One statement of a script.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Stmt {
     /// `target = value` or `target op= value`; target is a variable path.
     Assign {
-        target: Vec<String>,
+        target: Vec<Seg>,
         op: Option<BinOp>,
         value: Expr,
     },
+    /// `if c: ... elif c: ... else: ...`
+    If {
+        branches: Vec<(Expr, Block)>,
+        otherwise: Block,
+    },
+    /// `for a[, b] in iterable: ...`
+    For { vars: Vec<String>, iter: Expr, body: Block },
+    /// `while c: ...`
+    While { cond: Expr, body: Block },
+    /// `pass`
+    Pass,
+    /// `break`
+    Break,
+    /// `continue`
+    Continue,
     /// `del(x)` / `del x`.
     Del(Vec<String>),
     /// A bare expression, evaluated for its effect (e.g. `print(x)`).
@@ -188,23 +224,27 @@ impl Parser {
         if let Tok::Ident(first) = self.peek().clone() {
             let save = self.pos;
             self.bump();
-            let mut path = vec![first];
+            let mut path = vec![Seg::Key(first)];
             loop {
                 if self.is_op(".") {
                     if let Tok::Ident(n) = self.peek_at(1).clone() {
                         self.bump();
                         self.bump();
-                        path.push(n);
+                        path.push(Seg::Key(n));
                         continue;
                     }
                 } else if self.is_op("[") {
-                    if let (Tok::Str(s), Tok::Op("]")) = (self.peek_at(1).clone(), self.peek_at(2).clone()) {
-                        self.bump();
-                        self.bump();
-                        self.bump();
-                        path.push(s);
-                        continue;
+                    self.bump();
+                    match self.expr(0) {
+                        Ok(Expr::Lit(Value::String(s))) if self.is_op("]") => path.push(Seg::Key(s)),
+                        Ok(e) if self.is_op("]") => path.push(Seg::Index(e)),
+                        _ => {
+                            self.pos = save;
+                            return Ok(Stmt::Expr(self.expr(0)?));
+                        }
                     }
+                    self.bump();
+                    continue;
                 }
                 break;
             }
@@ -376,7 +416,13 @@ impl Parser {
     fn args(&mut self, close: &str) -> Result<Vec<Expr>, ExprError> {
         let mut args = Vec::new();
         while !self.is_op(close) {
-            args.push(self.expr(0)?);
+            if let (Tok::Ident(name), Tok::Op("=")) = (self.peek().clone(), self.peek_at(1).clone()) {
+                self.bump();
+                self.bump();
+                args.push(Expr::Kw(name, Box::new(self.expr(0)?)));
+            } else {
+                args.push(self.expr(0)?);
+            }
             if self.is_op(",") {
                 self.bump();
             } else {
@@ -397,6 +443,7 @@ impl Parser {
                     .unwrap_or(Value::Null),
             )),
             Tok::Str(s) => Ok(Expr::Lit(Value::String(s))),
+            Tok::FStr(raw) => self.fstring(&raw, offset),
             Tok::Op("-") => Ok(Expr::Neg(Box::new(self.expr(8)?))),
             Tok::Op("+") => self.expr(8),
             Tok::Op("!") => Ok(Expr::Not(Box::new(self.expr(4)?))),
@@ -518,11 +565,91 @@ impl Parser {
     }
 }
 
+impl Parser {
+    fn fstring(&self, raw: &str, offset: usize) -> Result<Expr, ExprError> {
+        let chars: Vec<char> = raw.chars().collect();
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '{' && chars.get(i + 1) == Some(&'{') {
+                lit.push('{');
+                i += 2;
+                continue;
+            }
+            if c == '}' && chars.get(i + 1) == Some(&'}') {
+                lit.push('}');
+                i += 2;
+                continue;
+            }
+            if c == '{' {
+                let mut depth = 0;
+                let mut j = i + 1;
+                let mut quote: Option<char> = None;
+                while j < chars.len() {
+                    let d = chars[j];
+                    match quote {
+                        Some(q) if d == q => quote = None,
+                        Some(_) => {}
+                        None if d == '\'' || d == '"' => quote = Some(d),
+                        None if d == '(' || d == '[' || d == '{' => depth += 1,
+                        None if (d == ')' || d == ']' || d == '}') && depth > 0 => depth -= 1,
+                        None if d == '}' => break,
+                        None => {}
+                    }
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err(ExprError::at(offset, "f-string: '{' was never closed".to_string()));
+                }
+                let inner: String = chars[i + 1..j].iter().collect();
+                let (text, spec) = split_spec(&inner);
+                let mut p = Parser::new(text, self.dialect)?;
+                p.depth = self.depth + 1;
+                let e = p.expr(0)?;
+                p.expect_end()?;
+                if !lit.is_empty() {
+                    parts.push(FPart::Lit(std::mem::take(&mut lit)));
+                }
+                parts.push(FPart::Expr(e, spec));
+                i = j + 1;
+                continue;
+            }
+            lit.push(c);
+            i += 1;
+        }
+        if !lit.is_empty() {
+            parts.push(FPart::Lit(lit));
+        }
+        Ok(Expr::FString(parts))
+    }
+}
+
+/// Splits `expr:spec` at the first top-level ':' (outside brackets and quotes).
+fn split_spec(inner: &str) -> (&str, Option<String>) {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    for (i, c) in inner.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '(' || c == '[' || c == '{' => depth += 1,
+            None if c == ')' || c == ']' || c == '}' => depth -= 1,
+            None if c == ':' && depth == 0 => return (&inner[..i], Some(inner[i + 1..].to_string())),
+            None => {}
+        }
+    }
+    (inner, None)
+}
+
 fn describe(t: &Tok) -> String {
     match t {
         Tok::Int(i) => format!("number {i}"),
         Tok::Float(f) => format!("number {f}"),
         Tok::Str(s) => format!("string '{s}'"),
+        Tok::FStr(s) => format!("f-string '{s}'"),
         Tok::Ident(i) => format!("'{i}'"),
         Tok::Op(o) => format!("'{o}'"),
         Tok::Eof => "end of input".to_string(),
@@ -562,7 +689,7 @@ mod tests {
         let mut p = Parser::new("a.b += 2", Dialect::Python).unwrap();
         let s = p.statement().unwrap();
         assert!(
-            matches!(s, Stmt::Assign { ref target, op: Some(BinOp::Add), .. } if target == &["a".to_string(), "b".to_string()])
+            matches!(s, Stmt::Assign { ref target, op: Some(BinOp::Add), .. } if target == &[Seg::Key("a".to_string()), Seg::Key("b".to_string())])
         );
     }
 
