@@ -626,3 +626,27 @@ async fn a_large_parallel_batch_runs_with_bounded_concurrency() {
         "children get their item, not the whole collection"
     );
 }
+
+#[tokio::test]
+async fn signals_interrupt_and_messages_resume() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&data("signals.bpmn"), "signals", Map::new()).unwrap();
+    match inst.run().await {
+        RunOutcome::Waiting { tasks, .. } => {
+            assert_eq!(
+                tasks.iter().map(|t| t.element_id.as_str()).collect::<Vec<_>>(),
+                ["wait_go"]
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let done = ids(&inst);
+    assert!(
+        done.contains(&"stopped".to_string()) && !done.contains(&"work".to_string()),
+        "{done:?}"
+    );
+    assert_eq!(inst.send_message("nobody", Map::new()).unwrap(), 0);
+    assert_eq!(inst.send_message("go", obj(json!({"go": true}))).unwrap(), 1);
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(inst.variables().get("go"), Some(&json!(true)));
+}

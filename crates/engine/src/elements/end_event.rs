@@ -54,6 +54,7 @@ impl Instance {
             }
             _ => {
                 self.record_completed(tid)?;
+                self.throw_event_definition(p, el.event.as_ref())?;
                 self.consume(tid)
             }
         }

@@ -53,6 +53,10 @@ impl Instance {
             self.new_token(scope, &target, None, TokenState::Ready);
             return Ok(());
         }
+        self.throw_event_definition(p, el.event.as_ref())?;
+        if !self.tokens.contains_key(&tid) {
+            return Ok(()); // a boundary event it triggered interrupted its own scope
+        }
         self.complete_activity(tid)
     }
 }

@@ -11,6 +11,7 @@ mod multi_instance;
 mod parallel_gateway;
 mod script_task;
 mod service_task;
+mod signal_event;
 mod standard_loop;
 mod subprocess;
 mod wait_task;

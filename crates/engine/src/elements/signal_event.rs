@@ -1,0 +1,143 @@
+//! Signal and message events inside one instance: a throw (intermediate or end event) is
+//! delivered to every waiting catch event and every active activity's boundary event with the
+//! same signal/message name; [`crate::Instance::send_signal`] and
+//! [`crate::Instance::send_message`] deliver from outside.
+
+use crate::error::EngineError;
+use crate::instance::{Instance, ProcIndex};
+use crate::state::{Id, TokenState};
+use serde_json::{Map, Value};
+use servicetask_bpmn::{ElementKind, EventDefinition};
+
+/// Signal or message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
+    Signal,
+    Message,
+}
+
+/// The name an event definition listens or throws on (the referenced definition's name, else
+/// its id); `None` when the definition is of the other channel.
+pub(crate) fn channel_key(p: &ProcIndex, ev: &EventDefinition, channel: Channel) -> Option<String> {
+    match (ev, channel) {
+        (EventDefinition::Signal { signal_ref }, Channel::Signal) => Some(match signal_ref {
+            Some(r) => p
+                .defs
+                .signals
+                .iter()
+                .find(|s| &s.id == r)
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| r.clone()),
+            None => String::new(),
+        }),
+        (EventDefinition::Message { message_ref }, Channel::Message) => Some(match message_ref {
+            Some(r) => p
+                .defs
+                .messages
+                .iter()
+                .find(|m| &m.id == r)
+                .and_then(|m| m.name.clone())
+                .unwrap_or_else(|| r.clone()),
+            None => String::new(),
+        }),
+        _ => None,
+    }
+}
+
+impl Instance {
+    /// Delivers a signal or message `key` to every catcher; returns how many caught it.
+    pub(crate) fn deliver(
+        &mut self,
+        channel: Channel,
+        key: &str,
+        vars: &Map<String, Value>,
+    ) -> Result<usize, EngineError> {
+        let mut caught = 0;
+        let ids: Vec<Id> = self.tokens.keys().copied().collect();
+        for tid in ids {
+            let Some(tok) = self.tokens.get(&tid).cloned() else {
+                continue;
+            };
+            if matches!(tok.state, TokenState::Ready | TokenState::Joining) {
+                continue;
+            }
+            let p = self.proc_of_scope(tok.scope)?;
+            let Some(el) = p.element(&tok.element).cloned() else {
+                continue;
+            };
+            // a waiting catch event
+            if tok.state == TokenState::Waiting && el.kind == ElementKind::IntermediateCatchEvent {
+                if let Some(k) = el.event.as_ref().and_then(|e| channel_key(&p, e, channel)) {
+                    if k == key {
+                        if let Some(v) = self.vars_mut(tok.scope) {
+                            v.extend(vars.clone());
+                        }
+                        caught += 1;
+                        self.complete_activity(tid)?;
+                        continue;
+                    }
+                }
+            }
+            // boundary events of an active activity
+            if !el.kind.is_activity() || tok.mi_inner {
+                continue;
+            }
+            let boundaries: Vec<(String, bool)> = p
+                .process()
+                .boundary_events(&el.id)
+                .filter(|b| b.event.as_ref().and_then(|e| channel_key(&p, e, channel)).as_deref() == Some(key))
+                .map(|b| (b.id.clone(), b.cancel_activity))
+                .collect();
+            for (b, interrupting) in boundaries {
+                if !self.tokens.contains_key(&tid) {
+                    break;
+                }
+                if let Some(v) = self.vars_mut(tok.scope) {
+                    v.extend(vars.clone());
+                }
+                caught += 1;
+                self.fire_boundary(tid, &b, interrupting)?;
+            }
+        }
+        Ok(caught)
+    }
+
+    /// Throws the signal/message of a throw event, if it has one.
+    pub(crate) fn throw_event_definition(
+        &mut self,
+        p: &ProcIndex,
+        ev: Option<&EventDefinition>,
+    ) -> Result<(), EngineError> {
+        let Some(ev) = ev else { return Ok(()) };
+        for channel in [Channel::Signal, Channel::Message] {
+            if let Some(key) = channel_key(p, ev, channel) {
+                self.deliver(channel, &key, &Map::new())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers signal `name` (setting `vars` where it is caught); returns how many catchers
+    /// fired. Call [`Instance::run`] afterwards.
+    pub fn send_signal(&mut self, name: &str, vars: Map<String, Value>) -> Result<usize, EngineError> {
+        let r = self.deliver(Channel::Signal, name, &vars);
+        self.settle(r)
+    }
+
+    /// Delivers message `name` (setting `vars` where it is caught); returns how many catchers
+    /// fired. Call [`Instance::run`] afterwards.
+    pub fn send_message(&mut self, name: &str, vars: Map<String, Value>) -> Result<usize, EngineError> {
+        let r = self.deliver(Channel::Message, name, &vars);
+        self.settle(r)
+    }
+
+    fn settle(&mut self, r: Result<usize, EngineError>) -> Result<usize, EngineError> {
+        match r {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.fail(e.clone());
+                Err(e)
+            }
+        }
+    }
+}
