@@ -1,0 +1,137 @@
+//! Process instances per second for start -> 10 no-op service tasks -> end
+//! (`benches/spiff/ten_tasks.bpmn`), on one core (a current-thread runtime):
+//!
+//! - the engine alone, answering service calls with a bare handler;
+//! - (a) the engine running every task through the servicetask runner with telemetry off;
+//! - (b) full instrumentation: SDK tracer and meter providers, a batch exporter that counts
+//!   spans, default tracking;
+//! - (b) without per-poll tracking.
+//!
+//! Run: `cargo bench -p servicetask-cli --bench throughput` (or `benches/spiff/compare.sh`,
+//! which also measures SpiffWorkflow on the same file).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use servicetask::engine::RunnerHandler;
+use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError, Telemetry, TrackingConfig};
+use servicetask_engine::{Engine, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, TaskHandler};
+
+#[derive(Debug, Clone, Default)]
+struct CountingExporter(Arc<AtomicU64>);
+
+impl SpanExporter for CountingExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+struct Bare;
+impl TaskHandler for Bare {
+    fn call(&self, _call: ServiceCall) -> ServiceFuture {
+        Box::pin(async { ServiceResult::Complete(serde_json::Map::new()) })
+    }
+}
+
+fn runner_with(telemetry: Arc<Telemetry>, tracking: bool) -> Runner {
+    let runner = Runner::builder().telemetry(telemetry).build();
+    let mut config = TaskConfig::named("noop");
+    if !tracking {
+        config.tracking = TrackingConfig {
+            cpu: false,
+            memory: false,
+            disk_io: false,
+            files: false,
+            dependencies: false,
+            max_file_events: 0,
+        };
+    }
+    runner
+        .register(task_fn(
+            config,
+            |_cx: TaskContext, _v: serde_json::Map<String, serde_json::Value>| async { Ok::<_, TaskError>(()) },
+        ))
+        .unwrap();
+    runner
+}
+
+fn measure(rt: &tokio::runtime::Runtime, engine: &Engine, defs: &servicetask_bpmn::Definitions, secs: f64) -> f64 {
+    rt.block_on(async {
+        // Warm up and check the instance really completes.
+        let mut i = engine.start(defs, "ten_tasks", serde_json::Map::new()).unwrap();
+        assert_eq!(i.run().await, RunOutcome::Completed);
+        assert_eq!(
+            i.completed()
+                .iter()
+                .filter(|c| c.element_id.starts_with("task_"))
+                .count(),
+            10
+        );
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs_f64(secs) {
+            for _ in 0..100 {
+                let mut i = engine.start(defs, "ten_tasks", serde_json::Map::new()).unwrap();
+                let outcome = i.run().await;
+                debug_assert_eq!(outcome, RunOutcome::Completed);
+            }
+            n += 100;
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+fn main() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../benches/spiff/ten_tasks.bpmn");
+    let defs = servicetask_bpmn::load_file(std::path::Path::new(path)).expect("benchmark process");
+    let secs: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let exported = CountingExporter::default();
+    let tp = SdkTracerProvider::builder()
+        .with_batch_exporter(exported.clone())
+        .build();
+    let mp = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    opentelemetry::global::set_tracer_provider(tp.clone());
+    let full = Telemetry::from_providers(&tp, &mp);
+
+    let variants: Vec<(&str, Engine)> = vec![
+        ("engine alone (bare handler, no runner)", Engine::new(Arc::new(Bare))),
+        (
+            "(a) engine + runner, telemetry off, tracking off",
+            Engine::new(Arc::new(RunnerHandler::new(runner_with(Telemetry::disabled(), false)))),
+        ),
+        (
+            "(b) engine + runner, full instrumentation, batch exporter",
+            Engine::new(Arc::new(RunnerHandler::new(runner_with(full.clone(), true)))),
+        ),
+        (
+            "(b) full instrumentation, per-poll tracking off",
+            Engine::new(Arc::new(RunnerHandler::new(runner_with(full, false)))),
+        ),
+    ];
+    println!("| variant | instances/s (one core) |");
+    println!("|---|---:|");
+    for (name, engine) in &variants {
+        let rate = measure(&rt, engine, &defs, secs);
+        println!("| {name} | {rate:.0} |");
+    }
+    let _ = tp.force_flush();
+    println!(
+        "spans exported by the counting batch exporter: {}",
+        exported.0.load(Ordering::Relaxed)
+    );
+}
