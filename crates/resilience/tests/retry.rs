@@ -324,3 +324,65 @@ async fn a_spent_retry_budget_fails_with_budget_exhausted() {
         "3 calls allow 1 retry, already spent"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn jitter() -> impl Strategy<Value = Jitter> {
+        prop_oneof![Just(Jitter::Full), Just(Jitter::Decorrelated), Just(Jitter::None)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever the policy, every sleep respects the backoff's bounds (up to the timer's
+        /// 1 ms resolution), no attempt starts at or after the deadline, and the execution
+        /// ends by the deadline.
+        #[test]
+        fn sleeps_stay_in_bounds_and_inside_the_deadline(
+            max_attempts in 1u32..12,
+            initial_ms in 1u64..500,
+            cap_ms in 1u64..5_000,
+            multiplier in 1.0f64..4.0,
+            jitter in jitter(),
+            total_ms in 1u64..10_000,
+            seed in any::<u64>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+            rt.block_on(async {
+                let r = RetryConfig {
+                    max_attempts,
+                    initial_delay: ms(initial_ms),
+                    max_delay: ms(cap_ms),
+                    multiplier,
+                    jitter,
+                    ..RetryConfig::default()
+                };
+                let total = ms(total_ms);
+                let config = TaskConfig::builder("p").retry(r.clone()).timeout(total).build();
+                let res = Resilience::builder().seed(seed).build();
+                let stack = layers(&config, &res);
+                let task = Script::new([Step::After(ms(3), Box::new(Step::Err(net())))]);
+                let cx = servicetask_core::TaskContext::detached("p");
+                let t0 = Instant::now();
+                let e = run(&stack, &task, &cx).await.unwrap_err();
+                let offsets = task.offsets(t0);
+                let b = Backoff::new(&r);
+                let mut previous = None;
+                for (i, w) in offsets.windows(2).enumerate() {
+                    let sleep = w[1] - w[0] - ms(3); // each attempt runs 3 ms
+                    let (lo, hi) = b.bounds(i as u32 + 1, previous);
+                    // tokio's timer rounds a sleep up to its next millisecond.
+                    prop_assert!(lo <= sleep && sleep <= hi + ms(1), "retry {}: {sleep:?} not in [{lo:?}, {hi:?}]", i + 1);
+                    previous = Some(sleep);
+                }
+                prop_assert!(offsets.iter().all(|o| *o < total), "an attempt started at the deadline");
+                prop_assert!(Instant::now() - t0 <= total);
+                prop_assert!(offsets.len() as u32 <= max_attempts);
+                prop_assert!(e.retries_left().is_some());
+                Ok(())
+            })?;
+        }
+    }
+}
