@@ -290,6 +290,10 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
     el.default_flow = node.attribute("default").map(str::to_string);
     el.attached_to = node.attribute("attachedToRef").map(str::to_string);
     el.cancel_activity = node.attribute("cancelActivity").is_none_or(|v| v != "false");
+    if kind == ElementKind::StartEvent {
+        // event subprocess start events: isInterrupting (default true)
+        el.cancel_activity = node.attribute("isInterrupting").is_none_or(|v| v != "false");
+    }
     el.called_element = node.attribute("calledElement").map(str::to_string);
     el.triggered_by_event = node.attribute("triggeredByEvent") == Some("true");
     el.event = node

@@ -219,14 +219,16 @@ impl Validator<'_> {
                 _ => {}
             }
             if e.triggered_by_event {
-                self.warning(
-                    e.position,
-                    format!(
-                        "event subprocess '{}' is not supported by the engine and never starts",
-                        e.id
-                    ),
-                    "model the handling with a boundary event on an embedded subprocess instead",
-                );
+                let triggered = p
+                    .children(Some(&e.id))
+                    .any(|c| c.kind == ElementKind::StartEvent && c.event.is_some());
+                if !triggered {
+                    self.error(
+                        e.position,
+                        format!("event subprocess '{}' has no start event with a trigger", e.id),
+                        "give it a start event with an error, signal, message or timer event definition",
+                    );
+                }
             }
             if let Some(EventDefinition::Error { error_ref: Some(r) }) = &e.event {
                 if defs.error(r).is_none() {

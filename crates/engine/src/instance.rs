@@ -752,7 +752,7 @@ impl Instance {
         for s in starts {
             self.new_token(scope, &s, None, TokenState::Ready);
         }
-        Ok(())
+        self.arm_event_subprocesses(scope)
     }
 
     // ----- the loop --------------------------------------------------------------------
@@ -964,6 +964,7 @@ impl Instance {
         let Some(s) = self.scopes.get(&scope).cloned() else {
             return Ok(());
         };
+        self.disarm_scope_timers(scope);
         match s.kind {
             ScopeKind::Process => {
                 if self.status == InstanceStatus::Running {
@@ -1015,6 +1016,7 @@ impl Instance {
     }
 
     pub(crate) fn cancel_scope(&mut self, scope: Id) {
+        self.disarm_scope_timers(scope);
         let toks: Vec<Id> = self
             .tokens
             .values()
@@ -1059,11 +1061,18 @@ impl Instance {
                 continue; // disarmed by an earlier one
             }
             self.timers.retain(|x| x.id != t.id);
+            if let TimerAction::EventSubprocess { scope, element } = &t.action {
+                if self.scopes.contains_key(scope) {
+                    self.fire_event_subprocess(*scope, element)?;
+                }
+                continue;
+            }
             if !self.tokens.contains_key(&t.token) {
                 continue;
             }
             match &t.action {
                 TimerAction::Catch => self.complete_activity(t.token)?,
+                TimerAction::EventSubprocess { .. } => {}
                 TimerAction::Retry => {
                     if let Some(tok) = self.tokens.get_mut(&t.token) {
                         tok.state = TokenState::CallPending;

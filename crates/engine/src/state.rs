@@ -125,6 +125,13 @@ pub enum TimerAction {
     Catch,
     /// A retry of the service task of `token`.
     Retry,
+    /// The timer start event of an event subprocess listening in `scope`.
+    EventSubprocess {
+        /// The listening scope.
+        scope: Id,
+        /// The event subprocess element.
+        element: String,
+    },
 }
 
 /// A pending timer.

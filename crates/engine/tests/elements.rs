@@ -650,3 +650,34 @@ async fn signals_interrupt_and_messages_resume() {
     assert_eq!(inst.run().await, RunOutcome::Completed);
     assert_eq!(inst.variables().get("go"), Some(&json!(true)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn event_subprocesses_catch_errors_timers_and_signals() {
+    let defs = data("event_subprocess.bpmn");
+    let engine = Engine::new(handler(|_| ServiceResult::BpmnError {
+        code: "E1".into(),
+        message: "declined".into(),
+        variables: Map::new(),
+    }));
+    let mut inst = engine.start(&defs, "es_error", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(inst.variables().get("handled"), Some(&json!(true)));
+    assert_eq!(ids(&inst), ["start", "err_start", "handle", "err_end", "on_error"]);
+
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&defs, "es_listen", Map::new()).unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Waiting { .. }));
+    let o = inst.advance(Duration::from_secs(11)).await;
+    assert!(
+        matches!(o, RunOutcome::Waiting { ref tasks, .. } if tasks.len() == 1),
+        "non-interrupting: still waiting, {o:?}"
+    );
+    assert_eq!(inst.variables().get("reminded"), Some(&json!(true)));
+    assert_eq!(inst.send_signal("cancel", Map::new()).unwrap(), 1);
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    let done = ids(&inst);
+    assert!(
+        done.contains(&"cancelled".to_string()) && !done.contains(&"wait".to_string()),
+        "{done:?}"
+    );
+}

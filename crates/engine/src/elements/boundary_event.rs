@@ -2,6 +2,7 @@
 //! error events catching BPMN errors thrown inside their activity (most specific code first,
 //! then catch-all; the nearest enclosing activity wins).
 
+use super::event_subprocess::Trigger;
 use crate::error::{EngineError, Location};
 use crate::instance::{Instance, ProcIndex};
 use crate::state::{Id, TimerAction, TokenState};
@@ -126,7 +127,14 @@ impl Instance {
         err: Thrown,
         at: Box<Location>,
         from_end_event: bool,
+        origin_scope: Option<Id>,
     ) -> Result<(), EngineError> {
+        // an error event subprocess of the scope the error happened in is nearest
+        if let Some(s) = origin_scope {
+            if self.trigger_event_subprocess(s, &Trigger::Error(&err))? {
+                return Ok(());
+            }
+        }
         let mut first = from_end_event;
         while let Some(act) = from {
             let record = std::mem::take(&mut first);
@@ -159,6 +167,9 @@ impl Instance {
                 }
                 self.new_token(tok.scope, &b.id, None, TokenState::Ready);
                 self.cancel_token(act);
+                return Ok(());
+            }
+            if self.trigger_event_subprocess(tok.scope, &Trigger::Error(&err))? {
                 return Ok(());
             }
             from = owner_of_scope;

@@ -50,7 +50,7 @@ impl Instance {
                 };
                 let owner = self.scopes.get(&scope).and_then(|s| s.owner);
                 self.tokens.remove(&tid);
-                self.throw_error(owner, thrown, p.location(&el.id), true)
+                self.throw_error(owner, thrown, p.location(&el.id), true, Some(scope))
             }
             _ => {
                 self.record_completed(tid)?;

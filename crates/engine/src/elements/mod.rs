@@ -4,6 +4,7 @@ mod boundary_event;
 mod call_activity;
 mod end_event;
 mod event_gateway;
+mod event_subprocess;
 mod exclusive_gateway;
 mod inclusive_gateway;
 mod intermediate_event;

@@ -172,7 +172,7 @@ impl Instance {
                     payload: None,
                     variables,
                 };
-                self.throw_error(Some(tid), thrown, p.location(&el.id), false)
+                self.throw_error(Some(tid), thrown, p.location(&el.id), false, None)
             }
             ServiceResult::Failed {
                 message,

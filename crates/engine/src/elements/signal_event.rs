@@ -99,6 +99,7 @@ impl Instance {
                 self.fire_boundary(tid, &b, interrupting)?;
             }
         }
+        caught += self.deliver_to_event_subprocesses(channel, key)?;
         Ok(caught)
     }
 
