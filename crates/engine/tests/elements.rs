@@ -681,3 +681,45 @@ async fn event_subprocesses_catch_errors_timers_and_signals() {
         "{done:?}"
     );
 }
+
+async fn walk_waits(config: EngineConfig) -> Vec<String> {
+    let engine = Engine::builder(Arc::new(StubHandler)).config(config).build();
+    let mut inst = engine.start(&data("wait_states.bpmn"), "waits", Map::new()).unwrap();
+    let mut waited = Vec::new();
+    loop {
+        match inst.run().await {
+            RunOutcome::Waiting { tasks, .. } => {
+                assert_eq!(tasks.len(), 1);
+                waited.push(format!("{}:{}", tasks[0].element_id, tasks[0].kind.tag()));
+                let key = if waited.len() % 2 == 0 {
+                    tasks[0].token_id.to_string()
+                } else {
+                    tasks[0].element_id.clone()
+                };
+                inst.complete_user_task(&key, obj(json!({ "step": waited.len() })))
+                    .unwrap();
+            }
+            RunOutcome::Completed => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(inst.variables().get("step"), Some(&json!(waited.len())));
+    assert!(inst.complete_task("form", Map::new()).is_err());
+    waited
+}
+
+#[tokio::test]
+async fn user_manual_and_receive_tasks_wait_for_the_api() {
+    assert_eq!(
+        walk_waits(EngineConfig::default()).await,
+        ["form:userTask", "sign:manualTask", "receive:receiveTask"]
+    );
+    let spiff = EngineConfig {
+        plain_tasks_wait: true,
+        ..EngineConfig::default()
+    };
+    assert_eq!(
+        walk_waits(spiff).await,
+        ["form:userTask", "sign:manualTask", "receive:receiveTask", "note:task"]
+    );
+}
