@@ -386,3 +386,32 @@ mod properties {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn in_engine_mode_the_budget_rations_the_engines_retries() {
+    let otel = Otel::new();
+    let mut r = retry(5, 100, Jitter::None);
+    r.mode = RetryMode::Engine;
+    let budget = RetryBudgetConfig {
+        ratio: 1.0,
+        window: Duration::from_secs(10),
+        min_per_second: 0,
+    };
+    r.budget = Some(budget.clone());
+    let config = TaskConfig::builder("t").retry(r).build();
+    let res = resilience(&otel);
+    let stack = layers(&config, &res);
+    let task = Script::new([Step::Err(net())]);
+    // A first attempt: one call, so one retry allowed; the engine gets it.
+    let e = run(&stack, &task, &otel.context("t", None)).await.unwrap_err();
+    assert_eq!((e.class(), e.retries_left()), (ErrorClass::Network, Some(4)));
+    // The engine's retry of the same job is not a new call: no budget left for another.
+    let cx = otel.context("t", None);
+    cx.set_attempt(2);
+    let e = run(&stack, &task, &cx).await.unwrap_err();
+    assert_eq!(
+        (e.class(), e.retries_left(), e.retry_after()),
+        (ErrorClass::BudgetExhausted, Some(3), Some(ms(200)))
+    );
+    assert_eq!(res.task_budget("t", &budget).totals(), (1, 1));
+}

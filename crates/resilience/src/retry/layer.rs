@@ -77,10 +77,13 @@ impl RetryLayer {
         let start = (self.total.is_some() || self.config.max_elapsed.is_some()).then(Instant::now);
         let deadline = self.total.zip(start).map(|(t, s)| s + t);
         let max_attempts = self.config.max_attempts.max(1);
-        if let Some(b) = &self.budget {
-            b.deposit();
-        }
         let mut attempt = cx.attempt().max(1);
+        if attempt == 1 {
+            // A call: an engine's retry of this job (attempt > 1) is not a new call.
+            if let Some(b) = &self.budget {
+                b.deposit();
+            }
+        }
         let mut previous = None;
         loop {
             cx.set_attempt(attempt);
@@ -124,6 +127,16 @@ impl RetryLayer {
                     return Err(err.with_retries_left(0));
                 }
             }
+            // Every retry this layer lets happen, in process or by the engine, spends budget.
+            if let Some(b) = &self.budget {
+                if !b.try_withdraw() {
+                    record_rejection(cx, RejectionReason::BudgetExhausted, None);
+                    let e = BudgetExhaustedError::new(attempt, err.clone())
+                        .into_task_error()
+                        .with_retry_after(computed);
+                    return Err(hand_back(cx, e, left));
+                }
+            }
             if self.config.mode == RetryMode::Engine {
                 retry_event(cx, attempt, &err, computed, Some(left));
                 return Err(hand_back(cx, err.with_retry_after(computed), left));
@@ -133,15 +146,6 @@ impl RetryLayer {
                 if delay >= d.saturating_duration_since(now) {
                     // Nothing would be left for the attempt: let the engine retry later.
                     return Err(hand_back(cx, err.with_retry_after(computed), left));
-                }
-            }
-            if let Some(b) = &self.budget {
-                if !b.try_withdraw() {
-                    record_rejection(cx, RejectionReason::BudgetExhausted, None);
-                    let e = BudgetExhaustedError::new(attempt, err.clone())
-                        .into_task_error()
-                        .with_retry_after(computed);
-                    return Err(hand_back(cx, e, left));
                 }
             }
             retry_event(cx, attempt, &err, delay, None);

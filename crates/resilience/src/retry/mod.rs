@@ -33,10 +33,12 @@
 //!    (leaving no time for the attempt) is not slept, and the error goes back with the
 //!    retries left and the delay as its Retry-After, so the engine retries later (a fresh
 //!    execution with a fresh deadline) instead of the task timing out asleep;
-//! 6. in [`RetryMode::Engine`](servicetask_core::RetryMode::Engine) the layer does not sleep:
-//!    it returns the error with `retries_left` and the delay as its Retry-After;
-//! 7. when a retry budget is configured and spent, the execution fails with class
+//! 6. when a retry budget is configured and spent, the execution fails with class
 //!    `budget_exhausted` (the last error as its source), retries left and Retry-After set;
+//!    every retry the layer lets happen spends budget, in process or by the engine, and only
+//!    a first attempt (`cx.attempt() == 1`) counts as a call;
+//! 7. in [`RetryMode::Engine`](servicetask_core::RetryMode::Engine) the layer does not sleep:
+//!    it returns the error with `retries_left` and the delay as its Retry-After;
 //! 8. otherwise the layer sleeps and runs the next attempt (`cx.set_attempt(n + 1)`).
 //!
 //! **Convention for the runner:** the suggested engine backoff is the returned error's
