@@ -373,4 +373,25 @@ mod tests {
             "dependencies.payments.breaker.window_size: 0 is not allowed; use at least 1 (calls in the window)"
         );
     }
+
+    #[test]
+    fn a_loaded_file_section_gets_the_same_messages() {
+        // What `[tasks.t]` in servicetask.toml deserialises to, once merged by the loader.
+        let c: TaskConfig = serde_json::from_value(serde_json::json!({
+            "name": "t",
+            "retry": { "max_attempts": 3, "initial_delay": "2s", "max_delay": "500ms" },
+            "timeout": { "attempt": "0s" },
+            "breaker": { "window": "time_based", "window_size": 60, "failure_rate_threshold": 150.0 }
+        }))
+        .unwrap();
+        let text: Vec<String> = validate(&c).unwrap_err().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "retry.max_delay: 500ms is below retry.initial_delay (2s); use a cap at least as long as the first delay",
+                "timeout.attempt: 0s is not allowed; use a duration above zero (or leave it unset for no limit)",
+                "breaker.failure_rate_threshold: 150 is out of range; use a percentage from 0 to 100",
+            ]
+        );
+    }
 }
