@@ -560,7 +560,7 @@ pub(crate) fn record(
         .file_events
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < cap).then_some(n + 1))
         .is_ok();
-    if admitted {
+    if admitted && cx.span().is_recording() {
         let mut attrs = vec![
             KeyValue::new(semconv::FILE_PATH, path.to_string()),
             KeyValue::new(semconv::SERVICETASK_FILE_OPERATION, op),
@@ -574,7 +574,7 @@ pub(crate) fn record(
             attrs.push(KeyValue::new(semconv::ERROR_TYPE, classify(e).0.as_str()));
         }
         cx.span().add_event(semconv::event::FILE, attrs);
-    } else {
+    } else if !admitted {
         stats.file_events_dropped.fetch_add(1, Ordering::Relaxed);
     }
     if bytes > 0 && kind != FileAccessKind::Meta {

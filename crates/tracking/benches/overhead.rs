@@ -166,12 +166,63 @@ fn file_read(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The recording part of a file operation without the blocking-pool round trip: inspecting
+/// one input path (one `stat`), with `files` on (event, per-file totals) and off.
+fn inspect(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("st-bench-inspect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("in.csv");
+    std::fs::write(&path, b"a,b\n").unwrap();
+    let paths = [servicetask_core::TrackedPath {
+        field: "input",
+        path: path.clone(),
+        required: true,
+    }];
+    let mut group = c.benchmark_group("inspect_input");
+    // A recording SDK span (no exporter; the SDK keeps at most 128 events and counts the rest).
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    let sdk = servicetask_core::Telemetry::from_providers(&provider, &meters);
+    for (name, files, recording) in [
+        ("files_on_sdk_span", true, true),
+        ("files_on_noop_span", true, false),
+        ("files_off", false, false),
+    ] {
+        let tracking = TrackingConfig {
+            files,
+            max_file_events: u32::MAX,
+            ..TrackingConfig::default()
+        };
+        let (otel, telemetry) = if recording {
+            use opentelemetry::trace::{TraceContextExt as _, Tracer as _};
+            let span = sdk.tracer().start("bench");
+            (opentelemetry::Context::new().with_span(span), sdk.clone())
+        } else {
+            (opentelemetry::Context::new(), servicetask_core::Telemetry::disabled())
+        };
+        let cx = TaskContext::new(servicetask_core::ContextParts {
+            task: Arc::from("bench"),
+            otel,
+            telemetry,
+            process: Default::default(),
+            variables: Default::default(),
+            tracking,
+            dependencies: None,
+        });
+        group.bench_function(name, |b| {
+            b.iter(|| servicetask_tracking::inspect_input_paths(&cx, &paths).unwrap())
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = readings, per_execution, file_read
+    targets = readings, per_execution, file_read, inspect
 }
 criterion_main!(benches);

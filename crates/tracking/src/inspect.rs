@@ -27,48 +27,19 @@ pub fn inspect_input_paths(cx: &TaskContext, paths: &[TrackedPath]) -> Result<()
         let shown = display_path(&p.path);
         let meta = std::fs::metadata(&p.path);
         if events {
-            let mut attrs = vec![
-                KeyValue::new(semconv::FILE_PATH, shown.to_string()),
-                KeyValue::new(semconv::SERVICETASK_INPUT_FIELD, p.field),
-                KeyValue::new(semconv::SERVICETASK_FILE_EXISTS, meta.is_ok()),
-            ];
-            let mut size = None;
-            match &meta {
-                Ok(m) => {
-                    if m.is_file() {
-                        size = Some(m.len());
-                        attrs.push(KeyValue::new(semconv::FILE_SIZE, m.len() as i64));
-                    }
-                    if let Ok(t) = m.modified() {
-                        attrs.push(KeyValue::new(semconv::FILE_MODIFIED, rfc3339(t)));
-                    }
-                    #[cfg(unix)]
-                    {
-                        use std::os::unix::fs::PermissionsExt as _;
-                        let mode = m.permissions().mode() & 0o7777;
-                        attrs.push(KeyValue::new(semconv::FILE_MODE, format!("{mode:04o}")));
-                    }
-                }
-                Err(e) => {
-                    let copy = match e.raw_os_error() {
-                        Some(code) => std::io::Error::from_raw_os_error(code),
-                        None => std::io::Error::from(e.kind()),
-                    };
-                    let class = file_error(copy, &shown, "stat").class();
-                    attrs.push(KeyValue::new(semconv::ERROR_TYPE, class.as_str()));
-                }
-            }
             let stats = cx.stats();
+            let size = meta.as_ref().ok().filter(|m| m.is_file()).map(|m| m.len());
             stats.add_file(&shown, FileAccessKind::Meta, 0, size);
             let cap = cx.tracking().max_file_events;
             let admitted = stats
                 .file_events
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < cap).then_some(n + 1))
                 .is_ok();
-            if admitted {
-                cx.span().add_event(semconv::event::INPUT_FILE, attrs);
-            } else {
+            if !admitted {
                 stats.file_events_dropped.fetch_add(1, Ordering::Relaxed);
+            } else if cx.span().is_recording() {
+                cx.span()
+                    .add_event(semconv::event::INPUT_FILE, input_event(p, &shown, &meta));
             }
         }
         if let (Err(e), true) = (meta, p.required) {
@@ -78,6 +49,40 @@ pub fn inspect_input_paths(cx: &TaskContext, paths: &[TrackedPath]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The attributes of one `servicetask.input_file` event.
+fn input_event(p: &TrackedPath, shown: &str, meta: &std::io::Result<std::fs::Metadata>) -> Vec<KeyValue> {
+    let mut attrs = vec![
+        KeyValue::new(semconv::FILE_PATH, shown.to_string()),
+        KeyValue::new(semconv::SERVICETASK_INPUT_FIELD, p.field),
+        KeyValue::new(semconv::SERVICETASK_FILE_EXISTS, meta.is_ok()),
+    ];
+    match meta {
+        Ok(m) => {
+            if m.is_file() {
+                attrs.push(KeyValue::new(semconv::FILE_SIZE, m.len() as i64));
+            }
+            if let Ok(t) = m.modified() {
+                attrs.push(KeyValue::new(semconv::FILE_MODIFIED, rfc3339(t)));
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = m.permissions().mode() & 0o7777;
+                attrs.push(KeyValue::new(semconv::FILE_MODE, format!("{mode:04o}")));
+            }
+        }
+        Err(e) => {
+            let copy = match e.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::from(e.kind()),
+            };
+            let class = file_error(copy, shown, "stat").class();
+            attrs.push(KeyValue::new(semconv::ERROR_TYPE, class.as_str()));
+        }
+    }
+    attrs
 }
 
 /// A time as RFC 3339 in UTC to the second (`1969-07-20T20:17:40Z`), for any time a file

@@ -63,6 +63,12 @@ fn burner_reports_its_cpu_within_15_percent_and_sleeper_beside_it_almost_none() 
         for handle in handles {
             let (is_burner, own, cx) = handle.await.unwrap();
             let reported = load(&cx.stats().cpu_ns);
+            eprintln!(
+                "{}: reported {:.3} ms, burned (own thread clock) {:.3} ms",
+                cx.task_name(),
+                reported as f64 / MS as f64,
+                own as f64 / MS as f64
+            );
             assert!(cx.stats().cpu_measured.load(std::sync::atomic::Ordering::Relaxed));
             if is_burner {
                 let lo = own as f64 * 0.85;
