@@ -799,8 +799,8 @@ impl Instance {
             if let Some(LoopCharacteristics::MultiInstance(mi)) = &el.loop_characteristics {
                 return self.start_multi_instance(tid, &p, &el, mi);
             }
-            if !self.loop_should_run(tid, &p, &el)? {
-                return self.leave(tid);
+            if matches!(el.loop_characteristics, Some(LoopCharacteristics::Standard { .. })) {
+                return self.start_standard_loop(tid, &p, &el);
             }
             self.arm_boundary_timers(tid, &p, &el)?;
             if let Some(s) = &el.pre_script {
@@ -887,9 +887,6 @@ impl Instance {
             return self.mi_child_done(tid);
         }
         if el.kind.is_activity() {
-            if self.loop_again(tid, &p, &el)? {
-                return Ok(());
-            }
             if let Some(s) = &el.post_script {
                 let scope = self.tokens[&tid].scope;
                 self.run_script(&p, &el.id, "post-script", s, scope)?;

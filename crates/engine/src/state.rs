@@ -84,6 +84,10 @@ pub struct MiState {
     pub done: usize,
     /// Sequential or parallel.
     pub sequential: bool,
+    /// Keys of the items when the input collection is an object (the output is then an
+    /// object with the same keys).
+    #[serde(default)]
+    pub keys: Option<Vec<String>>,
 }
 
 /// A token: a position in the flow.

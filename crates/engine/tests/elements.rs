@@ -421,7 +421,7 @@ async fn multi_instance_sequential_and_parallel_with_output_collections() {
 }
 
 #[tokio::test]
-async fn standard_loops_run_while_their_condition_holds() {
+async fn standard_loops_run_until_their_condition_holds() {
     let engine = Engine::new(Arc::new(StubHandler));
     let mut inst = engine
         .start(&data("loop.bpmn"), "loop", obj(json!({"count": 0, "runs": 0})))
@@ -431,8 +431,16 @@ async fn standard_loops_run_while_their_condition_holds() {
     assert_eq!(
         inst.variables().get("runs"),
         Some(&json!(5)),
-        "loopMaximum bounds an always-true loop"
+        "loopMaximum bounds a loop whose condition never holds"
     );
+    assert!(
+        !inst.variables().contains_key("never"),
+        "testBefore with a true condition skips the activity"
+    );
+    let done = ids(&inst);
+    assert_eq!(done.iter().filter(|i| *i == "inc [child]").count(), 3);
+    assert_eq!(done.iter().filter(|i| *i == "inc").count(), 1);
+    assert!(!done.contains(&"skipped [child]".to_string()));
 }
 
 #[tokio::test]
@@ -722,4 +730,51 @@ async fn user_manual_and_receive_tasks_wait_for_the_api() {
         walk_waits(spiff).await,
         ["form:userTask", "sign:manualTask", "receive:receiveTask", "note:task"]
     );
+}
+
+fn mi_xml(loop_chars: &str, script: &str) -> Definitions {
+    let xml = format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="mi">
+      <process id="p"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="t"/>
+      <scriptTask id="t"><multiInstanceLoopCharacteristics>{loop_chars}</multiInstanceLoopCharacteristics><script>{script}</script></scriptTask>
+      <sequenceFlow id="f1" sourceRef="t" targetRef="e"/><endEvent id="e"/></process></definitions>"#
+    );
+    let (defs, diags) = servicetask_bpmn::parse("mi.bpmn", xml.as_bytes());
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    defs
+}
+
+#[tokio::test]
+async fn multi_instance_outputs_follow_spiffworkflow() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    // an object input gives an object output with the same keys
+    let defs = mi_xml(
+        "<loopDataInputRef>prices</loopDataInputRef><loopDataOutputRef>taxed</loopDataOutputRef><inputDataItem id=\"price\"/><outputDataItem id=\"with_tax\"/>",
+        "with_tax = price * 2",
+    );
+    let mut inst = engine
+        .start(&defs, "p", obj(json!({"prices": {"a": 1, "b": 5}})))
+        .unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(inst.variables().get("taxed"), Some(&json!({"a": 2, "b": 10})));
+
+    // an output item that an instance does not set is an error naming the element
+    let defs = mi_xml(
+        "<loopCardinality>2</loopCardinality><loopDataOutputRef>out</loopDataOutputRef><outputDataItem id=\"o\"/>",
+        "x = 1",
+    );
+    let mut inst = engine.start(&defs, "p", Map::new()).unwrap();
+    match inst.run().await {
+        RunOutcome::Failed(e) => assert!(e.to_string().contains("did not set 'o'"), "{e}"),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // without an output collection, each instance's variables merge back
+    let defs = mi_xml(
+        "<loopCardinality>3</loopCardinality><inputDataItem id=\"i\"/>",
+        "last = i",
+    );
+    let mut inst = engine.start(&defs, "p", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(inst.variables().get("last"), Some(&json!(2)));
 }

@@ -25,10 +25,14 @@ impl Instance {
         if let Some(s) = &el.pre_script {
             self.run_script(p, &el.id, "pre-script", s, scope)?;
         }
+        let mut keys = None;
         let items: Vec<Value> = if let Some(src) = &mi.input_collection {
             match self.eval(p, &el.id, "input collection", src, scope)? {
                 Value::Array(a) => a,
-                Value::Object(o) => o.into_iter().map(|(_, v)| v).collect(),
+                Value::Object(o) => {
+                    keys = Some(o.keys().cloned().collect());
+                    o.into_iter().map(|(_, v)| v).collect()
+                }
                 Value::Number(n) => (0..n.as_u64().unwrap_or(0).min(MAX_INSTANCES as u64))
                     .map(Value::from)
                     .collect(),
@@ -72,6 +76,7 @@ impl Instance {
             started: 0,
             done: 0,
             sequential: mi.sequential,
+            keys,
         };
         if let Some(t) = self.tokens.get_mut(&tid) {
             t.state = TokenState::MiBody(state);
@@ -141,22 +146,48 @@ impl Instance {
         self.cancel_scope(child.id);
         let Some(body) = child.owner else { return Ok(()) };
         let (p, el) = self.token_element(body)?;
+        if matches!(el.loop_characteristics, Some(LoopCharacteristics::Standard { .. })) {
+            return self.loop_iteration_done(body, &p, &el, &child);
+        }
         let Some(LoopCharacteristics::MultiInstance(mi)) = el.loop_characteristics.clone() else {
             return Ok(());
         };
-        let output = match &mi.output_element {
-            Some(src) => {
+        let body_scope = self.tokens[&body].scope;
+        let output = match (&mi.output_element, &mi.output_collection) {
+            // FEEL (Zeebe): an expression, null when it has no value
+            (Some(src), _) if src.trim_start().starts_with('=') => {
                 let mut layers = vec![&child.vars];
-                layers.extend(self.layers(self.tokens[&body].scope));
+                layers.extend(self.layers(body_scope));
                 Expression::parse(src)
                     .and_then(|e| e.eval_layers(&layers))
                     .unwrap_or(Value::Null)
             }
-            None => mi
-                .input_element
-                .as_ref()
-                .and_then(|n| child.vars.get(n).cloned())
-                .unwrap_or(Value::Null),
+            // a variable the instance must set (SpiffWorkflow: "Expected an output item")
+            (Some(name), Some(_)) => {
+                let name = name.trim();
+                let found = child
+                    .vars
+                    .get(name)
+                    .cloned()
+                    .or_else(|| self.layers(body_scope).iter().find_map(|l| l.get(name).cloned()));
+                found.ok_or_else(|| EngineError::Expression {
+                    at: p.location(&el.id),
+                    what: format!("output item '{name}'"),
+                    message: format!("instance {} did not set '{name}'", index + 1),
+                    help: format!("set '{name}' in each instance, or remove the outputDataItem"),
+                })?
+            }
+            (Some(_), None) | (None, _) => {
+                // no output collection: the instance's variables merge back (SpiffWorkflow)
+                if let Some(v) = self.vars_mut(body_scope) {
+                    for (k, val) in &child.vars {
+                        if k != "loopCounter" {
+                            v.insert(k.clone(), val.clone());
+                        }
+                    }
+                }
+                Value::Null
+            }
         };
         let (done, total, sequential) = match self.tokens.get_mut(&body).map(|t| &mut t.state) {
             Some(TokenState::MiBody(s)) => {
@@ -213,14 +244,18 @@ impl Instance {
         mi: &MultiInstance,
     ) -> Result<(), EngineError> {
         let scope = self.tokens[&body].scope;
-        let outputs = match self.tokens.get(&body).map(|t| &t.state) {
-            Some(TokenState::MiBody(s)) => s.outputs.clone(),
-            _ => Vec::new(),
+        let (outputs, keys) = match self.tokens.get(&body).map(|t| &t.state) {
+            Some(TokenState::MiBody(s)) => (s.outputs.clone(), s.keys.clone()),
+            _ => (Vec::new(), None),
         };
         if let Some(name) = &mi.output_collection {
             let name = name.trim().trim_start_matches('=').trim().to_string();
+            let collected = match keys {
+                Some(keys) => Value::Object(keys.into_iter().zip(outputs).collect()),
+                None => Value::Array(outputs),
+            };
             if let Some(v) = self.vars_mut(scope) {
-                v.insert(name, Value::Array(outputs));
+                v.insert(name, collected);
             }
         }
         let _ = p;

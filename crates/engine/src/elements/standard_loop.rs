@@ -1,75 +1,125 @@
-//! Standard loops (`standardLoopCharacteristics`): the activity runs again while
-//! `loopCondition` holds, at most `loopMaximum` times; `testBefore` checks before each run.
+//! Standard loops (`standardLoopCharacteristics`), with SpiffWorkflow's semantics (the
+//! conformance oracle): the activity runs as iterations ("<id> [child]"), each on the current
+//! variables, its changes merged back; the loop ends when `loopCondition` becomes true or
+//! `loopMaximum` iterations have run. Without `testBefore` the first iteration always runs.
+//! (The BPMN text reads the condition as "loop while"; SpiffWorkflow, and so this engine, as
+//! "loop until".)
 
 use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
-use crate::state::{Id, TokenState};
+use crate::state::{Id, MiState, Scope, ScopeKind, TokenState};
+use serde_json::{Map, Value};
 use servicetask_bpmn::{expr, FlowElement, LoopCharacteristics};
 
-/// Iterations allowed when a loop has neither a condition that turns false nor a maximum.
-const HARD_LIMIT: u64 = 100_000;
+/// Iterations allowed when a loop has no maximum and its condition never becomes true.
+const HARD_LIMIT: usize = 100_000;
 
 impl Instance {
-    /// With `testBefore`, false when the loop condition does not hold (the activity is skipped).
-    pub(crate) fn loop_should_run(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<bool, EngineError> {
-        let Some(LoopCharacteristics::Standard {
-            condition,
-            maximum,
-            test_before: true,
-        }) = &el.loop_characteristics
-        else {
-            return Ok(true);
+    pub(crate) fn start_standard_loop(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        self.arm_boundary_timers(tid, p, el)?;
+        if let Some(s) = &el.pre_script {
+            let scope = self.tokens[&tid].scope;
+            self.run_script(p, &el.id, "pre-script", s, scope)?;
+        }
+        let state = MiState {
+            items: Vec::new(),
+            outputs: Vec::new(),
+            started: 0,
+            done: 0,
+            sequential: true,
+            keys: None,
         };
-        let count = self.tokens.get(&tid).map(|t| t.loop_count).unwrap_or(0);
-        if maximum.is_some_and(|m| count >= m) || count >= HARD_LIMIT {
-            return Ok(false);
+        if let Some(t) = self.tokens.get_mut(&tid) {
+            t.state = TokenState::MiBody(state);
         }
-        match condition {
-            Some(c) => {
-                let scope = self.tokens[&tid].scope;
-                Ok(expr::truthy(&self.eval(p, &el.id, "loop condition", c, scope)?))
-            }
-            None => Ok(true),
-        }
+        self.next_iteration_or_finish(tid, p, el)
     }
 
-    /// After one run: true (and the token re-enters) when the loop goes on.
-    pub(crate) fn loop_again(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<bool, EngineError> {
+    /// True when the loop is over (SpiffWorkflow's `loop_complete`).
+    fn loop_complete(&mut self, body: Id, p: &ProcIndex, el: &FlowElement, done: usize) -> Result<bool, EngineError> {
         let Some(LoopCharacteristics::Standard {
             condition,
             maximum,
             test_before,
         }) = &el.loop_characteristics
         else {
-            return Ok(false);
+            return Ok(true);
         };
-        let count = {
-            let Some(t) = self.tokens.get_mut(&tid) else {
-                return Ok(false);
-            };
-            t.loop_count += 1;
-            t.loop_count
-        };
-        if maximum.is_some_and(|m| count >= m) || count >= HARD_LIMIT {
+        if !test_before && done == 0 {
             return Ok(false);
         }
-        let again = if *test_before {
-            true // checked on entry
-        } else {
-            match condition {
-                Some(c) => {
-                    let scope = self.tokens[&tid].scope;
-                    expr::truthy(&self.eval(p, &el.id, "loop condition", c, scope)?)
-                }
-                None => maximum.is_some(),
+        if maximum.is_some_and(|m| done as u64 >= m) || done >= HARD_LIMIT {
+            return Ok(true);
+        }
+        match condition {
+            Some(c) => {
+                let scope = self.tokens[&body].scope;
+                Ok(expr::truthy(&self.eval(p, &el.id, "loop condition", c, scope)?))
             }
+            // no condition: only the maximum ends it (a loop with neither runs once)
+            None => Ok(maximum.is_none()),
+        }
+    }
+
+    fn next_iteration_or_finish(&mut self, body: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        let done = match self.tokens.get(&body).map(|t| &t.state) {
+            Some(TokenState::MiBody(s)) => s.done,
+            _ => return Ok(()),
         };
-        if again {
-            if let Some(t) = self.tokens.get_mut(&tid) {
+        if self.loop_complete(body, p, el, done)? {
+            if let Some(t) = self.tokens.get_mut(&body) {
                 t.state = TokenState::Ready;
             }
-            self.ready.push_back(tid);
+            return self.complete_activity(body);
         }
-        Ok(again)
+        let Some(scope) = self.tokens.get(&body).map(|t| t.scope) else {
+            return Ok(());
+        };
+        let process_id = self
+            .scopes
+            .get(&scope)
+            .map(|s| s.process_id.clone())
+            .unwrap_or_default();
+        let mut vars = Map::new();
+        vars.insert("loopCounter".to_string(), Value::from(done as u64 + 1));
+        let child = self.new_scope(
+            Some(scope),
+            Some(body),
+            ScopeKind::MiChild { index: done },
+            process_id,
+            None,
+            vars,
+            Vec::new(),
+        );
+        let t = self.new_token(child, &el.id, None, TokenState::Ready);
+        if let Some(t) = self.tokens.get_mut(&t) {
+            t.mi_inner = true;
+        }
+        Ok(())
+    }
+
+    /// One iteration finished: merge its variables back, then loop or finish.
+    pub(crate) fn loop_iteration_done(
+        &mut self,
+        body: Id,
+        p: &ProcIndex,
+        el: &FlowElement,
+        child: &Scope,
+    ) -> Result<(), EngineError> {
+        let Some(scope) = self.tokens.get(&body).map(|t| t.scope) else {
+            return Ok(());
+        };
+        if let Some(v) = self.vars_mut(scope) {
+            for (k, val) in &child.vars {
+                if k != "loopCounter" {
+                    v.insert(k.clone(), val.clone());
+                }
+            }
+        }
+        if let Some(TokenState::MiBody(s)) = self.tokens.get_mut(&body).map(|t| &mut t.state) {
+            s.done += 1;
+            s.started += 1;
+        }
+        self.next_iteration_or_finish(body, p, el)
     }
 }
