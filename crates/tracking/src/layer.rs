@@ -32,8 +32,10 @@ pub struct TrackingLayer {
 }
 
 impl TrackingLayer {
-    /// A layer with these switches. Also installs the blocking-work hook of `cx.fs()` (once
-    /// per process), so whole-file operations count for the execution that asked for them.
+    /// A layer with these switches (give it the same `TrackingConfig` as the task's contexts:
+    /// the layer's copy decides CPU, memory and disk tracking, the context's decides files and
+    /// dependencies). Also installs the blocking-work hook of `cx.fs()` (once per process), so
+    /// whole-file operations count for the execution that asked for them.
     pub fn new(config: &TrackingConfig) -> Self {
         servicetask_core::fs::set_blocking_hook(blocking_hook);
         TrackingLayer {

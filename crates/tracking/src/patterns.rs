@@ -6,7 +6,7 @@
 //! list of executions, from that history or from stored `ExecutionRecord`s. Pure data, no I/O.
 //!
 //! ```
-//! use servicetask_core::record::{FileAccess, FileAccessKind};
+//! use servicetask_core::record::{ExecutionRecord, FileAccess, FileAccessKind};
 //! use servicetask_tracking::{AccessPatterns, AccessPatternsConfig};
 //! let read = |path: &str, bytes| FileAccess { path: path.into(), kind: FileAccessKind::Read, bytes, ops: 1, file_size: Some(bytes) };
 //! let runs = vec![vec![read("/in/a.csv", 4096)], vec![read("/in/a.csv", 4096), read("/in/b.csv", 10)]];
@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
-use servicetask_core::record::{FileAccess, FileAccessKind};
+use servicetask_core::record::{ExecutionRecord, FileAccess, FileAccessKind};
 
 /// Thresholds of the pattern queries.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +121,16 @@ impl AccessPatterns {
             executions: n,
             files: by_path.into_values().collect(),
         }
+    }
+
+    /// Summarises stored execution records of one task (records of other tasks are skipped).
+    pub fn from_records<'a>(task: &str, records: impl IntoIterator<Item = &'a ExecutionRecord>) -> Self {
+        AccessPatterns::from_executions(
+            records
+                .into_iter()
+                .filter(|r| r.task == task)
+                .map(|r| r.files.as_slice()),
+        )
     }
 
     /// Executions analysed.
@@ -275,6 +285,18 @@ mod tests {
         assert_eq!(names(p.frequent(&c)), ["/cfg", "/out/log"]);
         let log = p.files().iter().find(|f| f.path == "/out/log").unwrap();
         assert_eq!((log.executions, log.write_ops, log.bytes_written), (3, 3, 2500));
+    }
+
+    #[test]
+    fn records_of_other_tasks_are_skipped() {
+        use servicetask_core::record::OutcomeKind;
+        let mut a = ExecutionRecord::new("a", 0, 1, OutcomeKind::Complete);
+        a.files.push(fa("/x", FileAccessKind::Read, 5, None));
+        let mut b = ExecutionRecord::new("b", 0, 1, OutcomeKind::Complete);
+        b.files.push(fa("/y", FileAccessKind::Read, 5, None));
+        let p = AccessPatterns::from_records("a", [&a, &b]);
+        assert_eq!(p.executions(), 1);
+        assert_eq!(p.files()[0].path, "/x");
     }
 
     #[test]

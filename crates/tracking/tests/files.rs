@@ -441,3 +441,49 @@ fn remove_dir_all_does_not_follow_symlinks_out_of_the_tree() {
     assert_eq!(files[0].path, tree.to_string_lossy());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Eight executions read files of different sizes at once on a 2-worker runtime: each reports
+/// exactly its own bytes.
+#[test]
+fn concurrent_executions_each_report_their_own_bytes() {
+    let dir = temp_dir("concurrent");
+    let h = Harness::new();
+    let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
+    let mut cxs = Vec::new();
+    rt().block_on(async {
+        let mut handles = Vec::new();
+        for i in 0..8usize {
+            let path = dir.join(format!("f{i}"));
+            std::fs::write(&path, vec![i as u8; (i + 1) * 100 * 1024]).unwrap();
+            let cx = h.context(&format!("reader{i}"), TrackingConfig::default());
+            cxs.push(cx.clone());
+            let layer = layer.clone();
+            handles.push(tokio::spawn(async move {
+                run(&layer, &cx, move |cx| {
+                    let path = path.clone();
+                    async move {
+                        for _ in 0..3 {
+                            cx.fs().read(&path).await?;
+                            tokio::task::yield_now().await;
+                        }
+                        Ok(())
+                    }
+                })
+                .await
+            }));
+        }
+        for handle in handles {
+            handle.await.unwrap().unwrap();
+        }
+    });
+    for (i, cx) in cxs.iter().enumerate() {
+        assert_eq!(
+            load(&cx.stats().bytes_read),
+            3 * (i as u64 + 1) * 100 * 1024,
+            "reader{i}"
+        );
+        assert_eq!(cx.stats().files().len(), 1);
+        assert_eq!(cx.stats().files()[0].ops, 3);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
