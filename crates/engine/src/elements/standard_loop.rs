@@ -1,5 +1,5 @@
 //! Standard loops (`standardLoopCharacteristics`), with SpiffWorkflow's semantics (the
-//! conformance oracle): the activity runs as iterations ("<id> [child]"), each on the current
+//! conformance oracle): the activity runs as iterations (`<id> [child]`), each on the current
 //! variables, its changes merged back; the loop ends when `loopCondition` becomes true or
 //! `loopMaximum` iterations have run. Without `testBefore` the first iteration always runs.
 //! (The BPMN text reads the condition as "loop while"; SpiffWorkflow, and so this engine, as
