@@ -166,6 +166,16 @@ impl Future for Attempt<'_> {
     }
 }
 
+impl Drop for Attempt<'_> {
+    /// An attempt cancelled before it finished (a timeout dropped it) still closes its books:
+    /// CPU metric, end RSS, access history.
+    fn drop(&mut self) {
+        if let Some(f) = self.finish.take() {
+            f.run(self.cx);
+        }
+    }
+}
+
 /// Brackets blocking work done for an execution (installed as `cx.fs()`'s blocking hook).
 fn blocking_hook(cx: &TaskContext, work: &mut dyn FnMut()) {
     run_blocking(cx, work)

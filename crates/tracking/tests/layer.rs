@@ -139,3 +139,34 @@ fn spawned_work_counts_only_when_tracked() {
         load(&tracked.stats().cpu_ns)
     );
 }
+
+/// A timeout drops the attempt's future mid-way: what it consumed up to then is kept and its
+/// books are closed (access history entry, end RSS).
+#[test]
+fn a_cancelled_attempt_keeps_what_it_consumed() {
+    let dir = temp_dir("cancelled");
+    std::fs::write(dir.join("in"), b"abc").unwrap();
+    let h = Harness::new();
+    let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
+    let cx = h.context("slow", TrackingConfig::default());
+    let p = dir.join("in");
+    let out = rt().block_on(async {
+        let attempt = run(&layer, &cx, move |cx| {
+            let p = p.clone();
+            async move {
+                cx.fs().read(&p).await?;
+                loop {
+                    burn(MS);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        tokio::time::timeout(std::time::Duration::from_millis(50), attempt).await
+    });
+    assert!(out.is_err(), "timed out");
+    assert!(load(&cx.stats().cpu_ns) >= MS);
+    assert_eq!(layer.access_history().patterns("slow").executions(), 1);
+    #[cfg(target_os = "linux")]
+    assert!(load(&cx.stats().rss_end_bytes) > 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
