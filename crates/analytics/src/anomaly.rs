@@ -185,6 +185,7 @@ fn median_sorted(s: &[f64]) -> f64 {
 #[derive(Debug, Clone)]
 pub struct AnomalyDetector {
     cfg: DetectorConfig,
+    cached_mad: f64,
     values: SortedWindow,
     steps: SortedWindow,
     recent: VecDeque<f64>,
@@ -201,6 +202,7 @@ impl AnomalyDetector {
     /// A detector with the given tuning.
     pub fn new(cfg: DetectorConfig) -> Self {
         AnomalyDetector {
+            cached_mad: 0.0,
             values: SortedWindow::new(cfg.window),
             steps: SortedWindow::new(cfg.window),
             recent: VecDeque::new(),
@@ -284,7 +286,12 @@ impl AnomalyDetector {
     }
 
     /// The weighted distance of `x` from what has been learned so far.
-    fn distance(&self, x: f64) -> [f64; 4] {
+    fn distance(&mut self, x: f64) -> [f64; 4] {
+        // the window's MAD moves slowly: refresh it every 8 values (it is the costliest statistic)
+        if self.seen % 8 == 0 || self.values.len() < 64 {
+            let med = self.values.median();
+            self.cached_mad = self.values.mad(med);
+        }
         let c = &self.cfg;
         if self.values.len() < 3 {
             return [0.0; 4];
@@ -292,7 +299,7 @@ impl AnomalyDetector {
         let med = self.values.median();
         let range = (self.max - self.min).abs();
         let floor = (1e-3 * range).max(1e-9 * med.abs()).max(1e-12);
-        let mad = (1.4826 * self.values.mad(med)).max(floor);
+        let mad = (1.4826 * self.cached_mad).max(floor);
         let level = (x - med).abs() / mad;
         let shift = if self.recent.len() + 1 >= c.short {
             let mut r: Vec<f64> = self.recent.iter().copied().chain(std::iter::once(x)).collect();
@@ -320,7 +327,7 @@ impl AnomalyDetector {
     }
 
     fn learn(&mut self, x: f64) {
-        if let Some(p) = self.prev {
+        if let (Some(p), true) = (self.prev, self.cfg.w_change > 0.0) {
             self.steps.push((x - p).abs());
         }
         self.values.push(x);
@@ -412,7 +419,8 @@ pub struct MetricAnomaly {
     pub score: f64,
 }
 
-/// Size-model refits happen every this many observations of a (task, metric).
+/// Size-model refits happen every this many observations of a (task, metric), or every quarter
+/// of the fit window once it holds more.
 const REFIT_EVERY: usize = 100;
 /// Observations kept per (task, metric) for refitting the size model.
 const FIT_WINDOW: usize = 2000;
@@ -429,7 +437,7 @@ struct MetricState {
 /// memory), judged relative to what the input size predicts.
 ///
 /// For each (task, metric) it keeps an [`AnomalyDetector`] and a [`SizeModel`](crate::predict::SizeModel)
-/// refitted every 100 observations on the last 2000 `(input_size, value)` pairs. When a model
+/// refitted every 100 observations (every 500 once the window is full) on the last 2000 `(input_size, value)` pairs. When a model
 /// exists and the record has an input size, the detector sees the ratio `value / predicted`,
 /// so big inputs are not anomalies merely for being big; otherwise it sees the raw value.
 ///
@@ -438,7 +446,7 @@ struct MetricState {
 #[derive(Debug, Clone, Default)]
 pub struct AnomalyMonitor {
     cfg: DetectorConfig,
-    states: std::collections::HashMap<(String, Metric), MetricState>,
+    states: std::collections::HashMap<String, [Option<MetricState>; 3]>,
 }
 
 impl AnomalyMonitor {
@@ -458,7 +466,13 @@ impl AnomalyMonitor {
             if !v.is_finite() {
                 continue;
             }
-            let st = self.states.entry((r.task.clone(), m)).or_insert_with(|| MetricState {
+            if !self.states.contains_key(r.task.as_str()) {
+                self.states.insert(r.task.clone(), [None, None, None]);
+            }
+            let Some(slots) = self.states.get_mut(r.task.as_str()) else {
+                continue;
+            };
+            let st = slots[m as usize].get_or_insert_with(|| MetricState {
                 detector: AnomalyDetector::new(self.cfg.clone()),
                 points: VecDeque::new(),
                 model: None,
@@ -487,16 +501,18 @@ impl AnomalyMonitor {
                     st.points.pop_front();
                 }
                 st.since_fit += 1;
-                if st.since_fit >= REFIT_EVERY || (st.model.is_none() && st.points.len() >= 30) {
+                if st.since_fit >= REFIT_EVERY.max(st.points.len() / 4) || (st.model.is_none() && st.points.len() >= 30)
+                {
                     let pts: Vec<(f64, f64)> = st.points.iter().copied().collect();
-                    let distinct = pts
-                        .iter()
-                        .map(|p| p.0.to_bits())
-                        .collect::<std::collections::HashSet<_>>()
-                        .len();
+                    let first = pts[0].0;
+                    let second = pts.iter().map(|p| p.0).find(|&n| n != first);
+                    let distinct = match second {
+                        None => 1,
+                        Some(b) => 2 + usize::from(pts.iter().any(|p| p.0 != first && p.0 != b)),
+                    };
                     if distinct >= 3 {
                         let had_model = st.model.is_some();
-                        st.model = crate::predict::SizeModel::fit(&pts).ok();
+                        st.model = crate::predict::SizeModel::fit_classes(&pts).ok();
                         if !had_model && st.model.is_some() {
                             // from now on the detector sees ratios to the prediction, not raw
                             // values: start it afresh rather than mix the two scales
@@ -526,7 +542,7 @@ impl AnomalyMonitor {
 
     /// The current size model of a task's metric, if one has been fitted.
     pub fn model(&self, task: &str, metric: Metric) -> Option<&crate::predict::SizeModel> {
-        self.states.get(&(task.to_string(), metric))?.model.as_ref()
+        self.states.get(task)?[metric as usize].as_ref()?.model.as_ref()
     }
 }
 

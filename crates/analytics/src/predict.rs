@@ -149,6 +149,19 @@ impl SizeModel {
     /// Fits the model to `(input_size, value)` points. Points with a non-finite coordinate or a
     /// negative size are ignored; at least two usable points are needed.
     pub fn fit(points: &[(f64, f64)]) -> Result<SizeModel, AnalyticsError> {
+        let mut m = Self::fit_classes(points)?;
+        let pts: Vec<(f64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|(n, y)| n.is_finite() && y.is_finite() && *n >= 0.0)
+            .collect();
+        m.power = fit_power(&pts);
+        Ok(m)
+    }
+
+    /// Like [`SizeModel::fit`] without the power-law fit (about ten times cheaper); predictions
+    /// are the same, [`SizeModel::power_law`] is `None`.
+    pub fn fit_classes(points: &[(f64, f64)]) -> Result<SizeModel, AnalyticsError> {
         let pts: Vec<(f64, f64)> = points
             .iter()
             .copied()
@@ -168,7 +181,6 @@ impl SizeModel {
                 best = *f;
             }
         }
-        let power = fit_power(&pts);
         let mut residuals: Vec<f64> = pts
             .iter()
             .map(|&(n, y)| {
@@ -185,7 +197,7 @@ impl SizeModel {
         Ok(SizeModel {
             best,
             fits,
-            power,
+            power: None,
             residuals,
             max_train_size,
             points: pts.len(),
@@ -345,20 +357,31 @@ fn fit_class(pts: &[(f64, f64)], class: Complexity) -> Option<ClassFit> {
 }
 
 fn fit_power(pts: &[(f64, f64)]) -> Option<PowerLaw> {
-    let mut best: Option<PowerLaw> = None;
-    for i in 1..=300 {
-        let b = i as f64 * 0.01;
-        let Some((c, a)) = wls(pts, |n| n.powf(b)) else {
-            continue;
-        };
+    let eval = |b: f64| {
+        let (c, a) = wls(pts, |n| n.powf(b))?;
         let e = mean_rel_error(pts, |n| c + a * n.powf(b));
-        if e.is_finite() && best.is_none_or(|p| e < p.mean_rel_error) {
-            best = Some(PowerLaw {
-                c,
-                a,
-                b,
-                mean_rel_error: e,
-            });
+        e.is_finite().then_some(PowerLaw {
+            c,
+            a,
+            b,
+            mean_rel_error: e,
+        })
+    };
+    let better = |best: Option<PowerLaw>, p: Option<PowerLaw>| match (best, p) {
+        (Some(x), Some(y)) if y.mean_rel_error < x.mean_rel_error => Some(y),
+        (None, y) => y,
+        (x, _) => x,
+    };
+    // coarse grid over b in (0, 3] by 0.1, then a fine grid by 0.01 around the best
+    let mut best = None;
+    for i in 1..=30 {
+        best = better(best, eval(i as f64 * 0.1));
+    }
+    let centre = best.map_or(1.0, |p: PowerLaw| p.b);
+    for i in -10..=10 {
+        let b = centre + i as f64 * 0.01;
+        if b > 0.0 && b <= 3.0 {
+            best = better(best, eval(b));
         }
     }
     best
