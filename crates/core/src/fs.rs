@@ -671,8 +671,18 @@ pub fn file_error(e: std::io::Error, path: &str, op: &str) -> TaskError {
 
 /// An error of a two-path operation (copy, rename): names both paths.
 fn two_path_error(e: std::io::Error, from: &Path, to: &Path, op: &str) -> TaskError {
+    // A missing path is the target's (its directory) when the source is there.
+    let blame_target = e.kind() == std::io::ErrorKind::NotFound && std::fs::symlink_metadata(from).is_ok();
     let (from, to) = (display_path(from), display_path(to));
-    file_error(e, &from, &format!("{op} to '{to}' from")).with_file(to.into_owned())
+    if blame_target {
+        file_error(e, &to, &format!("{op} '{from}' to"))
+            .with_suggestion(format!(
+                "the directory of '{to}' does not exist; create it first (cx.fs().create_dir_all)"
+            ))
+            .with_file(from.into_owned())
+    } else {
+        file_error(e, &from, &format!("{op} to '{to}' from")).with_file(to.into_owned())
+    }
 }
 
 #[cfg(test)]

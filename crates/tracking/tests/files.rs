@@ -487,3 +487,22 @@ fn concurrent_executions_each_report_their_own_bytes() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn copy_into_a_missing_directory_blames_the_target() {
+    let dir = temp_dir("copy-missing");
+    std::fs::write(dir.join("src"), b"x").unwrap();
+    let cx = Harness::new().context("copy", TrackingConfig::default());
+    let target = dir.join("no/such/dir/dst");
+    let err = rt().block_on(cx.fs().copy(dir.join("src"), &target)).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::NotFound);
+    assert!(
+        err.suggestion().unwrap().contains(&*target.to_string_lossy()),
+        "{err:?}"
+    );
+    let err = rt()
+        .block_on(cx.fs().rename(dir.join("gone"), dir.join("dst")))
+        .unwrap_err();
+    assert!(err.suggestion().unwrap().contains("gone"), "{err:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
