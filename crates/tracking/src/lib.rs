@@ -43,6 +43,12 @@
 //! # });
 //! ```
 //!
+//! # Where it goes in the pipeline
+//!
+//! Innermost, just around the task: `... > timeout > tracking > task`. Outside a retry layer
+//! it would still be right (figures are per execution, summed over attempts), but it would
+//! also charge the other layers' own work to the task.
+//!
 //! # What is counted
 //!
 //! | figure (`ExecutionStats`) | source | counted |
@@ -106,6 +112,12 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `alloc-counter` | off | [`CountingAllocator`] |
+//!
+//! # Platforms and MSRV
+//!
+//! CPU time needs a Unix thread CPU clock; disk I/O, the user/system split and RSS need Linux.
+//! Elsewhere those figures are reported as not measured. The minimum Rust version is the
+//! workspace's `rust-version` (1.85), raised only in a minor release.
 
 mod alloc;
 mod bracket;
