@@ -502,6 +502,8 @@ pub struct FlowElement {
     pub loop_characteristics: Option<LoopCharacteristics>,
     /// `triggeredByEvent` (event subprocesses).
     pub triggered_by_event: bool,
+    /// `messageRef` of a send or receive task.
+    pub message_ref: Option<String>,
     /// Input mappings on non-service elements (call activities, subprocesses, user tasks).
     pub input_mappings: Vec<Mapping>,
     /// Output mappings on non-service elements.
@@ -530,6 +532,7 @@ impl FlowElement {
             post_script: None,
             loop_characteristics: None,
             triggered_by_event: false,
+            message_ref: None,
             input_mappings: Vec::new(),
             output_mappings: Vec::new(),
         }

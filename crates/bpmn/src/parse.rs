@@ -296,6 +296,7 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
     }
     el.called_element = node.attribute("calledElement").map(str::to_string);
     el.triggered_by_event = node.attribute("triggeredByEvent") == Some("true");
+    el.message_ref = node.attribute("messageRef").map(str::to_string);
     el.event = node
         .children()
         .filter(|c| is_bpmn(*c))

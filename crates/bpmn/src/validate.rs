@@ -230,6 +230,15 @@ impl Validator<'_> {
                     );
                 }
             }
+            if let Some(m) = &e.message_ref {
+                if !defs.messages.iter().any(|d| &d.id == m) {
+                    self.error(
+                        e.position,
+                        format!("{} '{}' refers to unknown message '{m}'", e.kind.tag(), e.id),
+                        format!("add <message id=\"{m}\" name=\"...\"/> to the definitions, or fix messageRef"),
+                    );
+                }
+            }
             if let Some(EventDefinition::Error { error_ref: Some(r) }) = &e.event {
                 if defs.error(r).is_none() {
                     self.error(

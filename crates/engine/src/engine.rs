@@ -148,7 +148,8 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         let defs = Arc::new(defs.clone());
-        if defs.process(process_id).is_none() && self.find_process(&defs, process_id).is_none() {
+        let is_collaboration = defs.collaborations.iter().any(|c| c.id == process_id);
+        if defs.process(process_id).is_none() && !is_collaboration && self.find_process(&defs, process_id).is_none() {
             return Err(EngineError::UnknownProcess {
                 process_id: process_id.to_string(),
                 at: None,

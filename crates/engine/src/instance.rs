@@ -120,6 +120,8 @@ pub struct Instance {
     steps: u64,
     /// Event-gateway races: token -> race group.
     pub(crate) races: HashMap<Id, Id>,
+    /// Messages sent while nobody listened, delivered to the next catcher (message buffering).
+    pub(crate) pending_messages: Vec<(String, Map<String, Value>)>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -183,12 +185,28 @@ impl Instance {
             traceparent,
             steps: 0,
             races: HashMap::new(),
+            pending_messages: Vec::new(),
         };
-        let keys = vars.keys().cloned().collect();
-        let root = inst.new_scope(None, None, ScopeKind::Process, process_id.to_string(), None, vars, keys);
-        if let Err(e) = inst.start_scope(root) {
-            inst.end_span(Some(&e.to_string()));
-            return Err(e);
+        // a collaboration runs every pool's process side by side in one instance
+        let roots: Vec<String> = match inst.defs.collaborations.iter().find(|c| c.id == process_id) {
+            Some(c) if inst.defs.process(process_id).is_none() => c
+                .participants
+                .iter()
+                .filter_map(|p| p.process_ref.clone())
+                .filter(|r| inst.defs.process(r).is_some_and(|p| !p.elements.is_empty()))
+                .collect(),
+            _ => vec![process_id.to_string()],
+        };
+        let keys: Vec<String> = vars.keys().cloned().collect();
+        let mut scopes = Vec::new();
+        for r in roots {
+            scopes.push(inst.new_scope(None, None, ScopeKind::Process, r, None, vars.clone(), keys.clone()));
+        }
+        for root in scopes {
+            if let Err(e) = inst.start_scope(root) {
+                inst.end_span(Some(&e.to_string()));
+                return Err(e);
+            }
         }
         Ok(inst)
     }
@@ -215,6 +233,7 @@ impl Instance {
             traceparent: snap.traceparent,
             steps: snap.steps,
             races: HashMap::new(),
+            pending_messages: snap.pending_messages,
         };
         // every scope's process must still exist
         let pids: Vec<String> = inst.scopes.values().map(|s| s.process_id.clone()).collect();
@@ -267,11 +286,12 @@ impl Instance {
 
     /// Process-level variables.
     pub fn variables(&self) -> Map<String, Value> {
-        self.scopes
-            .values()
-            .find(|s| s.kind == ScopeKind::Process)
-            .map(|s| s.vars.clone())
-            .unwrap_or_default()
+        // one process scope, or one per pool of a collaboration (merged in pool order)
+        let mut out = Map::new();
+        for s in self.scopes.values().filter(|s| s.kind == ScopeKind::Process) {
+            out.extend(s.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
     }
 
     /// Sets process-level variables (e.g. to fix the input of a failed task before a retry).
@@ -414,6 +434,7 @@ impl Instance {
             next_id: self.next_id,
             traceparent: self.traceparent.clone(),
             steps: self.steps,
+            pending_messages: self.pending_messages.clone(),
         }
     }
 
@@ -817,6 +838,15 @@ impl Instance {
             BoundaryEvent => self.complete_activity(tid),
             Task | UserTask | ManualTask | ReceiveTask => self.enter_wait_task(tid, &el),
             ScriptTask => self.enter_script_task(tid, &p, &el),
+            SendTask
+                if el.message_ref.is_some()
+                    && el
+                        .binding
+                        .as_ref()
+                        .is_none_or(|b| b.kind == servicetask_bpmn::BindingKind::ElementId) =>
+            {
+                self.enter_message_send_task(tid, &p, &el)
+            }
             ServiceTask | SendTask | BusinessRuleTask => self.enter_service_task(tid),
             ExclusiveGateway => self.enter_exclusive_gateway(tid, &p, &el),
             InclusiveGateway | ComplexGateway => self.enter_inclusive_gateway(tid, &p, &el),
@@ -964,7 +994,13 @@ impl Instance {
         self.disarm_scope_timers(scope);
         match s.kind {
             ScopeKind::Process => {
-                if self.status == InstanceStatus::Running {
+                // in a collaboration the instance ends when every pool has ended
+                let all_done = !self.tokens.values().any(|t| {
+                    self.scopes
+                        .get(&t.scope)
+                        .is_some_and(|sc| sc.kind == ScopeKind::Process)
+                });
+                if all_done && self.status == InstanceStatus::Running {
                     self.status = InstanceStatus::Completed;
                     self.timers.clear();
                     self.end_span(None);

@@ -232,4 +232,7 @@ pub struct InstanceSnapshot {
     pub traceparent: Option<String>,
     /// Steps taken so far.
     pub steps: u64,
+    /// Messages sent that no catcher has taken yet.
+    #[serde(default)]
+    pub pending_messages: Vec<(String, Map<String, Value>)>,
 }

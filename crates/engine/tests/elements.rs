@@ -778,3 +778,15 @@ async fn multi_instance_outputs_follow_spiffworkflow() {
     assert_eq!(inst.run().await, RunOutcome::Completed);
     assert_eq!(inst.variables().get("last"), Some(&json!(2)));
 }
+
+#[tokio::test]
+async fn a_collaboration_runs_its_pools_and_passes_messages() {
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&data("collaboration.bpmn"), "trade", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    let done = ids(&inst);
+    for id in ["send_order", "get_order", "book", "confirm", "wait_confirm", "shop_end"] {
+        assert!(done.contains(&id.to_string()), "{id} missing from {done:?}");
+    }
+    assert_eq!(inst.variables().get("booked"), Some(&json!(true)));
+}

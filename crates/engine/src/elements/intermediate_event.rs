@@ -24,7 +24,7 @@ impl Instance {
                 if let Some(t) = self.tokens.get_mut(&tid) {
                     t.state = TokenState::Waiting;
                 }
-                Ok(())
+                self.take_pending_message(tid)
             }
             _ => self.complete_activity(tid),
         }

@@ -44,7 +44,34 @@ pub(crate) fn channel_key(p: &ProcIndex, ev: &EventDefinition, channel: Channel)
     }
 }
 
+/// The name of message `r` (its id when it has none).
+pub(crate) fn message_name(p: &ProcIndex, r: &str) -> String {
+    p.defs
+        .messages
+        .iter()
+        .find(|m| m.id == r)
+        .and_then(|m| m.name.clone())
+        .unwrap_or_else(|| r.to_string())
+}
+
 impl Instance {
+    /// A send task with a `messageRef` and no service binding sends its message.
+    pub(crate) fn enter_message_send_task(
+        &mut self,
+        tid: Id,
+        p: &ProcIndex,
+        el: &servicetask_bpmn::FlowElement,
+    ) -> Result<(), EngineError> {
+        if let Some(r) = &el.message_ref {
+            let key = message_name(p, r);
+            self.deliver(Channel::Message, &key, &Map::new())?;
+        }
+        if !self.tokens.contains_key(&tid) {
+            return Ok(());
+        }
+        self.complete_activity(tid)
+    }
+
     /// Delivers a signal or message `key` to every catcher; returns how many caught it.
     pub(crate) fn deliver(
         &mut self,
@@ -65,9 +92,14 @@ impl Instance {
             let Some(el) = p.element(&tok.element).cloned() else {
                 continue;
             };
-            // a waiting catch event
-            if tok.state == TokenState::Waiting && el.kind == ElementKind::IntermediateCatchEvent {
-                if let Some(k) = el.event.as_ref().and_then(|e| channel_key(&p, e, channel)) {
+            // a waiting catch event (or receive task)
+            let listens = match (el.kind, channel) {
+                (ElementKind::IntermediateCatchEvent, _) => el.event.as_ref().and_then(|e| channel_key(&p, e, channel)),
+                (ElementKind::ReceiveTask, Channel::Message) => el.message_ref.as_ref().map(|r| message_name(&p, r)),
+                _ => None,
+            };
+            if tok.state == TokenState::Waiting {
+                if let Some(k) = listens {
                     if k == key {
                         if let Some(v) = self.vars_mut(tok.scope) {
                             v.extend(vars.clone());
@@ -100,7 +132,38 @@ impl Instance {
             }
         }
         caught += self.deliver_to_event_subprocesses(channel, key)?;
+        if caught == 0 && channel == Channel::Message && self.pending_messages.len() < 10_000 {
+            // nobody listens yet: keep it for the next catcher
+            self.pending_messages.push((key.to_string(), vars.clone()));
+        }
         Ok(caught)
+    }
+
+    /// A token just started waiting at a message catch: takes a buffered message for it.
+    pub(crate) fn take_pending_message(&mut self, tid: Id) -> Result<(), EngineError> {
+        if self.pending_messages.is_empty() {
+            return Ok(());
+        }
+        let Some(tok) = self.tokens.get(&tid).cloned() else {
+            return Ok(());
+        };
+        let p = self.proc_of_scope(tok.scope)?;
+        let Some(el) = p.element(&tok.element) else {
+            return Ok(());
+        };
+        let key = match el.kind {
+            ElementKind::ReceiveTask => el.message_ref.as_ref().map(|r| message_name(&p, r)),
+            _ => el.event.as_ref().and_then(|e| channel_key(&p, e, Channel::Message)),
+        };
+        let Some(key) = key else { return Ok(()) };
+        let Some(i) = self.pending_messages.iter().position(|(k, _)| *k == key) else {
+            return Ok(());
+        };
+        let (_, vars) = self.pending_messages.remove(i);
+        if let Some(v) = self.vars_mut(tok.scope) {
+            v.extend(vars);
+        }
+        self.complete_activity(tid)
     }
 
     /// Throws the signal/message of a throw event, if it has one.

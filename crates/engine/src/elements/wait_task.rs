@@ -14,6 +14,9 @@ impl Instance {
         if let Some(t) = self.tokens.get_mut(&tid) {
             t.state = TokenState::Waiting;
         }
+        if el.kind == ElementKind::ReceiveTask {
+            return self.take_pending_message(tid);
+        }
         Ok(())
     }
 }
