@@ -1,15 +1,48 @@
 //! servicetask-analytics: insight from the execution history.
 //!
-//! Pure functions and small structs over [`ExecutionRecord`]-like data, no I/O except the NAB
-//! evaluation helpers and the report writer:
+//! Pure functions and small structs over
+//! [`ExecutionRecord`](servicetask_core::record::ExecutionRecord)s; no I/O except the NAB
+//! evaluation helpers (`nab::read_*`) and what the caller does with the rendered report.
 //!
-//! - [`anomaly`]: a streaming, residual-aware anomaly detector, evaluated with [`nab`];
-//! - [`nab`]: the Numenta Anomaly Benchmark scorer;
-//! - [`percentiles`]: live per-task percentiles (DDSketch, mergeable);
-//! - [`predict`]: a metric against input size: complexity class, power law, intervals;
-//! - [`trends`]: Mann-Kendall, Theil-Sen, PELT change points and plain statements;
-//! - [`recommend`]: rules over the history that tell an operator what to do;
-//! - [`report`]: terminal tables with sparklines and a self-contained HTML page with SVG charts.
+//! | module | what |
+//! |---|---|
+//! | [`anomaly`] | streaming detector ([`anomaly::AnomalyDetector`]) and the per-task, per-metric, size-conditioned [`anomaly::AnomalyMonitor`] |
+//! | [`nab`] | the Numenta Anomaly Benchmark scorer the detector is evaluated with (`nab-eval` binary) |
+//! | [`percentiles`] | live per-task p50/p90/p95/p99 from mergeable DDSketches |
+//! | [`predict`] | a metric against input size: complexity class, power law, intervals; [`predict::Forecaster`] per task for duration, CPU and memory, and for batches |
+//! | [`trends`] | Mann-Kendall, Theil-Sen, PELT change points, plain statements |
+//! | [`recommend`] | rules that tell an operator what to do |
+//! | [`report`] | [`report::ReportData`], rendered as terminal text or a self-contained HTML page |
+//!
+//! # Wiring
+//!
+//! The runner, for each finished execution: `monitor.observe_and_flag(&mut record)` (emit one
+//! `servicetask.anomaly` span event and one `servicetask.anomalies` increment per returned
+//! anomaly), then hands the record to the history writer (`servicetask_history::HistoryWriter`, a
+//! `RecordSink`). The `servicetask report` command loads records from the history store and
+//! calls [`report::ReportData::from_records`], then [`report::render_terminal`] or
+//! [`report::render_html`].
+//!
+//! ```
+//! use servicetask_analytics::anomaly::AnomalyMonitor;
+//! use servicetask_analytics::predict::Forecaster;
+//! use servicetask_analytics::report::{render_terminal, ReportData, ReportOptions};
+//! use servicetask_core::record::{ExecutionRecord, OutcomeKind};
+//!
+//! let mut monitor = AnomalyMonitor::default();
+//! let mut history = Vec::new();
+//! for i in 0..300u64 {
+//!     let size = 100 + (i * 37) % 900;
+//!     let mut r = ExecutionRecord::new("resize", i as i64 * 1_000_000_000, 10_000 * size, OutcomeKind::Complete);
+//!     r.input_size = Some(size);
+//!     monitor.observe_and_flag(&mut r);
+//!     history.push(r);
+//! }
+//! let expected = Forecaster::from_records(&history).predict("resize", 10_000.0).unwrap();
+//! assert!((expected.expected - 0.1).abs() < 1e-3); // 10 µs per item
+//! let text = render_terminal(&ReportData::from_records(&history, &ReportOptions::default()));
+//! assert!(text.contains("O(n)"));
+//! ```
 
 pub mod anomaly;
 mod error;

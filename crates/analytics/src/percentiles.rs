@@ -1,6 +1,6 @@
 //! Live per-task percentiles from a mergeable relative-error sketch (DDSketch).
 //!
-//! [`TaskPercentiles`] keeps one [`DDSketch`](sketches_ddsketch::DDSketch) per task (1% relative
+//! [`TaskPercentiles`] keeps one `DDSketch` (crate `sketches-ddsketch`) per task (1% relative
 //! error, at most 2048 bins: a few KB per task). Sketches from several workers merge exactly,
 //! so a fleet-wide p99 is the p99 of the merged sketch. For percentiles over an arbitrary time
 //! range, ask the history store ([`exact_percentiles`] does the same over a slice of values).
