@@ -328,6 +328,13 @@ async fn drive(engine: &Engine, defs: &Definitions, case: &Case) -> Result<Drive
             let RunOutcome::Waiting { .. } = &outcome else { break };
         }
         for t in inst.waiting_tasks() {
+            // like SpiffWorkflow's runner, people answer user, manual and plain tasks only
+            if !matches!(
+                t.kind,
+                ElementKind::UserTask | ElementKind::ManualTask | ElementKind::Task
+            ) {
+                continue;
+            }
             let values = case
                 .human
                 .get(&t.element_id)

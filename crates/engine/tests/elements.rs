@@ -790,3 +790,18 @@ async fn a_collaboration_runs_its_pools_and_passes_messages() {
     }
     assert_eq!(inst.variables().get("booked"), Some(&json!(true)));
 }
+
+#[test]
+fn instances_and_their_runs_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine
+        .start(&data("loop.bpmn"), "loop", obj(json!({"count": 0, "runs": 0})))
+        .unwrap();
+    assert_send(&engine);
+    {
+        let fut = inst.run();
+        assert_send(&fut);
+    }
+    assert_send(&inst);
+}
