@@ -581,6 +581,17 @@ impl Instance {
         span.end();
     }
 
+    /// When the earliest pending timer is due, on the tokio clock.
+    pub(crate) fn next_timer_instant(&self) -> Option<tokio::time::Instant> {
+        let due = self.timers.iter().map(|t| t.due_ms).min()?;
+        let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
+        Some(
+            self.clock_base
+                .checked_add(Duration::from_millis(due))
+                .map_or(far, |t| t.min(far)),
+        )
+    }
+
     pub(crate) fn now_ms(&self) -> u64 {
         tokio::time::Instant::now()
             .saturating_duration_since(self.clock_base)
@@ -778,7 +789,7 @@ impl Instance {
 
     // ----- the loop --------------------------------------------------------------------
 
-    fn step_ready(&mut self) -> Result<(), EngineError> {
+    pub(crate) fn step_ready(&mut self) -> Result<(), EngineError> {
         while let Some(tid) = self.ready.pop_front() {
             if self.status != InstanceStatus::Running {
                 return Ok(());
@@ -1082,7 +1093,7 @@ impl Instance {
     }
 
     /// Fires every timer that is due, earliest first. Returns true if any fired.
-    fn fire_due_timers(&mut self) -> Result<bool, EngineError> {
+    pub(crate) fn fire_due_timers(&mut self) -> Result<bool, EngineError> {
         let now = self.now_ms();
         let mut due: Vec<TimerEntry> = self.timers.iter().filter(|t| t.due_ms <= now).cloned().collect();
         if due.is_empty() {

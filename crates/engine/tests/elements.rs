@@ -805,3 +805,39 @@ fn instances_and_their_runs_can_move_between_threads() {
     }
     assert_send(&inst);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_boundary_timer_interrupts_a_slow_service_call() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="slow">
+      <process id="p"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="slow"/>
+      <serviceTask id="slow"/>
+      <boundaryEvent id="too_slow" attachedToRef="slow"><timerEventDefinition><timeDuration>PT10S</timeDuration></timerEventDefinition></boundaryEvent>
+      <boundaryEvent id="nudge" attachedToRef="slow" cancelActivity="false"><timerEventDefinition><timeDuration>PT3S</timeDuration></timerEventDefinition></boundaryEvent>
+      <sequenceFlow id="f1" sourceRef="slow" targetRef="done"/><endEvent id="done"/>
+      <sequenceFlow id="f2" sourceRef="too_slow" targetRef="timed_out"/><endEvent id="timed_out"/>
+      <sequenceFlow id="f3" sourceRef="nudge" targetRef="nudged"/><endEvent id="nudged"/>
+      </process></definitions>"#;
+    let (defs, _) = servicetask_bpmn::parse("slow.bpmn", xml);
+    let finished = Arc::new(AtomicU32::new(0));
+    let f = finished.clone();
+    let engine = Engine::new(Arc::new(move |_call: ServiceCall| -> ServiceFuture {
+        let f = f.clone();
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            f.fetch_add(1, Ordering::SeqCst);
+            ServiceResult::Complete(Map::new())
+        })
+    }));
+    let t0 = tokio::time::Instant::now();
+    let mut inst = engine.start(&defs, "p", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_secs(10),
+        "the PT10S boundary interrupted the 60 s call"
+    );
+    let done = ids(&inst);
+    assert_eq!(done, ["s", "nudge", "nudged", "too_slow", "timed_out"]);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(finished.load(Ordering::SeqCst), 0, "the interrupted call was aborted");
+}

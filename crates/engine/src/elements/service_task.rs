@@ -72,6 +72,7 @@ impl Instance {
             .collect();
         let mut set = tokio::task::JoinSet::new();
         let mut by_task = HashMap::new();
+        let mut aborts = Vec::new();
         for tid in ids {
             let call = self.build_call(tid)?;
             if let Some(t) = self.tokens.get_mut(&tid) {
@@ -80,9 +81,28 @@ impl Instance {
             let fut = self.engine.inner.handler.call(call);
             let h = set.spawn(fut);
             by_task.insert(h.id(), tid);
+            aborts.push((tid, h));
         }
         let mut results = Vec::new();
-        while let Some(r) = set.join_next_with_id().await {
+        loop {
+            // timers keep firing while calls run: a boundary timer interrupts a slow call
+            let r = match self.next_timer_instant() {
+                Some(at) => tokio::select! {
+                    r = set.join_next_with_id() => r,
+                    _ = tokio::time::sleep_until(at) => {
+                        self.fire_due_timers()?;
+                        self.step_ready()?;
+                        for (tid, h) in &aborts {
+                            if !self.tokens.contains_key(tid) {
+                                h.abort();
+                            }
+                        }
+                        continue;
+                    }
+                },
+                None => set.join_next_with_id().await,
+            };
+            let Some(r) = r else { break };
             match r {
                 Ok((task, res)) => {
                     if let Some(&tid) = by_task.get(&task) {
