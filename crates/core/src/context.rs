@@ -91,7 +91,7 @@ pub struct ExecutionStats {
     pub rss_end_bytes: AtomicU64,
     /// Whether `disk_read_bytes`/`disk_write_bytes` were measured at all.
     pub disk_measured: AtomicBool,
-    files: Mutex<Vec<FileAccess>>,
+    files: Mutex<FileTable>,
     dependencies: Mutex<Vec<DependencyUse>>,
 }
 
@@ -104,20 +104,31 @@ impl ExecutionStats {
             FileAccessKind::Meta => 0,
         };
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = files.iter_mut().find(|f| f.kind == kind && f.path == path) {
-            f.bytes += bytes;
-            f.ops += 1;
-            if file_size.is_some() {
-                f.file_size = file_size;
+        let FileTable { list, index } = &mut *files;
+        let slot = match kind {
+            FileAccessKind::Read => 0,
+            FileAccessKind::Write => 1,
+            FileAccessKind::Meta => 2,
+        };
+        match index.get(path).and_then(|slots| slots[slot]) {
+            Some(i) => {
+                let f = &mut list[i];
+                f.bytes += bytes;
+                f.ops += 1;
+                if file_size.is_some() {
+                    f.file_size = file_size;
+                }
             }
-        } else {
-            files.push(FileAccess {
-                path: path.to_string(),
-                kind,
-                bytes,
-                ops: 1,
-                file_size,
-            });
+            None => {
+                index.entry(path.to_string()).or_default()[slot] = Some(list.len());
+                list.push(FileAccess {
+                    path: path.to_string(),
+                    kind,
+                    bytes,
+                    ops: 1,
+                    file_size,
+                });
+            }
         }
     }
 
@@ -140,13 +151,21 @@ impl ExecutionStats {
 
     /// Per-file totals so far.
     pub fn files(&self) -> Vec<FileAccess> {
-        self.files.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).list.clone()
     }
 
     /// Per-dependency totals so far.
     pub fn dependencies(&self) -> Vec<DependencyUse> {
         self.dependencies.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
+
+/// Per-file totals in first-seen order, indexed by path (one slot per access kind) so that an
+/// execution touching many files stays linear.
+#[derive(Debug, Default)]
+struct FileTable {
+    list: Vec<FileAccess>,
+    index: std::collections::HashMap<String, [Option<usize>; 3]>,
 }
 
 struct Inner {

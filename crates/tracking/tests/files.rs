@@ -506,3 +506,25 @@ fn copy_into_a_missing_directory_blames_the_target() {
     assert!(err.suggestion().unwrap().contains("gone"), "{err:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn per_file_totals_aggregate_by_path_and_kind_in_first_seen_order() {
+    let cx = Harness::new().context("totals", TrackingConfig::default());
+    let s = cx.stats();
+    for i in 0..5_000u64 {
+        s.add_file(&format!("/f{}", i % 2_500), FileAccessKind::Read, 1, None);
+    }
+    s.add_file("/f0", FileAccessKind::Write, 7, Some(7));
+    s.add_file("/f0", FileAccessKind::Read, 1, Some(3));
+    let files = s.files();
+    assert_eq!(files.len(), 2_501);
+    assert_eq!(files[0].path, "/f0");
+    assert_eq!(
+        (files[0].kind, files[0].ops, files[0].bytes, files[0].file_size),
+        (FileAccessKind::Read, 3, 3, Some(3))
+    );
+    assert_eq!(files[1].path, "/f1");
+    assert_eq!((files[2_500].kind, files[2_500].bytes), (FileAccessKind::Write, 7));
+    assert_eq!(load(&s.bytes_read), 5_001);
+    assert_eq!(load(&s.bytes_written), 7);
+}
