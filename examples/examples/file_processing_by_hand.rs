@@ -39,6 +39,13 @@ impl ProcessError {
             ProcessError::Timeout => "timeout",
         }
     }
+    fn message(&self) -> String {
+        match self {
+            ProcessError::NotFound(p) => format!("{} does not exist", p.display()),
+            ProcessError::Io(e) => e.to_string(),
+            ProcessError::Timeout => "timed out after 30s".to_string(),
+        }
+    }
     fn retryable(&self) -> bool {
         matches!(self, ProcessError::Io(e) if e.kind() != std::io::ErrorKind::NotFound && e.kind() != std::io::ErrorKind::PermissionDenied)
     }
@@ -135,7 +142,7 @@ async fn process_files(i: &Instruments, files: &[PathBuf], out_dir: &Path) -> Re
         KeyValue::new("outcome", outcome),
     ];
     if let Err(e) = &result {
-        cx.span().set_status(Status::error(format!("{e:?}")));
+        cx.span().set_status(Status::error(e.message()));
         cx.span().set_attribute(KeyValue::new("error.type", e.class()));
         attrs.push(KeyValue::new("error.type", e.class()));
     }

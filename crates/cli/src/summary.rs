@@ -78,6 +78,9 @@ pub fn span_tree(spans: &[SpanData], all: bool) -> String {
     out
 }
 
+/// Siblings folded into one line: how many more, and their shortest and longest duration.
+type Folded = (usize, Duration, Duration);
+
 fn write_node(
     out: &mut String,
     span: &SpanData,
@@ -97,7 +100,7 @@ fn write_node(
         return;
     };
     // Group repeated names so a 500-file batch does not print 500 lines.
-    let mut shown: Vec<(&SpanData, Option<(usize, Duration, Duration)>)> = Vec::new();
+    let mut shown: Vec<(&SpanData, Option<Folded>)> = Vec::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for k in kids {
         let n = counts.entry(k.name.as_ref()).or_default();
