@@ -565,6 +565,18 @@ pub fn render_terminal(d: &ReportData) -> String {
     o
 }
 
+/// A tick label with as many decimals as the axis span needs.
+fn fmt_num(v: f64, span: f64) -> String {
+    let decimals = if span >= 20.0 {
+        0
+    } else if span >= 2.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.decimals$}")
+}
+
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -585,7 +597,7 @@ const W: f64 = 720.0;
 const H: f64 = 260.0;
 const ML: f64 = 64.0;
 const MR: f64 = 16.0;
-const MT: f64 = 16.0;
+const MT: f64 = 28.0;
 const MB: f64 = 36.0;
 
 /// A linear map from data to pixels.
@@ -646,8 +658,13 @@ fn axes(o: &mut String, x: &Axis, y: &Axis, xfmt: &dyn Fn(f64) -> String, yfmt: 
         let px = x.at(xv);
         let _ = write!(
             o,
-            r#"<text x="{px:.1}" y="{}" text-anchor="middle" class="tick">{}</text>"#,
+            r#"<text x="{px:.1}" y="{}" text-anchor="{}" class="tick">{}</text>"#,
             H - MB + 16.0,
+            match k {
+                0 => "start",
+                4 => "end",
+                _ => "middle",
+            },
             esc(&xfmt(xv))
         );
     }
@@ -672,9 +689,9 @@ fn legend(o: &mut String, items: &[(&str, &str)]) {
         let _ = write!(
             o,
             r#"<rect x="{x}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}" class="tick">{}</text>"#,
-            MT,
+            6.0,
             x + 14.0,
-            MT + 9.0,
+            15.0,
             esc(label)
         );
     }
@@ -746,7 +763,8 @@ fn chart_size(o: &mut String, t: &TaskReport, m: Option<&ModelSummary>, id: &str
         .fold(0.0, f64::max);
     let x = Axis::new(0.0, xmax * 1.02, ML, W - MR);
     let y = Axis::new(0.0, ymax * 1.05, H - MB, MT);
-    axes(o, &x, &y, &|v| format!("{v:.0}"), &fmt_secs);
+    let xspan = x.hi - x.lo;
+    axes(o, &x, &y, &|v| fmt_num(v, xspan), &fmt_secs);
     if let Some(m) = m {
         let mut band: Vec<String> = m
             .curve
@@ -813,12 +831,13 @@ fn chart_retries(o: &mut String, t: &TaskReport, id: &str) {
     let y = Axis::new(0.0, ymax.max(1.0) * 1.1, H - MB, MT);
     let x0 = t.buckets.first().map_or(0, |b| b.start_unix_ns) as f64;
     let span = t.buckets.last().map_or(1, |b| b.end_unix_ns) as f64 - x0;
+    let yspan = y.hi - y.lo;
     axes(
         o,
         &x,
         &y,
         &|v| format_time((x0 + v / n as f64 * span) as i64, false),
-        &|v| format!("{v:.0}"),
+        &|v| fmt_num(v, yspan),
     );
     let bw = (W - ML - MR) / n as f64 / 3.5;
     for (k, b) in t.buckets.iter().enumerate() {
