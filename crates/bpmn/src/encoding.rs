@@ -48,6 +48,13 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
 /// Decodes `bytes` to a UTF-8 string, using the declared encoding (UTF-8 when none).
 /// A UTF-8 byte-order mark is dropped.
 pub fn decode(bytes: &[u8]) -> Result<String, DecodeError> {
+    // UTF-16 is recognised by its byte-order mark, whatever the prolog says
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return decode_utf16(rest, u16::from_le_bytes);
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return decode_utf16(rest, u16::from_be_bytes);
+    }
     let enc = declared_encoding(bytes).map(|e| e.to_ascii_lowercase());
     match enc.as_deref() {
         None | Some("utf-8") | Some("utf8") | Some("us-ascii") | Some("ascii") => {
@@ -79,6 +86,30 @@ pub fn decode(bytes: &[u8]) -> Result<String, DecodeError> {
     }
 }
 
+fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, DecodeError> {
+    if bytes.len() % 2 != 0 {
+        return Err(DecodeError::Invalid {
+            encoding: "UTF-16",
+            offset: bytes.len(),
+        });
+    }
+    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+    let mut out = String::with_capacity(bytes.len() / 2);
+    for (i, ch) in char::decode_utf16(units).enumerate() {
+        match ch {
+            Ok(c) => out.push(c),
+            Err(_) => {
+                return Err(DecodeError::Invalid {
+                    encoding: "UTF-16",
+                    offset: 2 + i * 2,
+                })
+            }
+        }
+    }
+    // the prolog still says UTF-16; the text is UTF-8 now
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +125,17 @@ mod tests {
     fn cp1252_euro_is_decoded() {
         let bytes = b"<?xml version='1.0' encoding='windows-1252'?><a>\x80</a>";
         assert!(decode(bytes).unwrap().contains('€'));
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_decoded() {
+        let text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><a>é</a>";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(decode(&le).unwrap(), text);
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        assert_eq!(decode(&be).unwrap(), text);
     }
 
     #[test]

@@ -89,3 +89,16 @@ pub fn load_file(path: &Path) -> Result<Definitions, LoadError> {
     }
     Ok(defs)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utf16_files_parse_end_to_end() {
+        let text = r#"<?xml version="1.0" encoding="UTF-16"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p"><startEvent id="s" name="Début"/></process></definitions>"#;
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let (defs, diags) = super::parse("u16.bpmn", &bytes);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        assert_eq!(defs.processes[0].elements[0].name.as_deref(), Some("Début"));
+    }
+}
