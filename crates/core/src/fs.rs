@@ -1,6 +1,8 @@
 //! Tracked file operations: `cx.fs()` mirrors the common `tokio::fs` calls and records each
-//! one (path, bytes, duration, outcome) as a span event with `file.*` attributes (capped per
-//! span, the rest counted), in the execution's per-file totals and in the file I/O counter.
+//! one (path, bytes, duration, outcome) as a span event with `file.*` attributes on the
+//! innermost active span of the execution (a step's span inside `cx.step`, else the execution
+//! span; at most `max_file_events` per execution, the rest counted), in the execution's
+//! per-file totals and in the file I/O counter.
 //!
 //! Errors are classified `TaskError`s that name the path and say how to fix it.
 //!
@@ -50,6 +52,7 @@ use std::sync::OnceLock;
 use std::task::{Context as PollContext, Poll};
 use std::time::{Duration, Instant};
 
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::KeyValue;
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 
@@ -560,7 +563,10 @@ pub(crate) fn record(
         .file_events
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < cap).then_some(n + 1))
         .is_ok();
-    if admitted && cx.span().is_recording() {
+    // The innermost active span of this execution: a step's span inside `cx.step`, else the
+    // execution span.
+    let parent = if admitted { Some(cx.current_parent()) } else { None };
+    if let Some(span) = parent.as_ref().map(|p| p.span()).filter(|s| s.is_recording()) {
         let mut attrs = vec![
             KeyValue::new(semconv::FILE_PATH, path.to_string()),
             KeyValue::new(semconv::SERVICETASK_FILE_OPERATION, op),
@@ -573,7 +579,7 @@ pub(crate) fn record(
         if let Some(e) = error {
             attrs.push(KeyValue::new(semconv::ERROR_TYPE, classify(e).0.as_str()));
         }
-        cx.span().add_event(semconv::event::FILE, attrs);
+        span.add_event(semconv::event::FILE, attrs);
     } else if !admitted {
         stats.file_events_dropped.fetch_add(1, Ordering::Relaxed);
     }

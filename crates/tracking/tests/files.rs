@@ -528,3 +528,32 @@ fn per_file_totals_aggregate_by_path_and_kind_in_first_seen_order() {
     assert_eq!(load(&s.bytes_read), 5_001);
     assert_eq!(load(&s.bytes_written), 7);
 }
+
+/// Inside `cx.step`, a file event lands on the step's span (it nests); outside, on the task's.
+#[test]
+fn file_events_land_on_the_innermost_span_of_the_execution() {
+    use opentelemetry::trace::FutureExt as _;
+    let dir = temp_dir("nesting");
+    std::fs::write(dir.join("a"), b"a").unwrap();
+    let h = Harness::new();
+    let cx = h.context("nesting", TrackingConfig::default());
+    let d = dir.clone();
+    let c = cx.clone();
+    rt().block_on(
+        async move {
+            c.fs().read(d.join("a")).await.unwrap();
+            c.step("parse", async { c.fs().read(d.join("a")).await.map(|_| ()) })
+                .await
+                .unwrap();
+        }
+        .with_context(cx.otel_context().clone()),
+    );
+    let spans = h.end(&cx);
+    let task = spans.iter().find(|s| s.name == "nesting").unwrap();
+    let step = spans.iter().find(|s| s.name == "parse").unwrap();
+    assert_eq!(step.parent_span_id, task.span_context.span_id());
+    assert_eq!(events(task, semconv::event::FILE).len(), 1);
+    assert_eq!(events(step, semconv::event::FILE).len(), 1);
+    assert_eq!(load32(&cx.stats().file_events), 2, "the cap counts per execution");
+    std::fs::remove_dir_all(dir).unwrap();
+}
