@@ -27,7 +27,7 @@
 //! how far the estimate can drift. A poll that takes longer than [`QUIET_POLL_NS`] always gets
 //! a real "after" reading, so its CPU time is exact to within that drift, and block I/O of
 //! any size (which needs either a disk wait or many microseconds of copying) is read.
-//!
+
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
