@@ -229,3 +229,33 @@ fn find_catcher(p: &ProcIndex, activity: &str, err: &Thrown) -> Option<FlowEleme
     }
     catch_all
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn an_interrupting_timer_cancels_its_activity() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="u"/><userTask id="u"/>
+            <boundaryEvent id="b" attachedToRef="u"><timerEventDefinition><timeDuration>PT1S</timeDuration></timerEventDefinition></boundaryEvent>
+            <sequenceFlow id="c" sourceRef="b" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        // waits at the user task while the timer is pending
+        assert!(
+            matches!(
+                o,
+                RunOutcome::Waiting {
+                    next_timer: Some(_),
+                    ..
+                }
+            ),
+            "{o:?}"
+        );
+        assert_eq!(done, ["s"]);
+    }
+}

@@ -69,3 +69,23 @@ impl Instance {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn an_unknown_called_process_fails_with_its_position() {
+        let (o, _, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="c"/><callActivity id="c" calledElement="nowhere"/>"#,
+            json!({}),
+            0,
+        );
+        match o {
+            RunOutcome::Failed(e) => assert!(e.to_string().starts_with("unit.bpmn:1:"), "{e}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -60,3 +60,23 @@ impl Instance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn terminate_ends_the_other_branch() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="u"/><userTask id="u"/><sequenceFlow id="c" sourceRef="g" targetRef="t"/>
+            <endEvent id="t"><terminateEventDefinition/></endEvent>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "g", "t"]);
+    }
+}

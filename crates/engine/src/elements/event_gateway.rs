@@ -35,3 +35,29 @@ impl Instance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn the_timer_wins_when_no_message_comes() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><eventBasedGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="m"/><sequenceFlow id="c" sourceRef="g" targetRef="t"/>
+            <intermediateCatchEvent id="m"><messageEventDefinition/></intermediateCatchEvent>
+            <intermediateCatchEvent id="t"><timerEventDefinition><timeDuration>PT1S</timeDuration></timerEventDefinition></intermediateCatchEvent>
+            <sequenceFlow id="d" sourceRef="t" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        // both events wait; the timer is pending
+        assert!(
+            matches!(o, RunOutcome::Waiting { next_timer: Some(_), ref tasks, .. } if tasks.len() == 1 && tasks[0].element_id == "m"),
+            "{o:?}"
+        );
+        assert_eq!(done, ["s", "g"]);
+    }
+}

@@ -214,3 +214,23 @@ impl Instance {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn an_error_event_subprocess_handles_an_error_end_event() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="boom"/><endEvent id="boom"><errorEventDefinition errorRef="err"/></endEvent>
+            <subProcess id="es" triggeredByEvent="true"><startEvent id="es_start"><errorEventDefinition errorRef="err"/></startEvent>
+            <sequenceFlow id="b" sourceRef="es_start" targetRef="es_end"/><endEvent id="es_end"/></subProcess>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "boom", "es_start", "es_end", "es"]);
+    }
+}

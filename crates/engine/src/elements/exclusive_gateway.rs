@@ -49,3 +49,25 @@ impl Instance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn first_true_condition_then_default_then_error() {
+        let model = r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><exclusiveGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="e1"><conditionExpression>x &gt; 1</conditionExpression></sequenceFlow>
+            <sequenceFlow id="c" sourceRef="g" targetRef="e2"><conditionExpression>x &gt; 0</conditionExpression></sequenceFlow>
+            <endEvent id="e1"/><endEvent id="e2"/>"#;
+        assert_eq!(run(model, json!({"x": 5}), 0).1, ["s", "g", "e1"]);
+        assert_eq!(run(model, json!({"x": 1}), 0).1, ["s", "g", "e2"]);
+        let (o, _, _) = run(model, json!({"x": 0}), 0);
+        assert!(
+            matches!(o, RunOutcome::Failed(crate::EngineError::NoPathTaken { .. })),
+            "{o:?}"
+        );
+    }
+}

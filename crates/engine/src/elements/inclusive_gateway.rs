@@ -114,3 +114,27 @@ pub(crate) fn can_reach(p: &ProcIndex, from: &str, target: &str) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn split_takes_every_true_condition_and_the_join_waits_for_them() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><inclusiveGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="t1"><conditionExpression>True</conditionExpression></sequenceFlow>
+            <sequenceFlow id="c" sourceRef="g" targetRef="t2"><conditionExpression>True</conditionExpression></sequenceFlow>
+            <sequenceFlow id="d" sourceRef="g" targetRef="t3"><conditionExpression>False</conditionExpression></sequenceFlow>
+            <task id="t1"/><task id="t2"/><task id="t3"/>
+            <sequenceFlow id="e" sourceRef="t1" targetRef="j"/><sequenceFlow id="f" sourceRef="t2" targetRef="j"/><sequenceFlow id="h" sourceRef="t3" targetRef="j"/>
+            <inclusiveGateway id="j"/><sequenceFlow id="i" sourceRef="j" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "g", "t1", "t2", "j", "end"]);
+    }
+}

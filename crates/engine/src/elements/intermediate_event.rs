@@ -60,3 +60,24 @@ impl Instance {
         self.complete_activity(tid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn link_throw_jumps_to_its_catch() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="l"/>
+            <intermediateThrowEvent id="l"><linkEventDefinition name="next"/></intermediateThrowEvent>
+            <intermediateCatchEvent id="c"><linkEventDefinition name="next"/></intermediateCatchEvent>
+            <sequenceFlow id="b" sourceRef="c" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "l", "c", "end"]);
+    }
+}

@@ -17,3 +17,59 @@ mod standard_loop;
 mod subprocess;
 mod wait_task;
 pub(crate) use boundary_event::Thrown;
+
+/// Helpers for the unit tests at the bottom of each element file.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::{Engine, EngineConfig, RunOutcome, StubHandler};
+    use serde_json::{Map, Value};
+    use std::sync::Arc;
+
+    /// Wraps process-level XML in definitions, runs process `p` with `vars` (answering waiting
+    /// tasks with nothing, at most `answers` times) on a paused clock, and returns the outcome,
+    /// the completed element ids (`[child]` marked) and the variables.
+    pub(crate) fn run(process_xml: &str, vars: Value, answers: usize) -> (RunOutcome, Vec<String>, Map<String, Value>) {
+        let xml = format!(
+            r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="t"><error id="err" errorCode="E"/><signal id="sig" name="go"/><process id="p">{process_xml}</process></definitions>"#
+        );
+        let (defs, diags) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let engine = Engine::builder(Arc::new(StubHandler))
+            .config(EngineConfig {
+                max_steps: 10_000,
+                ..EngineConfig::default()
+            })
+            .build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut inst = engine
+                .start(&defs, "p", vars.as_object().cloned().unwrap_or_default())
+                .unwrap();
+            let mut outcome = inst.run().await;
+            for _ in 0..answers {
+                let RunOutcome::Waiting { tasks, .. } = &outcome else {
+                    break;
+                };
+                let Some(t) = tasks.first() else { break };
+                inst.complete_task(&t.token_id.to_string(), Map::new()).unwrap();
+                outcome = inst.run().await;
+            }
+            let ids = inst
+                .completed()
+                .iter()
+                .map(|c| {
+                    if c.mi_child {
+                        format!("{} [child]", c.element_id)
+                    } else {
+                        c.element_id.clone()
+                    }
+                })
+                .collect();
+            (outcome, ids, inst.variables())
+        })
+    }
+}

@@ -267,3 +267,25 @@ impl Instance {
         self.complete_activity(body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn cardinality_runs_n_children_then_the_body() {
+        let (o, done, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="t"/>
+            <scriptTask id="t"><multiInstanceLoopCharacteristics isSequential="true"><loopCardinality>3</loopCardinality>
+            <loopDataOutputRef>out</loopDataOutputRef><inputDataItem id="i"/><outputDataItem id="o"/></multiInstanceLoopCharacteristics>
+            <script>o = i * i</script></scriptTask>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "t [child]", "t [child]", "t [child]", "t"]);
+        assert_eq!(vars.get("out"), Some(&json!([0, 1, 4])));
+    }
+}

@@ -46,3 +46,24 @@ impl Instance {
         self.take_flows(tid, p, &outgoing)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn join_fires_once_all_branches_arrive() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="u"/><sequenceFlow id="c" sourceRef="g" targetRef="j"/>
+            <userTask id="u"/><sequenceFlow id="d" sourceRef="u" targetRef="j"/><parallelGateway id="j"/>
+            <sequenceFlow id="e" sourceRef="j" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            1,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "g", "u", "j", "end"]);
+    }
+}

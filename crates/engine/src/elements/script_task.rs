@@ -18,3 +18,24 @@ impl Instance {
         self.complete_activity(tid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn scripts_change_variables() {
+        let (o, _, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="t"/>
+            <scriptTask id="t"><script>y = x * 2
+z = f"{y}!"</script></scriptTask>"#,
+            json!({"x": 21}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(vars.get("y"), Some(&json!(42)));
+        assert_eq!(vars.get("z"), Some(&json!("42!")));
+    }
+}

@@ -205,3 +205,24 @@ impl Instance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn a_signal_throw_completes_a_waiting_signal_catch() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="c"/><sequenceFlow id="d" sourceRef="g" targetRef="t"/>
+            <intermediateCatchEvent id="c"><signalEventDefinition signalRef="sig"/></intermediateCatchEvent>
+            <intermediateThrowEvent id="t"><signalEventDefinition signalRef="sig"/></intermediateThrowEvent>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "g", "c", "t"]);
+    }
+}

@@ -123,3 +123,23 @@ impl Instance {
         self.next_iteration_or_finish(body, p, el)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn loops_until_the_condition_holds() {
+        let (o, done, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="t"/>
+            <scriptTask id="t"><standardLoopCharacteristics><loopCondition>n &gt;= 2</loopCondition></standardLoopCharacteristics><script>n += 1</script></scriptTask>"#,
+            json!({"n": 0}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "t [child]", "t [child]", "t"]);
+        assert_eq!(vars.get("n"), Some(&json!(2)));
+    }
+}

@@ -32,3 +32,25 @@ impl Instance {
         self.start_scope(child)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn a_subprocess_works_on_a_copy_copied_back() {
+        let (o, done, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="sub"/>
+            <subProcess id="sub"><startEvent id="ss"/><sequenceFlow id="b" sourceRef="ss" targetRef="t"/>
+            <scriptTask id="t"><script>x += 1
+del(gone)</script></scriptTask></subProcess>"#,
+            json!({"x": 1, "gone": true}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "ss", "t", "sub"]);
+        assert_eq!(serde_json::Value::Object(vars), json!({"x": 2}));
+    }
+}

@@ -20,3 +20,17 @@ impl Instance {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn a_user_task_waits_until_completed() {
+        let model = r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="u"/><userTask id="u"/>"#;
+        assert!(matches!(run(model, json!({}), 0).0, RunOutcome::Waiting { .. }));
+        assert_eq!(run(model, json!({}), 1).0, RunOutcome::Completed);
+    }
+}
