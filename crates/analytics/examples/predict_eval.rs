@@ -5,7 +5,8 @@
 //! For each class (linear, n log n, quadratic) and each noise level, 200 seeded trials: 40
 //! training sizes in 25..=1000, multiplicative noise, a fixed overhead of 2; prediction at
 //! 10 000 (10 times the largest training size). Prints the mean absolute percentage error and the
-//! share of trials where the right class was chosen.
+//! share of trials where the right class was chosen, and how often the 90% interval covers a
+//! fresh noisy run at the target size.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -14,8 +15,8 @@ use servicetask_analytics::predict::{Complexity, SizeModel};
 fn main() {
     let sizes: Vec<f64> = (1..=40).map(|i| i as f64 * 25.0).collect();
     let target = 10_000.0;
-    println!("| class | noise (sd) | trials | MAPE at 10x | right class | linear-vs-quadratic right |");
-    println!("|---|---|---|---|---|---|");
+    println!("| class | noise (sd) | trials | MAPE at 10x | right class | linear-vs-quadratic right | 90% interval covers a new run at 10x |");
+    println!("|---|---|---|---|---|---|---|");
     for sd in [0.02, 0.05, 0.10] {
         for (ci, class) in [Complexity::Linear, Complexity::NLogN, Complexity::Quadratic]
             .into_iter()
@@ -28,7 +29,7 @@ fn main() {
                 _ => 0.1,
             };
             let trials = 200;
-            let (mut ape, mut right, mut lq) = (0.0, 0, 0);
+            let (mut ape, mut right, mut lq, mut covered) = (0.0, 0, 0, 0);
             for _ in 0..trials {
                 let pts: Vec<(f64, f64)> = sizes
                     .iter()
@@ -39,7 +40,12 @@ fn main() {
                     .collect();
                 let m = SizeModel::fit(&pts).expect("enough points");
                 let truth = 2.0 + a * class.basis(target);
-                ape += (m.predict(target).expected - truth).abs() / truth;
+                let p = m.predict(target);
+                ape += (p.expected - truth).abs() / truth;
+                // a fresh observation at the target size: inside the 90% interval?
+                let z: f64 = (0..12).map(|_| rng.random_range(0.0..1.0)).sum::<f64>() - 6.0;
+                let obs = truth * (1.0 + sd * z);
+                covered += usize::from(p.low <= obs && obs <= p.high);
                 right += usize::from(m.class() == class);
                 // linear vs quadratic: which of the two fits better
                 let f = m.class_fits();
@@ -57,13 +63,14 @@ fn main() {
                 format!("{:.1}%", 100.0 * lq as f64 / trials as f64)
             };
             println!(
-                "| {} | {:.2} | {} | {:.2}% | {:.1}% | {} |",
+                "| {} | {:.2} | {} | {:.2}% | {:.1}% | {} | {:.1}% |",
                 class.notation(),
                 sd,
                 trials,
                 100.0 * ape / trials as f64,
                 100.0 * right as f64 / trials as f64,
-                lq
+                lq,
+                100.0 * covered as f64 / trials as f64
             );
         }
     }

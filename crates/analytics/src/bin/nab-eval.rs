@@ -77,6 +77,26 @@ fn run() -> Result<(), String> {
             "{:<20} score {:>6.2}  threshold {:.4}  raw {:>8.3}  TP {} FP {} FN {}",
             p.name, s.normalized, s.threshold, s.raw, s.true_positives, s.false_positives, s.false_negatives
         );
+        if p == Profile::STANDARD {
+            // per category, at the corpus-wide threshold
+            let mut cats: std::collections::BTreeMap<&str, (f64, usize)> = Default::default();
+            for f in &files {
+                let cat = f.name.split_once('/').map_or("", |c| c.0);
+                let n = f.scores.len();
+                let pp = nab::probationary_period(n);
+                let e = cats.entry(cat).or_default();
+                e.0 += nab::score_file(f, p, s.threshold);
+                e.1 += f.windows.iter().filter(|w| w.1 >= pp).count();
+            }
+            for (cat, (raw, w)) in cats {
+                let norm = if w > 0 {
+                    format!("{:>6.2}", 100.0 * (raw + w as f64) / (2.0 * w as f64))
+                } else {
+                    "     -".to_string()
+                };
+                println!("  {cat:<22} standard {norm}  raw {raw:>8.3}  windows {w}");
+            }
+        }
         if std::env::var_os("NAB_VERBOSE").is_some() && p == Profile::STANDARD {
             for f in &files {
                 let pp = nab::probationary_period(f.scores.len());
