@@ -401,8 +401,6 @@ impl<'a> TrackedFs<'a> {
     }
 
     /// Records one finished operation and converts its error.
-    // `TaskError` is the project-wide error type; its size is core's decision.
-    #[allow(clippy::result_large_err)]
     fn finish<T>(
         &self,
         path: &Path,

@@ -19,8 +19,6 @@ use servicetask_core::{semconv, TaskContext, TaskError, TrackedPath};
 /// Event attributes: `file.path`, `servicetask.input.field`, `servicetask.file.exists`, and for
 /// an existing path `file.size` (files only), `file.modified` (RFC 3339, UTC), `file.mode`
 /// (octal, Unix); for a path that could not be stat-ed, `error.type`.
-// `TaskError` is the project-wide error type; its size is core's decision.
-#[allow(clippy::result_large_err)]
 pub fn inspect_input_paths(cx: &TaskContext, paths: &[TrackedPath]) -> Result<(), TaskError> {
     let events = cx.tracking().files;
     for p in paths {
