@@ -140,10 +140,23 @@ impl Engine {
         process_id: &str,
         vars: Map<String, Value>,
     ) -> Result<Instance, EngineError> {
-        let errors: Vec<Diagnostic> = servicetask_bpmn::validate(defs)
+        let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate(defs)
             .into_iter()
             .filter(Diagnostic::is_error)
             .collect();
+        // bindings the parser could not complete (reported by `parse` as well)
+        for p in &defs.processes {
+            for e in &p.elements {
+                if e.binding.as_ref().is_some_and(|b| b.task_type.trim().is_empty()) {
+                    errors.push(Diagnostic::error(
+                        &defs.file,
+                        e.position,
+                        format!("{} '{}' is bound to an empty task type", e.kind.tag(), e.id),
+                        "name the registered task in the binding (zeebe:taskDefinition type, camunda:topic, spiffworkflow:serviceTaskOperator id)",
+                    ));
+                }
+            }
+        }
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }

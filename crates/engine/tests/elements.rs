@@ -841,3 +841,18 @@ async fn a_boundary_timer_interrupts_a_slow_service_call() {
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(finished.load(Ordering::SeqCst), 0, "the interrupted call was aborted");
 }
+
+#[test]
+fn a_binding_without_a_task_type_is_refused_at_start() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="x">
+      <process id="p"><startEvent id="s"/><sequenceFlow id="f" sourceRef="s" targetRef="t"/>
+      <serviceTask id="t"><extensionElements><spiffworkflow:serviceTaskOperator/></extensionElements></serviceTask></process></definitions>"#;
+    let (defs, diags) = servicetask_bpmn::parse("op.bpmn", xml);
+    assert!(diags
+        .iter()
+        .any(|d| d.is_error() && d.message.contains("has no id attribute")));
+    match Engine::new(Arc::new(StubHandler)).start(&defs, "p", Map::new()) {
+        Err(EngineError::Invalid(d)) => assert!(d.iter().any(|d| d.to_string().contains("empty task type")), "{d:?}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
