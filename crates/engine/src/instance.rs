@@ -842,7 +842,20 @@ impl Instance {
         }
         use ElementKind::*;
         match el.kind {
-            StartEvent => self.complete_activity(tid),
+            StartEvent => {
+                // a timer start event of a process or subprocess waits for its timer; the start
+                // events of event subprocesses have already been triggered
+                let in_event_subprocess = el
+                    .parent
+                    .as_deref()
+                    .and_then(|c| p.element(c))
+                    .is_some_and(|c| c.triggered_by_event);
+                if matches!(el.event, Some(EventDefinition::Timer { .. })) && !in_event_subprocess {
+                    self.enter_catch_event(tid, &p, &el)
+                } else {
+                    self.complete_activity(tid)
+                }
+            }
             EndEvent => self.enter_end_event(tid, &p, &el),
             IntermediateCatchEvent => self.enter_catch_event(tid, &p, &el),
             IntermediateThrowEvent => self.enter_throw_event(tid, &p, &el),

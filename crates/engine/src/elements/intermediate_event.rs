@@ -81,3 +81,26 @@ mod tests {
         assert_eq!(done, ["s", "l", "c", "end"]);
     }
 }
+
+#[cfg(test)]
+mod timer_start_tests {
+    use super::super::test_support::run;
+    use crate::RunOutcome;
+    use serde_json::json;
+
+    #[test]
+    fn a_timer_start_event_waits_for_its_timer() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"><timerEventDefinition><timeDuration>PT2S</timeDuration></timerEventDefinition></startEvent>
+            <sequenceFlow id="a" sourceRef="s" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(
+            o,
+            RunOutcome::Completed,
+            "run() sleeps (paused clock) until the start timer fires"
+        );
+        assert_eq!(done, ["s", "end"]);
+    }
+}
