@@ -337,7 +337,10 @@ pub enum EventDefinition {
         signal_ref: Option<String>,
     },
     /// `escalationEventDefinition`.
-    Escalation,
+    Escalation {
+        /// Referenced `<escalation>` id; `None` on a catch catches every escalation.
+        escalation_ref: Option<String>,
+    },
     /// `conditionalEventDefinition`.
     Conditional {
         /// The condition.

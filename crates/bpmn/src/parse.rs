@@ -371,7 +371,9 @@ fn event_definition(d: Node, cx: &mut Ctx<'_>) -> Option<EventDefinition> {
         "signalEventDefinition" => EventDefinition::Signal {
             signal_ref: d.attribute("signalRef").map(str::to_string),
         },
-        "escalationEventDefinition" => EventDefinition::Escalation,
+        "escalationEventDefinition" => EventDefinition::Escalation {
+            escalation_ref: d.attribute("escalationRef").map(str::to_string),
+        },
         "conditionalEventDefinition" => EventDefinition::Conditional {
             condition: child_text(d, "condition"),
         },

@@ -54,7 +54,8 @@ impl Instance {
             }
             _ => {
                 self.record_completed(tid)?;
-                self.throw_event_definition(p, el.event.as_ref())?;
+                let scope = self.tokens[&tid].scope;
+                self.throw_event_definition(p, el.event.as_ref(), scope)?;
                 self.consume(tid)
             }
         }

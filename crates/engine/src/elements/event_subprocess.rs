@@ -15,6 +15,8 @@ pub(crate) enum Trigger<'a> {
     Error(&'a Thrown),
     Signal(&'a str),
     Message(&'a str),
+    /// An escalation with its reference (`None`: unnamed).
+    Escalation(Option<&'a str>),
 }
 
 impl Instance {
@@ -109,6 +111,25 @@ impl Instance {
                                 break;
                             }
                         }
+                    }
+                }
+                chosen = chosen.or(catch_all);
+            }
+            Trigger::Escalation(code) => {
+                let mut catch_all = None;
+                for (es, start) in &subs {
+                    let Some(EventDefinition::Escalation { escalation_ref }) = &start.event else {
+                        continue;
+                    };
+                    match escalation_ref {
+                        None => {
+                            catch_all.get_or_insert((es.clone(), start.clone()));
+                        }
+                        Some(r) if Some(r.as_str()) == *code => {
+                            chosen = Some((es.clone(), start.clone()));
+                            break;
+                        }
+                        Some(_) => {}
                     }
                 }
                 chosen = chosen.or(catch_all);

@@ -53,7 +53,8 @@ impl Instance {
             self.new_token(scope, &target, None, TokenState::Ready);
             return Ok(());
         }
-        self.throw_event_definition(p, el.event.as_ref())?;
+        let scope = self.tokens[&tid].scope;
+        self.throw_event_definition(p, el.event.as_ref(), scope)?;
         if !self.tokens.contains_key(&tid) {
             return Ok(()); // a boundary event it triggered interrupted its own scope
         }

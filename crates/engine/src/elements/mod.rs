@@ -3,6 +3,7 @@
 mod boundary_event;
 mod call_activity;
 mod end_event;
+mod escalation_event;
 mod event_gateway;
 mod event_subprocess;
 mod exclusive_gateway;

@@ -171,8 +171,13 @@ impl Instance {
         &mut self,
         p: &ProcIndex,
         ev: Option<&EventDefinition>,
+        scope: Id,
     ) -> Result<(), EngineError> {
         let Some(ev) = ev else { return Ok(()) };
+        if let EventDefinition::Escalation { escalation_ref } = ev {
+            self.throw_escalation(scope, escalation_ref.as_deref())?;
+            return Ok(());
+        }
         for channel in [Channel::Signal, Channel::Message] {
             if let Some(key) = channel_key(p, ev, channel) {
                 self.deliver(channel, &key, &Map::new())?;
