@@ -6,7 +6,8 @@
 //! and also fits a power law with a constant term, `y = c + a·n^b` (a pure power law is biased
 //! by fixed overhead), by least squares over a grid of exponents. Predictions use the best class
 //! (it extrapolates more safely than a free exponent) and come with an interval taken from the
-//! quantiles of the relative residuals.
+//! quantiles of the relative residuals (with a split-conformal finite-sample correction), widened
+//! by the leverage of the new point so it grows when extrapolating.
 //!
 //! Written by hand: the fits are two-parameter weighted least squares in closed form, smaller
 //! than any dependency that would do them.
@@ -138,6 +139,8 @@ pub struct SizeModel {
     power: Option<PowerLaw>,
     /// Sorted relative residuals `y / ŷ - 1` of the best class.
     residuals: Vec<f64>,
+    /// Weighted design sums `Σw, Σw·g, Σw·g²` of the best class (for the leverage of a new point).
+    design: [f64; 3],
     max_train_size: f64,
     points: usize,
 }
@@ -175,7 +178,9 @@ impl SizeModel {
         }
         let fits: Vec<ClassFit> = Complexity::ALL.iter().filter_map(|&k| fit_class(&pts, k)).collect();
         // Prefer the simpler class unless a more complex one is clearly better (2% relative).
-        let mut best = fits[0];
+        let Some(mut best) = fits.first().copied() else {
+            return Err(AnalyticsError::NotEnoughData { needed: 2, got: 0 });
+        };
         for f in &fits[1..] {
             if f.mean_rel_error < best.mean_rel_error * 0.98 - 1e-12 {
                 best = *f;
@@ -194,11 +199,19 @@ impl SizeModel {
             .collect();
         residuals.sort_by(f64::total_cmp);
         let max_train_size = pts.iter().map(|p| p.0).fold(0.0, f64::max);
+        let mut design = [0.0; 3];
+        for &(n, y) in &pts {
+            let (w, x) = (weight(y), best.class.basis(n));
+            design[0] += w;
+            design[1] += w * x;
+            design[2] += w * x * x;
+        }
         Ok(SizeModel {
             best,
             fits,
             power: None,
             residuals,
+            design,
             max_train_size,
             points: pts.len(),
         })
@@ -247,10 +260,17 @@ impl SizeModel {
         } else {
             DEFAULT_LEVEL
         };
-        let e = self.best.eval(input_size.max(0.0));
-        let tail = (1.0 - level) / 2.0;
-        let lo = quantile_sorted(&self.residuals, tail);
-        let hi = quantile_sorted(&self.residuals, 1.0 - tail);
+        let n = input_size.max(0.0);
+        let e = self.best.eval(n);
+        // split-conformal style finite-sample correction of the quantile levels
+        let m = self.residuals.len().max(1) as f64;
+        let tail = (1.0 - (1.0 - (1.0 - level) / 2.0) * (m + 1.0) / m).max(0.0);
+        let mid = quantile_sorted(&self.residuals, 0.5);
+        // widen the residual spread by the leverage of the new point (parameter uncertainty,
+        // which grows when extrapolating): factor sqrt(1 + h0)
+        let factor = (1.0 + self.leverage(n)).sqrt();
+        let lo = mid + (quantile_sorted(&self.residuals, tail) - mid) * factor;
+        let hi = mid + (quantile_sorted(&self.residuals, 1.0 - tail) - mid) * factor;
         let (a, b) = (e * (1.0 + lo), e * (1.0 + hi));
         Prediction {
             input_size,
@@ -258,6 +278,32 @@ impl SizeModel {
             low: a.min(b).min(e),
             high: a.max(b).max(e),
             level,
+        }
+    }
+
+    /// Leverage of a new point at size `n` in the relative-error fit: `g0ᵀ M⁻¹ g0 / ŷ0²`.
+    fn leverage(&self, n: f64) -> f64 {
+        let [sw, swx, swxx] = self.design;
+        let y0 = self.best.eval(n);
+        if sw <= 0.0 || y0.abs() < 1e-300 {
+            return 0.0;
+        }
+        let g = self.best.class.basis(n);
+        let q = if self.best.class == Complexity::Constant {
+            1.0 / sw
+        } else {
+            let det = sw * swxx - swx * swx;
+            if det.abs() <= 1e-12 * sw * swxx.max(1e-300) {
+                1.0 / sw
+            } else {
+                (swxx - 2.0 * swx * g + sw * g * g) / det
+            }
+        };
+        let h = q / (y0 * y0);
+        if h.is_finite() {
+            h.max(0.0)
+        } else {
+            0.0
         }
     }
 
