@@ -856,3 +856,38 @@ fn a_binding_without_a_task_type_is_refused_at_start() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_branch_does_not_hold_back_a_fast_one() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="w">
+      <process id="p"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="split"/><parallelGateway id="split"/>
+      <sequenceFlow id="f1" sourceRef="split" targetRef="slow"/><sequenceFlow id="f2" sourceRef="split" targetRef="fast1"/>
+      <serviceTask id="slow"><extensionElements><zeebe:taskDefinition type="slow"/></extensionElements></serviceTask>
+      <serviceTask id="fast1"><extensionElements><zeebe:taskDefinition type="fast"/></extensionElements></serviceTask>
+      <sequenceFlow id="f3" sourceRef="fast1" targetRef="fast2"/>
+      <serviceTask id="fast2"><extensionElements><zeebe:taskDefinition type="fast"/></extensionElements></serviceTask>
+      <sequenceFlow id="f4" sourceRef="slow" targetRef="join"/><sequenceFlow id="f5" sourceRef="fast2" targetRef="join"/>
+      <parallelGateway id="join"/><sequenceFlow id="f6" sourceRef="join" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+    let (defs, _) = servicetask_bpmn::parse("window.bpmn", xml);
+    let t0 = tokio::time::Instant::now();
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let st = starts.clone();
+    let engine = Engine::new(Arc::new(move |call: ServiceCall| -> ServiceFuture {
+        st.lock().unwrap().push((call.element_id.clone(), t0.elapsed()));
+        let secs = if call.binding.task_type == "slow" { 60 } else { 1 };
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            ServiceResult::Complete(Map::new())
+        })
+    }));
+    let mut inst = engine.start(&defs, "p", Map::new()).unwrap();
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    let starts = starts.lock().unwrap().clone();
+    let fast2 = starts.iter().find(|(e, _)| e == "fast2").map(|(_, t)| *t);
+    assert_eq!(
+        fast2,
+        Some(Duration::from_secs(1)),
+        "fast2 starts when fast1 ends, not when slow ends: {starts:?}"
+    );
+    assert_eq!(t0.elapsed(), Duration::from_secs(60));
+}

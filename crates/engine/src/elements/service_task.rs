@@ -61,82 +61,95 @@ impl Instance {
         })
     }
 
-    /// Calls every pending service task concurrently, then applies the results in token order.
+    /// Calls pending service tasks concurrently (at most `max_concurrent_calls` in flight) and
+    /// applies each result as it arrives, moving the process on in between; new calls join the
+    /// window as earlier ones finish. Timers keep firing meanwhile, and an interrupting boundary
+    /// timer aborts the call it interrupts. Returns when no call is pending or in flight.
     pub(crate) async fn dispatch_calls(&mut self) -> Result<(), EngineError> {
-        let ids: Vec<Id> = self
-            .tokens
-            .values()
-            .filter(|t| t.state == TokenState::CallPending)
-            .map(|t| t.id)
-            .take(self.engine.inner.config.max_concurrent_calls.max(1))
-            .collect();
+        let max = self.engine.inner.config.max_concurrent_calls.max(1);
         let mut set = tokio::task::JoinSet::new();
         let mut by_task = HashMap::new();
-        let mut aborts = Vec::new();
-        for tid in ids {
-            let call = self.build_call(tid)?;
-            if let Some(t) = self.tokens.get_mut(&tid) {
-                t.attempts = t.attempts.saturating_add(1);
-            }
-            let fut = self.engine.inner.handler.call(call);
-            let h = set.spawn(fut);
-            by_task.insert(h.id(), tid);
-            aborts.push((tid, h));
-        }
-        let mut results = Vec::new();
+        let mut in_flight: HashMap<Id, tokio::task::AbortHandle> = HashMap::new();
         loop {
-            // timers keep firing while calls run: a boundary timer interrupts a slow call
-            let r = match self.next_timer_instant() {
+            if self.status != crate::state::InstanceStatus::Running {
+                set.abort_all();
+                return Ok(());
+            }
+            let room = max.saturating_sub(in_flight.len());
+            let ids: Vec<Id> = self
+                .tokens
+                .values()
+                .filter(|t| t.state == TokenState::CallPending && !in_flight.contains_key(&t.id))
+                .map(|t| t.id)
+                .take(room)
+                .collect();
+            for tid in ids {
+                let call = self.build_call(tid)?;
+                if let Some(t) = self.tokens.get_mut(&tid) {
+                    t.attempts = t.attempts.saturating_add(1);
+                }
+                let h = set.spawn(self.engine.inner.handler.call(call));
+                by_task.insert(h.id(), tid);
+                in_flight.insert(tid, h);
+            }
+            if set.is_empty() {
+                return Ok(());
+            }
+            let joined = match self.next_timer_instant() {
                 Some(at) => tokio::select! {
                     r = set.join_next_with_id() => r,
                     _ = tokio::time::sleep_until(at) => {
                         self.fire_due_timers()?;
                         self.step_ready()?;
-                        for (tid, h) in &aborts {
-                            if !self.tokens.contains_key(tid) {
+                        in_flight.retain(|tid, h| {
+                            let alive = self.tokens.contains_key(tid);
+                            if !alive {
                                 h.abort();
                             }
-                        }
+                            alive
+                        });
                         continue;
                     }
                 },
                 None => set.join_next_with_id().await,
             };
-            let Some(r) = r else { break };
-            match r {
-                Ok((task, res)) => {
-                    if let Some(&tid) = by_task.get(&task) {
-                        results.push((tid, res));
-                    }
-                }
+            let Some(joined) = joined else { continue };
+            let (tid, res) = match joined {
+                Ok((task, res)) => match by_task.remove(&task) {
+                    Some(tid) => (tid, res),
+                    None => continue,
+                },
                 Err(e) => {
-                    if let Some(&tid) = by_task.get(&e.id()) {
-                        let message = if e.is_panic() {
-                            "the task handler panicked".to_string()
-                        } else {
-                            format!("the task was cancelled: {e}")
-                        };
-                        let class = if e.is_panic() { "panic" } else { "cancelled" };
-                        results.push((
-                            tid,
-                            ServiceResult::Failed {
-                                message,
-                                error_class: class.to_string(),
-                                retries_left: 0,
-                                retry_backoff: None,
-                            },
-                        ));
-                    }
+                    let Some(tid) = by_task.remove(&e.id()) else { continue };
+                    let message = if e.is_panic() {
+                        "the task handler panicked".to_string()
+                    } else {
+                        format!("the task was cancelled: {e}")
+                    };
+                    let class = if e.is_panic() { "panic" } else { "cancelled" };
+                    (
+                        tid,
+                        ServiceResult::Failed {
+                            message,
+                            error_class: class.to_string(),
+                            retries_left: 0,
+                            retry_backoff: None,
+                        },
+                    )
                 }
+            };
+            if in_flight.remove(&tid).is_none() {
+                continue; // aborted: its token is gone
             }
-        }
-        results.sort_by_key(|(tid, _)| *tid);
-        for (tid, res) in results {
-            if self.tokens.contains_key(&tid) {
+            if self
+                .tokens
+                .get(&tid)
+                .is_some_and(|t| t.state == TokenState::CallPending)
+            {
                 self.apply_result(tid, res)?;
+                self.step_ready()?;
             }
         }
-        Ok(())
     }
 
     fn apply_result(&mut self, tid: Id, res: ServiceResult) -> Result<(), EngineError> {
