@@ -121,6 +121,11 @@ impl TaskConfigBuilder {
         self.config.fallback.values.insert(class.as_str().to_string(), value);
         self
     }
+    /// Answers failures of any class without a value of its own with a fixed JSON value (`*`).
+    pub fn fallback_any(mut self, value: serde_json::Value) -> Self {
+        self.config.fallback.values.insert("*".to_string(), value);
+        self
+    }
     /// Sets the tracking switches.
     pub fn tracking(mut self, tracking: TrackingConfig) -> Self {
         self.config.tracking = tracking;

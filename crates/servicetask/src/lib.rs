@@ -64,7 +64,7 @@ pub use servicetask_core::{
     WindowKind,
 };
 
-pub use config::{ConfigError, ConfigLoader};
+pub use config::{ConfigError, ConfigLoader, DependencySettings};
 pub use runner::{
     JsonOutcome, NoLayers, PipelineFactory, RegisteredTask, RunOptions, Runner, RunnerBuilder, StandardPipeline,
     TaskHandle,

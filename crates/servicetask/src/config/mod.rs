@@ -98,9 +98,21 @@ pub struct ConfigLoader {
     file: Option<PathBuf>,
     profile: Option<String>,
     extra: Map<String, Value>,
+    dependencies: std::collections::BTreeMap<String, DependencySettings>,
 }
 
-const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "history", "telemetry"];
+const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "dependencies", "history", "telemetry"];
+
+/// Guards for one external dependency (`[dependencies.<name>]`): a breaker and a bulkhead
+/// shared by every task that calls `cx.dependency("<name>")`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DependencySettings {
+    /// Circuit breaker (keys as for a task's `breaker`; unset keys take the defaults).
+    pub breaker: Option<servicetask_core::BreakerConfig>,
+    /// Concurrent calls allowed.
+    pub bulkhead: Option<servicetask_core::BulkheadConfig>,
+}
 
 impl ConfigLoader {
     /// Reads `$SERVICETASK_CONFIG` (or `./servicetask.toml` if present), selects
@@ -174,6 +186,25 @@ impl ConfigLoader {
                     });
                 };
                 self.push_scope(label, &format!("profiles.{profile}."), p)?;
+            }
+        }
+        if let Some(deps) = root.get("dependencies") {
+            let Value::Object(deps) = deps else {
+                return Err(ConfigError {
+                    origin: label.to_string(),
+                    key: "dependencies".into(),
+                    message: "must be a table of dependency names, like [dependencies.payments]".into(),
+                });
+            };
+            for (name, v) in deps {
+                let mut full = serde_json::json!({});
+                merge(&mut full, v);
+                let settings: DependencySettings = serde_path_to_error::deserialize(full).map_err(|e| ConfigError {
+                    origin: format!("{label} [dependencies.{name}]"),
+                    key: e.path().to_string(),
+                    message: e.into_inner().to_string(),
+                })?;
+                self.dependencies.insert(name.clone(), settings);
             }
         }
         for section in ["history", "telemetry"] {
@@ -250,6 +281,11 @@ impl ConfigLoader {
             });
         }
         self
+    }
+
+    /// Breakers and bulkheads per dependency, from `[dependencies.<name>]`.
+    pub fn dependencies(&self) -> &std::collections::BTreeMap<String, DependencySettings> {
+        &self.dependencies
     }
 
     /// The configuration file in use, if any.
@@ -425,6 +461,29 @@ retry.max_attempts = 4
             .resolve(&TaskConfig::named("other"))
             .unwrap();
         assert_eq!(other.retry.max_attempts, 2);
+    }
+
+    #[test]
+    fn dependency_sections_start_from_defaults_and_reject_typos() {
+        let l = ConfigLoader::default()
+            .with_toml(
+                "s.toml",
+                "[dependencies.payments]\nbreaker.minimum_calls = 5\nbulkhead.max_concurrent = 3\n",
+            )
+            .unwrap();
+        let d = &l.dependencies()["payments"];
+        let b = d.breaker.as_ref().unwrap();
+        assert_eq!(b.minimum_calls, 5);
+        assert_eq!(
+            b.failure_rate_threshold,
+            servicetask_core::BreakerConfig::default().failure_rate_threshold
+        );
+        assert_eq!(d.bulkhead.as_ref().unwrap().max_concurrent, 3);
+        let err = ConfigLoader::default()
+            .with_toml("s.toml", "[dependencies.payments]\nbreaker.minimum_cals = 5\n")
+            .unwrap_err();
+        assert_eq!(err.origin, "s.toml [dependencies.payments]");
+        assert!(err.to_string().contains("minimum_cals"), "{err}");
     }
 
     #[test]

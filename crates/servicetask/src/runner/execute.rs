@@ -477,25 +477,34 @@ fn push_process_attributes(attributes: &mut Vec<KeyValue>, p: &ProcessInfo) {
     }
 }
 
-/// Copies what tracking measured onto the span.
+/// Copies what tracking measured onto the span (only figures that were measured and are not
+/// zero, to keep spans of trivial tasks small) and records the per-execution memory metric.
+/// The CPU-time counter is recorded by the tracking layer itself, per attempt.
 fn record_resource_attributes(cx: &TaskContext) {
     let s = cx.stats();
     let span = cx.span();
     if s.cpu_measured.load(Ordering::Relaxed) {
         let ns = s.cpu_ns.load(Ordering::Relaxed);
         span.set_attribute(KeyValue::new(semconv::SERVICETASK_CPU_TIME_NS, ns as i64));
-        cx.telemetry().instruments().cpu_time.add(
-            ns as f64 / 1e9,
-            &[KeyValue::new(semconv::SERVICETASK_NAME, cx.task_name().to_string())],
-        );
     }
     if s.mem_measured.load(Ordering::Relaxed) {
-        let peak = s.mem_peak.load(Ordering::Relaxed);
-        span.set_attribute(KeyValue::new(semconv::SERVICETASK_MEMORY_PEAK_BYTES, peak as i64));
-        cx.telemetry().instruments().memory_peak.record(
-            peak,
-            &[KeyValue::new(semconv::SERVICETASK_NAME, cx.task_name().to_string())],
-        );
+        let process = s.mem_process_wide.load(Ordering::Relaxed);
+        span.set_attribute(KeyValue::new(
+            semconv::SERVICETASK_MEMORY_PEAK_BYTES,
+            s.mem_peak.load(Ordering::Relaxed) as i64,
+        ));
+        span.set_attribute(KeyValue::new(
+            semconv::SERVICETASK_MEMORY_SCOPE,
+            if process { "process" } else { "execution" },
+        ));
+        if !process {
+            span.set_attribute(KeyValue::new(
+                semconv::SERVICETASK_MEMORY_ALLOCATED_BYTES,
+                s.mem_allocated.load(Ordering::Relaxed) as i64,
+            ));
+        }
+        #[cfg(feature = "tracking")]
+        servicetask_tracking::record_execution_metrics(cx);
     }
     let read = s.bytes_read.load(Ordering::Relaxed);
     let written = s.bytes_written.load(Ordering::Relaxed);
@@ -507,7 +516,10 @@ fn record_resource_attributes(cx: &TaskContext) {
     }
     let events = s.file_events.load(Ordering::Relaxed);
     if events > 0 {
-        span.set_attribute(KeyValue::new(semconv::SERVICETASK_FILES_COUNT, s.files().len() as i64));
+        let mut paths: Vec<String> = s.files().into_iter().map(|f| f.path).collect();
+        paths.sort();
+        paths.dedup();
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_FILES_COUNT, paths.len() as i64));
         let dropped = s.file_events_dropped.load(Ordering::Relaxed);
         if dropped > 0 {
             span.set_attribute(KeyValue::new(semconv::SERVICETASK_FILES_EVENTS_DROPPED, dropped as i64));

@@ -159,11 +159,19 @@ impl RunnerBuilder {
         #[cfg(feature = "resilience")]
         let standard = {
             let resilience = self.resilience.unwrap_or_else(|| {
-                Arc::new(
-                    servicetask_resilience::Resilience::builder()
-                        .telemetry(telemetry.clone())
-                        .build(),
-                )
+                let mut b = servicetask_resilience::Resilience::builder().telemetry(telemetry.clone());
+                if let Some(c) = &self.config {
+                    for (name, d) in c.dependencies() {
+                        b = b.dependency(
+                            name.clone(),
+                            servicetask_resilience::DependencyConfig {
+                                breaker: d.breaker.clone(),
+                                bulkhead: d.bulkhead.clone(),
+                            },
+                        );
+                    }
+                }
+                Arc::new(b.build())
             });
             if dependencies.is_none() {
                 dependencies = Some(resilience.clone() as Arc<dyn DependencyPolicy>);
