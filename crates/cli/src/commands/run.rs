@@ -13,15 +13,14 @@ use crate::{summary, vars};
 
 /// Loads a BPMN file, printing every error diagnostic; `None` when it has errors.
 pub fn load(path: &Path) -> anyhow::Result<Option<Definitions>> {
-    let (defs, mut diags) = match servicetask_bpmn::parse_file(path) {
+    // parse_file also runs the validator, so `diags` holds every problem.
+    let (defs, diags) = match servicetask_bpmn::parse_file(path) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{e}");
             return Ok(None);
         }
     };
-    diags.extend(servicetask_bpmn::validate(&defs));
-    diags.dedup();
     let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
     for d in &errors {
         eprintln!("{d}");
