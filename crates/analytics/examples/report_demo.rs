@@ -1,6 +1,6 @@
 //! Writes a report over a synthetic history (planted anomalies, a slowdown, retries, files).
 //!
-//! `cargo run --release -p servicetask-analytics --example report_demo -- [OUT.html]`
+//! `cargo run --release -p servicetask-analytics --example report_demo -- [OUT.html [RUNS_PER_TASK]]`
 //!
 //! Prints the terminal report and writes the HTML page (default `report-demo.html`).
 
@@ -11,13 +11,14 @@ use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileA
 
 fn main() {
     let out = std::env::args().nth(1).unwrap_or_else(|| "report-demo.html".into());
+    let runs: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
     let mut rng = StdRng::seed_from_u64(99);
     let t0 = 1_764_201_600_000_000_000i64;
     let mut recs = Vec::new();
-    for i in 0..2000usize {
+    for i in 0..runs {
         let size = rng.random_range(100..5000u64);
         let mut secs = (0.005 + 2e-6 * size as f64) * (1.0 + rng.random_range(-0.03..0.03));
-        if i >= 1240 {
+        if i >= runs * 62 / 100 {
             secs *= 1.35;
         }
         if [700, 1100, 1500].contains(&i) {
@@ -78,8 +79,16 @@ fn main() {
             .collect(),
         ..Default::default()
     };
+    let start = std::time::Instant::now();
     let data = ReportData::from_records(&recs, &opts);
-    print!("{}", render_terminal(&data));
-    std::fs::write(&out, render_html(&data)).expect("write html");
-    eprintln!("wrote {out}");
+    let text = render_terminal(&data);
+    let html = render_html(&data);
+    let took = start.elapsed();
+    print!("{text}");
+    std::fs::write(&out, &html).expect("write html");
+    eprintln!(
+        "wrote {out} ({} bytes); {} records analysed and rendered in {took:.2?}",
+        html.len(),
+        recs.len()
+    );
 }

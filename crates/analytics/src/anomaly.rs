@@ -227,6 +227,11 @@ impl AnomalyDetector {
         self.seen
     }
 
+    /// Median of the values in the sliding window (0 before any value).
+    pub fn window_median(&self) -> f64 {
+        self.values.median()
+    }
+
     /// Whether a score returned by [`AnomalyDetector::update`] counts as an anomaly.
     pub fn is_anomaly(&self, score: f64) -> bool {
         score >= self.cfg.threshold
@@ -419,6 +424,10 @@ pub struct MetricAnomaly {
     pub score: f64,
 }
 
+/// Smallest relative departure from the window's median (of the value, or of its ratio to the
+/// prediction) that [`AnomalyMonitor`] reports: 10%.
+pub const MIN_RELATIVE_DEVIATION: f64 = 0.1;
+
 /// Size-model refits happen every this many observations of a (task, metric), or every quarter
 /// of the fit window once it holds more.
 const REFIT_EVERY: usize = 100;
@@ -440,6 +449,9 @@ struct MetricState {
 /// refitted every 100 observations (every 500 once the window is full) on the last 2000 `(input_size, value)` pairs. When a model
 /// exists and the record has an input size, the detector sees the ratio `value / predicted`,
 /// so big inputs are not anomalies merely for being big; otherwise it sees the raw value.
+///
+/// Departures smaller than [`MIN_RELATIVE_DEVIATION`] are not reported even when the detector
+/// scores them high (on near-flat data a 0.1% change is statistically rare and of no interest).
 ///
 /// The caller turns each returned [`MetricAnomaly`] into a span event on the execution, a counter
 /// increment, and a history flag (`HistoryStore::mark_anomaly`).
@@ -483,11 +495,15 @@ impl AnomalyMonitor {
                 (Some(model), Some(n)) => Some(model.predict(n).expected),
                 _ => None,
             };
-            let score = match expected {
-                Some(e) if e > 0.0 => st.detector.update(v / e, None),
-                _ => st.detector.update(v, None),
+            let fed = match expected {
+                Some(e) if e > 0.0 => v / e,
+                _ => v,
             };
-            if st.detector.is_anomaly(score) {
+            let median = st.detector.window_median();
+            let score = st.detector.update(fed, None);
+            // statistically unusual but operationally negligible (near-flat data): not reported
+            let material = median == 0.0 || ((fed - median) / median).abs() >= MIN_RELATIVE_DEVIATION;
+            if st.detector.is_anomaly(score) && material {
                 out.push(MetricAnomaly {
                     metric: m,
                     value: v,

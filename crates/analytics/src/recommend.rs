@@ -63,8 +63,14 @@ const MIN_RUNS: usize = 20;
 
 /// Applies every rule; see the module docs. `timeouts` maps task names to configured timeouts.
 pub fn recommend(records: &[ExecutionRecord], timeouts: &HashMap<String, Duration>) -> Vec<Recommendation> {
+    let refs: Vec<&ExecutionRecord> = records.iter().collect();
+    recommend_refs(&refs, timeouts)
+}
+
+/// [`recommend`] over borrowed records (no copy of the history).
+pub fn recommend_refs(records: &[&ExecutionRecord], timeouts: &HashMap<String, Duration>) -> Vec<Recommendation> {
     let mut by_task: BTreeMap<&str, Vec<&ExecutionRecord>> = BTreeMap::new();
-    for r in records {
+    for &r in records {
         by_task.entry(r.task.as_str()).or_default().push(r);
     }
     let mut out = Vec::new();

@@ -24,10 +24,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use servicetask_core::record::{ExecutionRecord, FileAccessKind, OutcomeKind};
 
-use crate::anomaly::{AnomalyMonitor, Metric};
+use crate::anomaly::AnomalyMonitor;
 use crate::percentiles::exact_percentiles;
 use crate::predict::SizeModel;
-use crate::recommend::{recommend, Recommendation};
+use crate::recommend::{recommend_refs, Recommendation};
 use crate::trends::{describe, format_time, group_thousands, SegmentStat, TrendPoint};
 
 /// What the report covers and how.
@@ -92,9 +92,11 @@ pub struct AnomalyMark {
     pub metric: String,
     /// The execution's duration in seconds (plotted).
     pub duration_secs: f64,
+    /// Value of the (first) anomalous metric: seconds for duration and CPU, bytes for memory.
+    pub value: f64,
     /// Input size, if known.
     pub input_size: Option<f64>,
-    /// What the size model expected for the metric, if known.
+    /// What the size model expected for that metric, if known (same unit as `value`).
     pub expected: Option<f64>,
 }
 
@@ -233,14 +235,13 @@ impl ReportData {
                 .cmp(&(a.read_runs + a.write_runs))
                 .then(a.path.cmp(&b.path))
         });
-        let owned: Vec<ExecutionRecord> = recs.iter().map(|r| (*r).clone()).collect();
         ReportData {
             title: options.title.clone(),
             runs: recs.len() as u64,
             range,
             tasks,
             files,
-            recommendations: recommend(&owned, &options.timeouts),
+            recommendations: recommend_refs(&recs, &options.timeouts),
         }
     }
 }
@@ -289,24 +290,20 @@ fn task_report(name: &str, runs: &[&ExecutionRecord], range: Option<(i64, i64)>,
     let mut anomalies = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let found = monitor.observe(r);
-        let mark = |metric: String, expected: Option<f64>| AnomalyMark {
+        let mark = |metric: String, value: f64, expected: Option<f64>| AnomalyMark {
             run: i as u64 + 1,
             at_unix_ns: r.started_at_unix_ns,
             metric,
             duration_secs: r.duration_secs(),
+            value,
             input_size: r.input_size.map(|s| s as f64),
             expected,
         };
         if let Some(a) = found.first() {
             let metrics: Vec<&str> = found.iter().map(|a| a.metric.as_str()).collect();
-            let exp = found
-                .iter()
-                .find(|a| a.metric == Metric::Duration)
-                .and_then(|a| a.expected)
-                .or(a.expected);
-            anomalies.push(mark(metrics.join("+"), exp));
+            anomalies.push(mark(metrics.join("+"), a.value, a.expected));
         } else if r.anomaly {
-            anomalies.push(mark("flagged".to_string(), None));
+            anomalies.push(mark("flagged".to_string(), r.duration_secs(), None));
         }
     }
     let anomalous_runs: std::collections::HashSet<u64> = anomalies.iter().map(|a| a.run).collect();
@@ -515,15 +512,24 @@ pub fn render_terminal(d: &ReportData) -> String {
             let _ = writeln!(o, "trend: {s}");
         }
         for a in t.anomalies.iter().take(10) {
+            let unit = |v: f64| {
+                if a.metric.starts_with("memory") {
+                    fmt_bytes(v.max(0.0) as u64)
+                } else {
+                    fmt_secs(v)
+                }
+            };
+            let name = a.metric.split('+').next().unwrap_or("duration");
+            let name = if name == "flagged" { "duration" } else { name };
             let _ = writeln!(
                 o,
-                "anomaly: run {} at {} ({}): duration {}{}",
+                "anomaly: run {} at {} ({}): {name} {}{}",
                 group_thousands(a.run),
                 format_time(a.at_unix_ns, true),
                 a.metric,
-                fmt_secs(a.duration_secs),
+                unit(a.value),
                 a.expected
-                    .map_or(String::new(), |e| format!(", expected about {}", fmt_secs(e)))
+                    .map_or(String::new(), |e| format!(", expected about {}", unit(e)))
             );
         }
         if t.anomalies.len() > 10 {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AnalyticsError;
 
 /// Most points the O(n²) statistics look at; longer series are thinned evenly.
-pub const MAX_POINTS: usize = 5000;
+pub const MAX_POINTS: usize = 2000;
 
 /// Result of the Mann-Kendall test.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -251,9 +251,8 @@ pub fn change_points(xs: &[f64], min_segment: usize, penalty_factor: f64) -> Vec
         // prune candidates that can never be optimal again
         cands.retain(|&s| t - s < min_seg || f[s] + cost(s, t) <= best);
         if t + 1 >= min_seg {
+            // new candidates arrive in increasing order: the list stays sorted and distinct
             cands.push(t + 1 - min_seg);
-            cands.sort_unstable();
-            cands.dedup();
         }
     }
     let mut cps = Vec::new();
@@ -310,8 +309,8 @@ pub struct Change {
     pub relative: f64,
 }
 
-/// Finds changes in a metric series (PELT on the values, minimum segment 10, penalty 2·BIC
-/// against the robust noise), keeps those that moved the chosen statistic by at least
+/// Finds changes in a metric series (PELT on the values, or on the means of consecutive blocks
+/// when there are more than 5000, minimum segment 10, penalty 4·σ²·ln n against the robust noise), keeps those that moved the chosen statistic by at least
 /// `min_relative` (e.g. 0.1 for 10%), and returns them with plain-English statements.
 pub fn describe(
     label: &str,
@@ -321,7 +320,17 @@ pub fn describe(
 ) -> (Vec<Change>, Vec<String>) {
     let pts: Vec<TrendPoint> = points.iter().copied().filter(|p| p.value.is_finite()).collect();
     let values: Vec<f64> = pts.iter().map(|p| p.value).collect();
-    let cps = change_points(&values, 10, 4.0);
+    // long series: look for changes in the means of consecutive blocks (at most 5000 blocks)
+    let block = values.len().div_ceil(5000).max(1);
+    let cps: Vec<usize> = if block == 1 {
+        change_points(&values, 10, 4.0)
+    } else {
+        let means: Vec<f64> = values
+            .chunks(block)
+            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+            .collect();
+        change_points(&means, 10, 4.0).into_iter().map(|c| c * block).collect()
+    };
     let mut bounds = vec![0];
     bounds.extend(cps.iter().copied());
     bounds.push(values.len());
