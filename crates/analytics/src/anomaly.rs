@@ -665,6 +665,21 @@ mod tests {
     }
 
     #[test]
+    fn monitor_is_quiet_on_flat_and_exact_data() {
+        use servicetask_core::record::OutcomeKind;
+        let mut m = AnomalyMonitor::default();
+        for i in 0..3000u64 {
+            // duration exactly proportional to size, memory constant, CPU with a 0.01% wobble
+            let size = 1 + (i * 7919) % 1000;
+            let mut r = ExecutionRecord::new("flat", i as i64, 1_000 * size, OutcomeKind::Complete);
+            r.input_size = Some(size);
+            r.mem_peak_bytes = Some(4096);
+            r.cpu_ns = Some(1_000_000 + i % 100);
+            assert!(m.observe(&r).is_empty(), "flagged run {i}");
+        }
+    }
+
+    #[test]
     fn bad_input_never_panics() {
         let mut d = AnomalyDetector::new(DetectorConfig {
             window: 0,
