@@ -35,5 +35,5 @@ mod writer;
 
 pub use error::HistoryError;
 pub use sqlite::{SqliteStore, MIGRATIONS, SCHEMA_VERSION};
-pub use store::{FileAccessPattern, HistoryStore, RecordQuery, StoredRecord};
+pub use store::{AccessTrait, FileAccessPattern, HistoryStore, RecordQuery, StoredRecord};
 pub use writer::{HistoryWriter, WriterConfig};

@@ -49,7 +49,41 @@ pub struct FileAccessPattern {
     pub max_file_size: Option<u64>,
 }
 
+/// A trait of a file's access pattern (see [`FileAccessPattern::traits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccessTrait {
+    /// Read in at least 4 times as many executions as it is written in.
+    ReadHeavy,
+    /// Written in at least 4 times as many executions as it is read in.
+    WriteHeavy,
+    /// Larger than 100 MiB, or more than 100 MiB moved per execution on average.
+    Large,
+    /// Touched by at least half of the executions considered.
+    Frequent,
+}
+
 impl FileAccessPattern {
+    /// The traits of this file's pattern, given how many executions were considered.
+    pub fn traits(&self, total_executions: u64) -> Vec<AccessTrait> {
+        const LARGE: u64 = 100 * 1024 * 1024;
+        let mut t = Vec::new();
+        if self.read_executions > 0 && self.read_executions >= 4 * self.write_executions {
+            t.push(AccessTrait::ReadHeavy);
+        }
+        if self.write_executions > 0 && self.write_executions >= 4 * self.read_executions {
+            t.push(AccessTrait::WriteHeavy);
+        }
+        let per_exec = (self.bytes_read + self.bytes_written) / self.executions.max(1);
+        if self.max_file_size.is_some_and(|s| s > LARGE) || per_exec > LARGE {
+            t.push(AccessTrait::Large);
+        }
+        if total_executions > 0 && self.executions * 2 >= total_executions {
+            t.push(AccessTrait::Frequent);
+        }
+        t
+    }
+
     /// Adds one execution's use of the file.
     pub fn add(&mut self, kind: FileAccessKind, bytes: u64, ops: u32, file_size: Option<u64>) {
         match kind {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileAccessKind, OutcomeKind, RecordSink};
 use servicetask_history::{
-    HistoryError, HistoryStore, HistoryWriter, RecordQuery, SqliteStore, StoredRecord, WriterConfig, SCHEMA_VERSION,
+    AccessTrait, HistoryError, HistoryStore, HistoryWriter, RecordQuery, SqliteStore, StoredRecord, WriterConfig,
+    SCHEMA_VERSION,
 };
 
 const SEC: i64 = 1_000_000_000;
@@ -153,6 +154,8 @@ fn anomaly_flag_and_file_patterns() {
         ),
         ("out.csv", 2, 2, 20, 4)
     );
+    assert_eq!(p[0].traits(10), vec![AccessTrait::ReadHeavy, AccessTrait::Frequent]);
+    assert_eq!(p[1].traits(10), vec![AccessTrait::WriteHeavy]);
 }
 
 #[test]
