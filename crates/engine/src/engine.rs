@@ -3,13 +3,14 @@
 
 use crate::error::EngineError;
 use crate::handler::TaskHandler;
-use crate::instance::Instance;
+use crate::instance::{Instance, ProcIndex};
 use crate::observer::EngineObserver;
 use crate::state::InstanceSnapshot;
 use serde_json::{Map, Value};
 use servicetask_bpmn::{Definitions, Diagnostic, Process};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How the engine behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +43,44 @@ pub(crate) struct EngineInner {
     pub handler: Arc<dyn TaskHandler>,
     pub config: EngineConfig,
     pub observer: Option<Arc<dyn EngineObserver>>,
-    pub library: Vec<Arc<Definitions>>,
+    /// The library, each file compiled once at build time.
+    pub library: Vec<Arc<CompiledDefs>>,
+    /// Definitions already started or resumed, compiled once and found again by content
+    /// (most recently used first), so starting the same definitions again neither clones nor
+    /// re-validates nor re-indexes them.
+    cache: Mutex<Vec<Arc<CompiledDefs>>>,
+}
+
+/// How many distinct definitions the engine keeps compiled.
+const CACHE_SIZE: usize = 16;
+
+/// Definitions shared by every instance started from them, with an index per process.
+pub(crate) struct CompiledDefs {
+    /// The definitions (an owned copy, made once).
+    pub defs: Arc<Definitions>,
+    /// One index per process, in the order of `defs.processes`.
+    pub procs: Vec<Arc<ProcIndex>>,
+    /// True once `Engine::start` has validated them without errors.
+    validated: AtomicBool,
+}
+
+impl CompiledDefs {
+    fn new(defs: Definitions) -> Self {
+        let defs = Arc::new(defs);
+        let procs = (0..defs.processes.len())
+            .map(|i| Arc::new(ProcIndex::new(defs.clone(), i)))
+            .collect();
+        CompiledDefs {
+            defs,
+            procs,
+            validated: AtomicBool::new(false),
+        }
+    }
+
+    /// The index of process `id`, if these definitions have it.
+    pub fn process(&self, id: &str) -> Option<&Arc<ProcIndex>> {
+        self.procs.iter().find(|p| p.process().id == id)
+    }
 }
 
 /// Runs BPMN processes. Cheap to clone.
@@ -65,7 +103,7 @@ pub struct EngineBuilder {
     handler: Arc<dyn TaskHandler>,
     config: EngineConfig,
     observer: Option<Arc<dyn EngineObserver>>,
-    library: Vec<Arc<Definitions>>,
+    library: Vec<Definitions>,
 }
 
 impl EngineBuilder {
@@ -83,7 +121,7 @@ impl EngineBuilder {
 
     /// Adds definitions whose processes call activities may call.
     pub fn library(mut self, defs: impl IntoIterator<Item = Definitions>) -> Self {
-        self.library.extend(defs.into_iter().map(Arc::new));
+        self.library.extend(defs);
         self
     }
 
@@ -94,7 +132,12 @@ impl EngineBuilder {
                 handler: self.handler,
                 config: self.config,
                 observer: self.observer,
-                library: self.library,
+                library: self
+                    .library
+                    .into_iter()
+                    .map(|d| Arc::new(CompiledDefs::new(d)))
+                    .collect(),
+                cache: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -122,14 +165,28 @@ impl Engine {
     }
 
     /// Finds a process for a call activity: first in `defs`, then in the library.
-    pub(crate) fn find_process(&self, defs: &Arc<Definitions>, id: &str) -> Option<(Arc<Definitions>, usize)> {
-        if let Some(i) = defs.processes.iter().position(|p| p.id == id) {
-            return Some((defs.clone(), i));
+    pub(crate) fn find_process(&self, defs: &CompiledDefs, id: &str) -> Option<Arc<ProcIndex>> {
+        if let Some(p) = defs.process(id) {
+            return Some(p.clone());
         }
-        self.inner
-            .library
-            .iter()
-            .find_map(|d| d.processes.iter().position(|p| p.id == id).map(|i| (d.clone(), i)))
+        self.inner.library.iter().find_map(|d| d.process(id).cloned())
+    }
+
+    /// The compiled form of `defs`: from the cache when equal definitions were seen before,
+    /// else compiled now (one clone) and cached.
+    fn compiled(&self, defs: &Definitions) -> Arc<CompiledDefs> {
+        let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = cache.iter().position(|c| *c.defs == *defs) {
+            if i > 0 {
+                let hit = cache.remove(i);
+                cache.insert(0, hit);
+            }
+            return cache[0].clone();
+        }
+        let c = Arc::new(CompiledDefs::new(defs.clone()));
+        cache.insert(0, c.clone());
+        cache.truncate(CACHE_SIZE);
+        c
     }
 
     /// Starts `process_id` of `defs` with `vars`. A `traceparent` variable (W3C string) makes the
@@ -140,6 +197,27 @@ impl Engine {
         process_id: &str,
         vars: Map<String, Value>,
     ) -> Result<Instance, EngineError> {
+        let compiled = self.compiled(defs);
+        if !compiled.validated.load(Ordering::Acquire) {
+            Self::validate(defs)?;
+            compiled.validated.store(true, Ordering::Release);
+        }
+        let is_collaboration = defs.collaborations.iter().any(|c| c.id == process_id);
+        if compiled.process(process_id).is_none()
+            && !is_collaboration
+            && self.find_process(&compiled, process_id).is_none()
+        {
+            return Err(EngineError::UnknownProcess {
+                process_id: process_id.to_string(),
+                at: None,
+            });
+        }
+        Instance::start(self.clone(), compiled, process_id, vars)
+    }
+
+    /// The errors that keep `defs` from starting: validation errors and bindings the parser
+    /// could not complete.
+    fn validate(defs: &Definitions) -> Result<(), EngineError> {
         let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate(defs)
             .into_iter()
             .filter(Diagnostic::is_error)
@@ -160,20 +238,12 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
-        let defs = Arc::new(defs.clone());
-        let is_collaboration = defs.collaborations.iter().any(|c| c.id == process_id);
-        if defs.process(process_id).is_none() && !is_collaboration && self.find_process(&defs, process_id).is_none() {
-            return Err(EngineError::UnknownProcess {
-                process_id: process_id.to_string(),
-                at: None,
-            });
-        }
-        Instance::start(self.clone(), defs, process_id, vars)
+        Ok(())
     }
 
     /// Resumes a saved instance with the definitions it was started from.
     pub fn resume(&self, defs: &Definitions, snapshot: InstanceSnapshot) -> Result<Instance, EngineError> {
-        Instance::resume(self.clone(), Arc::new(defs.clone()), snapshot)
+        Instance::resume(self.clone(), self.compiled(defs), snapshot)
     }
 }
 

@@ -1,8 +1,9 @@
 //! A running process instance: the token loop, completion, scopes, cancellation, errors, timers.
 //! Element-specific behaviour lives in `elements/`, one file per element kind.
 
-use crate::engine::Engine;
+use crate::engine::{CompiledDefs, Engine};
 use crate::error::{EngineError, Location};
+use crate::fxhash::FxHashMap;
 use crate::observer::ElementEvent;
 use crate::state::*;
 use crate::telemetry;
@@ -15,27 +16,62 @@ use servicetask_bpmn::{
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One process's elements and flows, indexed by id.
+/// One process's elements and flows, indexed by id, built once per process of a
+/// [`Definitions`] (the engine caches it) and shared by every instance.
 pub(crate) struct ProcIndex {
     pub defs: Arc<Definitions>,
     pub idx: usize,
-    elements: HashMap<String, usize>,
-    flows: HashMap<String, usize>,
+    elements: FxHashMap<String, usize>,
+    flows: FxHashMap<String, usize>,
+    /// The elements, shared so a step does not clone one.
+    els: Vec<Arc<FlowElement>>,
+    /// Per element (same order): where its token goes when it leaves.
+    out: Vec<Outgoing>,
+    /// Expressions and scripts parsed so far, by source text (parsed once, run many times).
+    exprs: Mutex<FxHashMap<String, Arc<Expression>>>,
+    scripts: Mutex<FxHashMap<String, Arc<expr::Script>>>,
+}
+
+/// The outgoing flows of one element, resolved to flow indexes.
+struct Outgoing {
+    /// Non-default outgoing flows that exist, in order.
+    flows: Vec<usize>,
+    /// The default flow: `Some(None)` when it names a flow that does not exist.
+    default: Option<Option<usize>>,
 }
 
 impl ProcIndex {
-    fn new(defs: Arc<Definitions>, idx: usize) -> Self {
+    pub(crate) fn new(defs: Arc<Definitions>, idx: usize) -> Self {
         let p = &defs.processes[idx];
-        let elements = p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        let flows = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
+        let elements: FxHashMap<String, usize> =
+            p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        let flows: FxHashMap<String, usize> = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
+        let els = p.elements.iter().cloned().map(Arc::new).collect();
+        let out = p
+            .elements
+            .iter()
+            .map(|el| Outgoing {
+                flows: el
+                    .outgoing
+                    .iter()
+                    .filter(|fid| Some(*fid) != el.default_flow.as_ref())
+                    .filter_map(|fid| flows.get(fid.as_str()).copied())
+                    .collect(),
+                default: el.default_flow.as_ref().map(|d| flows.get(d.as_str()).copied()),
+            })
+            .collect();
         ProcIndex {
             defs,
             idx,
             elements,
             flows,
+            els,
+            out,
+            exprs: Mutex::new(FxHashMap::default()),
+            scripts: Mutex::new(FxHashMap::default()),
         }
     }
 
@@ -44,11 +80,38 @@ impl ProcIndex {
     }
 
     pub fn element(&self, id: &str) -> Option<&FlowElement> {
-        self.elements.get(id).map(|&i| &self.process().elements[i])
+        self.elements.get(id).map(|&i| &*self.els[i])
+    }
+
+    /// The element `id`, shared.
+    pub fn element_arc(&self, id: &str) -> Option<Arc<FlowElement>> {
+        self.elements.get(id).map(|&i| self.els[i].clone())
     }
 
     pub fn flow(&self, id: &str) -> Option<&SequenceFlow> {
         self.flows.get(id).map(|&i| &self.process().flows[i])
+    }
+
+    /// `src` parsed as an expression, parsed once per process.
+    pub fn expression(&self, src: &str) -> Result<Arc<Expression>, expr::ExprError> {
+        let mut cache = self.exprs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = cache.get(src) {
+            return Ok(e.clone());
+        }
+        let e = Arc::new(Expression::parse(src)?);
+        cache.insert(src.to_string(), e.clone());
+        Ok(e)
+    }
+
+    /// `src` parsed as a script, parsed once per process.
+    pub fn script(&self, src: &str) -> Result<Arc<expr::Script>, expr::ExprError> {
+        let mut cache = self.scripts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = cache.get(src) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(expr::Script::parse(src)?);
+        cache.insert(src.to_string(), s.clone());
+        Ok(s)
     }
 
     pub fn location(&self, element_id: &str) -> Box<Location> {
@@ -103,7 +166,9 @@ pub struct InstanceState {
 pub struct Instance {
     pub(crate) engine: Engine,
     pub(crate) defs: Arc<Definitions>,
-    procs: HashMap<String, Arc<ProcIndex>>,
+    compiled: Arc<CompiledDefs>,
+    /// The processes this instance has used (usually one: a linear scan beats hashing).
+    procs: Vec<Arc<ProcIndex>>,
     pub(crate) id: String,
     pub(crate) process_id: String,
     pub(crate) scopes: BTreeMap<Id, Scope>,
@@ -155,7 +220,7 @@ fn new_instance_id() -> String {
 impl Instance {
     pub(crate) fn start(
         engine: Engine,
-        defs: Arc<Definitions>,
+        compiled: Arc<CompiledDefs>,
         process_id: &str,
         vars: Map<String, Value>,
     ) -> Result<Self, EngineError> {
@@ -168,8 +233,9 @@ impl Instance {
         let traceparent = telemetry::format_traceparent(otel.span().span_context());
         let mut inst = Instance {
             engine,
-            defs,
-            procs: HashMap::new(),
+            defs: compiled.defs.clone(),
+            compiled,
+            procs: Vec::new(),
             id,
             process_id: process_id.to_string(),
             scopes: BTreeMap::new(),
@@ -211,13 +277,18 @@ impl Instance {
         Ok(inst)
     }
 
-    pub(crate) fn resume(engine: Engine, defs: Arc<Definitions>, snap: InstanceSnapshot) -> Result<Self, EngineError> {
+    pub(crate) fn resume(
+        engine: Engine,
+        compiled: Arc<CompiledDefs>,
+        snap: InstanceSnapshot,
+    ) -> Result<Self, EngineError> {
         let parent = snap.traceparent.as_deref().and_then(telemetry::parse_traceparent);
         let otel = telemetry::start_instance_span(&snap.process_id, &snap.instance_id, parent, true);
         let mut inst = Instance {
             engine,
-            defs,
-            procs: HashMap::new(),
+            defs: compiled.defs.clone(),
+            compiled,
+            procs: Vec::new(),
             id: snap.instance_id,
             process_id: snap.process_id,
             scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
@@ -319,7 +390,7 @@ impl Instance {
             .filter(|t| t.state == TokenState::Waiting)
             .filter_map(|t| {
                 let scope = self.scopes.get(&t.scope)?;
-                let p = self.procs.get(&scope.process_id)?;
+                let p = self.procs_get(&scope.process_id)?;
                 let el = p.element(&t.element)?;
                 Some(WaitingTask {
                     token_id: t.id,
@@ -528,7 +599,7 @@ impl Instance {
                 let loc = self
                     .scopes
                     .get(&t.scope)
-                    .and_then(|s| self.procs.get(&s.process_id))
+                    .and_then(|s| self.procs_get(&s.process_id))
                     .map(|p| p.location(&t.element).to_string())
                     .unwrap_or_else(|| t.element.clone());
                 let what = match &t.state {
@@ -657,44 +728,47 @@ impl Instance {
     }
 
     pub(crate) fn proc(&mut self, process_id: &str) -> Result<Arc<ProcIndex>, EngineError> {
-        if let Some(p) = self.procs.get(process_id) {
-            return Ok(p.clone());
+        if let Some(p) = self.procs_get(process_id) {
+            return Ok(p);
         }
-        let (defs, idx) =
-            self.engine
-                .find_process(&self.defs, process_id)
-                .ok_or_else(|| EngineError::UnknownProcess {
-                    process_id: process_id.to_string(),
-                    at: None,
-                })?;
-        let p = Arc::new(ProcIndex::new(defs, idx));
-        self.procs.insert(process_id.to_string(), p.clone());
+        let p = self
+            .engine
+            .find_process(&self.compiled, process_id)
+            .ok_or_else(|| EngineError::UnknownProcess {
+                process_id: process_id.to_string(),
+                at: None,
+            })?;
+        self.procs.push(p.clone());
         Ok(p)
     }
 
     /// The already-indexed process `id`, if any.
     pub(crate) fn procs_get(&self, id: &str) -> Option<Arc<ProcIndex>> {
-        self.procs.get(id).cloned()
+        self.procs.iter().find(|p| p.process().id == id).cloned()
     }
 
     pub(crate) fn proc_of_scope(&mut self, scope: Id) -> Result<Arc<ProcIndex>, EngineError> {
-        let pid = self
+        let s = self
             .scopes
             .get(&scope)
-            .map(|s| s.process_id.clone())
             .ok_or_else(|| EngineError::Store(format!("scope {scope} is missing")))?;
+        if let Some(p) = self.procs_get(&s.process_id) {
+            return Ok(p);
+        }
+        let pid = s.process_id.clone();
         self.proc(&pid)
     }
 
     /// The element a token is at, with its process.
-    pub(crate) fn token_element(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, FlowElement), EngineError> {
-        let t = self
+    pub(crate) fn token_element(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, Arc<FlowElement>), EngineError> {
+        let scope = self
             .tokens
             .get(&tid)
-            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
-        let (scope, element) = (t.scope, t.element.clone());
+            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?
+            .scope;
         let p = self.proc_of_scope(scope)?;
-        let el = p.element(&element).cloned().ok_or_else(|| {
+        let element = &self.tokens[&tid].element;
+        let el = p.element_arc(element).ok_or_else(|| {
             EngineError::Store(format!(
                 "element '{element}' is missing from process '{}'",
                 p.process().id
@@ -901,7 +975,7 @@ impl Instance {
         let result = {
             let layers = self.layers(scope);
             let below = layers.get(1..).unwrap_or(&[]);
-            expr::Script::parse(src).and_then(|s| s.run_layered(&mut local, below))
+            p.script(src).and_then(|s| s.run_layered(&mut local, below))
         };
         if let Some(v) = self.vars_mut(scope) {
             *v = local;
@@ -952,14 +1026,28 @@ impl Instance {
     /// Moves a token along the outgoing flows of its element (conditions honoured, default
     /// flow when none holds); no outgoing flow ends the token.
     pub(crate) fn leave(&mut self, tid: Id) -> Result<(), EngineError> {
-        let (p, el) = self.token_element(tid)?;
-        let scope = self.tokens[&tid].scope;
-        let mut taken = Vec::new();
-        for fid in &el.outgoing {
-            if Some(fid) == el.default_flow.as_ref() {
-                continue;
-            }
-            let Some(f) = p.flow(fid) else { continue };
+        let (p, scope, ei) = {
+            let t = self
+                .tokens
+                .get(&tid)
+                .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
+            let scope = t.scope;
+            let p = self.proc_of_scope(scope)?;
+            let element = &self.tokens[&tid].element;
+            let ei = *p.elements.get(element.as_str()).ok_or_else(|| {
+                EngineError::Store(format!(
+                    "element '{element}' is missing from process '{}'",
+                    p.process().id
+                ))
+            })?;
+            (p, scope, ei)
+        };
+        let out = &p.out[ei];
+        // flow indexes taken; `None` for a default flow that does not exist (the token ends
+        // there without completing its scope, as before the index existed)
+        let mut taken: Vec<Option<usize>> = Vec::with_capacity(out.flows.len().max(1));
+        for &fi in &out.flows {
+            let f = &p.process().flows[fi];
             let ok = match &f.condition {
                 None => true,
                 Some(c) => {
@@ -967,15 +1055,27 @@ impl Instance {
                 }
             };
             if ok {
-                taken.push(f.id.clone());
+                taken.push(Some(fi));
             }
         }
         if taken.is_empty() {
-            if let Some(d) = &el.default_flow {
-                taken.push(d.clone());
+            if let Some(d) = out.default {
+                taken.push(d);
             }
         }
-        self.take_flows(tid, &p, &taken)
+        let scope = self
+            .tokens
+            .remove(&tid)
+            .map(|t| t.scope)
+            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
+        for &fi in taken.iter().flatten() {
+            let f = &p.process().flows[fi];
+            self.new_token(scope, &f.target, Some(f.id.clone()), TokenState::Ready);
+        }
+        if taken.is_empty() {
+            self.scope_check(scope)?;
+        }
+        Ok(())
     }
 
     /// Replaces token `tid` by one token on each of `flows`.
@@ -1012,25 +1112,29 @@ impl Instance {
         if self.tokens.values().any(|t| t.scope == scope) {
             return Ok(());
         }
-        let Some(s) = self.scopes.get(&scope).cloned() else {
+        let Some(kind) = self.scopes.get(&scope).map(|s| s.kind.clone()) else {
             return Ok(());
         };
         self.disarm_scope_timers(scope);
-        match s.kind {
-            ScopeKind::Process => {
-                // in a collaboration the instance ends when every pool has ended
-                let all_done = !self.tokens.values().any(|t| {
-                    self.scopes
-                        .get(&t.scope)
-                        .is_some_and(|sc| sc.kind == ScopeKind::Process)
-                });
-                if all_done && self.status == InstanceStatus::Running {
-                    self.status = InstanceStatus::Completed;
-                    self.timers.clear();
-                    self.end_span(None);
-                }
-                Ok(())
+        if kind == ScopeKind::Process {
+            // in a collaboration the instance ends when every pool has ended
+            let all_done = !self.tokens.values().any(|t| {
+                self.scopes
+                    .get(&t.scope)
+                    .is_some_and(|sc| sc.kind == ScopeKind::Process)
+            });
+            if all_done && self.status == InstanceStatus::Running {
+                self.status = InstanceStatus::Completed;
+                self.timers.clear();
+                self.end_span(None);
             }
+            return Ok(());
+        }
+        let Some(s) = self.scopes.get(&scope).cloned() else {
+            return Ok(());
+        };
+        match s.kind {
+            ScopeKind::Process => Ok(()), // handled above
             ScopeKind::SubProcess => {
                 self.scopes.remove(&scope);
                 if let (Some(parent), Some(owner)) = (s.parent, s.owner) {
@@ -1201,7 +1305,7 @@ pub(crate) fn eval_in(
     src: &str,
     layers: &[&Map<String, Value>],
 ) -> Result<Value, EngineError> {
-    Expression::parse(src)
+    p.expression(src)
         .and_then(|e| e.eval_layers(layers))
         .map_err(|e| EngineError::Expression {
             at: p.location(element_id),

@@ -33,6 +33,7 @@ pub mod conformance;
 mod elements;
 mod engine;
 mod error;
+mod fxhash;
 mod handler;
 mod instance;
 mod observer;
