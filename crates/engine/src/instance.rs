@@ -30,6 +30,8 @@ pub(crate) struct ProcIndex {
     els: Vec<Arc<FlowElement>>,
     /// Per element (same order): where its token goes when it leaves.
     out: Vec<Outgoing>,
+    /// Activities with a timer boundary event.
+    timer_hosts: std::collections::HashSet<String, crate::fxhash::FxBuildHasher>,
     /// Expressions and scripts parsed so far, by source text (parsed once, run many times).
     exprs: Mutex<FxHashMap<String, Arc<Expression>>>,
     scripts: Mutex<FxHashMap<String, Arc<expr::Script>>>,
@@ -63,6 +65,12 @@ impl ProcIndex {
                 default: el.default_flow.as_ref().map(|d| flows.get(d.as_str()).copied()),
             })
             .collect();
+        let timer_hosts = p
+            .elements
+            .iter()
+            .filter(|e| matches!(e.event, Some(servicetask_bpmn::EventDefinition::Timer { .. })))
+            .filter_map(|e| e.attached_to.clone())
+            .collect();
         ProcIndex {
             defs,
             idx,
@@ -70,6 +78,7 @@ impl ProcIndex {
             flows,
             els,
             out,
+            timer_hosts,
             exprs: Mutex::new(FxHashMap::default()),
             scripts: Mutex::new(FxHashMap::default()),
         }
@@ -83,9 +92,14 @@ impl ProcIndex {
         self.elements.get(id).map(|&i| &*self.els[i])
     }
 
-    /// The element `id`, shared.
-    pub fn element_arc(&self, id: &str) -> Option<Arc<FlowElement>> {
-        self.elements.get(id).map(|&i| self.els[i].clone())
+    /// The element `id`, shared, with its index.
+    pub fn element_arc(&self, id: &str) -> Option<(Arc<FlowElement>, usize)> {
+        self.elements.get(id).map(|&i| (self.els[i].clone(), i))
+    }
+
+    /// True when activity `id` has a boundary event with a timer definition.
+    pub fn has_timer_boundary(&self, id: &str) -> bool {
+        !self.timer_hosts.is_empty() && self.timer_hosts.contains(id)
     }
 
     pub fn flow(&self, id: &str) -> Option<&SequenceFlow> {
@@ -169,6 +183,9 @@ pub struct Instance {
     compiled: Arc<CompiledDefs>,
     /// The processes this instance has used (usually one: a linear scan beats hashing).
     procs: Vec<Arc<ProcIndex>>,
+    /// The last token looked up by `token_element`, with its process, element and element
+    /// index (a token never changes scope or element, and ids are never reused).
+    el_memo: Option<(Id, Arc<ProcIndex>, Arc<FlowElement>, usize)>,
     pub(crate) id: String,
     pub(crate) process_id: String,
     pub(crate) scopes: BTreeMap<Id, Scope>,
@@ -236,6 +253,7 @@ impl Instance {
             defs: compiled.defs.clone(),
             compiled,
             procs: Vec::new(),
+            el_memo: None,
             id,
             process_id: process_id.to_string(),
             scopes: BTreeMap::new(),
@@ -289,6 +307,7 @@ impl Instance {
             defs: compiled.defs.clone(),
             compiled,
             procs: Vec::new(),
+            el_memo: None,
             id: snap.instance_id,
             process_id: snap.process_id,
             scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
@@ -314,7 +333,7 @@ impl Instance {
         inst.ready = inst
             .tokens
             .values()
-            .filter(|t| t.state == TokenState::Ready)
+            .filter(|t| matches!(t.state, TokenState::Ready))
             .map(|t| t.id)
             .collect();
         Ok(inst)
@@ -535,7 +554,7 @@ impl Instance {
             if self.check_failed(r) {
                 continue;
             }
-            if self.tokens.values().any(|t| t.state == TokenState::CallPending) {
+            if self.tokens.values().any(|t| matches!(t.state, TokenState::CallPending)) {
                 let r = self.dispatch_calls().await;
                 self.check_failed(r);
                 continue;
@@ -707,7 +726,7 @@ impl Instance {
 
     pub(crate) fn new_token(&mut self, scope: Id, element: &str, via: Option<String>, state: TokenState) -> Id {
         let id = self.alloc_id();
-        let ready = state == TokenState::Ready;
+        let ready = matches!(state, TokenState::Ready);
         self.tokens.insert(
             id,
             Token {
@@ -761,6 +780,19 @@ impl Instance {
 
     /// The element a token is at, with its process.
     pub(crate) fn token_element(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, Arc<FlowElement>), EngineError> {
+        self.token_element_at(tid).map(|(p, el, _)| (p, el))
+    }
+
+    /// The element a token is at, with its process and its index in the process.
+    pub(crate) fn token_element_at(
+        &mut self,
+        tid: Id,
+    ) -> Result<(Arc<ProcIndex>, Arc<FlowElement>, usize), EngineError> {
+        if let Some((id, p, el, i)) = &self.el_memo {
+            if *id == tid && self.tokens.contains_key(&tid) {
+                return Ok((p.clone(), el.clone(), *i));
+            }
+        }
         let scope = self
             .tokens
             .get(&tid)
@@ -768,13 +800,14 @@ impl Instance {
             .scope;
         let p = self.proc_of_scope(scope)?;
         let element = &self.tokens[&tid].element;
-        let el = p.element_arc(element).ok_or_else(|| {
+        let (el, i) = p.element_arc(element).ok_or_else(|| {
             EngineError::Store(format!(
                 "element '{element}' is missing from process '{}'",
                 p.process().id
             ))
         })?;
-        Ok((p, el))
+        self.el_memo = Some((tid, p.clone(), el.clone(), i));
+        Ok((p, el, i))
     }
 
     /// The variable layers `scope` sees: its own, then (for a multi-instance child, which holds
@@ -796,6 +829,11 @@ impl Instance {
 
     /// The variables `scope` sees, merged into one map (a copy).
     pub(crate) fn vars_of(&self, scope: Id) -> Map<String, Value> {
+        match self.scopes.get(&scope) {
+            None => return Map::new(),
+            Some(s) if !matches!(s.kind, ScopeKind::MiChild { .. }) => return s.vars.clone(),
+            Some(_) => {}
+        }
         let layers = self.layers(scope);
         let mut merged = Map::new();
         for l in layers.iter().rev() {
@@ -868,7 +906,11 @@ impl Instance {
             if self.status != InstanceStatus::Running {
                 return Ok(());
             }
-            if !self.tokens.get(&tid).is_some_and(|t| t.state == TokenState::Ready) {
+            if !self
+                .tokens
+                .get(&tid)
+                .is_some_and(|t| matches!(t.state, TokenState::Ready))
+            {
                 continue;
             }
             self.steps += 1;
@@ -1026,22 +1068,8 @@ impl Instance {
     /// Moves a token along the outgoing flows of its element (conditions honoured, default
     /// flow when none holds); no outgoing flow ends the token.
     pub(crate) fn leave(&mut self, tid: Id) -> Result<(), EngineError> {
-        let (p, scope, ei) = {
-            let t = self
-                .tokens
-                .get(&tid)
-                .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
-            let scope = t.scope;
-            let p = self.proc_of_scope(scope)?;
-            let element = &self.tokens[&tid].element;
-            let ei = *p.elements.get(element.as_str()).ok_or_else(|| {
-                EngineError::Store(format!(
-                    "element '{element}' is missing from process '{}'",
-                    p.process().id
-                ))
-            })?;
-            (p, scope, ei)
-        };
+        let (p, _, ei) = self.token_element_at(tid)?;
+        let scope = self.tokens[&tid].scope;
         let out = &p.out[ei];
         // flow indexes taken; `None` for a default flow that does not exist (the token ends
         // there without completing its scope, as before the index existed)
@@ -1063,15 +1091,13 @@ impl Instance {
                 taken.push(d);
             }
         }
-        let scope = self
-            .tokens
-            .remove(&tid)
-            .map(|t| t.scope)
-            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
+        // the new tokens go in before the old one leaves (the same state either way, without
+        // emptying the map in between)
         for &fi in taken.iter().flatten() {
             let f = &p.process().flows[fi];
             self.new_token(scope, &f.target, Some(f.id.clone()), TokenState::Ready);
         }
+        self.tokens.remove(&tid);
         if taken.is_empty() {
             self.scope_check(scope)?;
         }

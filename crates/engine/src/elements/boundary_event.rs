@@ -78,6 +78,9 @@ impl Instance {
 
     /// Arms the timer boundary events of the activity token `tid` is entering.
     pub(crate) fn arm_boundary_timers(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
+        if !p.has_timer_boundary(&el.id) {
+            return Ok(());
+        }
         let scope = self.tokens[&tid].scope;
         let boundaries: Vec<FlowElement> = p.process().boundary_events(&el.id).cloned().collect();
         for b in boundaries {

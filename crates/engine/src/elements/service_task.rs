@@ -7,13 +7,17 @@
 //! on a timer), else an incident on the element, retryable through the API.
 
 use crate::error::EngineError;
-use crate::handler::{ServiceCall, ServiceResult};
+use crate::handler::{ServiceCall, ServiceFuture, ServiceResult};
 use crate::instance::{eval_in, set_path, Instance, ProcIndex};
 use crate::state::{Id, TimerAction, TokenState};
 use serde_json::{Map, Value};
 use servicetask_bpmn::expr::{detect_dialect, Dialect};
 use servicetask_bpmn::{BindingKind, FlowElement, Mapping, TaskBinding};
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 impl Instance {
     pub(crate) fn enter_service_task(&mut self, tid: Id) -> Result<(), EngineError> {
@@ -70,27 +74,75 @@ impl Instance {
         let mut set = tokio::task::JoinSet::new();
         let mut by_task = HashMap::new();
         let mut in_flight: HashMap<Id, tokio::task::AbortHandle> = HashMap::new();
+        // A call made while no other is in flight is awaited here, not spawned (the common
+        // case: one branch calling one task at a time). It joins the set as soon as another
+        // call becomes ready, so parallel branches still run concurrently.
+        let mut lone: Option<(Id, ServiceFuture)> = None;
         loop {
             if self.status != crate::state::InstanceStatus::Running {
                 set.abort_all();
                 return Ok(());
             }
-            let room = max.saturating_sub(in_flight.len());
+            let lone_id = lone.as_ref().map(|(tid, _)| *tid);
+            let room = max.saturating_sub(in_flight.len() + usize::from(lone.is_some()));
             let ids: Vec<Id> = self
                 .tokens
                 .values()
-                .filter(|t| t.state == TokenState::CallPending && !in_flight.contains_key(&t.id))
+                .filter(|t| {
+                    t.state == TokenState::CallPending && !in_flight.contains_key(&t.id) && Some(t.id) != lone_id
+                })
                 .map(|t| t.id)
                 .take(room)
                 .collect();
-            for tid in ids {
+            if ids.len() == 1 && set.is_empty() && lone.is_none() {
+                let tid = ids[0];
                 let call = self.build_call(tid)?;
                 if let Some(t) = self.tokens.get_mut(&tid) {
                     t.attempts = t.attempts.saturating_add(1);
                 }
-                let h = set.spawn(self.engine.inner.handler.call(call));
-                by_task.insert(h.id(), tid);
-                in_flight.insert(tid, h);
+                lone = Some((tid, self.engine.inner.handler.call(call)));
+            } else if !ids.is_empty() {
+                if let Some((tid, fut)) = lone.take() {
+                    let h = set.spawn(fut);
+                    by_task.insert(h.id(), tid);
+                    in_flight.insert(tid, h);
+                }
+                for tid in ids {
+                    let call = self.build_call(tid)?;
+                    if let Some(t) = self.tokens.get_mut(&tid) {
+                        t.attempts = t.attempts.saturating_add(1);
+                    }
+                    let h = set.spawn(self.engine.inner.handler.call(call));
+                    by_task.insert(h.id(), tid);
+                    in_flight.insert(tid, h);
+                }
+            }
+            if let Some((tid, fut)) = lone.as_mut() {
+                let tid = *tid;
+                let res = match self.next_timer_instant() {
+                    Some(at) => tokio::select! {
+                        r = CatchPanic(fut) => r,
+                        _ = tokio::time::sleep_until(at) => {
+                            self.fire_due_timers()?;
+                            self.step_ready()?;
+                            if !self.tokens.contains_key(&tid) {
+                                lone = None; // its token is gone: abort the call
+                            }
+                            continue;
+                        }
+                    },
+                    None => CatchPanic(fut).await,
+                };
+                lone = None;
+                if self
+                    .tokens
+                    .get(&tid)
+                    .is_some_and(|t| t.state == TokenState::CallPending)
+                {
+                    self.apply_result(tid, res)?;
+                    self.step_ready()?;
+                }
+                continue;
             }
             if set.is_empty() {
                 return Ok(());
@@ -122,7 +174,7 @@ impl Instance {
                 Err(e) => {
                     let Some(tid) = by_task.remove(&e.id()) else { continue };
                     let message = if e.is_panic() {
-                        "the task handler panicked".to_string()
+                        PANICKED.to_string()
                     } else {
                         format!("the task was cancelled: {e}")
                     };
@@ -155,10 +207,14 @@ impl Instance {
     fn apply_result(&mut self, tid: Id, res: ServiceResult) -> Result<(), EngineError> {
         let (p, el) = self.token_element(tid)?;
         let scope = self.tokens[&tid].scope;
-        let binding = el
-            .binding
-            .clone()
-            .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, el.id.clone()));
+        let by_id;
+        let binding = match &el.binding {
+            Some(b) => b,
+            None => {
+                by_id = TaskBinding::new(BindingKind::ElementId, el.id.clone());
+                &by_id
+            }
+        };
         match res {
             ServiceResult::Complete(out) => {
                 if binding.kind == BindingKind::SpiffOperator {
@@ -252,6 +308,29 @@ impl Instance {
     }
 }
 
+/// The failure message of a call whose handler panicked.
+const PANICKED: &str = "the task handler panicked";
+
+/// Polls a handler's future in place and turns a panic into the failure a spawned task's
+/// panic gives (an incident with error class `panic`), as the spawned path does.
+struct CatchPanic<'a>(&'a mut ServiceFuture);
+
+impl Future for CatchPanic<'_> {
+    type Output = ServiceResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ServiceResult> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(p) => p,
+            Err(_) => Poll::Ready(ServiceResult::Failed {
+                message: PANICKED.to_string(),
+                error_class: "panic".to_string(),
+                retries_left: 0,
+                retry_backoff: None,
+            }),
+        }
+    }
+}
+
 /// Evaluates source -> target mappings over variable layers: sources in FEEL (`=expr`) or JUEL
 /// (`${expr}`) are evaluated; plain sources are static strings, as in Zeebe; an empty source
 /// copies the variable named by the target.
@@ -330,5 +409,58 @@ mod tests {
         );
         assert_eq!(o, RunOutcome::Completed);
         assert_eq!(done, ["s", "t"]);
+    }
+
+    /// A handler whose future panics gives an incident of class `panic`, whether the call is
+    /// awaited in place (one call) or spawned (parallel calls).
+    #[test]
+    fn a_panicking_handler_becomes_an_incident() {
+        use crate::{Engine, ServiceCall, ServiceFuture};
+        use std::sync::Arc;
+        let handler = |call: ServiceCall| -> ServiceFuture {
+            Box::pin(async move {
+                if call.element_id.starts_with("boom") {
+                    panic!("boom");
+                }
+                crate::ServiceResult::Complete(Default::default())
+            })
+        };
+        let engine = Engine::new(Arc::new(handler));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (body, expected) in [
+            (
+                r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="boom"/><serviceTask id="boom"/>"#,
+                vec!["boom"],
+            ),
+            (
+                r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+                <sequenceFlow id="b" sourceRef="g" targetRef="boom1"/><serviceTask id="boom1"/>
+                <sequenceFlow id="c" sourceRef="g" targetRef="ok"/><serviceTask id="ok"/>
+                <sequenceFlow id="d" sourceRef="g" targetRef="boom2"/><serviceTask id="boom2"/>"#,
+                vec!["boom1", "boom2"],
+            ),
+        ] {
+            let xml = format!(
+                r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">{body}</process></definitions>"#
+            );
+            let (defs, _) = servicetask_bpmn::parse("panic.bpmn", xml.as_bytes());
+            let outcome = rt.block_on(async {
+                let mut i = engine.start(&defs, "p", Default::default()).unwrap();
+                i.run().await
+            });
+            let RunOutcome::Waiting { incidents, .. } = outcome else {
+                panic!("unexpected {outcome:?}")
+            };
+            let mut got: Vec<&str> = incidents.iter().map(|i| i.element_id.as_str()).collect();
+            got.sort();
+            assert_eq!(got, expected);
+            for i in &incidents {
+                assert_eq!(i.error_class, "panic");
+                assert_eq!(i.message, "the task handler panicked");
+            }
+        }
     }
 }
