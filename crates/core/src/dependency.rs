@@ -26,8 +26,13 @@ use crate::semconv;
 
 /// Admission control for dependency calls (implemented by the resilience crate).
 pub trait DependencyPolicy: Send + Sync + 'static {
-    /// Asks to call `dependency`; an `Err` is a rejection (breaker open, bulkhead full).
-    fn acquire(&self, dependency: &str, cx: &TaskContext) -> Result<Box<dyn DependencyPermit>, TaskError>;
+    /// Asks to call `dependency`; an `Err` is a rejection (breaker open, bulkhead full after its
+    /// bounded wait). Asynchronous so a bulkhead can wait for a slot.
+    fn acquire<'a>(
+        &'a self,
+        dependency: &'a str,
+        cx: &'a TaskContext,
+    ) -> crate::layer::BoxFuture<'a, Result<Box<dyn DependencyPermit>, TaskError>>;
 }
 
 /// Permission to make one call; told how it went.
@@ -55,7 +60,7 @@ impl<'a> Dependency<'a> {
         E: Into<TaskError>,
     {
         let permit = match self.cx.dependency_policy() {
-            Some(policy) => Some(policy.acquire(self.name, self.cx)?),
+            Some(policy) => Some(policy.acquire(self.name, self.cx).await?),
             None => None,
         };
         let track = self.cx.tracking().dependencies;

@@ -1,8 +1,10 @@
 //! [`Resilience`] as the context's `DependencyPolicy`: each `cx.dependency(name).call(fut)`
-//! takes a bulkhead slot and a breaker permit for `name` first, and reports the result.
+//! takes a bulkhead slot (waiting up to the bulkhead's `max_wait`) and a breaker permit for
+//! `name` first, and reports the result.
 
 use std::time::Duration;
 
+use servicetask_core::layer::BoxFuture;
 use servicetask_core::{DependencyPermit, DependencyPolicy, ErrorClass, TaskContext, TaskError};
 
 use crate::breaker::OwnedBreakerPermit;
@@ -25,7 +27,18 @@ impl DependencyPermit for Permit {
 }
 
 impl DependencyPolicy for Resilience {
-    fn acquire(&self, dependency: &str, cx: &TaskContext) -> Result<Box<dyn DependencyPermit>, TaskError> {
+    fn acquire<'a>(
+        &'a self,
+        dependency: &'a str,
+        cx: &'a TaskContext,
+    ) -> BoxFuture<'a, Result<Box<dyn DependencyPermit>, TaskError>> {
+        Box::pin(self.acquire_guards(dependency, cx))
+    }
+}
+
+impl Resilience {
+    /// Takes the dependency's bulkhead slot (waiting up to its `max_wait`) and breaker permit.
+    async fn acquire_guards(&self, dependency: &str, cx: &TaskContext) -> Result<Box<dyn DependencyPermit>, TaskError> {
         let Some(guards) = self.dependency_guards(dependency) else {
             return Ok(Box::new(Permit {
                 breaker: None,
@@ -35,7 +48,7 @@ impl DependencyPolicy for Resilience {
         // The slot first: a full bulkhead must not use up a half-open probe.
         let slot = match &guards.bulkhead {
             None => None,
-            Some(b) => match b.try_acquire() {
+            Some(b) => match b.acquire().await {
                 Ok(s) => Some(s),
                 Err(e) => {
                     record_rejection(cx, RejectionReason::BulkheadFull, Some(b.name()));

@@ -21,7 +21,7 @@ use crate::timeout::TimeoutLayer;
 pub struct DependencyConfig {
     /// Circuit breaker for the dependency, shared by every task that calls it.
     pub breaker: Option<BreakerConfig>,
-    /// Concurrent calls allowed (a full bulkhead rejects at once; `max_wait` is not used).
+    /// Concurrent calls allowed; a call waits up to the bulkhead's `max_wait` for a slot.
     pub bulkhead: Option<BulkheadConfig>,
 }
 

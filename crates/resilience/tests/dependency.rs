@@ -11,8 +11,8 @@ use servicetask_core::{BreakerConfig, BulkheadConfig, DependencyPolicy, ErrorCla
 use servicetask_resilience::{BreakerState, DependencyConfig, Resilience};
 use support::Otel;
 
-#[tokio::test]
-async fn a_full_dependency_bulkhead_rejects_at_once_and_spares_the_breaker() {
+#[tokio::test(start_paused = true)]
+async fn a_full_dependency_bulkhead_rejects_after_its_bounded_wait_and_spares_the_breaker() {
     let otel = Otel::new();
     let res = Arc::new(
         Resilience::builder()
@@ -44,11 +44,14 @@ async fn a_full_dependency_bulkhead_rejects_at_once_and_spares_the_breaker() {
     });
     let second = async {
         tokio::task::yield_now().await; // let the first call take the slot
+        let asked = tokio::time::Instant::now();
         let e = cx2
             .dependency("payments")
             .call(async { Ok::<_, TaskError>(2) })
             .await
             .unwrap_err();
+        // It waited exactly the bulkhead's max_wait before giving up.
+        assert_eq!(asked.elapsed(), Duration::from_secs(5));
         release.send(()).unwrap();
         e
     };
@@ -73,6 +76,44 @@ async fn a_full_dependency_bulkhead_rejects_at_once_and_spares_the_breaker() {
     assert_eq!(b.state(), BreakerState::Closed);
     assert_eq!((b.window_totals().calls, b.window_totals().failures), (1, 0));
     assert_eq!(res.bulkhead("dependency:payments").unwrap().available(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependency_call_waits_for_a_slot_that_frees_within_max_wait() {
+    let otel = Otel::new();
+    let res = Arc::new(
+        Resilience::builder()
+            .telemetry(otel.telemetry.clone())
+            .dependency(
+                "ledger",
+                DependencyConfig {
+                    breaker: None,
+                    bulkhead: Some(BulkheadConfig {
+                        max_concurrent: 1,
+                        max_wait: Duration::from_secs(2),
+                    }),
+                },
+            )
+            .build(),
+    );
+    let policy = res.clone() as Arc<dyn DependencyPolicy>;
+    let cx1 = otel.context("ledger#1", Some(policy.clone()));
+    let cx2 = otel.context("ledger#2", Some(policy));
+    let first = cx1.dependency("ledger").call(async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok::<_, TaskError>(1)
+    });
+    let second = async {
+        tokio::task::yield_now().await;
+        let asked = tokio::time::Instant::now();
+        let v = cx2.dependency("ledger").call(async { Ok::<_, TaskError>(2) }).await;
+        (v, asked.elapsed())
+    };
+    let (a, (b, waited)) = tokio::join!(first, second);
+    assert_eq!(a.unwrap(), 1);
+    assert_eq!(b.unwrap(), 2, "the second call got the slot the first one freed");
+    assert_eq!(waited, Duration::from_millis(1500));
+    assert!(otel.events_named(event::REJECTION).is_empty());
 }
 
 #[tokio::test]
