@@ -1285,12 +1285,17 @@ fn chart_files(o: &mut String, files: &[FileRow], prefix: &str, id: &str) {
                 continue;
             }
             let w = (right - left) * *v as f64 / max;
-            let by = y0 + j as f64 * bar_h;
+            // a lone bar sits level with its label
+            let by = if f.read_runs == 0 || f.write_runs == 0 {
+                y0 + bar_h / 2.0
+            } else {
+                y0 + j as f64 * bar_h
+            };
             let _ = write!(
                 o,
-                r#"<rect x="{left}" y="{by:.1}" width="{w:.1}" height="{bar_h:.1}" fill="{color}"><title>{what} in {v} executions</title></rect><text x="{:.1}" y="{:.1}" class="tick">{v}</text>"#,
+                r#"<rect x="{left}" y="{by:.1}" width="{w:.1}" height="{bar_h:.1}" fill="{color}"><title>{what} in {v} executions</title></rect><text x="{:.1}" y="{:.1}" class="tick" style="font-size:8.5px">{v}</text>"#,
                 left + w + 4.0,
-                by + bar_h - 0.5
+                by + bar_h - 1.0
             );
         }
     }
