@@ -12,11 +12,12 @@ use servicetask::{service_task, TaskContext, TaskError, TaskInput};
 pub struct FileProcessing {
     /// Files to process (inspected before the task runs; each must exist).
     #[serde(default)]
-    #[task(path, required, size)]
-    pub input_files: Vec<PathBuf>,
-    /// One more file (handy for a multi-instance activity over a list of files).
-    #[serde(default)]
     #[task(path, required)]
+    pub input_files: Vec<PathBuf>,
+    /// One more file (handy for a multi-instance activity over a list of files); its size in
+    /// bytes is the execution's input size.
+    #[serde(default)]
+    #[task(path, required, size)]
     pub input_file: Option<PathBuf>,
     /// Where `processed_<name>` files go (created if missing).
     #[task(non_empty)]

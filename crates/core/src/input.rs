@@ -212,6 +212,12 @@ pub mod __derive {
             Some(self.len() as u64)
         }
     }
+    /// A path's input size is the size in bytes of the file it names (one `stat`), if any.
+    impl InputSize for PathBuf {
+        fn input_size(&self) -> Option<u64> {
+            std::fs::metadata(self).ok().filter(|m| m.is_file()).map(|m| m.len())
+        }
+    }
     impl<T: InputSize> InputSize for Option<T> {
         fn input_size(&self) -> Option<u64> {
             self.as_ref().and_then(InputSize::input_size)

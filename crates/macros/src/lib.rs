@@ -34,7 +34,7 @@ pub fn service_task(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Implements `TaskInput` from field attributes: `#[task(path)]` / `#[task(path, required)]`
 /// (inspected at start), `#[task(sensitive)]` (never in telemetry or error context),
-/// `#[task(size)]` (the input size), `#[task(non_empty)]`, `#[task(min = N)]`, `#[task(max = N)]`;
+/// `#[task(size)]` (the input size: a number's value, a string's or list's length, a file path's size in bytes), `#[task(non_empty)]`, `#[task(min = N)]`, `#[task(max = N)]`;
 /// on the struct, `#[task(validate = "path::to_fn")]` with `fn(&Self) -> Result<(), TaskError>`.
 #[proc_macro_derive(TaskInput, attributes(task))]
 pub fn derive_task_input(item: TokenStream) -> TokenStream {
