@@ -355,8 +355,12 @@ impl FallbackConfig {
 pub struct TrackingConfig {
     /// Per-poll thread CPU time.
     pub cpu: bool,
-    /// Memory (counting allocator when installed, else process RSS).
+    /// Memory, exact per execution when the counting allocator is installed.
     pub memory: bool,
+    /// Without the counting allocator, read the process's resident memory at the start and end
+    /// of each attempt (process-wide, labelled so). Off by default: two `/proc` reads cost
+    /// several microseconds per execution.
+    pub process_rss: bool,
     /// Per-thread block I/O counters.
     pub disk_io: bool,
     /// File operations through `cx.fs()` and input path inspection.
@@ -372,6 +376,7 @@ impl Default for TrackingConfig {
         TrackingConfig {
             cpu: true,
             memory: true,
+            process_rss: false,
             disk_io: true,
             files: true,
             dependencies: true,

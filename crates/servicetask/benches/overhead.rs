@@ -80,6 +80,7 @@ fn main() {
     let untracked = TrackingConfig {
         cpu: false,
         memory: false,
+        process_rss: false,
         disk_io: false,
         files: false,
         dependencies: false,

@@ -66,8 +66,10 @@ impl Layer for TrackingLayer {
         if plan.disk {
             stats.disk_measured.store(true, Ordering::Relaxed);
         }
-        let rss = self.config.memory && !plan.memory;
-        if self.config.memory {
+        // Memory is measured by the counting allocator (plan.memory), or else as process RSS
+        // when that is asked for; otherwise it is not measured at all.
+        let rss = self.config.memory && self.config.process_rss && !plan.memory;
+        if plan.memory || rss {
             stats.mem_measured.store(true, Ordering::Relaxed);
             if rss {
                 stats.mem_process_wide.store(true, Ordering::Relaxed);

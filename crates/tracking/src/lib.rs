@@ -58,7 +58,7 @@
 //! | `disk_read_bytes`, `disk_write_bytes` | `ru_inblock`/`ru_oublock` × 512 in the same bracket (Linux, `disk_io`) | storage I/O the thread caused: reads that missed the page cache, and pages it dirtied (write-back counts for the writer even when it happens later). A read served from the page cache counts 0 here (it counts in `bytes_read`) |
 //! | `bytes_read`, `bytes_written` | `cx.fs()` | bytes through tracked file operations, exact |
 //! | `mem_allocated`, `mem_freed`, `mem_live`, `mem_peak` | [`CountingAllocator`] | bytes allocated/freed while the execution ran on a thread, and peak live bytes |
-//! | `rss_start_bytes`, `rss_end_bytes`, `mem_peak` with `mem_process_wide` | `/proc/self/statm` at the start and end of each attempt, when no counting allocator is installed | **process-wide** resident memory: other executions' memory included |
+//! | `rss_start_bytes`, `rss_end_bytes`, `mem_peak` with `mem_process_wide` | `/proc/self/statm` at the start and end of each attempt, when no counting allocator is installed and `process_rss` is on (it is off by default: the reads cost several µs) | **process-wide** resident memory: other executions' memory included |
 //!
 //! Not counted: work the task hands to other threads without [`track`] or [`run_blocking`]
 //! (plain `tokio::spawn`, `spawn_blocking`, a thread pool), and the reads and writes of a

@@ -142,8 +142,12 @@ fn the_layer_records_cpu_on_the_span_attributes_helper() {
         .build()
         .unwrap();
     let h = Harness::new();
-    let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
-    let cx = h.context("attrs", TrackingConfig::default());
+    let config = TrackingConfig {
+        process_rss: true,
+        ..TrackingConfig::default()
+    };
+    let layer = Arc::new(TrackingLayer::new(&config));
+    let cx = h.context("attrs", config);
     rt.block_on(run(&layer, &cx, |_cx| async {
         burn(MS);
         Ok(())
@@ -157,4 +161,13 @@ fn the_layer_records_cpu_on_the_span_attributes_helper() {
         Some("process".to_string()),
         "no counting allocator in this test binary: memory is process RSS"
     );
+    // Without process_rss (the default) and without the allocator, memory is not claimed.
+    let cx = h.context("attrs-default", TrackingConfig::default());
+    rt.block_on(run(&layer_default(), &cx, |_cx| async { Ok(()) })).unwrap();
+    let attrs = servicetask_tracking::span_attributes(&cx);
+    assert!(support::attr(&attrs, servicetask_core::semconv::SERVICETASK_MEMORY_SCOPE).is_none());
+}
+
+fn layer_default() -> Arc<TrackingLayer> {
+    Arc::new(TrackingLayer::new(&TrackingConfig::default()))
 }

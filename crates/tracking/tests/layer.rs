@@ -23,8 +23,12 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn without_the_counting_allocator_memory_is_process_rss_labelled_process_wide() {
     let h = Harness::new();
-    let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
-    let cx = h.context("rss", TrackingConfig::default());
+    let config = TrackingConfig {
+        process_rss: true,
+        ..TrackingConfig::default()
+    };
+    let layer = Arc::new(TrackingLayer::new(&config));
+    let cx = h.context("rss", config);
     rt().block_on(run(&layer, &cx, |_cx| async { Ok(()) })).unwrap();
     let s = cx.stats();
     assert!(s.mem_measured.load(Ordering::Relaxed));
@@ -147,8 +151,12 @@ fn a_cancelled_attempt_keeps_what_it_consumed() {
     let dir = temp_dir("cancelled");
     std::fs::write(dir.join("in"), b"abc").unwrap();
     let h = Harness::new();
-    let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
-    let cx = h.context("slow", TrackingConfig::default());
+    let rss = TrackingConfig {
+        process_rss: true,
+        ..TrackingConfig::default()
+    };
+    let layer = Arc::new(TrackingLayer::new(&rss));
+    let cx = h.context("slow", rss);
     let p = dir.join("in");
     let out = rt().block_on(async {
         let attempt = run(&layer, &cx, move |cx| {

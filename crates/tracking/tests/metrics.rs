@@ -17,8 +17,13 @@ fn cpu_file_io_and_memory_reach_their_instruments() {
         .build()
         .unwrap();
     let h = Harness::new();
-    let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
-    let cx = h.context("m", TrackingConfig::default());
+    // Process RSS on, so memory is measured even without the counting allocator.
+    let config = TrackingConfig {
+        process_rss: true,
+        ..TrackingConfig::default()
+    };
+    let layer = Arc::new(TrackingLayer::new(&config));
+    let cx = h.context("m", config);
     let d = dir.clone();
     rt.block_on(run(&layer, &cx, move |cx| {
         let d = d.clone();
