@@ -45,6 +45,7 @@ fn runner_with(telemetry: Arc<Telemetry>, tracking: bool) -> Runner {
         config.tracking = TrackingConfig {
             cpu: false,
             memory: false,
+            process_rss: false,
             disk_io: false,
             files: false,
             dependencies: false,

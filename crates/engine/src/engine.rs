@@ -20,6 +20,9 @@ pub struct EngineConfig {
     pub plain_tasks_wait: bool,
     /// Steps one instance may take before it is failed as an endless loop.
     pub max_steps: u64,
+    /// Live tokens one instance may hold before it is failed as a runaway fan-out (a flow that
+    /// leads back into its own element twice doubles its tokens at every pass).
+    pub max_tokens: usize,
     /// Service-call attempts per task before a failure becomes an incident regardless of
     /// `retries_left`.
     pub max_attempts: u32,
@@ -33,6 +36,7 @@ impl Default for EngineConfig {
         EngineConfig {
             plain_tasks_wait: false,
             max_steps: 1_000_000,
+            max_tokens: 10_000,
             max_attempts: 100,
             max_concurrent_calls: 256,
         }

@@ -87,6 +87,16 @@ pub enum EngineError {
         /// The limit.
         limit: u64,
     },
+    /// Too many live tokens (a runaway fan-out).
+    #[error("process '{process_id}' holds more than {limit} live tokens, the last at '{element_id}' (a runaway loop or fan-out?)\n  help: check flows that lead back into the same element and the loop conditions")]
+    TokenLimit {
+        /// The process.
+        process_id: String,
+        /// The element the last token was entering.
+        element_id: String,
+        /// The limit.
+        limit: usize,
+    },
     /// No waiting task matches the key given.
     #[error("no waiting task '{0}'")]
     NoSuchTask(String),

@@ -920,6 +920,13 @@ impl Instance {
                     limit: self.engine.inner.config.max_steps,
                 });
             }
+            if self.tokens.len() > self.engine.inner.config.max_tokens {
+                return Err(EngineError::TokenLimit {
+                    process_id: self.process_id.clone(),
+                    element_id: self.tokens.get(&tid).map(|t| t.element.to_string()).unwrap_or_default(),
+                    limit: self.engine.inner.config.max_tokens,
+                });
+            }
             self.enter(tid)?;
         }
         Ok(())
