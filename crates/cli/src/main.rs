@@ -21,19 +21,23 @@ fn main() {
             std::process::exit(commands::exit::PROCESS_FAILED);
         }
     };
-    let result = rt.block_on(async {
-        match &cli.command {
-            Command::Demo(a) => commands::demo::run(a).await,
-            Command::Run(a) => commands::run::run(a).await,
-            Command::Validate(a) => commands::validate::run(a),
-            Command::Complete(a) => commands::instances::complete(a).await,
-            Command::Instances(a) => commands::instances::list(a),
-            Command::Conformance(a) => commands::conformance::run(a),
-            Command::Schema(a) => commands::schema::schema(a),
-            Command::Report(a) => commands::report::run(a),
-            Command::Tasks => commands::schema::tasks(),
-        }
-    });
+    let result = match &cli.command {
+        // The conformance runner drives its own paused-clock runtime per case.
+        Command::Conformance(a) => commands::conformance::run(a),
+        _ => rt.block_on(async {
+            match &cli.command {
+                Command::Demo(a) => commands::demo::run(a).await,
+                Command::Run(a) => commands::run::run(a).await,
+                Command::Validate(a) => commands::validate::run(a),
+                Command::Complete(a) => commands::instances::complete(a).await,
+                Command::Instances(a) => commands::instances::list(a),
+                Command::Conformance(_) => unreachable!("handled above"),
+                Command::Schema(a) => commands::schema::schema(a),
+                Command::Report(a) => commands::report::run(a),
+                Command::Tasks => commands::schema::tasks(),
+            }
+        }),
+    };
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {

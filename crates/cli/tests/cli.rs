@@ -203,3 +203,17 @@ fn report_reads_the_history_and_writes_html() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("servicetask demo"));
 }
+
+#[test]
+fn conformance_command_runs_the_shared_suite() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bpmn");
+    assert!(
+        suite.is_dir(),
+        "../shared/conformance/bpmn must sit beside the repository"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = servicetask(&["conformance", suite.to_str().unwrap()], dir.path());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("conformance: 17 of 17 cases pass"), "{text}");
+}
