@@ -35,13 +35,13 @@ use crate::telemetry::{TaskMetrics, Telemetry};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessInfo {
     /// Process definition id.
-    pub process_id: Option<String>,
+    pub process_id: Option<Arc<str>>,
     /// Process instance id.
-    pub instance_id: Option<String>,
+    pub instance_id: Option<Arc<str>>,
     /// Element id of the service task.
-    pub element_id: Option<String>,
+    pub element_id: Option<Arc<str>>,
     /// Element type (`serviceTask`, `sendTask`, ...).
-    pub element_type: Option<String>,
+    pub element_type: Option<Arc<str>>,
 }
 
 /// Counters filled during an execution by tracking and tracked I/O.

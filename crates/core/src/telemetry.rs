@@ -154,6 +154,8 @@ impl Instruments {
 /// Tracer, meter and instruments: built once, shared by `Arc`.
 pub struct Telemetry {
     tracer: BoxedTracer,
+    /// False for [`Telemetry::disabled`]: executions then build no span at all.
+    traces: bool,
     meter: Meter,
     instruments: Instruments,
     custom: Mutex<HashMap<String, CustomInstrument>>,
@@ -198,14 +200,19 @@ impl Telemetry {
         let tp = opentelemetry::trace::noop::NoopTracerProvider::new();
         let tracer = BoxedTracer::new(Box::new(tp.tracer(SCOPE)));
         let meter = opentelemetry::metrics::noop::NoopMeterProvider::new().meter(SCOPE);
-        Self::from_parts(tracer, meter)
+        Self::build(tracer, meter, false)
     }
 
     /// From a tracer and a meter.
     pub fn from_parts(tracer: BoxedTracer, meter: Meter) -> Arc<Self> {
+        Self::build(tracer, meter, true)
+    }
+
+    fn build(tracer: BoxedTracer, meter: Meter, traces: bool) -> Arc<Self> {
         let instruments = Instruments::new(&meter);
         Arc::new(Telemetry {
             tracer,
+            traces,
             meter,
             instruments,
             custom: Mutex::new(HashMap::new()),
@@ -215,6 +222,12 @@ impl Telemetry {
     /// The tracer.
     pub fn tracer(&self) -> &BoxedTracer {
         &self.tracer
+    }
+
+    /// False when spans are known to go nowhere ([`Telemetry::disabled`]): the runner then
+    /// skips building them (their names and attributes) altogether.
+    pub fn traces_enabled(&self) -> bool {
+        self.traces
     }
 
     /// The meter.

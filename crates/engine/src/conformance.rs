@@ -158,7 +158,7 @@ impl TaskHandler for Recorder {
         let explicit = !matches!(call.binding.kind, servicetask_bpmn::BindingKind::ElementId);
         if let (true, Ok(mut c)) = (explicit, self.calls.lock()) {
             c.push((
-                call.element_id.clone(),
+                call.element_id.to_string(),
                 call.binding.task_type.clone(),
                 Value::Object(call.variables.clone()),
             ));
@@ -362,7 +362,7 @@ async fn drive(engine: &Engine, defs: &Definitions, case: &Case) -> Result<Drive
         .completed()
         .iter()
         .filter(|c| !is_internal(c.kind))
-        .map(|c| (c.element_id.clone(), c.mi_child))
+        .map(|c| (c.element_id.to_string(), c.mi_child))
         .collect();
     Ok((outcome, completed, inst.variables()))
 }

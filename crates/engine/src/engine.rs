@@ -6,6 +6,7 @@ use crate::handler::TaskHandler;
 use crate::instance::{Instance, ProcIndex};
 use crate::observer::EngineObserver;
 use crate::state::InstanceSnapshot;
+use opentelemetry::global::BoxedTracer;
 use serde_json::{Map, Value};
 use servicetask_bpmn::{Definitions, Diagnostic, Process};
 use std::path::Path;
@@ -45,6 +46,8 @@ impl Default for EngineConfig {
 
 pub(crate) struct EngineInner {
     pub handler: Arc<dyn TaskHandler>,
+    /// Where instance spans go; `None`: the global tracer, looked up at each start.
+    pub tracer: Option<BoxedTracer>,
     pub config: EngineConfig,
     pub observer: Option<Arc<dyn EngineObserver>>,
     /// The library, each file compiled once at build time.
@@ -105,6 +108,7 @@ impl std::fmt::Debug for Engine {
 /// Builds an [`Engine`].
 pub struct EngineBuilder {
     handler: Arc<dyn TaskHandler>,
+    tracer: Option<BoxedTracer>,
     config: EngineConfig,
     observer: Option<Arc<dyn EngineObserver>>,
     library: Vec<Definitions>,
@@ -123,6 +127,23 @@ impl EngineBuilder {
         self
     }
 
+    /// Sends instance spans to `tracer` instead of the global tracer (looked up at each start
+    /// otherwise, so a provider installed after the engine is built is still used).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// use servicetask_engine::{Engine, StubHandler};
+    /// let provider = opentelemetry::trace::noop::NoopTracerProvider::new();
+    /// let tracer = opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer("my-engine")));
+    /// let engine = Engine::builder(Arc::new(StubHandler)).tracer(tracer).build();
+    /// # let _ = engine;
+    /// ```
+    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
+        self.tracer = Some(tracer);
+        self
+    }
+
     /// Adds definitions whose processes call activities may call.
     pub fn library(mut self, defs: impl IntoIterator<Item = Definitions>) -> Self {
         self.library.extend(defs);
@@ -134,6 +155,7 @@ impl EngineBuilder {
         Engine {
             inner: Arc::new(EngineInner {
                 handler: self.handler,
+                tracer: self.tracer,
                 config: self.config,
                 observer: self.observer,
                 library: self
@@ -157,6 +179,7 @@ impl Engine {
     pub fn builder(handler: Arc<dyn TaskHandler>) -> EngineBuilder {
         EngineBuilder {
             handler,
+            tracer: None,
             config: EngineConfig::default(),
             observer: None,
             library: Vec::new(),
@@ -195,28 +218,31 @@ impl Engine {
 
     /// Starts `process_id` of `defs` with `vars`. A `traceparent` variable (W3C string) makes the
     /// instance span continue that trace. Fails when the definitions have errors.
+    ///
+    /// The definitions are compiled on first use and found again by content afterwards; a
+    /// program that starts many instances of the same definitions can [`Engine::deploy`] them
+    /// once and skip that comparison.
     pub fn start(
         &self,
         defs: &Definitions,
         process_id: &str,
         vars: Map<String, Value>,
     ) -> Result<Instance, EngineError> {
+        self.deploy(defs)?.start(process_id, vars)
+    }
+
+    /// Validates and compiles `defs` once: the returned [`Deployment`] starts instances
+    /// without looking the definitions up again. Fails when the definitions have errors.
+    pub fn deploy(&self, defs: &Definitions) -> Result<Deployment, EngineError> {
         let compiled = self.compiled(defs);
         if !compiled.validated.load(Ordering::Acquire) {
             Self::validate(defs)?;
             compiled.validated.store(true, Ordering::Release);
         }
-        let is_collaboration = defs.collaborations.iter().any(|c| c.id == process_id);
-        if compiled.process(process_id).is_none()
-            && !is_collaboration
-            && self.find_process(&compiled, process_id).is_none()
-        {
-            return Err(EngineError::UnknownProcess {
-                process_id: process_id.to_string(),
-                at: None,
-            });
-        }
-        Instance::start(self.clone(), compiled, process_id, vars)
+        Ok(Deployment {
+            engine: self.clone(),
+            compiled,
+        })
     }
 
     /// The errors that keep `defs` from starting: validation errors and bindings the parser
@@ -248,6 +274,61 @@ impl Engine {
     /// Resumes a saved instance with the definitions it was started from.
     pub fn resume(&self, defs: &Definitions, snapshot: InstanceSnapshot) -> Result<Instance, EngineError> {
         Instance::resume(self.clone(), self.compiled(defs), snapshot)
+    }
+}
+
+/// Definitions validated and compiled by [`Engine::deploy`], ready to start instances.
+/// Cheap to clone.
+///
+/// ```
+/// use std::sync::Arc;
+/// use servicetask_engine::{Engine, RunOutcome, StubHandler};
+/// let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+///   <process id="p"><startEvent id="s"/><sequenceFlow id="f" sourceRef="s" targetRef="e"/>
+///   <endEvent id="e"/></process></definitions>"#;
+/// let (defs, _) = servicetask_bpmn::parse("p.bpmn", xml);
+/// let deployed = Engine::new(Arc::new(StubHandler)).deploy(&defs).unwrap();
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+/// for _ in 0..3 {
+///     let mut instance = deployed.start("p", Default::default()).unwrap();
+///     assert_eq!(rt.block_on(instance.run()), RunOutcome::Completed);
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Deployment {
+    engine: Engine,
+    compiled: Arc<CompiledDefs>,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("file", &self.compiled.defs.file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deployment {
+    /// The definitions deployed.
+    pub fn definitions(&self) -> &Definitions {
+        &self.compiled.defs
+    }
+
+    /// Starts `process_id` (a process or a collaboration of the definitions, or a process of
+    /// the engine's library) with `vars`. A `traceparent` variable (W3C string) makes the
+    /// instance span continue that trace.
+    pub fn start(&self, process_id: &str, vars: Map<String, Value>) -> Result<Instance, EngineError> {
+        let compiled = &self.compiled;
+        if compiled.process(process_id).is_none()
+            && !compiled.defs.collaborations.iter().any(|c| c.id == process_id)
+            && self.engine.find_process(compiled, process_id).is_none()
+        {
+            return Err(EngineError::UnknownProcess {
+                process_id: process_id.to_string(),
+                at: None,
+            });
+        }
+        Instance::start(self.engine.clone(), compiled.clone(), process_id, vars)
     }
 }
 

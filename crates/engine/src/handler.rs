@@ -10,18 +10,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One execution of a service-like task, as handed to a [`TaskHandler`].
+///
+/// The ids, the name and the binding are shared with the engine's compiled process (`Arc`s):
+/// building a call copies no string, and a handler keeps what it needs by cloning an `Arc`.
 #[derive(Debug, Clone)]
 pub struct ServiceCall {
     /// The BPMN element id.
-    pub element_id: String,
+    pub element_id: Arc<str>,
     /// The BPMN element name.
-    pub element_name: Option<String>,
+    pub element_name: Option<Arc<str>>,
     /// How the element is bound (task type, headers, mappings, operator parameters).
-    pub binding: TaskBinding,
+    pub binding: Arc<TaskBinding>,
     /// The process the element belongs to.
-    pub process_id: String,
+    pub process_id: Arc<str>,
     /// The process instance.
-    pub instance_id: String,
+    pub instance_id: Arc<str>,
     /// Variables after input mapping; for SpiffWorkflow operators, the evaluated parameters.
     pub variables: Map<String, Value>,
     /// Carries the process-instance span: make the task span its child.
@@ -188,7 +191,7 @@ mod tests {
         ServiceCall {
             element_id: "t".into(),
             element_name: None,
-            binding: TaskBinding::new(kind, ty),
+            binding: Arc::new(TaskBinding::new(kind, ty)),
             process_id: "p".into(),
             instance_id: "i".into(),
             variables: Map::new(),

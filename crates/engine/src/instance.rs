@@ -4,6 +4,7 @@
 use crate::engine::{CompiledDefs, Engine};
 use crate::error::{EngineError, Location};
 use crate::fxhash::FxHashMap;
+use crate::idmap::IdMap;
 use crate::observer::ElementEvent;
 use crate::state::*;
 use crate::telemetry;
@@ -11,10 +12,11 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::Context;
 use serde_json::{Map, Value};
 use servicetask_bpmn::expr::{self, Expression};
+use servicetask_bpmn::{BindingKind, TaskBinding};
 use servicetask_bpmn::{
     Definitions, ElementKind, EventDefinition, FlowElement, LoopCharacteristics, Process, SequenceFlow,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,12 +26,24 @@ use std::time::Duration;
 pub(crate) struct ProcIndex {
     pub defs: Arc<Definitions>,
     pub idx: usize,
+    /// The process id, shared by the records of every instance.
+    pub process_id: Arc<str>,
     elements: FxHashMap<String, usize>,
     flows: FxHashMap<String, usize>,
     /// The elements, shared so a step does not clone one.
     els: Vec<Arc<FlowElement>>,
     /// Per element (same order): where its token goes when it leaves.
     out: Vec<Outgoing>,
+    /// Per element: its id, shared by the tokens and records that name it.
+    ids: Vec<Arc<str>>,
+    /// Per element: its name, shared by the service calls that carry it.
+    names: Vec<Option<Arc<str>>>,
+    /// Per element: its service binding (the element id when it declares none).
+    bindings: Vec<Arc<TaskBinding>>,
+    /// Per flow: its id.
+    flow_ids: Vec<Arc<str>>,
+    /// Per flow: the id of its target element.
+    flow_targets: Vec<Arc<str>>,
     /// Activities with a timer boundary event.
     timer_hosts: std::collections::HashSet<String, crate::fxhash::FxBuildHasher>,
     /// Expressions and scripts parsed so far, by source text (parsed once, run many times).
@@ -65,6 +79,29 @@ impl ProcIndex {
                 default: el.default_flow.as_ref().map(|d| flows.get(d.as_str()).copied()),
             })
             .collect();
+        let ids: Vec<Arc<str>> = p.elements.iter().map(|e| Arc::from(e.id.as_str())).collect();
+        let names = p.elements.iter().map(|e| e.name.as_deref().map(Arc::from)).collect();
+        let bindings = p
+            .elements
+            .iter()
+            .map(|e| {
+                Arc::new(
+                    e.binding
+                        .clone()
+                        .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, e.id.clone())),
+                )
+            })
+            .collect();
+        let flow_ids = p.flows.iter().map(|f| Arc::from(f.id.as_str())).collect();
+        // a flow into an element shares that element's id; a dangling target gets its own
+        let flow_targets = p
+            .flows
+            .iter()
+            .map(|f| match elements.get(f.target.as_str()) {
+                Some(&i) => ids[i].clone(),
+                None => Arc::from(f.target.as_str()),
+            })
+            .collect();
         let timer_hosts = p
             .elements
             .iter()
@@ -72,12 +109,18 @@ impl ProcIndex {
             .filter_map(|e| e.attached_to.clone())
             .collect();
         ProcIndex {
+            process_id: Arc::from(p.id.as_str()),
             defs,
             idx,
             elements,
             flows,
             els,
             out,
+            ids,
+            names,
+            bindings,
+            flow_ids,
+            flow_targets,
             timer_hosts,
             exprs: Mutex::new(FxHashMap::default()),
             scripts: Mutex::new(FxHashMap::default()),
@@ -86,6 +129,16 @@ impl ProcIndex {
 
     pub fn process(&self) -> &Process {
         &self.defs.processes[self.idx]
+    }
+
+    /// The id, name and binding of element `i`, shared.
+    pub fn call_site(&self, i: usize) -> (Arc<str>, Option<Arc<str>>, Arc<TaskBinding>) {
+        (self.ids[i].clone(), self.names[i].clone(), self.bindings[i].clone())
+    }
+
+    /// The service binding of element `i` (its element id when it declares none).
+    pub fn binding(&self, i: usize) -> &TaskBinding {
+        &self.bindings[i]
     }
 
     pub fn element(&self, id: &str) -> Option<&FlowElement> {
@@ -186,10 +239,10 @@ pub struct Instance {
     /// The last token looked up by `token_element`, with its process, element and element
     /// index (a token never changes scope or element, and ids are never reused).
     el_memo: Option<(Id, Arc<ProcIndex>, Arc<FlowElement>, usize)>,
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) process_id: String,
-    pub(crate) scopes: BTreeMap<Id, Scope>,
-    pub(crate) tokens: BTreeMap<Id, Token>,
+    pub(crate) scopes: IdMap<Scope>,
+    pub(crate) tokens: IdMap<Token>,
     pub(crate) timers: Vec<TimerEntry>,
     pub(crate) completed: Vec<CompletedActivity>,
     pub(crate) status: InstanceStatus,
@@ -198,7 +251,9 @@ pub struct Instance {
     pub(crate) ready: VecDeque<Id>,
     clock_base: tokio::time::Instant,
     pub(crate) otel: Context,
-    traceparent: Option<String>,
+    /// The instance span's W3C traceparent: formatted when first asked for (most instances
+    /// are never saved), or the first segment's for a resumed instance.
+    traceparent: std::sync::OnceLock<Option<String>>,
     steps: u64,
     /// Event-gateway races: token -> race group.
     pub(crate) races: HashMap<Id, Id>,
@@ -225,13 +280,13 @@ impl Drop for Instance {
 
 static INSTANCE_COUNTER: AtomicU64 = AtomicU64::new(1);
 
-fn new_instance_id() -> String {
+fn new_instance_id() -> Arc<str> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     let n = INSTANCE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:012x}{:04x}", nanos & 0xffff_ffff_ffff, n & 0xffff)
+    Arc::from(format!("{:012x}{:04x}", nanos & 0xffff_ffff_ffff, n & 0xffff))
 }
 
 impl Instance {
@@ -246,8 +301,7 @@ impl Instance {
             .get("traceparent")
             .and_then(Value::as_str)
             .and_then(telemetry::parse_traceparent);
-        let otel = telemetry::start_instance_span(process_id, &id, parent, false);
-        let traceparent = telemetry::format_traceparent(otel.span().span_context());
+        let otel = telemetry::start_instance_span(engine.inner.tracer.as_ref(), process_id, &id, parent, false);
         let mut inst = Instance {
             engine,
             defs: compiled.defs.clone(),
@@ -256,8 +310,8 @@ impl Instance {
             el_memo: None,
             id,
             process_id: process_id.to_string(),
-            scopes: BTreeMap::new(),
-            tokens: BTreeMap::new(),
+            scopes: IdMap::default(),
+            tokens: IdMap::default(),
             timers: Vec::new(),
             completed: Vec::new(),
             status: InstanceStatus::Running,
@@ -266,7 +320,7 @@ impl Instance {
             ready: VecDeque::new(),
             clock_base: tokio::time::Instant::now(),
             otel,
-            traceparent,
+            traceparent: std::sync::OnceLock::new(),
             steps: 0,
             races: HashMap::new(),
             pending_messages: Vec::new(),
@@ -301,14 +355,20 @@ impl Instance {
         snap: InstanceSnapshot,
     ) -> Result<Self, EngineError> {
         let parent = snap.traceparent.as_deref().and_then(telemetry::parse_traceparent);
-        let otel = telemetry::start_instance_span(&snap.process_id, &snap.instance_id, parent, true);
+        let otel = telemetry::start_instance_span(
+            engine.inner.tracer.as_ref(),
+            &snap.process_id,
+            &snap.instance_id,
+            parent,
+            true,
+        );
         let mut inst = Instance {
             engine,
             defs: compiled.defs.clone(),
             compiled,
             procs: Vec::new(),
             el_memo: None,
-            id: snap.instance_id,
+            id: Arc::from(snap.instance_id),
             process_id: snap.process_id,
             scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
             tokens: snap.tokens.into_iter().map(|t| (t.id, t)).collect(),
@@ -320,7 +380,7 @@ impl Instance {
             ready: VecDeque::new(),
             clock_base: tokio::time::Instant::now(),
             otel,
-            traceparent: snap.traceparent,
+            traceparent: std::sync::OnceLock::from(snap.traceparent),
             steps: snap.steps,
             races: HashMap::new(),
             pending_messages: snap.pending_messages,
@@ -351,7 +411,9 @@ impl Instance {
 
     /// The W3C traceparent of the instance span (the trace every task span joins).
     pub fn traceparent(&self) -> Option<&str> {
-        self.traceparent.as_deref()
+        self.traceparent
+            .get_or_init(|| telemetry::format_traceparent(self.otel.span().span_context()))
+            .as_deref()
     }
 
     /// The OpenTelemetry context carrying the instance span.
@@ -413,7 +475,7 @@ impl Instance {
                 let el = p.element(&t.element)?;
                 Some(WaitingTask {
                     token_id: t.id,
-                    element_id: t.element.clone(),
+                    element_id: t.element.to_string(),
                     name: el.name.clone(),
                     kind: el.kind,
                     process_id: scope.process_id.clone(),
@@ -430,7 +492,7 @@ impl Instance {
             .filter_map(|t| match &t.state {
                 TokenState::Incident { message, error_class } => Some(Incident {
                     token_id: t.id,
-                    element_id: t.element.clone(),
+                    element_id: t.element.to_string(),
                     process_id: self
                         .scopes
                         .get(&t.scope)
@@ -452,7 +514,7 @@ impl Instance {
         }
         self.tokens
             .values()
-            .find(|t| t.element == key && pred(&t.state))
+            .find(|t| &*t.element == key && pred(&t.state))
             .map(|t| t.id)
     }
 
@@ -498,7 +560,7 @@ impl Instance {
     fn ensure_running(&self) -> Result<(), EngineError> {
         match self.status {
             InstanceStatus::Running => Ok(()),
-            _ => Err(EngineError::Finished(self.id.clone())),
+            _ => Err(EngineError::Finished(self.id.to_string())),
         }
     }
 
@@ -506,7 +568,7 @@ impl Instance {
     pub fn snapshot(&self) -> InstanceSnapshot {
         let now = self.now_ms();
         InstanceSnapshot {
-            instance_id: self.id.clone(),
+            instance_id: self.id.to_string(),
             process_id: self.process_id.clone(),
             file: self.defs.file.clone(),
             scopes: self.scopes.values().cloned().collect(),
@@ -522,7 +584,7 @@ impl Instance {
             completed: self.completed.clone(),
             status: self.status.clone(),
             next_id: self.next_id,
-            traceparent: self.traceparent.clone(),
+            traceparent: self.traceparent().map(str::to_string),
             steps: self.steps,
             pending_messages: self.pending_messages.clone(),
         }
@@ -620,7 +682,7 @@ impl Instance {
                     .get(&t.scope)
                     .and_then(|s| self.procs_get(&s.process_id))
                     .map(|p| p.location(&t.element).to_string())
-                    .unwrap_or_else(|| t.element.clone());
+                    .unwrap_or_else(|| t.element.to_string());
                 let what = match &t.state {
                     TokenState::Joining => "waits at a join for a path that can no longer arrive",
                     TokenState::InScope(_) => "waits for its subprocess",
@@ -724,7 +786,13 @@ impl Instance {
         id
     }
 
-    pub(crate) fn new_token(&mut self, scope: Id, element: &str, via: Option<String>, state: TokenState) -> Id {
+    pub(crate) fn new_token(
+        &mut self,
+        scope: Id,
+        element: impl Into<Arc<str>>,
+        via: Option<Arc<str>>,
+        state: TokenState,
+    ) -> Id {
         let id = self.alloc_id();
         let ready = matches!(state, TokenState::Ready);
         self.tokens.insert(
@@ -732,7 +800,7 @@ impl Instance {
             Token {
                 id,
                 scope,
-                element: element.to_string(),
+                element: element.into(),
                 via,
                 state,
                 mi_inner: false,
@@ -894,7 +962,11 @@ impl Instance {
             ));
         }
         for s in starts {
-            self.new_token(scope, &s, None, TokenState::Ready);
+            let element = p
+                .element_arc(&s)
+                .map(|(_, i)| p.ids[i].clone())
+                .unwrap_or_else(|| Arc::from(s));
+            self.new_token(scope, element, None, TokenState::Ready);
         }
         self.arm_event_subprocesses(scope)
     }
@@ -934,7 +1006,7 @@ impl Instance {
 
     pub(crate) fn event(&self, p: &ProcIndex, el: &FlowElement, mi_child: bool) -> ElementEvent {
         ElementEvent {
-            instance_id: self.id.clone(),
+            instance_id: self.id.to_string(),
             process_id: p.process().id.clone(),
             element_id: el.id.clone(),
             element_name: el.name.clone(),
@@ -1038,11 +1110,11 @@ impl Instance {
     }
 
     pub(crate) fn record_completed(&mut self, tid: Id) -> Result<(), EngineError> {
-        let (p, el) = self.token_element(tid)?;
+        let (p, el, i) = self.token_element_at(tid)?;
         let mi_child = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
         self.completed.push(CompletedActivity {
-            element_id: el.id.clone(),
-            process_id: p.process().id.clone(),
+            element_id: p.ids[i].clone(),
+            process_id: p.process_id.clone(),
             kind: el.kind,
             mi_child,
         });
@@ -1101,8 +1173,12 @@ impl Instance {
         // the new tokens go in before the old one leaves (the same state either way, without
         // emptying the map in between)
         for &fi in taken.iter().flatten() {
-            let f = &p.process().flows[fi];
-            self.new_token(scope, &f.target, Some(f.id.clone()), TokenState::Ready);
+            self.new_token(
+                scope,
+                p.flow_targets[fi].clone(),
+                Some(p.flow_ids[fi].clone()),
+                TokenState::Ready,
+            );
         }
         self.tokens.remove(&tid);
         if taken.is_empty() {
@@ -1120,8 +1196,13 @@ impl Instance {
             .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
         self.tokens.remove(&tid);
         for fid in flows {
-            if let Some(f) = p.flow(fid) {
-                self.new_token(scope, &f.target, Some(f.id.clone()), TokenState::Ready);
+            if let Some(&fi) = p.flows.get(fid.as_str()) {
+                self.new_token(
+                    scope,
+                    p.flow_targets[fi].clone(),
+                    Some(p.flow_ids[fi].clone()),
+                    TokenState::Ready,
+                );
             }
         }
         if flows.is_empty() {

@@ -35,13 +35,14 @@ mod engine;
 mod error;
 mod fxhash;
 mod handler;
+mod idmap;
 mod instance;
 mod observer;
 mod persist;
 mod state;
 pub mod telemetry;
 
-pub use engine::{default_process, load_dir, Engine, EngineBuilder, EngineConfig};
+pub use engine::{default_process, load_dir, Deployment, Engine, EngineBuilder, EngineConfig};
 pub use error::{EngineError, Location};
 pub use handler::{HandlerRegistry, ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
 pub use instance::{Instance, InstanceState, RunOutcome};

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use servicetask_bpmn::ElementKind;
+use std::sync::Arc;
 
 /// Identifies a token or a scope within one instance.
 pub type Id = u64;
@@ -97,10 +98,10 @@ pub struct Token {
     pub id: Id,
     /// Its scope.
     pub scope: Id,
-    /// The element it is at.
-    pub element: String,
+    /// The element it is at (shared with the process index: moving a token allocates no id).
+    pub element: Arc<str>,
     /// The flow it arrived by.
-    pub via: Option<String>,
+    pub via: Option<Arc<str>>,
     /// What it is doing.
     pub state: TokenState,
     /// True for the token running one instance of a multi-instance activity.
@@ -155,9 +156,9 @@ pub struct TimerEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedActivity {
     /// The element id.
-    pub element_id: String,
+    pub element_id: Arc<str>,
     /// The process it belongs to.
-    pub process_id: String,
+    pub process_id: Arc<str>,
     /// Its kind.
     pub kind: ElementKind,
     /// True for one instance of a multi-instance activity.

@@ -1,5 +1,6 @@
 //! The process-instance span: continues a W3C `traceparent`, and yields one for persistence.
 
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer};
 use opentelemetry::{Context, KeyValue};
 
@@ -53,31 +54,36 @@ pub fn format_traceparent(sc: &SpanContext) -> Option<String> {
     ))
 }
 
-/// Starts the process-instance span `<process id>`, child of `parent` when given, and returns
-/// a context carrying it.
+/// Starts the process-instance span `<process id>` on `tracer` (the global tracer when `None`),
+/// child of `parent` when given, and returns a context carrying it.
 pub(crate) fn start_instance_span(
+    tracer: Option<&BoxedTracer>,
     process_id: &str,
     instance_id: &str,
     parent: Option<SpanContext>,
     resumed: bool,
 ) -> Context {
-    let tracer = opentelemetry::global::tracer(TRACER_NAME);
     let parent_cx = match parent {
         Some(sc) => Context::new().with_remote_span_context(sc),
         None => Context::new(),
     };
-    let mut attrs = vec![
-        KeyValue::new(BPMN_PROCESS_ID, process_id.to_string()),
-        KeyValue::new(BPMN_PROCESS_INSTANCE_ID, instance_id.to_string()),
-    ];
+    let mut attrs = Vec::with_capacity(2 + usize::from(resumed));
+    attrs.push(KeyValue::new(BPMN_PROCESS_ID, process_id.to_string()));
+    attrs.push(KeyValue::new(BPMN_PROCESS_INSTANCE_ID, instance_id.to_string()));
     if resumed {
         attrs.push(KeyValue::new("bpmn.process.resumed", true));
     }
-    let span = tracer
-        .span_builder(process_id.to_string())
-        .with_kind(SpanKind::Internal)
-        .with_attributes(attrs)
-        .start_with_context(&tracer, &parent_cx);
+    let start = |tracer: &BoxedTracer| {
+        tracer
+            .span_builder(process_id.to_string())
+            .with_kind(SpanKind::Internal)
+            .with_attributes(attrs)
+            .start_with_context(tracer, &parent_cx)
+    };
+    let span = match tracer {
+        Some(t) => start(t),
+        None => start(&opentelemetry::global::tracer(TRACER_NAME)),
+    };
     parent_cx.with_span(span)
 }
 

@@ -28,7 +28,7 @@ fn ids(inst: &Instance) -> Vec<String> {
             if c.mi_child {
                 format!("{} [child]", c.element_id)
             } else {
-                c.element_id.clone()
+                c.element_id.to_string()
             }
         })
         .collect()
@@ -118,8 +118,10 @@ async fn every_binding_style_reaches_the_registry() {
         .unwrap();
     assert_eq!(inst.run().await, RunOutcome::Completed);
     let calls = seen.lock().unwrap();
-    let kinds: Vec<(String, BindingKind, String)> =
-        calls.iter().map(|(e, k, t, _)| (e.clone(), *k, t.clone())).collect();
+    let kinds: Vec<(String, BindingKind, String)> = calls
+        .iter()
+        .map(|(e, k, t, _)| (e.to_string(), *k, t.clone()))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -883,7 +885,7 @@ async fn a_slow_branch_does_not_hold_back_a_fast_one() {
     let mut inst = engine.start(&defs, "p", Map::new()).unwrap();
     assert_eq!(inst.run().await, RunOutcome::Completed);
     let starts = starts.lock().unwrap().clone();
-    let fast2 = starts.iter().find(|(e, _)| e == "fast2").map(|(_, t)| *t);
+    let fast2 = starts.iter().find(|(e, _)| &**e == "fast2").map(|(_, t)| *t);
     assert_eq!(
         fast2,
         Some(Duration::from_secs(1)),

@@ -34,6 +34,8 @@
 //! });
 //! ```
 
+use std::sync::Arc;
+
 use servicetask_core::{ProcessInfo, TaskOutcome};
 use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
 
@@ -54,6 +56,8 @@ pub enum UnknownTasks {
 pub struct RunnerHandler {
     runner: Runner,
     unknown: UnknownTasks,
+    /// `serviceTask`, shared by every call's [`ProcessInfo`].
+    element_type: Arc<str>,
 }
 
 impl RunnerHandler {
@@ -62,6 +66,7 @@ impl RunnerHandler {
         RunnerHandler {
             runner,
             unknown: UnknownTasks::Fail,
+            element_type: Arc::from("serviceTask"),
         }
     }
 
@@ -70,41 +75,45 @@ impl RunnerHandler {
         self.unknown = unknown;
         self
     }
+
+    fn unknown(&self, call: &ServiceCall) -> ServiceResult {
+        match self.unknown {
+            UnknownTasks::Stub => ServiceResult::Complete(StubHandler::result_for(&call.binding)),
+            UnknownTasks::Fail => ServiceResult::Failed {
+                message: format!(
+                    "element '{}' is bound to task type '{}', but no task of that name is registered (registered: {})",
+                    call.element_id,
+                    call.binding.task_type,
+                    self.runner.task_names().join(", ")
+                ),
+                error_class: "not_found".into(),
+                retries_left: 0,
+                retry_backoff: None,
+            },
+        }
+    }
 }
 
 impl TaskHandler for RunnerHandler {
     fn call(&self, call: ServiceCall) -> ServiceFuture {
-        let runner = self.runner.clone();
-        let unknown = self.unknown;
+        let Some(task) = self.runner.task(&call.binding.task_type) else {
+            return Box::pin(std::future::ready(self.unknown(&call)));
+        };
+        let options = RunOptions {
+            parent: Some(call.otel_context),
+            traceparent: None,
+            process: ProcessInfo {
+                process_id: Some(call.process_id),
+                instance_id: Some(call.instance_id),
+                element_id: Some(call.element_id),
+                element_type: Some(self.element_type.clone()),
+            },
+            variables: serde_json::Map::new(),
+        };
+        // the task reads its input from the variables, then keeps them as `cx.variables()`
+        let run = task.run_json_shared(call.variables, options);
         Box::pin(async move {
-            let name = call.binding.task_type.clone();
-            let Some(task) = runner.task(&name) else {
-                return match unknown {
-                    UnknownTasks::Stub => ServiceResult::Complete(StubHandler::result_for(&call.binding)),
-                    UnknownTasks::Fail => ServiceResult::Failed {
-                        message: format!(
-                            "element '{}' is bound to task type '{name}', but no task of that name is registered (registered: {})",
-                            call.element_id,
-                            runner.task_names().join(", ")
-                        ),
-                        error_class: "not_found".into(),
-                        retries_left: 0,
-                        retry_backoff: None,
-                    },
-                };
-            };
-            let options = RunOptions {
-                parent: Some(call.otel_context.clone()),
-                traceparent: None,
-                process: ProcessInfo {
-                    process_id: Some(call.process_id.clone()),
-                    instance_id: Some(call.instance_id.clone()),
-                    element_id: Some(call.element_id.clone()),
-                    element_type: Some("serviceTask".into()),
-                },
-                variables: call.variables.clone(),
-            };
-            match task.run_json(call.variables, options).await {
+            match run.await {
                 TaskOutcome::Complete(vars) => ServiceResult::Complete(vars),
                 TaskOutcome::BpmnError {
                     code,

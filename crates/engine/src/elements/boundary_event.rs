@@ -168,7 +168,7 @@ impl Instance {
                 if record {
                     self.record_completed(act)?;
                 }
-                self.new_token(tok.scope, &b.id, None, TokenState::Ready);
+                self.new_token(tok.scope, b.id.as_str(), None, TokenState::Ready);
                 self.cancel_token(act);
                 return Ok(());
             }

@@ -195,7 +195,7 @@ impl Instance {
         let mut child_vars = self.vars_of(scope);
         let keys = child_vars.keys().cloned().collect();
         child_vars.extend(vars);
-        let owner = self.new_token(scope, &es.id, None, TokenState::Joining);
+        let owner = self.new_token(scope, es.id.as_str(), None, TokenState::Joining);
         let child = self.new_scope(
             Some(scope),
             Some(owner),
@@ -212,7 +212,7 @@ impl Instance {
         if let Some(o) = &self.engine.inner.observer {
             o.on_element_started(&self.event(&p, es, false));
         }
-        self.new_token(child, &start.id, None, TokenState::Ready);
+        self.new_token(child, start.id.as_str(), None, TokenState::Ready);
         Ok(())
     }
 

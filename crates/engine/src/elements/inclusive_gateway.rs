@@ -7,6 +7,7 @@ use crate::instance::{Instance, ProcIndex};
 use crate::state::{Id, TokenState};
 use servicetask_bpmn::{expr, FlowElement};
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 impl Instance {
     pub(crate) fn enter_inclusive_gateway(
@@ -31,10 +32,10 @@ impl Instance {
         let waiting: Vec<Id> = self
             .tokens
             .values()
-            .filter(|t| t.scope == scope && t.element == el.id && t.state == TokenState::Joining)
+            .filter(|t| t.scope == scope && *t.element == *el.id && t.state == TokenState::Joining)
             .map(|t| t.id)
             .collect();
-        let others: Vec<String> = self
+        let others: Vec<Arc<str>> = self
             .tokens
             .values()
             .filter(|t| t.scope == scope && !waiting.contains(&t.id))

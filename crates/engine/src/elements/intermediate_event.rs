@@ -50,7 +50,7 @@ impl Instance {
             self.record_completed(tid)?;
             let scope = self.tokens[&tid].scope;
             self.tokens.remove(&tid);
-            self.new_token(scope, &target, None, TokenState::Ready);
+            self.new_token(scope, target.as_str(), None, TokenState::Ready);
             return Ok(());
         }
         let scope = self.tokens[&tid].scope;

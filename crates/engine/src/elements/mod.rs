@@ -66,7 +66,7 @@ pub(crate) mod test_support {
                     if c.mi_child {
                         format!("{} [child]", c.element_id)
                     } else {
-                        c.element_id.clone()
+                        c.element_id.to_string()
                     }
                 })
                 .collect();

@@ -125,7 +125,7 @@ impl Instance {
             vars,
             Vec::new(),
         );
-        let t = self.new_token(child, &el.id, None, TokenState::Ready);
+        let t = self.new_token(child, el.id.as_str(), None, TokenState::Ready);
         if let Some(t) = self.tokens.get_mut(&t) {
             t.mi_inner = true;
         }

@@ -23,7 +23,7 @@ impl Instance {
             for fid in &el.incoming {
                 let found = self.tokens.values().find(|t| {
                     t.scope == scope
-                        && t.element == el.id
+                        && *t.element == *el.id
                         && t.state == TokenState::Joining
                         && t.via.as_deref() == Some(fid.as_str())
                         && !picked.contains(&t.id)

@@ -12,7 +12,7 @@ use crate::instance::{eval_in, set_path, Instance, ProcIndex};
 use crate::state::{Id, TimerAction, TokenState};
 use serde_json::{Map, Value};
 use servicetask_bpmn::expr::{detect_dialect, Dialect};
-use servicetask_bpmn::{BindingKind, FlowElement, Mapping, TaskBinding};
+use servicetask_bpmn::{BindingKind, FlowElement, Mapping};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -28,12 +28,9 @@ impl Instance {
     }
 
     fn build_call(&mut self, tid: Id) -> Result<ServiceCall, EngineError> {
-        let (p, el) = self.token_element(tid)?;
+        let (p, el, i) = self.token_element_at(tid)?;
         let scope = self.tokens[&tid].scope;
-        let binding = el
-            .binding
-            .clone()
-            .unwrap_or_else(|| TaskBinding::new(BindingKind::ElementId, el.id.clone()));
+        let (element_id, element_name, binding) = p.call_site(i);
         let variables = if binding.kind == BindingKind::SpiffOperator {
             let layers = self.layers(scope);
             let mut m = Map::new();
@@ -55,10 +52,10 @@ impl Instance {
             self.call_variables(tid, scope)
         };
         Ok(ServiceCall {
-            element_id: el.id.clone(),
-            element_name: el.name.clone(),
+            element_id,
+            element_name,
             binding,
-            process_id: p.process().id.clone(),
+            process_id: p.process_id.clone(),
             instance_id: self.id.clone(),
             variables,
             otel_context: self.otel.clone(),
@@ -205,16 +202,9 @@ impl Instance {
     }
 
     fn apply_result(&mut self, tid: Id, res: ServiceResult) -> Result<(), EngineError> {
-        let (p, el) = self.token_element(tid)?;
+        let (p, el, i) = self.token_element_at(tid)?;
         let scope = self.tokens[&tid].scope;
-        let by_id;
-        let binding = match &el.binding {
-            Some(b) => b,
-            None => {
-                by_id = TaskBinding::new(BindingKind::ElementId, el.id.clone());
-                &by_id
-            }
-        };
+        let binding = p.binding(i);
         match res {
             ServiceResult::Complete(out) => {
                 if binding.kind == BindingKind::SpiffOperator {

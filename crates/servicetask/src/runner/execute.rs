@@ -174,7 +174,11 @@ impl<T: ServiceTask> TaskHandle<T> {
         let shared = &*inner.shared;
         let telemetry = &shared.telemetry;
         let instruments = telemetry.instruments();
-        let started_wall = SystemTime::now();
+        #[cfg(feature = "analytics")]
+        let wants_record = shared.sink.is_some() || inner.anomalies.is_some();
+        #[cfg(not(feature = "analytics"))]
+        let wants_record = shared.sink.is_some();
+        let started_wall = wants_record.then(SystemTime::now);
         let start = Instant::now();
 
         let parent = match (options.parent, &options.traceparent) {
@@ -182,19 +186,28 @@ impl<T: ServiceTask> TaskHandle<T> {
             (None, Some(tp)) => propagation::extract_traceparent(tp).unwrap_or_else(Context::current),
             (None, None) => Context::current(),
         };
-        let mut attributes = inner.span_attributes.clone();
-        push_process_attributes(&mut attributes, &options.process);
         let input_size = input.as_ref().ok().and_then(TaskInput::input_size);
-        if let Some(n) = input_size {
-            attributes.push(KeyValue::new(semconv::SERVICETASK_INPUT_SIZE, n as i64));
-        }
-        let tracer = telemetry.tracer();
-        let span = tracer
-            .span_builder(Cow::Borrowed(inner.span_name))
-            .with_kind(SpanKind::Internal)
-            .with_attributes(attributes)
-            .start_with_context(tracer, &parent);
-        let otel = parent.with_span(span);
+        let otel = if telemetry.traces_enabled() {
+            let mut attributes = Vec::with_capacity(inner.span_attributes.len() + 5);
+            attributes.extend_from_slice(&inner.span_attributes);
+            push_process_attributes(&mut attributes, &options.process);
+            if let Some(n) = input_size {
+                attributes.push(KeyValue::new(semconv::SERVICETASK_INPUT_SIZE, n as i64));
+            }
+            let tracer = telemetry.tracer();
+            let span = tracer
+                .span_builder(Cow::Borrowed(inner.span_name))
+                .with_kind(SpanKind::Internal)
+                .with_attributes(attributes)
+                .start_with_context(tracer, &parent);
+            parent.with_span(span)
+        } else {
+            // No span is built, but the execution still sits in its caller's trace: a
+            // non-recording stand-in keeps the parent's span context (for propagation and
+            // `tracing` parents) while nothing written to "the task's span" reaches the parent.
+            let sc = parent.span().span_context().clone();
+            parent.with_remote_span_context(sc)
+        };
         inner.bound.in_flight.add(1);
 
         let cx = TaskContext::new(ContextParts {
@@ -307,11 +320,7 @@ impl<T: ServiceTask> TaskHandle<T> {
         };
         inner.bound.in_flight.add(-1);
         let trace_id = span.span_context().is_valid().then(|| span.span_context().trace_id());
-        #[cfg(feature = "analytics")]
-        let wants_record = shared.sink.is_some() || inner.anomalies.is_some();
-        #[cfg(not(feature = "analytics"))]
-        let wants_record = shared.sink.is_some();
-        let record = wants_record.then(|| {
+        let record = started_wall.map(|started_wall| {
             let mut r = ExecutionRecord::new(
                 inner.span_name,
                 started_wall
@@ -337,9 +346,9 @@ impl<T: ServiceTask> TaskHandle<T> {
             r.fallback_used = stats.fallback_used.load(Ordering::Relaxed);
             r.trace_id = trace_id.map(|t| t.to_string());
             let p = cx.process();
-            r.process_id = p.process_id.clone();
-            r.process_instance_id = p.instance_id.clone();
-            r.element_id = p.element_id.clone();
+            r.process_id = p.process_id.as_deref().map(str::to_string);
+            r.process_instance_id = p.instance_id.as_deref().map(str::to_string);
+            r.element_id = p.element_id.as_deref().map(str::to_string);
             r.files = stats.files();
             r.dependencies = stats.dependencies();
             r
@@ -534,19 +543,19 @@ fn enrich(
     trace_id: Option<String>,
     input: Option<serde_json::Value>,
 ) {
-    let p = cx.process().clone();
+    let p = cx.process();
     let task = cx.task_name().to_string();
     let c = error.context_mut();
     c.task.get_or_insert(task);
     c.attempt.get_or_insert(attempts);
     if c.process_id.is_none() {
-        c.process_id = p.process_id;
+        c.process_id = p.process_id.as_deref().map(str::to_string);
     }
     if c.process_instance_id.is_none() {
-        c.process_instance_id = p.instance_id;
+        c.process_instance_id = p.instance_id.as_deref().map(str::to_string);
     }
     if c.element_id.is_none() {
-        c.element_id = p.element_id;
+        c.element_id = p.element_id.as_deref().map(str::to_string);
     }
     if c.trace_id.is_none() {
         c.trace_id = trace_id;

@@ -1,6 +1,8 @@
 //! Type-erased registered tasks: run by name from JSON variables (what the BPMN engine does),
 //! and describe themselves with a JSON Schema.
 
+use std::sync::Arc;
+
 use servicetask_core::layer::BoxFuture;
 use servicetask_core::{task_schema, ServiceTask, TaskConfig, TaskError, TaskOutcome};
 
@@ -21,6 +23,13 @@ pub trait RegisteredTask: Send + Sync + 'static {
         variables: serde_json::Map<String, serde_json::Value>,
         options: RunOptions,
     ) -> BoxFuture<'_, JsonOutcome>;
+    /// [`RegisteredTask::run_json`] for a caller that shares the task: the future owns it (what
+    /// the BPMN engine's handler needs), without a second boxed future around the first.
+    fn run_json_shared(
+        self: Arc<Self>,
+        variables: serde_json::Map<String, serde_json::Value>,
+        options: RunOptions,
+    ) -> BoxFuture<'static, JsonOutcome>;
 }
 
 impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
@@ -43,13 +52,25 @@ impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
         }
         Box::pin(async move { self.execute(input, options).await.map(output_to_variables) })
     }
+
+    fn run_json_shared(
+        self: Arc<Self>,
+        variables: serde_json::Map<String, serde_json::Value>,
+        mut options: RunOptions,
+    ) -> BoxFuture<'static, JsonOutcome> {
+        let input = input_from_variables::<T::Input>(&variables);
+        if options.variables.is_empty() {
+            options.variables = variables;
+        }
+        Box::pin(async move { self.execute(input, options).await.map(output_to_variables) })
+    }
 }
 
 /// Deserialises a task input from process variables (an empty map also accepts `()`-like inputs).
 pub(crate) fn input_from_variables<I: serde::de::DeserializeOwned>(
     variables: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<I, TaskError> {
-    match serde_json::from_value::<I>(serde_json::Value::Object(variables.clone())) {
+    match I::deserialize(variables) {
         Ok(v) => Ok(v),
         Err(e) => {
             if let Ok(v) = serde_json::from_value::<I>(serde_json::Value::Null) {
