@@ -156,6 +156,8 @@ pub struct Telemetry {
     tracer: BoxedTracer,
     /// False for [`Telemetry::disabled`]: executions then build no span at all.
     traces: bool,
+    /// False for [`Telemetry::disabled`]: executions then read no clock for metrics.
+    metrics: bool,
     meter: Meter,
     instruments: Instruments,
     custom: Mutex<HashMap<String, CustomInstrument>>,
@@ -200,19 +202,20 @@ impl Telemetry {
         let tp = opentelemetry::trace::noop::NoopTracerProvider::new();
         let tracer = BoxedTracer::new(Box::new(tp.tracer(SCOPE)));
         let meter = opentelemetry::metrics::noop::NoopMeterProvider::new().meter(SCOPE);
-        Self::build(tracer, meter, false)
+        Self::build(tracer, meter, false, false)
     }
 
     /// From a tracer and a meter.
     pub fn from_parts(tracer: BoxedTracer, meter: Meter) -> Arc<Self> {
-        Self::build(tracer, meter, true)
+        Self::build(tracer, meter, true, true)
     }
 
-    fn build(tracer: BoxedTracer, meter: Meter, traces: bool) -> Arc<Self> {
+    fn build(tracer: BoxedTracer, meter: Meter, traces: bool, metrics: bool) -> Arc<Self> {
         let instruments = Instruments::new(&meter);
         Arc::new(Telemetry {
             tracer,
             traces,
+            metrics,
             meter,
             instruments,
             custom: Mutex::new(HashMap::new()),
@@ -228,6 +231,11 @@ impl Telemetry {
     /// skips building them (their names and attributes) altogether.
     pub fn traces_enabled(&self) -> bool {
         self.traces
+    }
+
+    /// False when metrics are known to go nowhere ([`Telemetry::disabled`]).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics
     }
 
     /// The meter.

@@ -145,9 +145,14 @@ impl ProcIndex {
         self.elements.get(id).map(|&i| &*self.els[i])
     }
 
-    /// The element `id`, shared, with its index.
-    pub fn element_arc(&self, id: &str) -> Option<(Arc<FlowElement>, usize)> {
-        self.elements.get(id).map(|&i| (self.els[i].clone(), i))
+    /// The index of element `id`.
+    pub fn element_index(&self, id: &str) -> Option<usize> {
+        self.elements.get(id).copied()
+    }
+
+    /// Element `i`.
+    pub fn el(&self, i: usize) -> &FlowElement {
+        &self.els[i]
     }
 
     /// True when activity `id` has a boundary event with a timer definition.
@@ -236,9 +241,9 @@ pub struct Instance {
     compiled: Arc<CompiledDefs>,
     /// The processes this instance has used (usually one: a linear scan beats hashing).
     procs: Vec<Arc<ProcIndex>>,
-    /// The last token looked up by `token_element`, with its process, element and element
-    /// index (a token never changes scope or element, and ids are never reused).
-    el_memo: Option<(Id, Arc<ProcIndex>, Arc<FlowElement>, usize)>,
+    /// The last token looked up by `token_element_at`, with its process and element index (a
+    /// token never changes scope or element, and ids are never reused).
+    el_memo: Option<(Id, Arc<ProcIndex>, usize)>,
     pub(crate) id: Arc<str>,
     pub(crate) process_id: String,
     pub(crate) scopes: IdMap<Scope>,
@@ -848,17 +853,18 @@ impl Instance {
 
     /// The element a token is at, with its process.
     pub(crate) fn token_element(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, Arc<FlowElement>), EngineError> {
-        self.token_element_at(tid).map(|(p, el, _)| (p, el))
+        self.token_element_at(tid).map(|(p, i)| {
+            let el = p.els[i].clone();
+            (p, el)
+        })
     }
 
-    /// The element a token is at, with its process and its index in the process.
-    pub(crate) fn token_element_at(
-        &mut self,
-        tid: Id,
-    ) -> Result<(Arc<ProcIndex>, Arc<FlowElement>, usize), EngineError> {
-        if let Some((id, p, el, i)) = &self.el_memo {
+    /// The process a token is in and the index of its element there (`p.el(i)`): one shared
+    /// pointer cloned, the element borrowed from the process.
+    pub(crate) fn token_element_at(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, usize), EngineError> {
+        if let Some((id, p, i)) = &self.el_memo {
             if *id == tid && self.tokens.contains_key(&tid) {
-                return Ok((p.clone(), el.clone(), *i));
+                return Ok((p.clone(), *i));
             }
         }
         let scope = self
@@ -868,14 +874,14 @@ impl Instance {
             .scope;
         let p = self.proc_of_scope(scope)?;
         let element = &self.tokens[&tid].element;
-        let (el, i) = p.element_arc(element).ok_or_else(|| {
+        let i = p.element_index(element).ok_or_else(|| {
             EngineError::Store(format!(
                 "element '{element}' is missing from process '{}'",
                 p.process().id
             ))
         })?;
-        self.el_memo = Some((tid, p.clone(), el.clone(), i));
-        Ok((p, el, i))
+        self.el_memo = Some((tid, p.clone(), i));
+        Ok((p, i))
     }
 
     /// The variable layers `scope` sees: its own, then (for a multi-instance child, which holds
@@ -963,8 +969,8 @@ impl Instance {
         }
         for s in starts {
             let element = p
-                .element_arc(&s)
-                .map(|(_, i)| p.ids[i].clone())
+                .element_index(&s)
+                .map(|i| p.ids[i].clone())
                 .unwrap_or_else(|| Arc::from(s));
             self.new_token(scope, element, None, TokenState::Ready);
         }
@@ -1017,7 +1023,8 @@ impl Instance {
 
     /// A token enters its element.
     fn enter(&mut self, tid: Id) -> Result<(), EngineError> {
-        let (p, el) = self.token_element(tid)?;
+        let (p, i) = self.token_element_at(tid)?;
+        let el = p.el(i);
         let mi_inner = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
         if let Some(o) = &self.engine.inner.observer {
             o.on_element_started(&self.event(&p, &el, mi_inner));
@@ -1110,7 +1117,13 @@ impl Instance {
     }
 
     pub(crate) fn record_completed(&mut self, tid: Id) -> Result<(), EngineError> {
-        let (p, el, i) = self.token_element_at(tid)?;
+        let (p, i) = self.token_element_at(tid)?;
+        self.record_completed_at(tid, &p, i);
+        Ok(())
+    }
+
+    fn record_completed_at(&mut self, tid: Id, p: &ProcIndex, i: usize) {
+        let el = p.el(i);
         let mi_child = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
         self.completed.push(CompletedActivity {
             element_id: p.ids[i].clone(),
@@ -1119,18 +1132,18 @@ impl Instance {
             mi_child,
         });
         if let Some(o) = &self.engine.inner.observer {
-            o.on_element_completed(&self.event(&p, &el, mi_child));
+            o.on_element_completed(&self.event(p, el, mi_child));
         }
-        Ok(())
     }
 
     /// The token's element is done: record it, then loop, report to its multi-instance body,
     /// or leave along the outgoing flows.
     pub(crate) fn complete_activity(&mut self, tid: Id) -> Result<(), EngineError> {
-        self.record_completed(tid)?;
+        let (p, i) = self.token_element_at(tid)?;
+        self.record_completed_at(tid, &p, i);
         self.disarm_timers(tid);
         self.settle_race(tid);
-        let (p, el) = self.token_element(tid)?;
+        let el = p.el(i);
         let mi_inner = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
         if mi_inner {
             return self.mi_child_done(tid);
@@ -1141,50 +1154,55 @@ impl Instance {
                 self.run_script(&p, &el.id, "post-script", s, scope)?;
             }
         }
-        self.leave(tid)
+        self.leave_at(tid, &p, i)
     }
 
     /// Moves a token along the outgoing flows of its element (conditions honoured, default
     /// flow when none holds); no outgoing flow ends the token.
-    pub(crate) fn leave(&mut self, tid: Id) -> Result<(), EngineError> {
-        let (p, _, ei) = self.token_element_at(tid)?;
+    fn leave_at(&mut self, tid: Id, p: &ProcIndex, ei: usize) -> Result<(), EngineError> {
         let scope = self.tokens[&tid].scope;
         let out = &p.out[ei];
-        // flow indexes taken; `None` for a default flow that does not exist (the token ends
-        // there without completing its scope, as before the index existed)
-        let mut taken: Vec<Option<usize>> = Vec::with_capacity(out.flows.len().max(1));
+        // the new tokens go in before the old one leaves (the same state either way, without
+        // emptying the map in between); conditions read variables only, so each flow can be
+        // taken as soon as its condition holds
+        let mut taken = false;
         for &fi in &out.flows {
             let f = &p.process().flows[fi];
             let ok = match &f.condition {
                 None => true,
                 Some(c) => {
-                    expr::truthy(&self.eval(&p, &f.id, &format!("condition of sequence flow '{}'", f.id), c, scope)?)
+                    expr::truthy(&self.eval(p, &f.id, &format!("condition of sequence flow '{}'", f.id), c, scope)?)
                 }
             };
             if ok {
-                taken.push(Some(fi));
+                self.take_flow(scope, p, fi);
+                taken = true;
             }
         }
-        if taken.is_empty() {
+        if !taken {
             if let Some(d) = out.default {
-                taken.push(d);
+                // a default flow that does not exist ends the token without completing its scope
+                if let Some(fi) = d {
+                    self.take_flow(scope, p, fi);
+                }
+                taken = true;
             }
-        }
-        // the new tokens go in before the old one leaves (the same state either way, without
-        // emptying the map in between)
-        for &fi in taken.iter().flatten() {
-            self.new_token(
-                scope,
-                p.flow_targets[fi].clone(),
-                Some(p.flow_ids[fi].clone()),
-                TokenState::Ready,
-            );
         }
         self.tokens.remove(&tid);
-        if taken.is_empty() {
+        if !taken {
             self.scope_check(scope)?;
         }
         Ok(())
+    }
+
+    /// A new token on flow `fi`, ready to enter its target.
+    fn take_flow(&mut self, scope: Id, p: &ProcIndex, fi: usize) {
+        self.new_token(
+            scope,
+            p.flow_targets[fi].clone(),
+            Some(p.flow_ids[fi].clone()),
+            TokenState::Ready,
+        );
     }
 
     /// Replaces token `tid` by one token on each of `flows`.
@@ -1197,12 +1215,7 @@ impl Instance {
         self.tokens.remove(&tid);
         for fid in flows {
             if let Some(&fi) = p.flows.get(fid.as_str()) {
-                self.new_token(
-                    scope,
-                    p.flow_targets[fi].clone(),
-                    Some(p.flow_ids[fi].clone()),
-                    TokenState::Ready,
-                );
+                self.take_flow(scope, p, fi);
             }
         }
         if flows.is_empty() {

@@ -28,7 +28,8 @@ impl Instance {
     }
 
     fn build_call(&mut self, tid: Id) -> Result<ServiceCall, EngineError> {
-        let (p, el, i) = self.token_element_at(tid)?;
+        let (p, i) = self.token_element_at(tid)?;
+        let el = p.el(i);
         let scope = self.tokens[&tid].scope;
         let (element_id, element_name, binding) = p.call_site(i);
         let variables = if binding.kind == BindingKind::SpiffOperator {
@@ -82,23 +83,31 @@ impl Instance {
             }
             let lone_id = lone.as_ref().map(|(tid, _)| *tid);
             let room = max.saturating_sub(in_flight.len() + usize::from(lone.is_some()));
-            let ids: Vec<Id> = self
-                .tokens
-                .values()
-                .filter(|t| {
-                    t.state == TokenState::CallPending && !in_flight.contains_key(&t.id) && Some(t.id) != lone_id
-                })
-                .map(|t| t.id)
-                .take(room)
-                .collect();
-            if ids.len() == 1 && set.is_empty() && lone.is_none() {
-                let tid = ids[0];
+            // one ready call is the common case: no list to build
+            let (first, second, ids) = {
+                let mut ready = self
+                    .tokens
+                    .values()
+                    .filter(|t| {
+                        t.state == TokenState::CallPending && !in_flight.contains_key(&t.id) && Some(t.id) != lone_id
+                    })
+                    .map(|t| t.id)
+                    .take(room);
+                let (first, second) = (ready.next(), ready.next());
+                let ids: Vec<Id> = match (first, second) {
+                    (Some(_), Some(_)) => first.into_iter().chain(second).chain(ready).collect(),
+                    _ => Vec::new(),
+                };
+                (first, second, ids)
+            };
+            if let (Some(tid), None, true, None) = (first, second, set.is_empty(), lone.as_ref()) {
                 let call = self.build_call(tid)?;
                 if let Some(t) = self.tokens.get_mut(&tid) {
                     t.attempts = t.attempts.saturating_add(1);
                 }
                 lone = Some((tid, self.engine.inner.handler.call(call)));
-            } else if !ids.is_empty() {
+            } else if let Some(first) = first {
+                let ids = if ids.is_empty() { vec![first] } else { ids };
                 if let Some((tid, fut)) = lone.take() {
                     let h = set.spawn(fut);
                     by_task.insert(h.id(), tid);
@@ -202,7 +211,8 @@ impl Instance {
     }
 
     fn apply_result(&mut self, tid: Id, res: ServiceResult) -> Result<(), EngineError> {
-        let (p, el, i) = self.token_element_at(tid)?;
+        let (p, i) = self.token_element_at(tid)?;
+        let el = p.el(i);
         let scope = self.tokens[&tid].scope;
         let binding = p.binding(i);
         match res {

@@ -179,7 +179,8 @@ impl<T: ServiceTask> TaskHandle<T> {
         #[cfg(not(feature = "analytics"))]
         let wants_record = shared.sink.is_some();
         let started_wall = wants_record.then(SystemTime::now);
-        let start = Instant::now();
+        // the duration feeds the metrics and the record; with neither, no clock is read
+        let start = (wants_record || telemetry.metrics_enabled()).then(Instant::now);
 
         let parent = match (options.parent, &options.traceparent) {
             (Some(p), _) => p,
@@ -245,7 +246,7 @@ impl<T: ServiceTask> TaskHandle<T> {
         }
         .await;
 
-        let elapsed = start.elapsed();
+        let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
         let span = otel.span();
         let stats = cx.stats();
         let attempts = stats.attempts.load(Ordering::Relaxed).max(1);
