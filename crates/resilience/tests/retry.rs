@@ -415,3 +415,31 @@ async fn in_engine_mode_the_budget_rations_the_engines_retries() {
     );
     assert_eq!(res.task_budget("t", &budget).totals(), (1, 1));
 }
+
+/// A wait whose timer would round up past the total deadline ends at the deadline, and no
+/// attempt starts there: the failure goes back to the engine with its retries left. (Found by
+/// the property test above: 53 ms, then 60.1 ms rounded up to 61 ms, reached 120 ms exactly.)
+#[tokio::test(start_paused = true)]
+async fn a_wait_that_would_round_past_the_deadline_starts_no_attempt() {
+    let r = RetryConfig {
+        max_attempts: 3,
+        initial_delay: ms(53),
+        max_delay: ms(61),
+        multiplier: 1.134_538_020_610_227_1,
+        jitter: Jitter::None,
+        ..RetryConfig::default()
+    };
+    let total = ms(120);
+    let config = TaskConfig::builder("p").retry(r).timeout(total).build();
+    let res = Resilience::builder().seed(0).build();
+    let stack = layers(&config, &res);
+    let task = Script::new([Step::After(ms(3), Box::new(Step::Err(net())))]);
+    let cx = servicetask_core::TaskContext::detached("p");
+    let t0 = Instant::now();
+    let e = run(&stack, &task, &cx).await.unwrap_err();
+    let offsets = task.offsets(t0);
+    assert!(offsets.iter().all(|o| *o < total), "{offsets:?}");
+    assert!(Instant::now() - t0 <= total);
+    assert_eq!(offsets.len(), 2);
+    assert_eq!(e.retries_left(), Some(1));
+}

@@ -154,7 +154,15 @@ impl RetryLayer {
                 .retries
                 .add(1, &[task_attr(cx), KeyValue::new(semconv::ERROR_TYPE, class.as_str())]);
             if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+                match deadline {
+                    // a sleep ends on the timer's next millisecond: never let it pass the deadline
+                    Some(d) => tokio::time::sleep_until((now + delay).min(d)).await,
+                    None => tokio::time::sleep(delay).await,
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                // the wait ran into the deadline: no attempt starts there; the engine may retry
+                return Err(hand_back(cx, err, left));
             }
             previous = Some(computed);
             attempt += 1;
