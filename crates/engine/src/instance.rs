@@ -40,10 +40,16 @@ pub(crate) struct ProcIndex {
     names: Vec<Option<Arc<str>>>,
     /// Per element: its service binding (the element id when it declares none).
     bindings: Vec<Arc<TaskBinding>>,
-    /// Per flow: its id.
-    flow_ids: Vec<Arc<str>>,
     /// Per flow: the id of its target element.
     flow_targets: Vec<Arc<str>>,
+    /// Per flow: its id when its target joins several flows (a token records the flow it
+    /// arrived by only where a join needs it).
+    flow_via: Vec<Option<Arc<str>>>,
+    /// The elements a process-level scope starts at.
+    root_starts: Vec<usize>,
+    /// True when some element is an event subprocess (only then does a new scope look for
+    /// one to arm).
+    pub has_event_subprocesses: bool,
     /// Activities with a timer boundary event.
     timer_hosts: std::collections::HashSet<String, crate::fxhash::FxBuildHasher>,
     /// Expressions and scripts parsed so far, by source text (parsed once, run many times).
@@ -92,7 +98,7 @@ impl ProcIndex {
                 )
             })
             .collect();
-        let flow_ids = p.flows.iter().map(|f| Arc::from(f.id.as_str())).collect();
+        let flow_ids: Vec<Arc<str>> = p.flows.iter().map(|f| Arc::from(f.id.as_str())).collect();
         // a flow into an element shares that element's id; a dangling target gets its own
         let flow_targets = p
             .flows
@@ -102,6 +108,19 @@ impl ProcIndex {
                 None => Arc::from(f.target.as_str()),
             })
             .collect();
+        let flow_via = p
+            .flows
+            .iter()
+            .zip(&flow_ids)
+            .map(|(f, id): (&SequenceFlow, &Arc<str>)| {
+                let joins = elements
+                    .get(f.target.as_str())
+                    .is_some_and(|&i| p.elements[i].incoming.len() > 1);
+                joins.then(|| id.clone())
+            })
+            .collect();
+        let root_starts = start_elements(p, None);
+        let has_event_subprocesses = p.elements.iter().any(|e| e.triggered_by_event);
         let timer_hosts = p
             .elements
             .iter()
@@ -119,8 +138,10 @@ impl ProcIndex {
             ids,
             names,
             bindings,
-            flow_ids,
             flow_targets,
+            flow_via,
+            root_starts,
+            has_event_subprocesses,
             timer_hosts,
             exprs: Mutex::new(FxHashMap::default()),
             scripts: Mutex::new(FxHashMap::default()),
@@ -936,45 +957,26 @@ impl Instance {
     pub(crate) fn start_scope(&mut self, scope: Id) -> Result<(), EngineError> {
         let p = self.proc_of_scope(scope)?;
         let container = self.scopes.get(&scope).and_then(|s| s.container.clone());
-        let children: Vec<&FlowElement> = p.process().children(container.as_deref()).collect();
-        let mut starts: Vec<String> = children
-            .iter()
-            .filter(|e| e.kind == ElementKind::StartEvent && e.event.is_none())
-            .map(|e| e.id.clone())
-            .collect();
-        if starts.is_empty() {
-            starts = children
-                .iter()
-                .filter(|e| e.kind == ElementKind::StartEvent && !e.triggered_by_event)
-                .map(|e| e.id.clone())
-                .take(1)
-                .collect();
-        }
-        if starts.is_empty() {
-            starts = children
-                .iter()
-                .filter(|e| {
-                    e.incoming.is_empty()
-                        && e.kind != ElementKind::BoundaryEvent
-                        && !e.triggered_by_event
-                        && !matches!(e.event, Some(EventDefinition::Link { .. }))
-                })
-                .map(|e| e.id.clone())
-                .collect();
-        }
+        let computed;
+        let starts = match &container {
+            None => &p.root_starts,
+            Some(c) => {
+                computed = start_elements(p.process(), Some(c));
+                &computed
+            }
+        };
         if starts.is_empty() {
             return Err(EngineError::NoStart(
                 container.unwrap_or_else(|| p.process().id.clone()),
             ));
         }
-        for s in starts {
-            let element = p
-                .element_index(&s)
-                .map(|i| p.ids[i].clone())
-                .unwrap_or_else(|| Arc::from(s));
-            self.new_token(scope, element, None, TokenState::Ready);
+        for &i in starts {
+            self.new_token(scope, p.ids[i].clone(), None, TokenState::Ready);
         }
-        self.arm_event_subprocesses(scope)
+        if p.has_event_subprocesses {
+            self.arm_event_subprocesses(scope)?;
+        }
+        Ok(())
     }
 
     // ----- the loop --------------------------------------------------------------------
@@ -1140,7 +1142,12 @@ impl Instance {
     /// or leave along the outgoing flows.
     pub(crate) fn complete_activity(&mut self, tid: Id) -> Result<(), EngineError> {
         let (p, i) = self.token_element_at(tid)?;
-        self.record_completed_at(tid, &p, i);
+        self.complete_activity_at(tid, &p, i)
+    }
+
+    /// [`Instance::complete_activity`] for a caller that has the token's process and element.
+    pub(crate) fn complete_activity_at(&mut self, tid: Id, p: &ProcIndex, i: usize) -> Result<(), EngineError> {
+        self.record_completed_at(tid, p, i);
         self.disarm_timers(tid);
         self.settle_race(tid);
         let el = p.el(i);
@@ -1151,10 +1158,10 @@ impl Instance {
         if el.kind.is_activity() {
             if let Some(s) = &el.post_script {
                 let scope = self.tokens[&tid].scope;
-                self.run_script(&p, &el.id, "post-script", s, scope)?;
+                self.run_script(p, &el.id, "post-script", s, scope)?;
             }
         }
-        self.leave_at(tid, &p, i)
+        self.leave_at(tid, p, i)
     }
 
     /// Moves a token along the outgoing flows of its element (conditions honoured, default
@@ -1200,7 +1207,7 @@ impl Instance {
         self.new_token(
             scope,
             p.flow_targets[fi].clone(),
-            Some(p.flow_ids[fi].clone()),
+            p.flow_via[fi].clone(),
             TokenState::Ready,
         );
     }
@@ -1422,6 +1429,42 @@ impl Instance {
         }
         Ok(false)
     }
+}
+
+/// The elements (indexes) a scope of `container` starts at: its none start events; else its
+/// first start event that is not an event subprocess's; else every element without incoming
+/// flows (boundary events, event subprocesses and link catches aside).
+fn start_elements(p: &Process, container: Option<&str>) -> Vec<usize> {
+    let children = || {
+        p.elements
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| e.parent.as_deref() == container)
+    };
+    let starts: Vec<usize> = children()
+        .filter(|(_, e)| e.kind == ElementKind::StartEvent && e.event.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if !starts.is_empty() {
+        return starts;
+    }
+    let starts: Vec<usize> = children()
+        .filter(|(_, e)| e.kind == ElementKind::StartEvent && !e.triggered_by_event)
+        .map(|(i, _)| i)
+        .take(1)
+        .collect();
+    if !starts.is_empty() {
+        return starts;
+    }
+    children()
+        .filter(|(_, e)| {
+            e.incoming.is_empty()
+                && e.kind != ElementKind::BoundaryEvent
+                && !e.triggered_by_event
+                && !matches!(e.event, Some(EventDefinition::Link { .. }))
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Evaluates `src` over variable layers; errors name the element and its position.

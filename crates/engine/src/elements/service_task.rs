@@ -247,7 +247,7 @@ impl Instance {
                 } else if let Some(v) = self.vars_mut(scope) {
                     v.extend(out);
                 }
-                self.complete_activity(tid)
+                self.complete_activity_at(tid, &p, i)
             }
             ServiceResult::BpmnError {
                 code,

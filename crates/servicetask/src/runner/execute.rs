@@ -188,7 +188,8 @@ impl<T: ServiceTask> TaskHandle<T> {
             (None, None) => Context::current(),
         };
         let input_size = input.as_ref().ok().and_then(TaskInput::input_size);
-        let otel = if telemetry.traces_enabled() {
+        let traced = telemetry.traces_enabled();
+        let otel = if traced {
             let mut attributes = Vec::with_capacity(inner.span_attributes.len() + 5);
             attributes.extend_from_slice(&inner.span_attributes);
             push_process_attributes(&mut attributes, &options.process);
@@ -378,7 +379,10 @@ impl<T: ServiceTask> TaskHandle<T> {
             }
             r
         });
-        span.end();
+        if traced {
+            // (the untraced stand-in has nothing to end; ending it would still read the clock)
+            span.end();
+        }
 
         let outcome = match outcome {
             TaskOutcome::Failure {
