@@ -169,15 +169,39 @@ struct FileTable {
 }
 
 struct Inner {
-    task: Arc<str>,
+    scope: Arc<TaskScope>,
     attempt: AtomicU32,
     otel: Context,
-    telemetry: Arc<Telemetry>,
     process: ProcessInfo,
     variables: serde_json::Map<String, serde_json::Value>,
     stats: ExecutionStats,
-    tracking: TrackingConfig,
-    dependencies: Option<Arc<dyn DependencyPolicy>>,
+}
+
+/// What every execution of one registered task shares: built once per task, so a context
+/// takes one shared pointer where it would otherwise clone four.
+pub struct TaskScope {
+    /// Task name.
+    pub task: Arc<str>,
+    /// Shared telemetry.
+    pub telemetry: Arc<Telemetry>,
+    /// Tracking switches.
+    pub tracking: TrackingConfig,
+    /// Breakers and bulkheads for dependencies, if configured.
+    pub dependencies: Option<Arc<dyn DependencyPolicy>>,
+}
+
+impl std::fmt::Debug for TaskScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskScope")
+            .field("task", &self.task)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The span of an execution whose telemetry is disabled: writes go nowhere.
+fn untraced() -> &'static Context {
+    static UNTRACED: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
+    UNTRACED.get_or_init(|| Context::new().with_span(opentelemetry::trace::noop::NoopSpan::DEFAULT))
 }
 
 /// The execution context handed to a task (`cx`).
@@ -189,7 +213,7 @@ pub struct TaskContext {
 impl std::fmt::Debug for TaskContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskContext")
-            .field("task", &self.inner.task)
+            .field("task", &self.inner.scope.task)
             .field("attempt", &self.attempt())
             .field("process", &self.inner.process)
             .finish_non_exhaustive()
@@ -217,17 +241,32 @@ pub struct ContextParts {
 impl TaskContext {
     /// Builds a context (used by the runner).
     pub fn new(parts: ContextParts) -> Self {
+        let scope = Arc::new(TaskScope {
+            task: parts.task,
+            telemetry: parts.telemetry,
+            tracking: parts.tracking,
+            dependencies: parts.dependencies,
+        });
+        Self::in_scope(scope, parts.otel, parts.process, parts.variables)
+    }
+
+    /// Builds a context for one execution of the task `scope` describes (what the runner does
+    /// on its hot path). `otel` holds the execution span; with the scope's telemetry disabled it
+    /// is the caller's context, and [`TaskContext::span`] writes nowhere.
+    pub fn in_scope(
+        scope: Arc<TaskScope>,
+        otel: Context,
+        process: ProcessInfo,
+        variables: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
         TaskContext {
             inner: Arc::new(Inner {
-                task: parts.task,
+                scope,
                 attempt: AtomicU32::new(1),
-                otel: parts.otel,
-                telemetry: parts.telemetry,
-                process: parts.process,
-                variables: parts.variables,
+                otel,
+                process,
+                variables,
                 stats: ExecutionStats::default(),
-                tracking: parts.tracking,
-                dependencies: parts.dependencies,
             }),
         }
     }
@@ -247,7 +286,7 @@ impl TaskContext {
 
     /// The task name.
     pub fn task_name(&self) -> &str {
-        &self.inner.task
+        &self.inner.scope.task
     }
 
     /// The 1-based attempt number.
@@ -261,14 +300,20 @@ impl TaskContext {
         self.inner.stats.attempts.fetch_max(attempt, Ordering::Relaxed);
     }
 
-    /// The OpenTelemetry context holding the execution span.
+    /// The OpenTelemetry context holding the execution span (with telemetry disabled: the
+    /// caller's context, so the trace still propagates).
     pub fn otel_context(&self) -> &Context {
         &self.inner.otel
     }
 
-    /// The execution span (to add events or attributes).
+    /// The execution span (to add events or attributes); a no-op span when telemetry is
+    /// disabled.
     pub fn span(&self) -> opentelemetry::trace::SpanRef<'_> {
-        self.inner.otel.span()
+        if self.inner.scope.telemetry.traces_enabled() {
+            self.inner.otel.span()
+        } else {
+            untraced().span()
+        }
     }
 
     /// The trace id of the execution span as 32 hex characters, if the span is sampled or valid.
@@ -279,7 +324,7 @@ impl TaskContext {
 
     /// Shared telemetry.
     pub fn telemetry(&self) -> &Arc<Telemetry> {
-        &self.inner.telemetry
+        &self.inner.scope.telemetry
     }
 
     /// BPMN coordinates.
@@ -304,17 +349,17 @@ impl TaskContext {
 
     /// Tracking switches in force.
     pub fn tracking(&self) -> &TrackingConfig {
-        &self.inner.tracking
+        &self.inner.scope.tracking
     }
 
     /// Dependency policy (breakers and bulkheads per dependency), if any.
     pub fn dependency_policy(&self) -> Option<&Arc<dyn DependencyPolicy>> {
-        self.inner.dependencies.as_ref()
+        self.inner.scope.dependencies.as_ref()
     }
 
     /// Custom metrics, tagged with the task name.
     pub fn metrics(&self) -> TaskMetrics<'_> {
-        TaskMetrics::new(&self.inner.telemetry, &self.inner.task)
+        TaskMetrics::new(&self.inner.scope.telemetry, &self.inner.scope.task)
     }
 
     /// Tracked file operations.
@@ -351,7 +396,7 @@ impl TaskContext {
         E: Display,
     {
         let parent = self.current_parent();
-        let span = self.inner.telemetry.tracer().start_with_context(name, &parent);
+        let span = self.inner.scope.telemetry.tracer().start_with_context(name, &parent);
         let cx = parent.with_span(span);
         let result = fut.with_context(cx.clone()).await;
         let span = cx.span();
@@ -365,7 +410,7 @@ impl TaskContext {
     /// Starts a client span for a dependency call (used by [`Dependency`]).
     pub(crate) fn client_span(&self, name: &str) -> Context {
         let parent = self.current_parent();
-        let tracer = self.inner.telemetry.tracer();
+        let tracer = self.inner.scope.telemetry.tracer();
         let span = tracer
             .span_builder(name.to_string())
             .with_kind(SpanKind::Client)

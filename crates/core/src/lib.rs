@@ -28,7 +28,7 @@ pub use config::{
     BreakerConfig, BulkheadConfig, FallbackConfig, Jitter, RetryBudgetConfig, RetryConfig, RetryMode, TaskConfig,
     TaskConfigBuilder, TimeoutConfig, TrackingConfig, WindowKind,
 };
-pub use context::{ContextParts, ExecutionStats, ProcessInfo, TaskContext};
+pub use context::{ContextParts, ExecutionStats, ProcessInfo, TaskContext, TaskScope};
 pub use dependency::{Dependency, DependencyPermit, DependencyPolicy};
 pub use error::{ErrorClass, ErrorContext, TaskError};
 pub use fs::TrackedFs;

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use servicetask_core::{ProcessInfo, TaskOutcome};
 use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
 
-use crate::{RunOptions, Runner};
+use crate::{JsonOutcome, RunOptions, Runner};
 
 /// What to do with a binding no registered task answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,30 +111,33 @@ impl TaskHandler for RunnerHandler {
             variables: serde_json::Map::new(),
         };
         // the task reads its input from the variables, then keeps them as `cx.variables()`
-        let run = task.run_json_shared(call.variables, options);
-        Box::pin(async move {
-            match run.await {
-                TaskOutcome::Complete(vars) => ServiceResult::Complete(vars),
-                TaskOutcome::BpmnError {
-                    code,
-                    message,
-                    variables,
-                } => ServiceResult::BpmnError {
-                    code,
-                    message,
-                    variables,
-                },
-                TaskOutcome::Failure {
-                    error,
-                    retries_left,
-                    retry_backoff,
-                } => ServiceResult::Failed {
-                    message: error.report(),
-                    error_class: error.class().as_str().to_string(),
-                    retries_left,
-                    retry_backoff,
-                },
-            }
-        })
+        task.run_for_engine(call.variables, options)
+    }
+}
+
+/// The engine's view of a task outcome: complete -> output variables, BPMN error -> thrown,
+/// failure -> retried by the engine while retries are left, then an incident.
+pub(crate) fn service_result(outcome: JsonOutcome) -> ServiceResult {
+    match outcome {
+        TaskOutcome::Complete(vars) => ServiceResult::Complete(vars),
+        TaskOutcome::BpmnError {
+            code,
+            message,
+            variables,
+        } => ServiceResult::BpmnError {
+            code,
+            message,
+            variables,
+        },
+        TaskOutcome::Failure {
+            error,
+            retries_left,
+            retry_backoff,
+        } => ServiceResult::Failed {
+            message: error.report(),
+            error_class: error.class().as_str().to_string(),
+            retries_left,
+            retry_backoff,
+        },
     }
 }

@@ -60,8 +60,8 @@ pub use servicetask_core::{
     layer, record, redact, semconv, task_fn, task_schema, BreakerConfig, BulkheadConfig, ContextParts, Dependency,
     DependencyPermit, DependencyPolicy, ErrorClass, ErrorContext, ExecutionStats, FallbackConfig, FnTask, Jitter,
     ProcessInfo, RetryBudgetConfig, RetryConfig, RetryMode, ServiceTask, TaskConfig, TaskConfigBuilder, TaskContext,
-    TaskError, TaskInput, TaskMetrics, TaskOutcome, Telemetry, TimeoutConfig, TrackedFs, TrackedPath, TrackingConfig,
-    WindowKind,
+    TaskError, TaskInput, TaskMetrics, TaskOutcome, TaskScope, Telemetry, TimeoutConfig, TrackedFs, TrackedPath,
+    TrackingConfig, WindowKind,
 };
 
 pub use config::{ConfigError, ConfigLoader, DependencySettings};

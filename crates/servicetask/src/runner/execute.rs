@@ -19,8 +19,8 @@ use opentelemetry::{Context, KeyValue};
 use servicetask_core::layer::{AttemptResult, BoxFuture, FallbackValue, Invoke, Layer, Next, TaskValue};
 use servicetask_core::record::{ExecutionRecord, OutcomeKind};
 use servicetask_core::{
-    semconv, ContextParts, ErrorClass, ProcessInfo, ServiceTask, TaskConfig, TaskContext, TaskError, TaskInput,
-    TaskOutcome, TrackedPath,
+    semconv, ErrorClass, ProcessInfo, ServiceTask, TaskConfig, TaskContext, TaskError, TaskInput, TaskOutcome,
+    TaskScope, TrackedPath,
 };
 
 use super::Shared;
@@ -71,7 +71,8 @@ struct HandleInner<T> {
     task: T,
     config: TaskConfig,
     span_name: &'static str,
-    task_name: Arc<str>,
+    /// What every execution's context shares.
+    scope: Arc<TaskScope>,
     bound: BoundInstruments,
     layers: Vec<Arc<dyn Layer>>,
     shared: Arc<Shared>,
@@ -130,7 +131,12 @@ impl<T: ServiceTask> TaskHandle<T> {
             inner: Arc::new(HandleInner {
                 task,
                 span_name,
-                task_name: Arc::from(span_name),
+                scope: Arc::new(TaskScope {
+                    task: Arc::from(span_name),
+                    telemetry: shared.telemetry.clone(),
+                    tracking: config.tracking.clone(),
+                    dependencies: shared.dependencies.clone(),
+                }),
                 bound,
                 layers,
                 shared,
@@ -204,23 +210,13 @@ impl<T: ServiceTask> TaskHandle<T> {
                 .start_with_context(tracer, &parent);
             parent.with_span(span)
         } else {
-            // No span is built, but the execution still sits in its caller's trace: a
-            // non-recording stand-in keeps the parent's span context (for propagation and
-            // `tracing` parents) while nothing written to "the task's span" reaches the parent.
-            let sc = parent.span().span_context().clone();
-            parent.with_remote_span_context(sc)
+            // No span is built; the execution still runs in its caller's context (the trace
+            // propagates), and `cx.span()` writes nowhere.
+            parent
         };
         inner.bound.in_flight.add(1);
 
-        let cx = TaskContext::new(ContextParts {
-            task: inner.task_name.clone(),
-            otel: otel.clone(),
-            telemetry: telemetry.clone(),
-            process: options.process,
-            variables: options.variables,
-            tracking: inner.config.tracking.clone(),
-            dependencies: shared.dependencies.clone(),
-        });
+        let cx = TaskContext::in_scope(inner.scope.clone(), otel.clone(), options.process, options.variables);
 
         let mut context_fields = None;
         let result: Result<T::Output, TaskError> = async {
@@ -233,6 +229,14 @@ impl<T: ServiceTask> TaskHandle<T> {
                         inspect(&cx, &paths)?;
                     }
                 }
+            }
+            if inner.layers.is_empty() {
+                // Nothing between the runner and the task: call it in place, with no boxed
+                // future and no type-erased value in between.
+                return run_in_place(&inner.task, &cx, &input)
+                    .with_context(otel.clone())
+                    .await
+                    .inspect_err(|_| context_fields = input.context_fields());
             }
             let invoke = Attempt {
                 task: &inner.task,
@@ -248,7 +252,7 @@ impl<T: ServiceTask> TaskHandle<T> {
         .await;
 
         let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
-        let span = otel.span();
+        let span = cx.span();
         let stats = cx.stats();
         let attempts = stats.attempts.load(Ordering::Relaxed).max(1);
         if attempts > 1 {
@@ -321,7 +325,9 @@ impl<T: ServiceTask> TaskHandle<T> {
             }
         };
         inner.bound.in_flight.add(-1);
-        let trace_id = span.span_context().is_valid().then(|| span.span_context().trace_id());
+        // the task span's trace, or the caller's when no span was built
+        let trace = otel.span().span_context().clone();
+        let trace_id = trace.is_valid().then(|| trace.trace_id());
         let record = started_wall.map(|started_wall| {
             let mut r = ExecutionRecord::new(
                 inner.span_name,
@@ -411,6 +417,17 @@ impl<T: ServiceTask> TaskHandle<T> {
             sink.record(r);
         }
         outcome
+    }
+}
+
+/// One call of a task with no layers around it, panics caught (what [`Attempt`] does, unboxed).
+async fn run_in_place<T: ServiceTask>(task: &T, cx: &TaskContext, input: &T::Input) -> Result<T::Output, TaskError> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| task.run(cx, input.clone()))) {
+        Ok(fut) => match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(result) => result,
+            Err(payload) => Err(panic_error(payload)),
+        },
+        Err(payload) => Err(panic_error(payload)),
     }
 }
 

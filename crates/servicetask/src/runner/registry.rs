@@ -1,6 +1,7 @@
 //! Type-erased registered tasks: run by name from JSON variables (what the BPMN engine does),
 //! and describe themselves with a JSON Schema.
 
+#[cfg(feature = "engine")]
 use std::sync::Arc;
 
 use servicetask_core::layer::BoxFuture;
@@ -23,13 +24,14 @@ pub trait RegisteredTask: Send + Sync + 'static {
         variables: serde_json::Map<String, serde_json::Value>,
         options: RunOptions,
     ) -> BoxFuture<'_, JsonOutcome>;
-    /// [`RegisteredTask::run_json`] for a caller that shares the task: the future owns it (what
-    /// the BPMN engine's handler needs), without a second boxed future around the first.
-    fn run_json_shared(
+    /// [`RegisteredTask::run_json`] as the BPMN engine's service call: the future owns the
+    /// task and answers with the engine's result type, in one boxed future.
+    #[cfg(feature = "engine")]
+    fn run_for_engine(
         self: Arc<Self>,
         variables: serde_json::Map<String, serde_json::Value>,
         options: RunOptions,
-    ) -> BoxFuture<'static, JsonOutcome>;
+    ) -> servicetask_engine::ServiceFuture;
 }
 
 impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
@@ -53,16 +55,19 @@ impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
         Box::pin(async move { self.execute(input, options).await.map(output_to_variables) })
     }
 
-    fn run_json_shared(
+    #[cfg(feature = "engine")]
+    fn run_for_engine(
         self: Arc<Self>,
         variables: serde_json::Map<String, serde_json::Value>,
         mut options: RunOptions,
-    ) -> BoxFuture<'static, JsonOutcome> {
+    ) -> servicetask_engine::ServiceFuture {
         let input = input_from_variables::<T::Input>(&variables);
         if options.variables.is_empty() {
             options.variables = variables;
         }
-        Box::pin(async move { self.execute(input, options).await.map(output_to_variables) })
+        Box::pin(
+            async move { crate::engine::service_result(self.execute(input, options).await.map(output_to_variables)) },
+        )
     }
 }
 
