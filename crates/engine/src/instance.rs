@@ -3,11 +3,11 @@
 
 use crate::engine::{CompiledDefs, Engine};
 use crate::error::{EngineError, Location};
-use crate::fxhash::FxHashMap;
 use crate::idmap::IdMap;
 use crate::observer::ElementEvent;
 use crate::state::*;
 use crate::telemetry;
+use foldhash::HashMap as NameMap;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::Context;
 use serde_json::{Map, Value};
@@ -28,8 +28,8 @@ pub(crate) struct ProcIndex {
     pub idx: usize,
     /// The process id, shared by the records of every instance.
     pub process_id: Arc<str>,
-    elements: FxHashMap<String, usize>,
-    flows: FxHashMap<String, usize>,
+    elements: NameMap<String, usize>,
+    flows: NameMap<String, usize>,
     /// The elements, shared so a step does not clone one.
     els: Vec<Arc<FlowElement>>,
     /// Per element (same order): where its token goes when it leaves.
@@ -51,10 +51,10 @@ pub(crate) struct ProcIndex {
     /// one to arm).
     pub has_event_subprocesses: bool,
     /// Activities with a timer boundary event.
-    timer_hosts: std::collections::HashSet<String, crate::fxhash::FxBuildHasher>,
+    timer_hosts: foldhash::HashSet<String>,
     /// Expressions and scripts parsed so far, by source text (parsed once, run many times).
-    exprs: Mutex<FxHashMap<String, Arc<Expression>>>,
-    scripts: Mutex<FxHashMap<String, Arc<expr::Script>>>,
+    exprs: Mutex<NameMap<String, Arc<Expression>>>,
+    scripts: Mutex<NameMap<String, Arc<expr::Script>>>,
 }
 
 /// The outgoing flows of one element, resolved to flow indexes.
@@ -68,9 +68,8 @@ struct Outgoing {
 impl ProcIndex {
     pub(crate) fn new(defs: Arc<Definitions>, idx: usize) -> Self {
         let p = &defs.processes[idx];
-        let elements: FxHashMap<String, usize> =
-            p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
-        let flows: FxHashMap<String, usize> = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
+        let elements: NameMap<String, usize> = p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        let flows: NameMap<String, usize> = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
         let els = p.elements.iter().cloned().map(Arc::new).collect();
         let out = p
             .elements
@@ -143,8 +142,8 @@ impl ProcIndex {
             root_starts,
             has_event_subprocesses,
             timer_hosts,
-            exprs: Mutex::new(FxHashMap::default()),
-            scripts: Mutex::new(FxHashMap::default()),
+            exprs: Mutex::new(NameMap::default()),
+            scripts: Mutex::new(NameMap::default()),
         }
     }
 
@@ -328,6 +327,8 @@ impl Instance {
             .and_then(Value::as_str)
             .and_then(telemetry::parse_traceparent);
         let otel = telemetry::start_instance_span(engine.inner.tracer.as_ref(), process_id, &id, parent, false);
+        // most instances complete about as many activities as their process has elements
+        let expected_steps = compiled.process(process_id).map_or(0, |p| p.els.len());
         let mut inst = Instance {
             engine,
             defs: compiled.defs.clone(),
@@ -339,7 +340,7 @@ impl Instance {
             scopes: IdMap::default(),
             tokens: IdMap::default(),
             timers: Vec::new(),
-            completed: Vec::new(),
+            completed: Vec::with_capacity(expected_steps),
             status: InstanceStatus::Running,
             error: None,
             next_id: 1,
@@ -362,9 +363,17 @@ impl Instance {
             _ => vec![process_id.to_string()],
         };
         let keys: Vec<String> = vars.keys().cloned().collect();
-        let mut scopes = Vec::new();
-        for r in roots {
-            scopes.push(inst.new_scope(None, None, ScopeKind::Process, r, None, vars.clone(), keys.clone()));
+        let mut scopes = Vec::with_capacity(roots.len());
+        let mut vars = Some(vars);
+        let last = roots.len().saturating_sub(1);
+        for (i, r) in roots.into_iter().enumerate() {
+            // every pool starts with the same variables: the last one takes them
+            let v = if i == last {
+                vars.take().unwrap_or_default()
+            } else {
+                vars.clone().unwrap_or_default()
+            };
+            scopes.push(inst.new_scope(None, None, ScopeKind::Process, r, None, v, keys.clone()));
         }
         for root in scopes {
             if let Err(e) = inst.start_scope(root) {

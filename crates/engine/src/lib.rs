@@ -33,7 +33,6 @@ pub mod conformance;
 mod elements;
 mod engine;
 mod error;
-mod fxhash;
 mod handler;
 mod idmap;
 mod instance;

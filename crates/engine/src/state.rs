@@ -61,8 +61,9 @@ pub enum TokenState {
     Joining,
     /// Its activity runs in a child scope (subprocess, call activity).
     InScope(Id),
-    /// The body of a multi-instance activity.
-    MiBody(MiState),
+    /// The body of a multi-instance activity (boxed: tokens move on every step, and most are
+    /// not multi-instance bodies).
+    MiBody(Box<MiState>),
     /// A task failed with no retries left.
     Incident {
         /// What went wrong.

@@ -22,6 +22,9 @@ impl Instance {
 
     /// When a token of an event-gateway race completes its event, withdraws the others.
     pub(crate) fn settle_race(&mut self, tid: Id) {
+        if self.races.is_empty() {
+            return; // no event-based gateway is waiting (the common case): nothing to hash
+        }
         let Some(group) = self.races.remove(&tid) else { return };
         let losers: Vec<Id> = self
             .races

@@ -79,7 +79,7 @@ impl Instance {
             keys,
         };
         if let Some(t) = self.tokens.get_mut(&tid) {
-            t.state = TokenState::MiBody(state);
+            t.state = TokenState::MiBody(Box::new(state));
         }
         if let Some(o) = &self.engine.inner.observer {
             o.on_batch_progress(&self.id, &el.id, 0, n);

@@ -30,7 +30,7 @@ impl Instance {
             keys: None,
         };
         if let Some(t) = self.tokens.get_mut(&tid) {
-            t.state = TokenState::MiBody(state);
+            t.state = TokenState::MiBody(Box::new(state));
         }
         self.next_iteration_or_finish(tid, p, el)
     }

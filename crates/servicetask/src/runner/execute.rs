@@ -218,6 +218,9 @@ impl<T: ServiceTask> TaskHandle<T> {
 
         let cx = TaskContext::in_scope(inner.scope.clone(), otel.clone(), options.process, options.variables);
 
+        // The context current while the task runs: its span, or the caller's trace when no
+        // span is built; nothing to attach when neither exists.
+        let attach = (traced || otel.span().span_context().is_valid()).then_some(&otel);
         let mut context_fields = None;
         let result: Result<T::Output, TaskError> = async {
             let input = input?;
@@ -233,8 +236,7 @@ impl<T: ServiceTask> TaskHandle<T> {
             if inner.layers.is_empty() {
                 // Nothing between the runner and the task: call it in place, with no boxed
                 // future and no type-erased value in between.
-                return run_in_place(&inner.task, &cx, &input)
-                    .with_context(otel.clone())
+                return in_context(run_in_place(&inner.task, &cx, &input), attach)
                     .await
                     .inspect_err(|_| context_fields = input.context_fields());
             }
@@ -242,9 +244,7 @@ impl<T: ServiceTask> TaskHandle<T> {
                 task: &inner.task,
                 input: &input,
             };
-            let value = Next::new(&inner.layers, &invoke)
-                .run(&cx)
-                .with_context(otel.clone())
+            let value = in_context(Next::new(&inner.layers, &invoke).run(&cx), attach)
                 .await
                 .inspect_err(|_| context_fields = input.context_fields())?;
             into_output::<T::Output>(value)
@@ -417,6 +417,14 @@ impl<T: ServiceTask> TaskHandle<T> {
             sink.record(r);
         }
         outcome
+    }
+}
+
+/// Polls `fut` with `otel` as the current context, if given.
+async fn in_context<F: Future>(fut: F, otel: Option<&Context>) -> F::Output {
+    match otel {
+        Some(cx) => fut.with_context(cx.clone()).await,
+        None => fut.await,
     }
 }
 

@@ -22,7 +22,6 @@ mod execute;
 mod registry;
 mod standard;
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use servicetask_core::layer::Layer;
@@ -69,7 +68,8 @@ pub struct Runner {
     shared: Arc<Shared>,
     config: Arc<ConfigLoader>,
     pipeline: Arc<dyn PipelineFactory>,
-    tasks: Arc<RwLock<HashMap<String, Arc<dyn RegisteredTask>>>>,
+    /// Registered tasks by name (looked up on every engine call: a fast hasher).
+    tasks: Arc<RwLock<foldhash::HashMap<String, Arc<dyn RegisteredTask>>>>,
 }
 
 impl std::fmt::Debug for Runner {
