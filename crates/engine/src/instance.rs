@@ -42,6 +42,8 @@ pub(crate) struct ProcIndex {
     bindings: Vec<Arc<TaskBinding>>,
     /// Per flow: the id of its target element.
     flow_targets: Vec<Arc<str>>,
+    /// Per flow: the index of its target element, if it exists.
+    flow_target_index: Vec<Option<usize>>,
     /// Per flow: its id when its target joins several flows (a token records the flow it
     /// arrived by only where a join needs it).
     flow_via: Vec<Option<Arc<str>>>,
@@ -118,6 +120,11 @@ impl ProcIndex {
                 joins.then(|| id.clone())
             })
             .collect();
+        let flow_target_index = p
+            .flows
+            .iter()
+            .map(|f| elements.get(f.target.as_str()).copied())
+            .collect();
         let root_starts = start_elements(p, None);
         let has_event_subprocesses = p.elements.iter().any(|e| e.triggered_by_event);
         let timer_hosts = p
@@ -138,6 +145,7 @@ impl ProcIndex {
             names,
             bindings,
             flow_targets,
+            flow_target_index,
             flow_via,
             root_starts,
             has_event_subprocesses,
@@ -261,9 +269,6 @@ pub struct Instance {
     compiled: Arc<CompiledDefs>,
     /// The processes this instance has used (usually one: a linear scan beats hashing).
     procs: Vec<Arc<ProcIndex>>,
-    /// The last token looked up by `token_element_at`, with its process and element index (a
-    /// token never changes scope or element, and ids are never reused).
-    el_memo: Option<(Id, Arc<ProcIndex>, usize)>,
     pub(crate) id: Arc<str>,
     pub(crate) process_id: String,
     pub(crate) scopes: IdMap<Scope>,
@@ -311,7 +316,13 @@ fn new_instance_id() -> Arc<str> {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     let n = INSTANCE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    Arc::from(format!("{:012x}{:04x}", nanos & 0xffff_ffff_ffff, n & 0xffff))
+    // 12 hex digits of the clock and 4 of the counter, written in place (one allocation)
+    let value = ((nanos & 0xffff_ffff_ffff) << 16) | (n & 0xffff);
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[((value >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    Arc::from(std::str::from_utf8(&digits).unwrap_or("0"))
 }
 
 impl Instance {
@@ -326,7 +337,15 @@ impl Instance {
             .get("traceparent")
             .and_then(Value::as_str)
             .and_then(telemetry::parse_traceparent);
-        let otel = telemetry::start_instance_span(engine.inner.tracer.as_ref(), process_id, &id, parent, false);
+        let otel = telemetry::start_instance_span(
+            engine.inner.tracer.as_ref(),
+            compiled
+                .process(process_id)
+                .map_or_else(|| Arc::from(process_id), |p| p.process_id.clone()),
+            id.clone(),
+            parent,
+            false,
+        );
         // most instances complete about as many activities as their process has elements
         let expected_steps = compiled.process(process_id).map_or(0, |p| p.els.len());
         let mut inst = Instance {
@@ -334,7 +353,6 @@ impl Instance {
             defs: compiled.defs.clone(),
             compiled,
             procs: Vec::new(),
-            el_memo: None,
             id,
             process_id: process_id.to_string(),
             scopes: IdMap::default(),
@@ -360,7 +378,16 @@ impl Instance {
                 .filter_map(|p| p.process_ref.clone())
                 .filter(|r| inst.defs.process(r).is_some_and(|p| !p.elements.is_empty()))
                 .collect(),
-            _ => vec![process_id.to_string()],
+            _ => {
+                // one process (the common case): no list to build
+                let keys = vars.keys().cloned().collect();
+                let scope = inst.new_scope(None, None, ScopeKind::Process, process_id.to_string(), None, vars, keys);
+                if let Err(e) = inst.start_scope(scope) {
+                    inst.end_span(Some(&e.to_string()));
+                    return Err(e);
+                }
+                return Ok(inst);
+            }
         };
         let keys: Vec<String> = vars.keys().cloned().collect();
         let mut scopes = Vec::with_capacity(roots.len());
@@ -392,8 +419,8 @@ impl Instance {
         let parent = snap.traceparent.as_deref().and_then(telemetry::parse_traceparent);
         let otel = telemetry::start_instance_span(
             engine.inner.tracer.as_ref(),
-            &snap.process_id,
-            &snap.instance_id,
+            Arc::from(snap.process_id.as_str()),
+            Arc::from(snap.instance_id.as_str()),
             parent,
             true,
         );
@@ -402,7 +429,6 @@ impl Instance {
             defs: compiled.defs.clone(),
             compiled,
             procs: Vec::new(),
-            el_memo: None,
             id: Arc::from(snap.instance_id),
             process_id: snap.process_id,
             scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
@@ -841,6 +867,7 @@ impl Instance {
                 mi_inner: false,
                 loop_count: 0,
                 attempts: 0,
+                slot: ElementSlot::default(),
             },
         );
         if ready {
@@ -892,16 +919,15 @@ impl Instance {
     /// The process a token is in and the index of its element there (`p.el(i)`): one shared
     /// pointer cloned, the element borrowed from the process.
     pub(crate) fn token_element_at(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, usize), EngineError> {
-        if let Some((id, p, i)) = &self.el_memo {
-            if *id == tid && self.tokens.contains_key(&tid) {
-                return Ok((p.clone(), *i));
-            }
-        }
-        let scope = self
+        let token = self
             .tokens
             .get(&tid)
-            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?
-            .scope;
+            .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
+        // a token never changes scope or element: found once, kept on the token
+        if let ElementSlot(Some((slot, i))) = token.slot {
+            return Ok((self.procs[slot as usize].clone(), i as usize));
+        }
+        let scope = token.scope;
         let p = self.proc_of_scope(scope)?;
         let element = &self.tokens[&tid].element;
         let i = p.element_index(element).ok_or_else(|| {
@@ -910,7 +936,10 @@ impl Instance {
                 p.process().id
             ))
         })?;
-        self.el_memo = Some((tid, p.clone(), i));
+        let slot = self.procs.iter().position(|q| Arc::ptr_eq(q, &p));
+        if let (Some(slot), Some(t)) = (slot, self.tokens.get_mut(&tid)) {
+            t.slot = ElementSlot(Some((slot as u32, i as u32)));
+        }
         Ok((p, i))
     }
 
@@ -1213,12 +1242,21 @@ impl Instance {
 
     /// A new token on flow `fi`, ready to enter its target.
     fn take_flow(&mut self, scope: Id, p: &ProcIndex, fi: usize) {
-        self.new_token(
+        let tid = self.new_token(
             scope,
             p.flow_targets[fi].clone(),
             p.flow_via[fi].clone(),
             TokenState::Ready,
         );
+        // the target is known: so is the new token's slot (same scope, same process)
+        if let (Some(target), Some(slot)) = (
+            p.flow_target_index[fi],
+            self.procs.iter().position(|q| std::ptr::eq(&**q, p)),
+        ) {
+            if let Some(t) = self.tokens.get_mut(&tid) {
+                t.slot = ElementSlot(Some((slot as u32, target as u32)));
+            }
+        }
     }
 
     /// Replaces token `tid` by one token on each of `flows`.

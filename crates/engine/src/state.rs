@@ -111,6 +111,20 @@ pub struct Token {
     pub loop_count: u64,
     /// Service call attempts made.
     pub attempts: u32,
+    /// Where the element sits in the instance's compiled processes (found once, not saved).
+    #[serde(skip)]
+    pub(crate) slot: ElementSlot,
+}
+
+/// A token's element as (process slot of the instance, element index): a cache, so it takes no
+/// part in equality and is not saved.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ElementSlot(pub Option<(u32, u32)>);
+
+impl PartialEq for ElementSlot {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// What a timer does when it fires.

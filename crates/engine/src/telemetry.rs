@@ -1,8 +1,11 @@
 //! The process-instance span: continues a W3C `traceparent`, and yields one for persistence.
 
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer};
+use opentelemetry::trace::{
+    Span, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer,
+};
 use opentelemetry::{Context, KeyValue};
+use std::sync::Arc;
 
 /// Attribute: the BPMN process id.
 pub const BPMN_PROCESS_ID: &str = "bpmn.process.id";
@@ -56,10 +59,14 @@ pub fn format_traceparent(sc: &SpanContext) -> Option<String> {
 
 /// Starts the process-instance span `<process id>` on `tracer` (the global tracer when `None`),
 /// child of `parent` when given, and returns a context carrying it.
+///
+/// The attributes are set once the span is known to record: a program without a tracer
+/// provider (the API's no-op) pays for no attribute list. (A sampler therefore does not see
+/// them when it decides.)
 pub(crate) fn start_instance_span(
     tracer: Option<&BoxedTracer>,
-    process_id: &str,
-    instance_id: &str,
+    process_id: Arc<str>,
+    instance_id: Arc<str>,
     parent: Option<SpanContext>,
     resumed: bool,
 ) -> Context {
@@ -67,23 +74,18 @@ pub(crate) fn start_instance_span(
         Some(sc) => Context::new().with_remote_span_context(sc),
         None => Context::new(),
     };
-    let mut attrs = Vec::with_capacity(2 + usize::from(resumed));
-    attrs.push(KeyValue::new(BPMN_PROCESS_ID, process_id.to_string()));
-    attrs.push(KeyValue::new(BPMN_PROCESS_INSTANCE_ID, instance_id.to_string()));
-    if resumed {
-        attrs.push(KeyValue::new("bpmn.process.resumed", true));
+    let builder = SpanBuilder::from_name(process_id.to_string()).with_kind(SpanKind::Internal);
+    let mut span = match tracer {
+        Some(t) => t.build_with_context(builder, &parent_cx),
+        None => opentelemetry::global::tracer(TRACER_NAME).build_with_context(builder, &parent_cx),
+    };
+    if span.is_recording() {
+        span.set_attribute(KeyValue::new(BPMN_PROCESS_ID, process_id));
+        span.set_attribute(KeyValue::new(BPMN_PROCESS_INSTANCE_ID, instance_id));
+        if resumed {
+            span.set_attribute(KeyValue::new("bpmn.process.resumed", true));
+        }
     }
-    let start = |tracer: &BoxedTracer| {
-        tracer
-            .span_builder(process_id.to_string())
-            .with_kind(SpanKind::Internal)
-            .with_attributes(attrs)
-            .start_with_context(tracer, &parent_cx)
-    };
-    let span = match tracer {
-        Some(t) => start(t),
-        None => start(&opentelemetry::global::tracer(TRACER_NAME)),
-    };
     parent_cx.with_span(span)
 }
 

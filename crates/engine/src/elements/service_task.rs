@@ -244,8 +244,10 @@ impl Instance {
                     if let Some(v) = self.vars_mut(scope) {
                         apply_pairs(v, pairs);
                     }
-                } else if let Some(v) = self.vars_mut(scope) {
-                    v.extend(out);
+                } else if !out.is_empty() {
+                    if let Some(v) = self.vars_mut(scope) {
+                        v.extend(out);
+                    }
                 }
                 self.complete_activity_at(tid, &p, i)
             }

@@ -255,75 +255,41 @@ impl<T: ServiceTask> TaskHandle<T> {
         let span = cx.span();
         let stats = cx.stats();
         let attempts = stats.attempts.load(Ordering::Relaxed).max(1);
-        if attempts > 1 {
-            span.set_attribute(KeyValue::new(semconv::SERVICETASK_ATTEMPTS, attempts as i64));
-        }
         record_resource_attributes(&cx);
         let outcome = TaskOutcome::from_result(result, 0, None);
+        if traced {
+            annotate_span(&span, &outcome, attempts);
+        }
         let (kind, error_class) = match &outcome {
-            TaskOutcome::Complete(_) => {
-                span.set_attribute(KeyValue::new(
-                    semconv::SERVICETASK_OUTCOME,
-                    OutcomeKind::Complete.as_str(),
-                ));
-                let (duration, count) = BoundInstruments::outcome(
-                    &inner.bound.complete,
-                    instruments,
-                    &inner.name_attribute,
-                    OutcomeKind::Complete,
-                );
-                duration.record(elapsed.as_secs_f64());
-                count.add(1);
-                (OutcomeKind::Complete, None)
-            }
-            TaskOutcome::BpmnError { code, .. } => {
-                span.set_attribute(KeyValue::new(
-                    semconv::SERVICETASK_OUTCOME,
-                    OutcomeKind::BpmnError.as_str(),
-                ));
-                span.set_attribute(KeyValue::new(semconv::BPMN_ERROR_CODE, code.clone()));
-                let (duration, count) = BoundInstruments::outcome(
-                    &inner.bound.bpmn_error,
-                    instruments,
-                    &inner.name_attribute,
-                    OutcomeKind::BpmnError,
-                );
-                duration.record(elapsed.as_secs_f64());
-                count.add(1);
-                (OutcomeKind::BpmnError, Some(ErrorClass::Business))
-            }
-            TaskOutcome::Failure {
-                error, retries_left, ..
-            } => {
-                let class = error.class().as_str();
-                span.set_attribute(KeyValue::new(
-                    semconv::SERVICETASK_OUTCOME,
-                    OutcomeKind::Failure.as_str(),
-                ));
-                span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, class));
-                if *retries_left > 0 {
-                    span.set_attribute(KeyValue::new(semconv::SERVICETASK_RETRIES_LEFT, *retries_left as i64));
-                }
-                if error.class() == ErrorClass::Panic {
-                    span.add_event(
-                        semconv::event::EXCEPTION,
-                        vec![
-                            KeyValue::new(semconv::EXCEPTION_TYPE, "panic"),
-                            KeyValue::new(semconv::EXCEPTION_MESSAGE, error.message().to_string()),
-                        ],
-                    );
-                }
-                span.set_status(Status::error(error.message().to_string()));
-                let attrs = [
-                    inner.name_attribute.clone(),
-                    KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::Failure.as_str()),
-                    KeyValue::new(semconv::ERROR_TYPE, class),
-                ];
-                instruments.duration.record(elapsed.as_secs_f64(), &attrs);
-                instruments.executions.add(1, &attrs);
-                (OutcomeKind::Failure, Some(error.class()))
-            }
+            TaskOutcome::Complete(_) => (OutcomeKind::Complete, None),
+            TaskOutcome::BpmnError { .. } => (OutcomeKind::BpmnError, Some(ErrorClass::Business)),
+            TaskOutcome::Failure { error, .. } => (OutcomeKind::Failure, Some(error.class())),
         };
+        if telemetry.metrics_enabled() {
+            let seconds = elapsed.as_secs_f64();
+            match kind {
+                OutcomeKind::Complete | OutcomeKind::BpmnError => {
+                    let slot = if kind == OutcomeKind::Complete {
+                        &inner.bound.complete
+                    } else {
+                        &inner.bound.bpmn_error
+                    };
+                    let (duration, count) = BoundInstruments::outcome(slot, instruments, &inner.name_attribute, kind);
+                    duration.record(seconds);
+                    count.add(1);
+                }
+                OutcomeKind::Failure => {
+                    let class = error_class.map_or("", ErrorClass::as_str);
+                    let attrs = [
+                        inner.name_attribute.clone(),
+                        KeyValue::new(semconv::SERVICETASK_OUTCOME, OutcomeKind::Failure.as_str()),
+                        KeyValue::new(semconv::ERROR_TYPE, class),
+                    ];
+                    instruments.duration.record(seconds, &attrs);
+                    instruments.executions.add(1, &attrs);
+                }
+            }
+        }
         inner.bound.in_flight.add(-1);
         // the task span's trace, or the caller's when no span was built
         let trace = otel.span().span_context().clone();
@@ -417,6 +383,52 @@ impl<T: ServiceTask> TaskHandle<T> {
             sink.record(r);
         }
         outcome
+    }
+}
+
+/// Writes an execution's outcome on its span: `servicetask.outcome`, the attempts when there
+/// were retries, a BPMN error's code, or a failure's class, retries left, status and (for a
+/// panic) an exception event.
+fn annotate_span<O>(span: &opentelemetry::trace::SpanRef<'_>, outcome: &TaskOutcome<O>, attempts: u32) {
+    if attempts > 1 {
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_ATTEMPTS, attempts as i64));
+    }
+    match outcome {
+        TaskOutcome::Complete(_) => {
+            span.set_attribute(KeyValue::new(
+                semconv::SERVICETASK_OUTCOME,
+                OutcomeKind::Complete.as_str(),
+            ));
+        }
+        TaskOutcome::BpmnError { code, .. } => {
+            span.set_attribute(KeyValue::new(
+                semconv::SERVICETASK_OUTCOME,
+                OutcomeKind::BpmnError.as_str(),
+            ));
+            span.set_attribute(KeyValue::new(semconv::BPMN_ERROR_CODE, code.clone()));
+        }
+        TaskOutcome::Failure {
+            error, retries_left, ..
+        } => {
+            span.set_attribute(KeyValue::new(
+                semconv::SERVICETASK_OUTCOME,
+                OutcomeKind::Failure.as_str(),
+            ));
+            span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error.class().as_str()));
+            if *retries_left > 0 {
+                span.set_attribute(KeyValue::new(semconv::SERVICETASK_RETRIES_LEFT, *retries_left as i64));
+            }
+            if error.class() == ErrorClass::Panic {
+                span.add_event(
+                    semconv::event::EXCEPTION,
+                    vec![
+                        KeyValue::new(semconv::EXCEPTION_TYPE, "panic"),
+                        KeyValue::new(semconv::EXCEPTION_MESSAGE, error.message().to_string()),
+                    ],
+                );
+            }
+            span.set_status(Status::error(error.message().to_string()));
+        }
     }
 }
 
