@@ -41,7 +41,7 @@ pub struct ProcessInfo {
     /// Element id of the service task.
     pub element_id: Option<Arc<str>>,
     /// Element type (`serviceTask`, `sendTask`, ...).
-    pub element_type: Option<Arc<str>>,
+    pub element_type: Option<Cow<'static, str>>,
 }
 
 /// Counters filled during an execution by tracking and tracked I/O.

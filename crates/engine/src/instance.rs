@@ -274,7 +274,12 @@ pub struct Instance {
     pub(crate) scopes: IdMap<Scope>,
     pub(crate) tokens: IdMap<Token>,
     pub(crate) timers: Vec<TimerEntry>,
-    pub(crate) completed: Vec<CompletedActivity>,
+    /// Completed activities: those of a saved instance this one resumes, then this segment's
+    /// as (process slot, element index, multi-instance child), turned into records only when
+    /// asked for (a step then shares no id, so it touches no reference count).
+    completed_before: Vec<CompletedActivity>,
+    completed_now: Vec<(u32, u32, bool)>,
+    completed_view: std::sync::OnceLock<Vec<CompletedActivity>>,
     pub(crate) status: InstanceStatus,
     error: Option<EngineError>,
     next_id: Id,
@@ -358,7 +363,9 @@ impl Instance {
             scopes: IdMap::default(),
             tokens: IdMap::default(),
             timers: Vec::new(),
-            completed: Vec::with_capacity(expected_steps),
+            completed_before: Vec::new(),
+            completed_now: Vec::with_capacity(expected_steps),
+            completed_view: std::sync::OnceLock::new(),
             status: InstanceStatus::Running,
             error: None,
             next_id: 1,
@@ -434,7 +441,9 @@ impl Instance {
             scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
             tokens: snap.tokens.into_iter().map(|t| (t.id, t)).collect(),
             timers: snap.timers,
-            completed: snap.completed,
+            completed_before: snap.completed,
+            completed_now: Vec::new(),
+            completed_view: std::sync::OnceLock::new(),
             status: snap.status,
             error: None,
             next_id: snap.next_id,
@@ -482,6 +491,16 @@ impl Instance {
         &self.otel
     }
 
+    /// The context a service call runs under: the instance span's, or an empty one when that
+    /// span carries no trace (no tracer provider is installed), which costs nothing to pass on.
+    pub(crate) fn call_context(&self) -> Context {
+        if self.otel.span().span_context().is_valid() {
+            self.otel.clone()
+        } else {
+            Context::new()
+        }
+    }
+
     /// Where it stands.
     pub fn status(&self) -> &InstanceStatus {
         &self.status
@@ -494,7 +513,19 @@ impl Instance {
 
     /// Completed activities, in order.
     pub fn completed(&self) -> &[CompletedActivity] {
-        &self.completed
+        self.completed_view.get_or_init(|| {
+            let mut all = self.completed_before.clone();
+            all.extend(self.completed_now.iter().map(|&(slot, i, mi_child)| {
+                let p = &self.procs[slot as usize];
+                CompletedActivity {
+                    element_id: p.ids[i as usize].clone(),
+                    process_id: p.process_id.clone(),
+                    kind: p.el(i as usize).kind,
+                    mi_child,
+                }
+            }));
+            all
+        })
     }
 
     /// Process-level variables.
@@ -518,7 +549,7 @@ impl Instance {
     pub fn state(&self) -> InstanceState {
         InstanceState {
             status: self.status.clone(),
-            completed: self.completed.clone(),
+            completed: self.completed().to_vec(),
             variables: self.variables(),
             waiting: self.waiting_tasks(),
             incidents: self.incidents(),
@@ -642,7 +673,7 @@ impl Instance {
                     ..t.clone()
                 })
                 .collect(),
-            completed: self.completed.clone(),
+            completed: self.completed().to_vec(),
             status: self.status.clone(),
             next_id: self.next_id,
             traceparent: self.traceparent().map(str::to_string),
@@ -910,22 +941,42 @@ impl Instance {
 
     /// The element a token is at, with its process.
     pub(crate) fn token_element(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, Arc<FlowElement>), EngineError> {
-        self.token_element_at(tid).map(|(p, i)| {
-            let el = p.els[i].clone();
-            (p, el)
-        })
+        let (p, i) = self.token_element_at(tid)?;
+        let el = p.els[i].clone();
+        let p = self
+            .procs
+            .iter()
+            .find(|q| std::ptr::eq(&***q, p))
+            .cloned()
+            .ok_or_else(|| EngineError::Store(format!("token {tid}: its process is gone")))?;
+        Ok((p, el))
     }
 
-    /// The process a token is in and the index of its element there (`p.el(i)`): one shared
-    /// pointer cloned, the element borrowed from the process.
-    pub(crate) fn token_element_at(&mut self, tid: Id) -> Result<(Arc<ProcIndex>, usize), EngineError> {
+    /// Process slot `slot` of this instance, borrowed independently of `self`.
+    ///
+    /// The hot path reads the process (immutable, shared) while it changes the instance's
+    /// tokens; cloning the `Arc` for that costs two atomic operations per lookup, a measurable
+    /// share of a step. The reference is sound because an instance never removes or replaces
+    /// an entry of `procs` (it only pushes), and an `Arc`'s pointee never moves: whatever
+    /// happens to `self` during one of its methods, the index stays alive and in place. The
+    /// lifetime is the caller's to choose, so this stays private to the instance's methods and
+    /// the reference must never be stored.
+    fn proc_at<'p>(&self, slot: usize) -> &'p ProcIndex {
+        let p: *const ProcIndex = Arc::as_ptr(&self.procs[slot]);
+        // SAFETY: see above: the `Arc` in `self.procs[slot]` lives as long as `self`, which
+        // outlives the method that asked, and its pointee is never moved nor mutated.
+        unsafe { &*p }
+    }
+
+    /// The process a token is in and the index of its element there (`p.el(i)`).
+    pub(crate) fn token_element_at<'p>(&mut self, tid: Id) -> Result<(&'p ProcIndex, usize), EngineError> {
         let token = self
             .tokens
             .get(&tid)
             .ok_or_else(|| EngineError::Store(format!("token {tid} is missing")))?;
         // a token never changes scope or element: found once, kept on the token
         if let ElementSlot(Some((slot, i))) = token.slot {
-            return Ok((self.procs[slot as usize].clone(), i as usize));
+            return Ok((self.proc_at(slot as usize), i as usize));
         }
         let scope = token.scope;
         let p = self.proc_of_scope(scope)?;
@@ -936,11 +987,15 @@ impl Instance {
                 p.process().id
             ))
         })?;
-        let slot = self.procs.iter().position(|q| Arc::ptr_eq(q, &p));
-        if let (Some(slot), Some(t)) = (slot, self.tokens.get_mut(&tid)) {
+        let slot = self
+            .procs
+            .iter()
+            .position(|q| Arc::ptr_eq(q, &p))
+            .ok_or_else(|| EngineError::Store(format!("process '{}' is not indexed", p.process().id)))?;
+        if let Some(t) = self.tokens.get_mut(&tid) {
             t.slot = ElementSlot(Some((slot as u32, i as u32)));
         }
-        Ok((p, i))
+        Ok((self.proc_at(slot), i))
     }
 
     /// The variable layers `scope` sees: its own, then (for a multi-instance child, which holds
@@ -1165,12 +1220,30 @@ impl Instance {
     fn record_completed_at(&mut self, tid: Id, p: &ProcIndex, i: usize) {
         let el = p.el(i);
         let mi_child = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
-        self.completed.push(CompletedActivity {
-            element_id: p.ids[i].clone(),
-            process_id: p.process_id.clone(),
-            kind: el.kind,
-            mi_child,
-        });
+        let slot = self
+            .tokens
+            .get(&tid)
+            .and_then(|t| t.slot.0)
+            .map(|(slot, _)| slot)
+            .or_else(|| self.procs.iter().position(|q| std::ptr::eq(&**q, p)).map(|s| s as u32));
+        match slot {
+            Some(slot) => self.completed_now.push((slot, i as u32, mi_child)),
+            // (a token's process is always one of the instance's; should it not be, the record
+            // is kept anyway, in order)
+            None => {
+                self.completed_before = self.completed().to_vec();
+                self.completed_now.clear();
+                self.completed_before.push(CompletedActivity {
+                    element_id: p.ids[i].clone(),
+                    process_id: p.process_id.clone(),
+                    kind: el.kind,
+                    mi_child,
+                });
+            }
+        }
+        if self.completed_view.get().is_some() {
+            self.completed_view = std::sync::OnceLock::new();
+        }
         if let Some(o) = &self.engine.inner.observer {
             o.on_element_completed(&self.event(p, el, mi_child));
         }

@@ -34,8 +34,6 @@
 //! });
 //! ```
 
-use std::sync::Arc;
-
 use servicetask_core::{ProcessInfo, TaskOutcome};
 use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
 
@@ -56,8 +54,6 @@ pub enum UnknownTasks {
 pub struct RunnerHandler {
     runner: Runner,
     unknown: UnknownTasks,
-    /// `serviceTask`, shared by every call's [`ProcessInfo`].
-    element_type: Arc<str>,
 }
 
 impl RunnerHandler {
@@ -66,7 +62,6 @@ impl RunnerHandler {
         RunnerHandler {
             runner,
             unknown: UnknownTasks::Fail,
-            element_type: Arc::from("serviceTask"),
         }
     }
 
@@ -106,7 +101,7 @@ impl TaskHandler for RunnerHandler {
                 process_id: Some(call.process_id),
                 instance_id: Some(call.instance_id),
                 element_id: Some(call.element_id),
-                element_type: Some(self.element_type.clone()),
+                element_type: Some(std::borrow::Cow::Borrowed("serviceTask")),
             },
             variables: serde_json::Map::new(),
         };

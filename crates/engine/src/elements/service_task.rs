@@ -59,7 +59,7 @@ impl Instance {
             process_id: p.process_id.clone(),
             instance_id: self.id.clone(),
             variables,
-            otel_context: self.otel.clone(),
+            otel_context: self.call_context(),
         })
     }
 
