@@ -1122,19 +1122,19 @@ impl Instance {
         let el = p.el(i);
         let mi_inner = self.tokens.get(&tid).is_some_and(|t| t.mi_inner);
         if let Some(o) = &self.engine.inner.observer {
-            o.on_element_started(&self.event(&p, el, mi_inner));
+            o.on_element_started(&self.event(p, el, mi_inner));
         }
         if el.kind.is_activity() && !mi_inner {
             if let Some(LoopCharacteristics::MultiInstance(mi)) = &el.loop_characteristics {
-                return self.start_multi_instance(tid, &p, el, mi);
+                return self.start_multi_instance(tid, p, el, mi);
             }
             if matches!(el.loop_characteristics, Some(LoopCharacteristics::Standard { .. })) {
-                return self.start_standard_loop(tid, &p, el);
+                return self.start_standard_loop(tid, p, el);
             }
-            self.arm_boundary_timers(tid, &p, el)?;
+            self.arm_boundary_timers(tid, p, el)?;
             if let Some(s) = &el.pre_script {
                 let scope = self.tokens[&tid].scope;
-                self.run_script(&p, &el.id, "pre-script", s, scope)?;
+                self.run_script(p, &el.id, "pre-script", s, scope)?;
             }
         }
         use ElementKind::*;
@@ -1148,17 +1148,17 @@ impl Instance {
                     .and_then(|c| p.element(c))
                     .is_some_and(|c| c.triggered_by_event);
                 if matches!(el.event, Some(EventDefinition::Timer { .. })) && !in_event_subprocess {
-                    self.enter_catch_event(tid, &p, el)
+                    self.enter_catch_event(tid, p, el)
                 } else {
                     self.complete_activity(tid)
                 }
             }
-            EndEvent => self.enter_end_event(tid, &p, el),
-            IntermediateCatchEvent => self.enter_catch_event(tid, &p, el),
-            IntermediateThrowEvent => self.enter_throw_event(tid, &p, el),
+            EndEvent => self.enter_end_event(tid, p, el),
+            IntermediateCatchEvent => self.enter_catch_event(tid, p, el),
+            IntermediateThrowEvent => self.enter_throw_event(tid, p, el),
             BoundaryEvent => self.complete_activity(tid),
             Task | UserTask | ManualTask | ReceiveTask => self.enter_wait_task(tid, el),
-            ScriptTask => self.enter_script_task(tid, &p, el),
+            ScriptTask => self.enter_script_task(tid, p, el),
             SendTask
                 if el.message_ref.is_some()
                     && el
@@ -1166,15 +1166,15 @@ impl Instance {
                         .as_ref()
                         .is_none_or(|b| b.kind == servicetask_bpmn::BindingKind::ElementId) =>
             {
-                self.enter_message_send_task(tid, &p, el)
+                self.enter_message_send_task(tid, p, el)
             }
             ServiceTask | SendTask | BusinessRuleTask => self.enter_service_task(tid),
-            ExclusiveGateway => self.enter_exclusive_gateway(tid, &p, el),
-            InclusiveGateway | ComplexGateway => self.enter_inclusive_gateway(tid, &p, el),
-            ParallelGateway => self.enter_parallel_gateway(tid, &p, el),
-            EventBasedGateway => self.enter_event_gateway(tid, &p, el),
+            ExclusiveGateway => self.enter_exclusive_gateway(tid, p, el),
+            InclusiveGateway | ComplexGateway => self.enter_inclusive_gateway(tid, p, el),
+            ParallelGateway => self.enter_parallel_gateway(tid, p, el),
+            EventBasedGateway => self.enter_event_gateway(tid, p, el),
             SubProcess | Transaction | AdHocSubProcess => self.enter_subprocess(tid, el),
-            CallActivity => self.enter_call_activity(tid, &p, el),
+            CallActivity => self.enter_call_activity(tid, p, el),
             _ => Err(EngineError::Unsupported {
                 at: p.location(&el.id),
                 what: format!("element kind '{}'", el.kind.tag()),
@@ -1213,7 +1213,7 @@ impl Instance {
 
     pub(crate) fn record_completed(&mut self, tid: Id) -> Result<(), EngineError> {
         let (p, i) = self.token_element_at(tid)?;
-        self.record_completed_at(tid, &p, i);
+        self.record_completed_at(tid, p, i);
         Ok(())
     }
 
@@ -1253,7 +1253,7 @@ impl Instance {
     /// or leave along the outgoing flows.
     pub(crate) fn complete_activity(&mut self, tid: Id) -> Result<(), EngineError> {
         let (p, i) = self.token_element_at(tid)?;
-        self.complete_activity_at(tid, &p, i)
+        self.complete_activity_at(tid, p, i)
     }
 
     /// [`Instance::complete_activity`] for a caller that has the token's process and element.

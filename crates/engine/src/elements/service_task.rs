@@ -38,7 +38,7 @@ impl Instance {
             for (name, src) in &binding.params {
                 m.insert(
                     name.clone(),
-                    eval_in(&p, &el.id, &format!("parameter '{name}'"), src, &layers)?,
+                    eval_in(p, &el.id, &format!("parameter '{name}'"), src, &layers)?,
                 );
             }
             m
@@ -46,7 +46,7 @@ impl Instance {
             let mut m = Map::new();
             apply_pairs(
                 &mut m,
-                eval_mappings(&p, el, &binding.input_mappings, &self.layers(scope), "input mapping")?,
+                eval_mappings(p, el, &binding.input_mappings, &self.layers(scope), "input mapping")?,
             );
             m
         } else {
@@ -232,14 +232,14 @@ impl Instance {
                     if !binding.input_mappings.is_empty() {
                         apply_pairs(
                             &mut source,
-                            eval_mappings(&p, el, &binding.input_mappings, &self.layers(scope), "input mapping")?,
+                            eval_mappings(p, el, &binding.input_mappings, &self.layers(scope), "input mapping")?,
                         );
                     }
                     source.extend(out);
                     let pairs = {
                         let mut layers = vec![&source];
                         layers.extend(self.layers(scope));
-                        eval_mappings(&p, el, &binding.output_mappings, &layers, "output mapping")?
+                        eval_mappings(p, el, &binding.output_mappings, &layers, "output mapping")?
                     };
                     if let Some(v) = self.vars_mut(scope) {
                         apply_pairs(v, pairs);
@@ -249,7 +249,7 @@ impl Instance {
                         v.extend(out);
                     }
                 }
-                self.complete_activity_at(tid, &p, i)
+                self.complete_activity_at(tid, p, i)
             }
             ServiceResult::BpmnError {
                 code,
