@@ -2,6 +2,7 @@
 # Measures SpiffWorkflow and servicetask's engine on the same process, in one run, on this
 # machine: start -> 10 no-op service tasks -> end (ten_tasks.bpmn).
 # SpiffWorkflow is installed into a virtual environment under target/ (PyPI).
+# Both run pinned to one core (`taskset -c 1`, when taskset exists), background threads included.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -10,7 +11,11 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q SpiffWorkflow
 fi
+pin=()
+if command -v taskset >/dev/null 2>&1; then pin=(taskset -c "${BENCH_CORE:-1}"); fi
+cd "$root"
+cargo bench -q -p servicetask-cli --bench throughput --no-run
 echo "== SpiffWorkflow"
-"$venv/bin/python" "$here/spiff_bench.py" "$here/ten_tasks.bpmn" "${BENCH_SECONDS:-3}"
+"${pin[@]}" "$venv/bin/python" "$here/spiff_bench.py" "$here/ten_tasks.bpmn" "${BENCH_SECONDS:-3}"
 echo "== servicetask"
-cd "$root" && cargo bench -q -p servicetask-cli --bench throughput
+"${pin[@]}" cargo bench -q -p servicetask-cli --bench throughput
