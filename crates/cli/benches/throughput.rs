@@ -2,13 +2,17 @@
 //! (`benches/spiff/ten_tasks.bpmn`), on one core (a current-thread runtime):
 //!
 //! - the engine alone, answering service calls with a bare handler;
-//! - (a) the engine running every task through the servicetask runner with telemetry off;
+//! - (a) the engine running every task through the servicetask runner with telemetry off
+//!   (`Telemetry::disabled()`, tracking off, and no SDK provider installed yet);
 //! - (b) full instrumentation: SDK tracer and meter providers, a batch exporter that counts
 //!   spans, default tracking;
 //! - (b) without per-poll tracking.
 //!
+//! Every instance starts from one `Deployment`, as a worker's would.
+//!
 //! Run: `cargo bench -p servicetask-cli --bench throughput` (or `benches/spiff/compare.sh`,
-//! which also measures SpiffWorkflow on the same file).
+//! which also measures SpiffWorkflow on the same file, on the same core); `BENCH_ONLY=a` (or
+//! `engine`, `b`, `b-no-tracking`) runs one variant, `BENCH_SECONDS` sets each one's time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
