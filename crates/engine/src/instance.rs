@@ -439,7 +439,16 @@ impl Instance {
             id: Arc::from(snap.instance_id),
             process_id: snap.process_id,
             scopes: snap.scopes.into_iter().map(|s| (s.id, s)).collect(),
-            tokens: snap.tokens.into_iter().map(|t| (t.id, t)).collect(),
+            // a snapshot resumed without a round trip through serde still carries the slots of
+            // the instance it came from, whose process list may differ: find them again
+            tokens: snap
+                .tokens
+                .into_iter()
+                .map(|mut t| {
+                    t.slot = ElementSlot::default();
+                    (t.id, t)
+                })
+                .collect(),
             timers: snap.timers,
             completed_before: snap.completed,
             completed_now: Vec::new(),

@@ -893,3 +893,34 @@ async fn a_slow_branch_does_not_hold_back_a_fast_one() {
     );
     assert_eq!(t0.elapsed(), Duration::from_secs(60));
 }
+
+/// An instance resumed from its snapshot in memory (no trip through serde) finds its tokens'
+/// elements again: the resumed instance indexes its processes in its own order (here the
+/// first called process has finished, so the second moves up), and nothing carried over from
+/// the original instance may point at the wrong one.
+#[tokio::test]
+async fn a_snapshot_resumed_in_memory_continues() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+      <process id="P" isExecutable="true">
+        <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="callC"/>
+        <callActivity id="callC" calledElement="C"/><sequenceFlow id="f2" sourceRef="callC" targetRef="callD"/>
+        <callActivity id="callD" calledElement="D"/><sequenceFlow id="f3" sourceRef="callD" targetRef="e"/>
+        <endEvent id="e"/>
+      </process>
+      <process id="C"><startEvent id="cs"/><sequenceFlow id="c1" sourceRef="cs" targetRef="ce"/><endEvent id="ce"/></process>
+      <process id="D"><startEvent id="ds"/><sequenceFlow id="d1" sourceRef="ds" targetRef="approve"/>
+        <userTask id="approve"/><sequenceFlow id="d2" sourceRef="approve" targetRef="de"/><endEvent id="de"/></process>
+    </definitions>"#;
+    let (defs, diags) = servicetask_bpmn::parse("resume.bpmn", xml);
+    assert!(!diags.iter().any(|d| d.is_error()), "{diags:?}");
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut first = engine.start(&defs, "P", Map::new()).unwrap();
+    assert!(matches!(first.run().await, RunOutcome::Waiting { .. }));
+    let mut resumed = engine.resume(&defs, first.snapshot()).unwrap();
+    resumed.complete_task("approve", Map::new()).unwrap();
+    assert_eq!(resumed.run().await, RunOutcome::Completed);
+    let done = ids(&resumed);
+    for id in ["callC", "approve", "callD", "e"] {
+        assert!(done.iter().any(|d| d == id), "{id} missing from {done:?}");
+    }
+}

@@ -24,11 +24,12 @@
 //!     Ok::<_, TaskError>(serde_json::json!({ "n": n * 2 }))
 //! })).unwrap();
 //! let engine = Engine::new(Arc::new(RunnerHandler::new(runner)));
+//! let deployed = engine.deploy(&defs).unwrap(); // validated and compiled once
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! rt.block_on(async {
 //!     let mut vars = serde_json::Map::new();
 //!     vars.insert("n".into(), 21.into());
-//!     let mut i = engine.start(&defs, "p", vars).unwrap();
+//!     let mut i = deployed.start("p", vars).unwrap();
 //!     assert_eq!(i.run().await, RunOutcome::Completed);
 //!     assert_eq!(i.variables()["n"], 42);
 //! });

@@ -105,7 +105,7 @@ impl Instance {
                 if let Some(t) = self.tokens.get_mut(&tid) {
                     t.attempts = t.attempts.saturating_add(1);
                 }
-                lone = Some((tid, self.engine.inner.handler.call(call)));
+                lone = Some((tid, self.call_handler(call)));
             } else if let Some(first) = first {
                 let ids = if ids.is_empty() { vec![first] } else { ids };
                 if let Some((tid, fut)) = lone.take() {
@@ -118,7 +118,7 @@ impl Instance {
                     if let Some(t) = self.tokens.get_mut(&tid) {
                         t.attempts = t.attempts.saturating_add(1);
                     }
-                    let h = set.spawn(self.engine.inner.handler.call(call));
+                    let h = set.spawn(self.call_handler(call));
                     by_task.insert(h.id(), tid);
                     in_flight.insert(tid, h);
                 }
@@ -310,6 +310,28 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Hands `call` to the task handler. A handler that panics before it returns its future
+    /// fails that call like one whose future panics: an incident of class `panic`.
+    fn call_handler(&self, call: ServiceCall) -> ServiceFuture {
+        let handler = &self.engine.inner.handler;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(call))) {
+            Ok(fut) => fut,
+            Err(_) => Box::pin(std::future::ready(panicked())),
+        }
+    }
+}
+
+/// The result of a call whose handler panicked.
+fn panicked() -> ServiceResult {
+    ServiceResult::Failed {
+        message: PANICKED.to_string(),
+        error_class: "panic".to_string(),
+        retries_left: 0,
+        retry_backoff: None,
+    }
+}
+
 /// The failure message of a call whose handler panicked.
 const PANICKED: &str = "the task handler panicked";
 
@@ -323,12 +345,7 @@ impl Future for CatchPanic<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ServiceResult> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
             Ok(p) => p,
-            Err(_) => Poll::Ready(ServiceResult::Failed {
-                message: PANICKED.to_string(),
-                error_class: "panic".to_string(),
-                retries_left: 0,
-                retry_backoff: None,
-            }),
+            Err(_) => Poll::Ready(panicked()),
         }
     }
 }
@@ -413,13 +430,14 @@ mod tests {
         assert_eq!(done, ["s", "t"]);
     }
 
-    /// A handler whose future panics gives an incident of class `panic`, whether the call is
-    /// awaited in place (one call) or spawned (parallel calls).
+    /// A handler that panics, in its future or before it returns one, gives an incident of
+    /// class `panic`, whether the call is awaited in place (one call) or spawned (parallel
+    /// calls).
     #[test]
     fn a_panicking_handler_becomes_an_incident() {
         use crate::{Engine, ServiceCall, ServiceFuture};
         use std::sync::Arc;
-        let handler = |call: ServiceCall| -> ServiceFuture {
+        let in_future = |call: ServiceCall| -> ServiceFuture {
             Box::pin(async move {
                 if call.element_id.starts_with("boom") {
                     panic!("boom");
@@ -427,11 +445,23 @@ mod tests {
                 crate::ServiceResult::Complete(Default::default())
             })
         };
-        let engine = Engine::new(Arc::new(handler));
+        let before_future = |call: ServiceCall| -> ServiceFuture {
+            if call.element_id.starts_with("boom") {
+                panic!("boom");
+            }
+            Box::pin(async { crate::ServiceResult::Complete(Default::default()) })
+        };
+        let engines = [Engine::new(Arc::new(in_future)), Engine::new(Arc::new(before_future))];
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        for engine in &engines {
+            panics_become_incidents(engine, &rt);
+        }
+    }
+
+    fn panics_become_incidents(engine: &crate::Engine, rt: &tokio::runtime::Runtime) {
         for (body, expected) in [
             (
                 r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="boom"/><serviceTask id="boom"/>"#,

@@ -218,9 +218,16 @@ impl<T: ServiceTask> TaskHandle<T> {
 
         let cx = TaskContext::in_scope(inner.scope.clone(), otel.clone(), options.process, options.variables);
 
-        // The context current while the task runs: its span, or the caller's trace when no
-        // span is built; nothing to attach when neither exists.
-        let attach = (traced || otel.span().span_context().is_valid()).then_some(&otel);
+        // The context current while the task runs: the task span's; without one, the caller's
+        // (baggage and trace still propagate) with a non-recording stand-in for the span when
+        // the caller has one, so task code writing to "the current span" reaches no one else's.
+        let stand_in;
+        let current = if traced || !otel.span().span_context().is_valid() {
+            &otel
+        } else {
+            stand_in = otel.with_remote_span_context(otel.span().span_context().clone());
+            &stand_in
+        };
         let mut context_fields = None;
         let result: Result<T::Output, TaskError> = async {
             let input = input?;
@@ -236,7 +243,8 @@ impl<T: ServiceTask> TaskHandle<T> {
             if inner.layers.is_empty() {
                 // Nothing between the runner and the task: call it in place, with no boxed
                 // future and no type-erased value in between.
-                return in_context(run_in_place(&inner.task, &cx, &input), attach)
+                return run_in_place(&inner.task, &cx, &input)
+                    .with_context(current.clone())
                     .await
                     .inspect_err(|_| context_fields = input.context_fields());
             }
@@ -244,7 +252,9 @@ impl<T: ServiceTask> TaskHandle<T> {
                 task: &inner.task,
                 input: &input,
             };
-            let value = in_context(Next::new(&inner.layers, &invoke).run(&cx), attach)
+            let value = Next::new(&inner.layers, &invoke)
+                .run(&cx)
+                .with_context(current.clone())
                 .await
                 .inspect_err(|_| context_fields = input.context_fields())?;
             into_output::<T::Output>(value)
@@ -429,14 +439,6 @@ fn annotate_span<O>(span: &opentelemetry::trace::SpanRef<'_>, outcome: &TaskOutc
             }
             span.set_status(Status::error(error.message().to_string()));
         }
-    }
-}
-
-/// Polls `fut` with `otel` as the current context, if given.
-async fn in_context<F: Future>(fut: F, otel: Option<&Context>) -> F::Output {
-    match otel {
-        Some(cx) => fut.with_context(cx.clone()).await,
-        None => fut.await,
     }
 }
 

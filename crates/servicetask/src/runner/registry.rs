@@ -46,47 +46,59 @@ impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
     fn run_json(
         &self,
         variables: serde_json::Map<String, serde_json::Value>,
-        mut options: RunOptions,
+        options: RunOptions,
     ) -> BoxFuture<'_, JsonOutcome> {
-        let input = input_from_variables::<T::Input>(&variables);
-        if options.variables.is_empty() {
-            options.variables = variables;
-        }
-        Box::pin(async move { self.execute(input, options).await.map(output_to_variables) })
+        Box::pin(async move { self.run_variables(variables, options).await })
     }
 
     #[cfg(feature = "engine")]
     fn run_for_engine(
         self: Arc<Self>,
         variables: serde_json::Map<String, serde_json::Value>,
-        mut options: RunOptions,
+        options: RunOptions,
     ) -> servicetask_engine::ServiceFuture {
-        let input = input_from_variables::<T::Input>(&variables);
-        if options.variables.is_empty() {
-            options.variables = variables;
-        }
-        Box::pin(
-            async move { crate::engine::service_result(self.execute(input, options).await.map(output_to_variables)) },
-        )
+        // everything, deserialising the input included, happens when the engine polls: a
+        // panicking `Deserialize` is caught there like a panicking task
+        Box::pin(async move { crate::engine::service_result(self.run_variables(variables, options).await) })
     }
 }
 
-/// Deserialises a task input from process variables (an empty map also accepts `()`-like inputs).
+impl<T: ServiceTask> TaskHandle<T> {
+    /// Deserialises the input from `variables`, keeps them as `cx.variables()` (unless the
+    /// options carry others) and runs.
+    async fn run_variables(
+        &self,
+        variables: serde_json::Map<String, serde_json::Value>,
+        mut options: RunOptions,
+    ) -> JsonOutcome {
+        let (input, variables) = input_from_variables::<T::Input>(variables);
+        if options.variables.is_empty() {
+            options.variables = variables;
+        }
+        self.execute(input, options).await.map(output_to_variables)
+    }
+}
+
+/// Deserialises a task input from process variables (an empty map also accepts `()`-like
+/// inputs), handing the variables back. They are read as one JSON object, in place: no copy.
 pub(crate) fn input_from_variables<I: serde::de::DeserializeOwned>(
-    variables: &serde_json::Map<String, serde_json::Value>,
-) -> Result<I, TaskError> {
-    match I::deserialize(variables) {
+    variables: serde_json::Map<String, serde_json::Value>,
+) -> (Result<I, TaskError>, serde_json::Map<String, serde_json::Value>) {
+    let object = serde_json::Value::Object(variables);
+    let input = match I::deserialize(&object) {
         Ok(v) => Ok(v),
-        Err(e) => {
-            if let Ok(v) = serde_json::from_value::<I>(serde_json::Value::Null) {
-                return Ok(v);
-            }
-            Err(
+        Err(e) => match I::deserialize(&serde_json::Value::Null) {
+            Ok(v) => Ok(v),
+            Err(_) => Err(
                 TaskError::validation(format!("the process variables do not fit the task's input: {e}"))
                     .with_suggestion("set the variables the task's input schema requires (see `servicetask schema`)"),
-            )
-        }
-    }
+            ),
+        },
+    };
+    let serde_json::Value::Object(variables) = object else {
+        unreachable!("built as an object above")
+    };
+    (input, variables)
 }
 
 /// Output to variables: an object's fields, nothing for `null`, otherwise `{"result": value}`.
@@ -122,6 +134,29 @@ mod tests {
     fn unit_input_accepts_any_variables() {
         let mut vars = serde_json::Map::new();
         vars.insert("x".into(), 1.into());
-        assert!(input_from_variables::<()>(&vars).is_ok());
+        let (input, back) = input_from_variables::<()>(vars.clone());
+        assert!(input.is_ok());
+        assert_eq!(back, vars);
+    }
+
+    /// The variables are read as one JSON object, as `serde_json::from_value` would: a newtype
+    /// input gets the whole object, not null.
+    #[test]
+    fn a_newtype_input_gets_the_whole_object() {
+        #[derive(serde::Deserialize)]
+        struct Whole(serde_json::Value);
+        let mut vars = serde_json::Map::new();
+        vars.insert("x".into(), 1.into());
+        let (input, _) = input_from_variables::<Whole>(vars);
+        assert_eq!(input.unwrap().0, serde_json::json!({"x": 1}));
+        #[derive(Debug, serde::Deserialize)]
+        struct Fields {
+            x: i64,
+        }
+        let (input, _) = input_from_variables::<Fields>(serde_json::Map::new());
+        assert_eq!(input.unwrap_err().class(), servicetask_core::ErrorClass::Validation);
+        let mut vars = serde_json::Map::new();
+        vars.insert("x".into(), 7.into());
+        assert_eq!(input_from_variables::<Fields>(vars).0.unwrap().x, 7);
     }
 }
