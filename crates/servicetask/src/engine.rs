@@ -35,6 +35,7 @@
 //! });
 //! ```
 
+use opentelemetry::trace::TraceContextExt as _;
 use servicetask_core::{ProcessInfo, TaskOutcome};
 use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
 
@@ -96,7 +97,14 @@ impl TaskHandler for RunnerHandler {
             return Box::pin(std::future::ready(self.unknown(&call)));
         };
         let options = RunOptions {
-            parent: Some(call.otel_context),
+            // an instance without a recording span passes an empty context: the task then
+            // runs in whatever context is current where the engine polls it
+            parent: call
+                .otel_context
+                .span()
+                .span_context()
+                .is_valid()
+                .then_some(call.otel_context),
             traceparent: None,
             process: ProcessInfo {
                 process_id: Some(call.process_id),

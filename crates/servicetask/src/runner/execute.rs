@@ -188,6 +188,9 @@ impl<T: ServiceTask> TaskHandle<T> {
         // the duration feeds the metrics and the record; with neither, no clock is read
         let start = (wants_record || telemetry.metrics_enabled()).then(Instant::now);
 
+        // (with neither a parent nor a traceparent, the caller's current context is already
+        // current while the task is polled: nothing needs attaching unless a span is built)
+        let inherited = options.parent.is_none() && options.traceparent.is_none();
         let parent = match (options.parent, &options.traceparent) {
             (Some(p), _) => p,
             (None, Some(tp)) => propagation::extract_traceparent(tp).unwrap_or_else(Context::current),
@@ -223,43 +226,35 @@ impl<T: ServiceTask> TaskHandle<T> {
         // the caller has one, so task code writing to "the current span" reaches no one else's.
         let stand_in;
         let current = if traced || !otel.span().span_context().is_valid() {
-            &otel
+            (traced || !inherited).then_some(&otel)
         } else {
             stand_in = otel.with_remote_span_context(otel.span().span_context().clone());
-            &stand_in
+            Some(&stand_in)
         };
         let mut context_fields = None;
-        let result: Result<T::Output, TaskError> = async {
-            let input = input?;
-            input.validate().map_err(as_validation)?;
-            if let Some(inspect) = &shared.inspect_paths {
-                if inner.config.tracking.files {
-                    let paths = input.tracked_paths();
-                    if !paths.is_empty() {
-                        inspect(&cx, &paths)?;
-                    }
+        // (awaited here rather than in a nested block: one future fewer to build and move)
+        let result: Result<T::Output, TaskError> = match self.admit(input, &cx) {
+            Err(e) => Err(e),
+            Ok(input) => {
+                let result = if inner.layers.is_empty() {
+                    // Nothing between the runner and the task: call it in place, with no boxed
+                    // future and no type-erased value in between.
+                    in_context(run_in_place(&inner.task, &cx, &input), current).await
+                } else {
+                    let invoke = Attempt {
+                        task: &inner.task,
+                        input: &input,
+                    };
+                    in_context(Next::new(&inner.layers, &invoke).run(&cx), current)
+                        .await
+                        .and_then(into_output::<T::Output>)
+                };
+                if result.is_err() {
+                    context_fields = input.context_fields();
                 }
+                result
             }
-            if inner.layers.is_empty() {
-                // Nothing between the runner and the task: call it in place, with no boxed
-                // future and no type-erased value in between.
-                return run_in_place(&inner.task, &cx, &input)
-                    .with_context(current.clone())
-                    .await
-                    .inspect_err(|_| context_fields = input.context_fields());
-            }
-            let invoke = Attempt {
-                task: &inner.task,
-                input: &input,
-            };
-            let value = Next::new(&inner.layers, &invoke)
-                .run(&cx)
-                .with_context(current.clone())
-                .await
-                .inspect_err(|_| context_fields = input.context_fields())?;
-            into_output::<T::Output>(value)
-        }
-        .await;
+        };
 
         let elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
         let span = cx.span();
@@ -442,6 +437,14 @@ fn annotate_span<O>(span: &opentelemetry::trace::SpanRef<'_>, outcome: &TaskOutc
     }
 }
 
+/// Polls `fut` with `current` as the current context, if given (else in the caller's).
+async fn in_context<F: Future>(fut: F, current: Option<&Context>) -> F::Output {
+    match current {
+        Some(cx) => fut.with_context(cx.clone()).await,
+        None => fut.await,
+    }
+}
+
 /// One call of a task with no layers around it, panics caught (what [`Attempt`] does, unboxed).
 async fn run_in_place<T: ServiceTask>(task: &T, cx: &TaskContext, input: &T::Input) -> Result<T::Output, TaskError> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| task.run(cx, input.clone()))) {
@@ -450,6 +453,25 @@ async fn run_in_place<T: ServiceTask>(task: &T, cx: &TaskContext, input: &T::Inp
             Err(payload) => Err(panic_error(payload)),
         },
         Err(payload) => Err(panic_error(payload)),
+    }
+}
+
+impl<T: ServiceTask> TaskHandle<T> {
+    /// What runs before the task: the input deserialised, validated, and its tracked paths
+    /// inspected. An error here fails the execution without running the task.
+    fn admit(&self, input: Result<T::Input, TaskError>, cx: &TaskContext) -> Result<T::Input, TaskError> {
+        let inner = &*self.inner;
+        let input = input?;
+        input.validate().map_err(as_validation)?;
+        if let Some(inspect) = &inner.shared.inspect_paths {
+            if inner.config.tracking.files {
+                let paths = input.tracked_paths();
+                if !paths.is_empty() {
+                    inspect(cx, &paths)?;
+                }
+            }
+        }
+        Ok(input)
     }
 }
 

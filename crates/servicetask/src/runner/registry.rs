@@ -48,7 +48,10 @@ impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
         variables: serde_json::Map<String, serde_json::Value>,
         options: RunOptions,
     ) -> BoxFuture<'_, JsonOutcome> {
-        Box::pin(async move { self.run_variables(variables, options).await })
+        Box::pin(async move {
+            let (input, options) = Self::prepare(variables, options);
+            self.execute(input, options).await.map(output_to_variables)
+        })
     }
 
     #[cfg(feature = "engine")]
@@ -59,23 +62,25 @@ impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
     ) -> servicetask_engine::ServiceFuture {
         // everything, deserialising the input included, happens when the engine polls: a
         // panicking `Deserialize` is caught there like a panicking task
-        Box::pin(async move { crate::engine::service_result(self.run_variables(variables, options).await) })
+        Box::pin(async move {
+            let (input, options) = Self::prepare(variables, options);
+            crate::engine::service_result(self.execute(input, options).await.map(output_to_variables))
+        })
     }
 }
 
 impl<T: ServiceTask> TaskHandle<T> {
-    /// Deserialises the input from `variables`, keeps them as `cx.variables()` (unless the
-    /// options carry others) and runs.
-    async fn run_variables(
-        &self,
+    /// Deserialises the input from `variables` and keeps them as `cx.variables()` (unless the
+    /// options carry others).
+    fn prepare(
         variables: serde_json::Map<String, serde_json::Value>,
         mut options: RunOptions,
-    ) -> JsonOutcome {
+    ) -> (Result<T::Input, TaskError>, RunOptions) {
         let (input, variables) = input_from_variables::<T::Input>(variables);
         if options.variables.is_empty() {
             options.variables = variables;
         }
-        self.execute(input, options).await.map(output_to_variables)
+        (input, options)
     }
 }
 
