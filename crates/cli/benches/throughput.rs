@@ -22,7 +22,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use servicetask::engine::RunnerHandler;
-use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError, Telemetry, TrackingConfig};
+use servicetask::{Runner, ServiceTask, TaskConfig, TaskContext, TaskError, Telemetry, TrackingConfig};
 use servicetask_engine::{Engine, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, TaskHandler};
 
 #[derive(Debug, Clone, Default)]
@@ -42,6 +42,23 @@ impl TaskHandler for Bare {
     }
 }
 
+/// The no-op task, written as the `ServiceTask` trait (what `#[service_task]` generates): it
+/// borrows its context.
+struct Noop(TaskConfig);
+
+impl ServiceTask for Noop {
+    type Input = serde_json::Map<String, serde_json::Value>;
+    type Output = ();
+
+    fn config(&self) -> TaskConfig {
+        self.0.clone()
+    }
+
+    async fn run(&self, _cx: &TaskContext, _input: Self::Input) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
 fn runner_with(telemetry: Arc<Telemetry>, tracking: bool) -> Runner {
     let runner = Runner::builder().telemetry(telemetry).build();
     let mut config = TaskConfig::named("noop");
@@ -56,12 +73,7 @@ fn runner_with(telemetry: Arc<Telemetry>, tracking: bool) -> Runner {
             max_file_events: 0,
         };
     }
-    runner
-        .register(task_fn(
-            config,
-            |_cx: TaskContext, _v: serde_json::Map<String, serde_json::Value>| async { Ok::<_, TaskError>(()) },
-        ))
-        .unwrap();
+    runner.register(Noop(config)).unwrap();
     runner
 }
 
