@@ -360,14 +360,7 @@ mod properties {
                     ..RetryConfig::default()
                 };
                 let total = ms(total_ms);
-                let config = TaskConfig::builder("p").retry(r.clone()).timeout(total).build();
-                let res = Resilience::builder().seed(seed).build();
-                let stack = layers(&config, &res);
-                let task = Script::new([Step::After(ms(3), Box::new(Step::Err(net())))]);
-                let cx = servicetask_core::TaskContext::detached("p");
-                let t0 = Instant::now();
-                let e = run(&stack, &task, &cx).await.unwrap_err();
-                let offsets = task.offsets(t0);
+                let (e, offsets, elapsed) = failing_until_the_deadline(&r, total, seed).await;
                 let b = Backoff::new(&r);
                 let mut previous = None;
                 for (i, w) in offsets.windows(2).enumerate() {
@@ -378,7 +371,7 @@ mod properties {
                     previous = Some(sleep);
                 }
                 prop_assert!(offsets.iter().all(|o| *o < total), "an attempt started at the deadline");
-                prop_assert!(Instant::now() - t0 <= total);
+                prop_assert!(elapsed <= total);
                 prop_assert!(offsets.len() as u32 <= max_attempts);
                 prop_assert!(e.retries_left().is_some());
                 Ok(())
@@ -430,16 +423,26 @@ async fn a_wait_that_would_round_past_the_deadline_starts_no_attempt() {
         ..RetryConfig::default()
     };
     let total = ms(120);
-    let config = TaskConfig::builder("p").retry(r).timeout(total).build();
-    let res = Resilience::builder().seed(0).build();
+    let (e, offsets, elapsed) = failing_until_the_deadline(&r, total, 0).await;
+    assert!(offsets.iter().all(|o| *o < total), "{offsets:?}");
+    assert!(elapsed <= total);
+    assert_eq!(offsets.len(), 2);
+    assert_eq!(e.retries_left(), Some(1));
+}
+
+/// Runs a task whose every attempt fails after 3 ms under `retry` and a total deadline of
+/// `total`: the error, when each attempt started (from the start), and the time it all took.
+async fn failing_until_the_deadline(
+    retry: &RetryConfig,
+    total: Duration,
+    seed: u64,
+) -> (TaskError, Vec<Duration>, Duration) {
+    let config = TaskConfig::builder("p").retry(retry.clone()).timeout(total).build();
+    let res = Resilience::builder().seed(seed).build();
     let stack = layers(&config, &res);
     let task = Script::new([Step::After(ms(3), Box::new(Step::Err(net())))]);
     let cx = servicetask_core::TaskContext::detached("p");
     let t0 = Instant::now();
     let e = run(&stack, &task, &cx).await.unwrap_err();
-    let offsets = task.offsets(t0);
-    assert!(offsets.iter().all(|o| *o < total), "{offsets:?}");
-    assert!(Instant::now() - t0 <= total);
-    assert_eq!(offsets.len(), 2);
-    assert_eq!(e.retries_left(), Some(1));
+    (e, task.offsets(t0), Instant::now() - t0)
 }
