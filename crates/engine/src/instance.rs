@@ -342,17 +342,16 @@ impl Instance {
             .get("traceparent")
             .and_then(Value::as_str)
             .and_then(telemetry::parse_traceparent);
+        let process = compiled.process(process_id);
         let otel = telemetry::start_instance_span(
             engine.inner.tracer.as_ref(),
-            compiled
-                .process(process_id)
-                .map_or_else(|| Arc::from(process_id), |p| p.process_id.clone()),
+            process.map_or_else(|| Arc::from(process_id), |p| p.process_id.clone()),
             id.clone(),
             parent,
             false,
         );
         // most instances complete about as many activities as their process has elements
-        let expected_steps = compiled.process(process_id).map_or(0, |p| p.els.len());
+        let expected_steps = process.map_or(0, |p| p.els.len());
         let mut inst = Instance {
             engine,
             defs: compiled.defs.clone(),
@@ -385,16 +384,7 @@ impl Instance {
                 .filter_map(|p| p.process_ref.clone())
                 .filter(|r| inst.defs.process(r).is_some_and(|p| !p.elements.is_empty()))
                 .collect(),
-            _ => {
-                // one process (the common case): no list to build
-                let keys = vars.keys().cloned().collect();
-                let scope = inst.new_scope(None, None, ScopeKind::Process, process_id.to_string(), None, vars, keys);
-                if let Err(e) = inst.start_scope(scope) {
-                    inst.end_span(Some(&e.to_string()));
-                    return Err(e);
-                }
-                return Ok(inst);
-            }
+            _ => vec![process_id.to_string()],
         };
         let keys: Vec<String> = vars.keys().cloned().collect();
         let mut scopes = Vec::with_capacity(roots.len());

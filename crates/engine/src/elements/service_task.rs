@@ -83,8 +83,8 @@ impl Instance {
             }
             let lone_id = lone.as_ref().map(|(tid, _)| *tid);
             let room = max.saturating_sub(in_flight.len() + usize::from(lone.is_some()));
-            // one ready call is the common case: no list to build
-            let (first, second, ids) = {
+            // one ready call is the common case: the rest is then empty, and allocates nothing
+            let (first, rest) = {
                 let mut ready = self
                     .tokens
                     .values()
@@ -93,27 +93,21 @@ impl Instance {
                     })
                     .map(|t| t.id)
                     .take(room);
-                let (first, second) = (ready.next(), ready.next());
-                let ids: Vec<Id> = match (first, second) {
-                    (Some(_), Some(_)) => first.into_iter().chain(second).chain(ready).collect(),
-                    _ => Vec::new(),
-                };
-                (first, second, ids)
+                (ready.next(), ready.collect::<Vec<Id>>())
             };
-            if let (Some(tid), None, true, None) = (first, second, set.is_empty(), lone.as_ref()) {
+            if let (Some(tid), true, true, None) = (first, rest.is_empty(), set.is_empty(), lone.as_ref()) {
                 let call = self.build_call(tid)?;
                 if let Some(t) = self.tokens.get_mut(&tid) {
                     t.attempts = t.attempts.saturating_add(1);
                 }
                 lone = Some((tid, self.call_handler(call)));
             } else if let Some(first) = first {
-                let ids = if ids.is_empty() { vec![first] } else { ids };
                 if let Some((tid, fut)) = lone.take() {
                     let h = set.spawn(fut);
                     by_task.insert(h.id(), tid);
                     in_flight.insert(tid, h);
                 }
-                for tid in ids {
+                for tid in std::iter::once(first).chain(rest) {
                     let call = self.build_call(tid)?;
                     if let Some(t) = self.tokens.get_mut(&tid) {
                         t.attempts = t.attempts.saturating_add(1);

@@ -225,11 +225,13 @@ impl<T: ServiceTask> TaskHandle<T> {
         // (baggage and trace still propagate) with a non-recording stand-in for the span when
         // the caller has one, so task code writing to "the current span" reaches no one else's.
         let stand_in;
-        let current = if traced || !otel.span().span_context().is_valid() {
-            (traced || !inherited).then_some(&otel)
-        } else {
-            stand_in = otel.with_remote_span_context(otel.span().span_context().clone());
-            Some(&stand_in)
+        let current = match (traced, otel.span().span_context().is_valid()) {
+            (true, _) => Some(&otel),
+            (false, true) => {
+                stand_in = otel.with_remote_span_context(otel.span().span_context().clone());
+                Some(&stand_in)
+            }
+            (false, false) => (!inherited).then_some(&otel),
         };
         let mut context_fields = None;
         // (awaited here rather than in a nested block: one future fewer to build and move)
@@ -272,18 +274,19 @@ impl<T: ServiceTask> TaskHandle<T> {
         };
         if telemetry.metrics_enabled() {
             let seconds = elapsed.as_secs_f64();
-            match kind {
-                OutcomeKind::Complete | OutcomeKind::BpmnError => {
-                    let slot = if kind == OutcomeKind::Complete {
-                        &inner.bound.complete
-                    } else {
-                        &inner.bound.bpmn_error
-                    };
+            let bound = match kind {
+                OutcomeKind::Complete => Some(&inner.bound.complete),
+                OutcomeKind::BpmnError => Some(&inner.bound.bpmn_error),
+                OutcomeKind::Failure => None,
+            };
+            match bound {
+                Some(slot) => {
                     let (duration, count) = BoundInstruments::outcome(slot, instruments, &inner.name_attribute, kind);
                     duration.record(seconds);
                     count.add(1);
                 }
-                OutcomeKind::Failure => {
+                // failures are labelled by class too: not bound
+                None => {
                     let class = error_class.map_or("", ErrorClass::as_str);
                     let attrs = [
                         inner.name_attribute.clone(),
@@ -357,7 +360,8 @@ impl<T: ServiceTask> TaskHandle<T> {
             r
         });
         if traced {
-            // (the untraced stand-in has nothing to end; ending it would still read the clock)
+            // (an untraced execution's span is a no-op: nothing to end, and ending it would
+            // still read the clock)
             span.end();
         }
 
