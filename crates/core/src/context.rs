@@ -42,6 +42,9 @@ pub struct ProcessInfo {
     pub element_id: Option<Arc<str>>,
     /// Element type (`serviceTask`, `sendTask`, ...).
     pub element_type: Option<Cow<'static, str>>,
+    /// The same for every attempt of this execution and different for any other, when the
+    /// host runs it as a durable job (see [`TaskContext::idempotency_key`]).
+    pub idempotency_key: Option<Arc<str>>,
 }
 
 /// Counters filled during an execution by tracking and tracked I/O.
@@ -325,6 +328,15 @@ impl TaskContext {
     /// Shared telemetry.
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.inner.scope.telemetry
+    }
+
+    /// A key for this execution's side effects: the same on every attempt, also when a
+    /// durable service runs the task again after a crash, and different for any other
+    /// execution. Pass it to the outside world (an `Idempotency-Key` header, a unique column)
+    /// so a repeated attempt is harmless. `None` when the host gives none (a direct run, the
+    /// in-process engine).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.process().idempotency_key.as_deref()
     }
 
     /// BPMN coordinates.

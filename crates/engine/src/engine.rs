@@ -30,6 +30,12 @@ pub struct EngineConfig {
     /// Service calls in flight at once per instance (parallel branches, parallel
     /// multi-instance batches); the rest wait for a free slot.
     pub max_concurrent_calls: usize,
+    /// Service calls become jobs a host runs (default: the engine calls its handler). A ready
+    /// call then waits like a user task, listed by [`crate::Instance::pending_jobs`] and
+    /// finished with [`crate::Instance::complete_job`]; and the instance never sleeps for a
+    /// timer: [`crate::Instance::run`] returns `Waiting` with the time to its next timer, for
+    /// the host to persist (the durable service of `servicetask-worker`).
+    pub external_jobs: bool,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +46,7 @@ impl Default for EngineConfig {
             max_tokens: 10_000,
             max_attempts: 100,
             max_concurrent_calls: 256,
+            external_jobs: false,
         }
     }
 }
@@ -329,6 +336,11 @@ impl Deployment {
             });
         }
         Instance::start(self.engine.clone(), compiled.clone(), process_id, vars)
+    }
+
+    /// Resumes a saved instance of these definitions (without looking them up again).
+    pub fn resume(&self, snapshot: InstanceSnapshot) -> Result<Instance, EngineError> {
+        Instance::resume(self.engine.clone(), self.compiled.clone(), snapshot)
     }
 }
 

@@ -29,6 +29,10 @@ pub struct ServiceCall {
     pub variables: Map<String, Value>,
     /// Carries the process-instance span: make the task span its child.
     pub otel_context: opentelemetry::Context,
+    /// The same for every attempt of this activation of the element, and different for any
+    /// other (set by a host that runs calls as durable jobs; `None` in-process), so a task can
+    /// make a repeated side effect harmless.
+    pub idempotency_key: Option<Arc<str>>,
 }
 
 /// What a task execution came to.
@@ -196,6 +200,7 @@ mod tests {
             instance_id: "i".into(),
             variables: Map::new(),
             otel_context: opentelemetry::Context::new(),
+            idempotency_key: None,
         }
     }
 

@@ -648,7 +648,7 @@ impl Instance {
         Ok(())
     }
 
-    fn ensure_running(&self) -> Result<(), EngineError> {
+    pub(crate) fn ensure_running(&self) -> Result<(), EngineError> {
         match self.status {
             InstanceStatus::Running => Ok(()),
             _ => Err(EngineError::Finished(self.id.to_string())),
@@ -707,7 +707,8 @@ impl Instance {
             if self.check_failed(r) {
                 continue;
             }
-            if self.tokens.values().any(|t| matches!(t.state, TokenState::CallPending)) {
+            let external = self.engine.inner.config.external_jobs;
+            if !external && self.has_pending_calls() {
                 let r = self.dispatch_calls().await;
                 self.check_failed(r);
                 continue;
@@ -735,7 +736,9 @@ impl Instance {
             let tasks = self.waiting_tasks();
             let incidents = self.incidents();
             let next = self.timers.iter().map(|t| t.due_ms).min();
-            if !tasks.is_empty() || !incidents.is_empty() {
+            // with external jobs, ready calls and timers wait for the host
+            let host_waits = external && (next.is_some() || self.has_pending_calls());
+            if !tasks.is_empty() || !incidents.is_empty() || host_waits {
                 let next_timer = next.map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
                 return RunOutcome::Waiting {
                     tasks,

@@ -111,6 +111,7 @@ impl TaskHandler for RunnerHandler {
                 instance_id: Some(call.instance_id),
                 element_id: Some(call.element_id),
                 element_type: Some(std::borrow::Cow::Borrowed("serviceTask")),
+                idempotency_key: call.idempotency_key,
             },
             variables: serde_json::Map::new(),
         };

@@ -65,6 +65,7 @@ async fn span_tree_caller_task_steps_with_attributes_and_metrics() {
                     instance_id: Some("i-1".into()),
                     element_id: Some("Login".into()),
                     element_type: Some("serviceTask".into()),
+                    ..ProcessInfo::default()
                 },
                 ..RunOptions::default()
             },

@@ -60,7 +60,51 @@ impl Instance {
             instance_id: self.id.clone(),
             variables,
             otel_context: self.call_context(),
+            idempotency_key: None,
         })
+    }
+
+    /// True while a service call waits to be made (in-process) or run as a job (external).
+    pub(crate) fn has_pending_calls(&self) -> bool {
+        self.tokens.values().any(|t| t.state == TokenState::CallPending)
+    }
+
+    /// With [`crate::EngineConfig::external_jobs`]: the service calls ready to run as jobs, as
+    /// (token id, call), in token order. A token id names one activation of its element: it
+    /// stays the same across retries of the call, and no other activation reuses it. An input
+    /// mapping that fails to evaluate fails the instance, as it does in-process.
+    pub fn pending_jobs(&mut self) -> Result<Vec<(Id, ServiceCall)>, EngineError> {
+        let ids: Vec<Id> = self
+            .tokens
+            .values()
+            .filter(|t| t.state == TokenState::CallPending)
+            .map(|t| t.id)
+            .collect();
+        let mut jobs = Vec::with_capacity(ids.len());
+        for tid in ids {
+            match self.build_call(tid) {
+                Ok(call) => jobs.push((tid, call)),
+                Err(e) => {
+                    self.fail(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// With [`crate::EngineConfig::external_jobs`]: applies the result of the job of token
+    /// `token_id` (one attempt: a failure with retries left is retried, after its backoff on a
+    /// timer, else becomes an incident). Call [`Instance::run`] afterwards.
+    pub fn complete_job(&mut self, token_id: Id, result: ServiceResult) -> Result<(), EngineError> {
+        self.ensure_running()?;
+        match self.tokens.get_mut(&token_id) {
+            Some(t) if t.state == TokenState::CallPending => t.attempts = t.attempts.saturating_add(1),
+            _ => return Err(EngineError::NoSuchTask(token_id.to_string())),
+        }
+        let r = self.apply_result(token_id, result);
+        self.check_failed(r);
+        Ok(())
     }
 
     /// Calls pending service tasks concurrently (at most `max_concurrent_calls` in flight) and
@@ -453,6 +497,70 @@ mod tests {
         for engine in &engines {
             panics_become_incidents(engine, &rt);
         }
+    }
+
+    /// With external jobs, a ready call waits for the host like a user task, a failure with
+    /// retries left waits on a timer the host sees, and a timer never puts the instance to
+    /// sleep: the host resumes it when the timer is due.
+    #[test]
+    fn external_jobs_wait_for_the_host_and_timers_return_to_it() {
+        use crate::{Engine, EngineConfig, ServiceResult, StubHandler};
+        use std::sync::Arc;
+        use std::time::Duration;
+        let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">
+            <startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="t"/><serviceTask id="t"/>
+            <sequenceFlow id="b" sourceRef="t" targetRef="w"/>
+            <intermediateCatchEvent id="w"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></intermediateCatchEvent>
+            <sequenceFlow id="c" sourceRef="w" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+        let (defs, _) = servicetask_bpmn::parse("jobs.bpmn", xml.as_bytes());
+        let engine = Engine::builder(Arc::new(StubHandler))
+            .config(EngineConfig {
+                external_jobs: true,
+                ..EngineConfig::default()
+            })
+            .build();
+        let deployed = engine.deploy(&defs).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut i = deployed.start("p", Default::default()).unwrap();
+            let waiting = |o: RunOutcome| matches!(o, RunOutcome::Waiting { ref tasks, ref incidents, .. } if tasks.is_empty() && incidents.is_empty());
+            assert!(waiting(i.run().await));
+            let jobs = i.pending_jobs().unwrap();
+            assert_eq!(jobs.len(), 1);
+            let (token, call) = &jobs[0];
+            assert_eq!(&*call.element_id, "t");
+            let failed = ServiceResult::Failed {
+                message: "down".into(),
+                error_class: "network".into(),
+                retries_left: 1,
+                retry_backoff: Some(Duration::from_secs(5)),
+            };
+            i.complete_job(*token, failed).unwrap();
+            let RunOutcome::Waiting { next_timer, .. } = i.run().await else { panic!() };
+            assert_eq!(next_timer, Some(Duration::from_secs(5)));
+            assert!(i.pending_jobs().unwrap().is_empty(), "the retry waits for its backoff");
+            // the host persists the snapshot and resumes it once the backoff is due
+            let mut snap = i.snapshot();
+            for t in &mut snap.timers {
+                t.due_ms = 0;
+            }
+            let mut i = deployed.resume(snap).unwrap();
+            assert!(waiting(i.run().await));
+            let jobs = i.pending_jobs().unwrap();
+            assert_eq!(jobs[0].0, *token, "a retry keeps its activation's token");
+            i.complete_job(*token, ServiceResult::Complete(Default::default())).unwrap();
+            assert!(i.complete_job(*token, ServiceResult::Complete(Default::default())).is_err());
+            let RunOutcome::Waiting { next_timer, .. } = i.run().await else { panic!() };
+            assert_eq!(next_timer, Some(Duration::from_secs(3600)));
+            let mut snap = i.snapshot();
+            for t in &mut snap.timers {
+                t.due_ms = 0;
+            }
+            let mut i = deployed.resume(snap).unwrap();
+            assert_eq!(i.run().await, RunOutcome::Completed);
+            let done: Vec<&str> = i.completed().iter().map(|c| &*c.element_id).collect();
+            assert_eq!(done, ["s", "t", "w", "e"]);
+        });
     }
 
     fn panics_become_incidents(engine: &crate::Engine, rt: &tokio::runtime::Runtime) {
