@@ -1,0 +1,424 @@
+//! [`SqliteStore`]: the embedded backend, one SQLite file in WAL mode. One connection behind a
+//! mutex serialises writers (SQLite allows one at a time anyway); each operation runs on
+//! tokio's blocking pool, so a commit never stalls the runtime.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::model::{
+    Acquire, Deployment, HistoryEvent, InstanceQuery, InstanceRow, InstanceState, Job, LeasedJob, NewDeployment,
+    NewHistoryEvent, NewJob, StoreStats, Transition, TransitionKind,
+};
+use crate::store::{Store, StoreFuture};
+use crate::{now_ms, StoreError};
+
+/// The SQLite backend. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it to the newest schema.
+    ///
+    /// Durability: WAL with `synchronous = FULL`, so a committed transition survives a crash of
+    /// the process and of the machine.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        crate::migrate::sqlite(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection on the blocking pool.
+    fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
+                f(&mut c)
+            })
+            .await
+            .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+        })
+    }
+}
+
+fn load_deployment(c: &Connection, id: &str) -> Result<Option<Deployment>, StoreError> {
+    let row = c
+        .query_row(
+            "SELECT id, file, content, created_ms FROM deployments WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Deployment {
+                    id: r.get(0)?,
+                    file: r.get(1)?,
+                    content: r.get(2)?,
+                    processes: Vec::new(),
+                    created_ms: r.get(3)?,
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut d) = row else { return Ok(None) };
+    let mut st =
+        c.prepare_cached("SELECT process_id, version FROM deployment_processes WHERE deployment_id = ?1 ORDER BY process_id")?;
+    d.processes = st
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(d))
+}
+
+const INSTANCE_COLUMNS: &str =
+    "id, deployment_id, process_id, business_key, state, revision, snapshot, saved_at_ms, wake_at_ms, created_ms";
+
+fn instance_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRow> {
+    let state: String = r.get(4)?;
+    Ok(InstanceRow {
+        id: r.get(0)?,
+        deployment_id: r.get(1)?,
+        process_id: r.get(2)?,
+        business_key: r.get(3)?,
+        state: InstanceState::parse(&state).unwrap_or(InstanceState::Failed),
+        revision: r.get(5)?,
+        snapshot: r.get(6)?,
+        saved_at_ms: r.get(7)?,
+        wake_at_ms: r.get(8)?,
+        created_ms: r.get(9)?,
+    })
+}
+
+fn commit(c: &mut Connection, t: Transition) -> Result<i64, StoreError> {
+    let now = now_ms();
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let revision = match &t.kind {
+        TransitionKind::Create(n) => {
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO instances (id, deployment_id, process_id, business_key, state, revision, snapshot, saved_at_ms, wake_at_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)",
+                params![
+                    t.instance_id,
+                    n.deployment_id,
+                    n.process_id,
+                    n.business_key,
+                    t.state.as_str(),
+                    t.snapshot,
+                    t.saved_at_ms,
+                    t.wake_at_ms,
+                    now
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(t.instance_id));
+            }
+            1
+        }
+        TransitionKind::Update { expected_revision } => {
+            let updated = tx.execute(
+                "UPDATE instances SET state = ?1, revision = revision + 1, snapshot = ?2, saved_at_ms = ?3, wake_at_ms = ?4
+                 WHERE id = ?5 AND revision = ?6",
+                params![
+                    t.state.as_str(),
+                    t.snapshot,
+                    t.saved_at_ms,
+                    t.wake_at_ms,
+                    t.instance_id,
+                    expected_revision
+                ],
+            )?;
+            if updated == 0 {
+                return Err(StoreError::Conflict(t.instance_id));
+            }
+            expected_revision + 1
+        }
+    };
+    if let Some(lease) = &t.completes_job {
+        let deleted = tx.execute(
+            "DELETE FROM jobs WHERE id = ?1 AND lease_token = ?2",
+            params![lease.job_id, lease.lease_token],
+        )?;
+        if deleted == 0 {
+            return Err(StoreError::LeaseLost(lease.job_id));
+        }
+    }
+    let deployment_id: String = tx.query_row(
+        "SELECT deployment_id FROM instances WHERE id = ?1",
+        [&t.instance_id],
+        |r| r.get(0),
+    )?;
+    {
+        let mut existing = tx.prepare_cached("SELECT key FROM jobs WHERE instance_id = ?1")?;
+        let keys: Vec<String> = existing
+            .query_map([&t.instance_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut delete = tx.prepare_cached("DELETE FROM jobs WHERE key = ?1")?;
+        for k in keys.iter().filter(|k| !t.jobs.iter().any(|j| &j.key == *k)) {
+            delete.execute([k])?;
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO jobs (key, instance_id, deployment_id, spec, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for j in t.jobs.iter().filter(|j| !keys.contains(&j.key)) {
+            let spec = serde_json::to_string(j).map_err(|e| StoreError::Database(e.to_string()))?;
+            insert.execute(params![j.key, t.instance_id, deployment_id, spec, now])?;
+        }
+    }
+    {
+        let mut hist = tx.prepare_cached(
+            "INSERT INTO history (instance_id, at_ms, kind, element_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for h in &t.history {
+            hist.execute(params![t.instance_id, now, h.kind, h.element_id, h.detail])?;
+        }
+    }
+    tx.commit()?;
+    Ok(revision)
+}
+
+fn acquire(c: &mut Connection, a: Acquire) -> Result<Vec<LeasedJob>, StoreError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut out = Vec::new();
+    {
+        let mut select = tx.prepare_cached(
+            "SELECT id, instance_id, deployment_id, spec, created_ms, leases, lease_token IS NOT NULL
+             FROM jobs WHERE lease_until_ms <= ?1 ORDER BY lease_until_ms, id LIMIT ?2",
+        )?;
+        let rows = select
+            .query_map(params![a.now_ms, a.max as i64], |r| {
+                let spec: String = r.get(3)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    spec,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, bool>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut lease = tx.prepare_cached(
+            "UPDATE jobs SET lease_owner = ?1, lease_token = ?2, lease_until_ms = ?3, leases = leases + 1 WHERE id = ?4",
+        )?;
+        for (id, instance_id, deployment_id, spec, created_ms, leases, was_leased) in rows {
+            let spec: NewJob = serde_json::from_str(&spec).map_err(|e| StoreError::Database(e.to_string()))?;
+            let token = format!("{:016x}", rand::random::<u64>());
+            let until = a.now_ms + a.lease_ms;
+            lease.execute(params![a.owner, token, until, id])?;
+            out.push(LeasedJob {
+                job: Job {
+                    id,
+                    instance_id,
+                    deployment_id,
+                    spec,
+                    created_ms,
+                    leases: leases + 1,
+                },
+                lease_token: token,
+                lease_until_ms: until,
+                taken_over: was_leased,
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+impl Store for SqliteStore {
+    fn deploy(&self, d: NewDeployment) -> StoreFuture<'_, Deployment> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM deployments WHERE id = ?1", [&d.hash], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if !exists {
+                tx.execute(
+                    "INSERT INTO deployments (id, file, content, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![d.hash, d.file, d.content, now_ms()],
+                )?;
+                for p in &d.process_ids {
+                    tx.execute(
+                        "INSERT INTO deployment_processes (process_id, version, deployment_id)
+                         SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2 FROM deployment_processes WHERE process_id = ?1",
+                        params![p, d.hash],
+                    )?;
+                }
+            }
+            let out = load_deployment(&tx, &d.hash)?.ok_or_else(|| StoreError::NotFound(d.hash.clone()))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn deployment<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Deployment>> {
+        let id = id.to_string();
+        self.with(move |c| load_deployment(c, &id))
+    }
+
+    fn latest_deployment<'a>(&'a self, process_id: &'a str) -> StoreFuture<'a, Option<Deployment>> {
+        let pid = process_id.to_string();
+        self.with(move |c| {
+            let id: Option<String> = c
+                .query_row(
+                    "SELECT deployment_id FROM deployment_processes WHERE process_id = ?1 ORDER BY version DESC LIMIT 1",
+                    [&pid],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match id {
+                Some(id) => load_deployment(c, &id),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn deployments(&self) -> StoreFuture<'_, Vec<Deployment>> {
+        self.with(|c| {
+            let ids: Vec<String> = c
+                .prepare("SELECT id FROM deployments ORDER BY created_ms, id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::new();
+            for id in ids {
+                out.extend(load_deployment(c, &id)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn commit(&self, t: Transition) -> StoreFuture<'_, i64> {
+        self.with(move |c| commit(c, t))
+    }
+
+    fn instance<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<InstanceRow>> {
+        let id = id.to_string();
+        self.with(move |c| {
+            Ok(c.prepare_cached(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?1"))?
+                .query_row([id], instance_row)
+                .optional()?)
+        })
+    }
+
+    fn instances(&self, q: InstanceQuery) -> StoreFuture<'_, Vec<InstanceRow>> {
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {INSTANCE_COLUMNS} FROM instances
+                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR process_id = ?2) AND (?3 IS NULL OR business_key = ?3)
+                 ORDER BY created_ms, id LIMIT ?4 OFFSET ?5"
+            );
+            let limit = q.limit.map_or(-1, |l| l as i64);
+            let rows = c
+                .prepare_cached(&sql)?
+                .query_map(
+                    params![
+                        q.state.map(InstanceState::as_str),
+                        q.process_id,
+                        q.business_key,
+                        limit,
+                        q.offset as i64
+                    ],
+                    instance_row,
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn acquire_jobs(&self, a: Acquire) -> StoreFuture<'_, Vec<LeasedJob>> {
+        self.with(move |c| acquire(c, a))
+    }
+
+    fn heartbeat<'a>(&'a self, job_id: i64, lease_token: &'a str, until_ms: i64) -> StoreFuture<'a, bool> {
+        let token = lease_token.to_string();
+        self.with(move |c| {
+            Ok(c.execute(
+                "UPDATE jobs SET lease_until_ms = ?1 WHERE id = ?2 AND lease_token = ?3",
+                params![until_ms, job_id, token],
+            )? == 1)
+        })
+    }
+
+    fn release<'a>(&'a self, job_id: i64, lease_token: &'a str) -> StoreFuture<'a, bool> {
+        let token = lease_token.to_string();
+        self.with(move |c| {
+            Ok(c.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_token = NULL, lease_until_ms = 0 WHERE id = ?1 AND lease_token = ?2",
+                params![job_id, token],
+            )? == 1)
+        })
+    }
+
+    fn due_instances(&self, now_ms: i64, limit: usize) -> StoreFuture<'_, Vec<String>> {
+        self.with(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id FROM instances WHERE wake_at_ms IS NOT NULL AND wake_at_ms <= ?1 ORDER BY wake_at_ms LIMIT ?2",
+            )?
+            .query_map(params![now_ms, limit as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn history<'a>(&'a self, instance_id: &'a str) -> StoreFuture<'a, Vec<HistoryEvent>> {
+        let id = instance_id.to_string();
+        self.with(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id, instance_id, at_ms, kind, element_id, detail FROM history WHERE instance_id = ?1 ORDER BY id",
+            )?
+            .query_map([id], |r| {
+                Ok(HistoryEvent {
+                    id: r.get(0)?,
+                    instance_id: r.get(1)?,
+                    at_ms: r.get(2)?,
+                    event: NewHistoryEvent {
+                        kind: r.get(3)?,
+                        element_id: r.get(4)?,
+                        detail: r.get(5)?,
+                    },
+                })
+            })?
+            .collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn stats(&self, now_ms: i64) -> StoreFuture<'_, StoreStats> {
+        self.with(move |c| {
+            let (depth, oldest, leased): (i64, Option<i64>, i64) = c.query_row(
+                "SELECT COUNT(*), MIN(created_ms), COALESCE(SUM(lease_until_ms > ?1), 0) FROM jobs",
+                [now_ms],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let mut instances = Vec::new();
+            let mut st = c.prepare_cached("SELECT state, COUNT(*) FROM instances GROUP BY state")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (s, n) = row?;
+                if let Some(s) = InstanceState::parse(&s) {
+                    instances.push((s, n));
+                }
+            }
+            Ok(StoreStats {
+                queue_depth: depth,
+                oldest_job_age_ms: oldest.map_or(0, |o| (now_ms - o).max(0)),
+                leased_jobs: leased,
+                instances,
+            })
+        })
+    }
+}
