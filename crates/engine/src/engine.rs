@@ -344,13 +344,21 @@ impl Deployment {
     }
 }
 
-/// Parses every `.bpmn` file of `dir` (not recursive), sorted by name. Files with errors are
-/// returned as diagnostics, not as definitions.
+/// True for the names BPMN files go by: `*.bpmn`, and `*.bpmn20.xml` (Activiti, Flowable and
+/// the BPMN MIWG's reference files).
+pub fn is_bpmn_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".bpmn") || lower.ends_with(".bpmn20.xml")
+}
+
+/// Parses every BPMN file of `dir` ([`is_bpmn_file`]; not recursive), sorted by name. Files
+/// with errors are returned as diagnostics, not as definitions.
 pub fn load_dir(dir: &Path) -> std::io::Result<(Vec<Definitions>, Vec<Diagnostic>)> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "bpmn"))
+        .filter(|p| p.is_file() && is_bpmn_file(p))
         .collect();
     files.sort();
     let mut defs = Vec::new();

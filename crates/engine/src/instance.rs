@@ -47,6 +47,8 @@ pub(crate) struct ProcIndex {
     /// Per flow: its id when its target joins several flows (a token records the flow it
     /// arrived by only where a join needs it).
     flow_via: Vec<Option<Arc<str>>>,
+    /// Per flow: true when it is a parallel join's loop flow (`elements::parallel_gateway`).
+    pub loop_flow: Vec<bool>,
     /// The elements a process-level scope starts at.
     root_starts: Vec<usize>,
     /// True when some element is an event subprocess (only then does a new scope look for
@@ -126,6 +128,7 @@ impl ProcIndex {
             .map(|f| elements.get(f.target.as_str()).copied())
             .collect();
         let root_starts = start_elements(p, None);
+        let loop_flow = crate::elements::parallel_gateway::loop_flows(p);
         let has_event_subprocesses = p.elements.iter().any(|e| e.triggered_by_event);
         let timer_hosts = p
             .elements
@@ -147,6 +150,7 @@ impl ProcIndex {
             flow_targets,
             flow_target_index,
             flow_via,
+            loop_flow,
             root_starts,
             has_event_subprocesses,
             timer_hosts,
@@ -186,6 +190,11 @@ impl ProcIndex {
     /// True when activity `id` has a boundary event with a timer definition.
     pub fn has_timer_boundary(&self, id: &str) -> bool {
         !self.timer_hosts.is_empty() && self.timer_hosts.contains(id)
+    }
+
+    /// The index of flow `id`.
+    pub fn flow_index(&self, id: &str) -> Option<usize> {
+        self.flows.get(id).copied()
     }
 
     pub fn flow(&self, id: &str) -> Option<&SequenceFlow> {

@@ -41,7 +41,7 @@ mod persist;
 mod state;
 pub mod telemetry;
 
-pub use engine::{default_process, load_dir, Deployment, Engine, EngineBuilder, EngineConfig};
+pub use engine::{default_process, is_bpmn_file, load_dir, Deployment, Engine, EngineBuilder, EngineConfig};
 pub use error::{EngineError, Location};
 pub use handler::{HandlerRegistry, ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
 pub use instance::{Instance, InstanceState, RunOutcome};

@@ -423,21 +423,30 @@ async fn multi_instance_sequential_and_parallel_with_output_collections() {
 }
 
 #[tokio::test]
-async fn standard_loops_run_until_their_condition_holds() {
+async fn standard_loops_run_while_their_condition_holds() {
     let engine = Engine::new(Arc::new(StubHandler));
     let mut inst = engine
-        .start(&data("loop.bpmn"), "loop", obj(json!({"count": 0, "runs": 0})))
+        .start(
+            &data("loop.bpmn"),
+            "loop",
+            obj(json!({"count": 0, "runs": 0, "onces": 0})),
+        )
         .unwrap();
     assert_eq!(inst.run().await, RunOutcome::Completed);
-    assert_eq!(inst.variables().get("count"), Some(&json!(3)));
+    assert_eq!(inst.variables().get("count"), Some(&json!(3)), "loops while count < 3");
     assert_eq!(
         inst.variables().get("runs"),
         Some(&json!(5)),
-        "loopMaximum bounds a loop whose condition never holds"
+        "loopMaximum bounds a loop whose condition always holds"
+    );
+    assert_eq!(
+        inst.variables().get("onces"),
+        Some(&json!(1)),
+        "without testBefore the condition is tested after the first iteration"
     );
     assert!(
         !inst.variables().contains_key("never"),
-        "testBefore with a true condition skips the activity"
+        "testBefore with a false condition skips the activity"
     );
     let done = ids(&inst);
     assert_eq!(done.iter().filter(|i| *i == "inc [child]").count(), 3);
@@ -798,7 +807,11 @@ fn instances_and_their_runs_can_move_between_threads() {
     fn assert_send<T: Send>(_: &T) {}
     let engine = Engine::new(Arc::new(StubHandler));
     let mut inst = engine
-        .start(&data("loop.bpmn"), "loop", obj(json!({"count": 0, "runs": 0})))
+        .start(
+            &data("loop.bpmn"),
+            "loop",
+            obj(json!({"count": 0, "runs": 0, "onces": 0})),
+        )
         .unwrap();
     assert_send(&engine);
     {

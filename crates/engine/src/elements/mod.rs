@@ -10,7 +10,7 @@ mod exclusive_gateway;
 mod inclusive_gateway;
 mod intermediate_event;
 mod multi_instance;
-mod parallel_gateway;
+pub(crate) mod parallel_gateway;
 mod script_task;
 mod service_task;
 mod signal_event;

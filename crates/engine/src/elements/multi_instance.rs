@@ -178,10 +178,17 @@ impl Instance {
                 })?
             }
             (Some(_), None) | (None, _) => {
-                // no output collection: the instance's variables merge back (SpiffWorkflow)
+                // no output collection: the instance's variables merge back (SpiffWorkflow),
+                // except what belongs to the instance alone: its counter and its input and
+                // output items (BPMN 2.0 §10.2.8: data items local to each instance)
+                let local = |k: &str| {
+                    k == "loopCounter"
+                        || mi.input_element.as_deref().is_some_and(|n| n.trim() == k)
+                        || mi.output_element.as_deref().is_some_and(|n| n.trim() == k)
+                };
                 if let Some(v) = self.vars_mut(body_scope) {
                     for (k, val) in &child.vars {
-                        if k != "loopCounter" {
+                        if !local(k) {
                             v.insert(k.clone(), val.clone());
                         }
                     }
@@ -287,5 +294,24 @@ mod tests {
         assert_eq!(o, RunOutcome::Completed);
         assert_eq!(done, ["s", "t [child]", "t [child]", "t [child]", "t"]);
         assert_eq!(vars.get("out"), Some(&json!([0, 1, 4])));
+    }
+
+    /// After a multi-instance subprocess without an output collection, the instances'
+    /// variables merge back, but the item variable stays theirs.
+    #[test]
+    fn the_item_variable_does_not_leak_into_the_parent() {
+        let (o, _, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="sp"/>
+            <subProcess id="sp"><multiInstanceLoopCharacteristics isSequential="true"><loopDataInputRef>xs</loopDataInputRef>
+            <inputDataItem id="item"/></multiInstanceLoopCharacteristics>
+            <startEvent id="is"/><sequenceFlow id="b" sourceRef="is" targetRef="t"/>
+            <scriptTask id="t"><script>total = total + item</script></scriptTask></subProcess>"#,
+            json!({"xs": [1, 2, 3], "total": 0}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(vars.get("total"), Some(&json!(6)));
+        assert!(!vars.contains_key("item"), "{vars:?}");
+        assert!(!vars.contains_key("loopCounter"), "{vars:?}");
     }
 }

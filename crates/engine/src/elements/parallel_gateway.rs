@@ -1,10 +1,24 @@
 //! Parallel gateways: a join waits for a token on every incoming flow, then one token leaves
 //! on every outgoing flow.
+//!
+//! BPMN 2.0 §13.4.2: the gateway is activated when each incoming flow holds a token; it
+//! consumes exactly one token per incoming flow, and extra tokens on a flow wait for the next
+//! activation. A join that sits in a loop has two kinds of incoming flow: *entry flows*,
+//! reachable from the scope's start without passing the join, and *loop flows*, whose source
+//! can only be reached through the join itself (the way back round the loop). Before the
+//! join first fires no token can be on a loop flow, and after the loop went round no token
+//! can come by an entry flow again; waiting for both would deadlock every such model. So the
+//! join waits for one token on each flow *of the kind the arriving token came by* (as
+//! SpiffWorkflow does, which skips the inputs only reachable from the join's own
+//! descendants). A join without loop flows is the plain rule; a flow that cannot receive a
+//! token for any other reason (a branch an exclusive split did not take) still blocks the
+//! join, and the instance reports it as stuck.
 
 use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
 use crate::state::{Id, TokenState};
-use servicetask_bpmn::FlowElement;
+use servicetask_bpmn::{ElementKind, EventDefinition, FlowElement, Process};
+use std::collections::{HashMap, VecDeque};
 
 impl Instance {
     pub(crate) fn enter_parallel_gateway(
@@ -18,9 +32,11 @@ impl Instance {
             if let Some(t) = self.tokens.get_mut(&tid) {
                 t.state = TokenState::Joining;
             }
-            // one waiting token per incoming flow
+            // one waiting token per incoming flow of the arriving token's kind (entry or loop)
+            let kind_of = |fid: &str| p.flow_index(fid).is_some_and(|fi| p.loop_flow[fi]);
+            let arrived = self.tokens[&tid].via.as_deref().is_some_and(kind_of);
             let mut picked = Vec::new();
-            for fid in &el.incoming {
+            for fid in el.incoming.iter().filter(|f| kind_of(f) == arrived) {
                 let found = self.tokens.values().find(|t| {
                     t.scope == scope
                         && *t.element == *el.id
@@ -47,6 +63,72 @@ impl Instance {
     }
 }
 
+/// Per flow of `p`: true when it enters a parallel join and its source can only be reached
+/// through that join (a loop flow, see the module doc).
+pub(crate) fn loop_flows(p: &Process) -> Vec<bool> {
+    let index: HashMap<&str, usize> = p.elements.iter().enumerate().map(|(i, e)| (e.id.as_str(), i)).collect();
+    let mut out = vec![false; p.flows.len()];
+    for (j, join) in p.elements.iter().enumerate() {
+        if join.kind != ElementKind::ParallelGateway || join.incoming.len() < 2 {
+            continue;
+        }
+        let reached = reachable_avoiding(p, &index, join.parent.as_deref(), j);
+        for (fi, f) in p.flows.iter().enumerate() {
+            if f.target == join.id {
+                out[fi] = index.get(f.source.as_str()).is_none_or(|&s| !reached[s]);
+            }
+        }
+    }
+    out
+}
+
+/// The elements of `container` reachable from its entry points (start events, elements
+/// without incoming flows) along sequence flows, boundary events and links, never passing
+/// element `avoid`.
+fn reachable_avoiding(p: &Process, index: &HashMap<&str, usize>, container: Option<&str>, avoid: usize) -> Vec<bool> {
+    let in_container = |e: &servicetask_bpmn::FlowElement| e.parent.as_deref() == container;
+    let is_link_catch = |e: &servicetask_bpmn::FlowElement| {
+        e.kind == ElementKind::IntermediateCatchEvent && matches!(e.event, Some(EventDefinition::Link { .. }))
+    };
+    let mut reached = vec![false; p.elements.len()];
+    let mut queue: VecDeque<usize> = p
+        .elements
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| in_container(e) && !e.triggered_by_event)
+        .filter(|(_, e)| {
+            e.kind == ElementKind::StartEvent
+                || (e.incoming.is_empty() && e.kind != ElementKind::BoundaryEvent && !is_link_catch(e))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    while let Some(i) = queue.pop_front() {
+        if i == avoid || reached[i] {
+            continue;
+        }
+        reached[i] = true;
+        let el = &p.elements[i];
+        let flows = p.flows.iter().filter(|f| f.source == el.id).map(|f| f.target.as_str());
+        let boundaries = p.boundary_events(&el.id).map(|b| b.id.as_str());
+        let links = match &el.event {
+            Some(EventDefinition::Link { name }) if el.kind == ElementKind::IntermediateThrowEvent => p
+                .elements
+                .iter()
+                .filter(|c| in_container(c) && is_link_catch(c))
+                .filter(|c| matches!(&c.event, Some(EventDefinition::Link { name: n }) if n == name))
+                .map(|c| c.id.as_str())
+                .collect(),
+            _ => Vec::new(),
+        };
+        for next in flows.chain(boundaries).chain(links) {
+            if let Some(&n) = index.get(next) {
+                queue.push_back(n);
+            }
+        }
+    }
+    reached
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::run;
@@ -65,5 +147,41 @@ mod tests {
         );
         assert_eq!(o, RunOutcome::Completed);
         assert_eq!(done, ["s", "g", "u", "j", "end"]);
+    }
+
+    /// A loop back into a join (which also splits): it fires on the entry flow the first time
+    /// and on the loop flow after that, as SpiffWorkflow does.
+    #[test]
+    fn a_loop_back_into_a_join_fires_each_time_round() {
+        let (o, done, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="j"/><parallelGateway id="j"/>
+            <sequenceFlow id="b" sourceRef="j" targetRef="t1"/><sequenceFlow id="c" sourceRef="j" targetRef="t2"/>
+            <scriptTask id="t1"><script>n += 1</script></scriptTask><task id="t2"/>
+            <sequenceFlow id="d" sourceRef="t1" targetRef="k"/><sequenceFlow id="e" sourceRef="t2" targetRef="k"/>
+            <parallelGateway id="k"/><sequenceFlow id="f" sourceRef="k" targetRef="x"/><exclusiveGateway id="x" default="h"/>
+            <sequenceFlow id="g" sourceRef="x" targetRef="j"><conditionExpression>n &lt; 3</conditionExpression></sequenceFlow>
+            <sequenceFlow id="h" sourceRef="x" targetRef="end"/><endEvent id="end"/>"#,
+            json!({"n": 0}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(vars.get("n"), Some(&json!(3)));
+        assert_eq!(done.iter().filter(|d| *d == "j").count(), 3);
+        assert_eq!(done.iter().filter(|d| *d == "k").count(), 3);
+    }
+
+    /// A branch that an exclusive split did not take still blocks a parallel join (the
+    /// specification's deadlock, reported with the join's position).
+    #[test]
+    fn a_join_missing_a_branch_that_was_not_taken_is_stuck() {
+        let (o, _, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="x"/><exclusiveGateway id="x"/>
+            <sequenceFlow id="b" sourceRef="x" targetRef="j"/><sequenceFlow id="c" sourceRef="x" targetRef="j"><conditionExpression>False</conditionExpression></sequenceFlow>
+            <parallelGateway id="j"/><sequenceFlow id="d" sourceRef="j" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        let RunOutcome::Failed(e) = o else { panic!("{o:?}") };
+        assert!(e.to_string().contains("waits at a join"), "{e}");
     }
 }

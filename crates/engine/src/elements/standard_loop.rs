@@ -1,9 +1,14 @@
-//! Standard loops (`standardLoopCharacteristics`), with SpiffWorkflow's semantics (the
-//! conformance oracle): the activity runs as iterations (`<id> [child]`), each on the current
-//! variables, its changes merged back; the loop ends when `loopCondition` becomes true or
-//! `loopMaximum` iterations have run. Without `testBefore` the first iteration always runs.
-//! (The BPMN text reads the condition as "loop while"; SpiffWorkflow, and so this engine, as
-//! "loop until".)
+//! Standard loops (`standardLoopCharacteristics`) as BPMN 2.0 defines them (§10.2.8,
+//! table 10.26): the activity runs as iterations (`<id> [child]`), each on the current
+//! variables, its changes merged back. `loopCondition` is a "while" condition: the activity
+//! loops as long as it holds. `testBefore` decides when it is evaluated: before each
+//! iteration (a while loop: possibly no iteration at all), or after each (a do-while loop: the
+//! first iteration always runs). `loopMaximum` caps the iterations. Without a condition the
+//! loop runs `loopMaximum` times (once with neither).
+//!
+//! SpiffWorkflow 3 reads the condition as "loop until" (its `loop_complete` ends the loop when
+//! the condition is true); this engine follows the specification (engine README, semantic
+//! choices).
 
 use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
@@ -35,7 +40,7 @@ impl Instance {
         self.next_iteration_or_finish(tid, p, el)
     }
 
-    /// True when the loop is over (SpiffWorkflow's `loop_complete`).
+    /// True when the loop is over after `done` iterations.
     fn loop_complete(&mut self, body: Id, p: &ProcIndex, el: &FlowElement, done: usize) -> Result<bool, EngineError> {
         let Some(LoopCharacteristics::Standard {
             condition,
@@ -52,9 +57,10 @@ impl Instance {
             return Ok(true);
         }
         match condition {
+            // "loop while": the loop is over once the condition is false
             Some(c) => {
                 let scope = self.tokens[&body].scope;
-                Ok(expr::truthy(&self.eval(p, &el.id, "loop condition", c, scope)?))
+                Ok(!expr::truthy(&self.eval(p, &el.id, "loop condition", c, scope)?))
             }
             // no condition: only the maximum ends it (a loop with neither runs once)
             None => Ok(maximum.is_none()),
@@ -131,10 +137,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn loops_until_the_condition_holds() {
+    fn loops_while_the_condition_holds() {
         let (o, done, vars) = run(
             r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="t"/>
-            <scriptTask id="t"><standardLoopCharacteristics><loopCondition>n &gt;= 2</loopCondition></standardLoopCharacteristics><script>n += 1</script></scriptTask>"#,
+            <scriptTask id="t"><standardLoopCharacteristics><loopCondition>n &lt; 2</loopCondition></standardLoopCharacteristics><script>n += 1</script></scriptTask>"#,
             json!({"n": 0}),
             0,
         );
