@@ -7,6 +7,7 @@
 //!   quality score for a CSV dataset, with custom metrics.
 //! - [`GenerateSamplesTask`], [`QualityCheckTask`], [`QuarantineTask`], [`PublishReportTask`]:
 //!   the rest of the demo pipeline.
+//! - [`NotifyTask`] (`notify`): sensitive input (a token and a credentials file).
 //!
 //! ```
 //! use servicetask::{Runner, TaskOutcome};
@@ -22,11 +23,13 @@
 //! ```
 
 mod analysis;
+mod notify;
 mod pipeline;
 mod processing;
 mod samples;
 
 pub use analysis::{data_analysis, ColumnStats, DataAnalysis, DataAnalysisTask, DatasetReport};
+pub use notify::{notify, Notified, Notify, NotifyTask};
 pub use pipeline::{
     publish_report, quality_check, quarantine, PublishReport, PublishReportTask, Published, QualityCheck,
     QualityCheckTask, QualityVerdict, Quarantine, QuarantineTask, Quarantined,
@@ -42,5 +45,6 @@ pub fn register_all(runner: &servicetask::Runner) -> Result<(), servicetask::Con
     runner.register(QualityCheckTask)?;
     runner.register(QuarantineTask)?;
     runner.register(PublishReportTask)?;
+    runner.register(NotifyTask)?;
     Ok(())
 }

@@ -178,6 +178,9 @@ struct Inner {
     process: ProcessInfo,
     variables: serde_json::Map<String, serde_json::Value>,
     stats: ExecutionStats,
+    /// Paths of `#[task(path, sensitive)]` fields, with their field: shown redacted wherever
+    /// this execution records a path. Set only for inputs that have such fields.
+    sensitive_paths: std::sync::OnceLock<Vec<(&'static str, std::path::PathBuf)>>,
 }
 
 /// What every execution of one registered task shares: built once per task, so a context
@@ -270,6 +273,7 @@ impl TaskContext {
                 process,
                 variables,
                 stats: ExecutionStats::default(),
+                sensitive_paths: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -352,6 +356,26 @@ impl TaskContext {
     /// One process variable.
     pub fn variable(&self, name: &str) -> Option<&serde_json::Value> {
         self.inner.variables.get(name)
+    }
+
+    /// Marks paths as sensitive for this execution (the runner does it for the input's
+    /// `#[task(path, sensitive)]` fields before the task runs; only the first call counts):
+    /// [`TaskContext::shown_path`] then redacts them, and everything under them.
+    pub fn set_sensitive_paths(&self, paths: Vec<(&'static str, std::path::PathBuf)>) {
+        let _ = self.inner.sensitive_paths.set(paths);
+    }
+
+    /// A path as this execution records it (span events, per-file totals, error messages):
+    /// [`crate::fs::display_path`], or `[redacted:FIELD]` for a path that is, or lies under, a
+    /// path of a sensitive input field. Paths are compared as given (component-wise), so an
+    /// alias of a sensitive path (another spelling, a symlink) is not recognised.
+    pub fn shown_path<'p>(&self, path: &'p std::path::Path) -> Cow<'p, str> {
+        if let Some(list) = self.inner.sensitive_paths.get() {
+            if let Some((field, _)) = list.iter().find(|(_, p)| path.starts_with(p)) {
+                return Cow::Owned(crate::fs::redacted_path(field));
+            }
+        }
+        crate::fs::display_path(path)
     }
 
     /// Counters of this execution.

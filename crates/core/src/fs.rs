@@ -126,6 +126,11 @@ pub fn display_path(path: &Path) -> Cow<'_, str> {
     }
 }
 
+/// How a sensitive path is shown: the field it came from, never the path.
+pub fn redacted_path(field: &str) -> String {
+    format!("[redacted:{field}]")
+}
+
 /// File operations recorded against the current execution.
 #[derive(Debug, Clone, Copy)]
 pub struct TrackedFs<'a> {
@@ -238,7 +243,7 @@ impl<'a> TrackedFs<'a> {
             let err = r.as_ref().err();
             record(
                 self.cx,
-                &display_path(from),
+                &self.cx.shown_path(from),
                 "copy",
                 FileAccessKind::Read,
                 bytes,
@@ -248,7 +253,7 @@ impl<'a> TrackedFs<'a> {
             );
             record(
                 self.cx,
-                &display_path(to),
+                &self.cx.shown_path(to),
                 "copy",
                 FileAccessKind::Write,
                 bytes,
@@ -257,7 +262,7 @@ impl<'a> TrackedFs<'a> {
                 err,
             );
         }
-        r.map_err(|e| two_path_error(e, from, to, "copy"))
+        r.map_err(|e| two_path_error(self.cx, e, from, to, "copy"))
     }
 
     /// Renames (moves) a file or directory; records a metadata operation on both paths.
@@ -271,7 +276,7 @@ impl<'a> TrackedFs<'a> {
             let err = r.as_ref().err();
             record(
                 self.cx,
-                &display_path(from),
+                &self.cx.shown_path(from),
                 "rename",
                 FileAccessKind::Meta,
                 0,
@@ -281,7 +286,7 @@ impl<'a> TrackedFs<'a> {
             );
             record(
                 self.cx,
-                &display_path(to),
+                &self.cx.shown_path(to),
                 "rename",
                 FileAccessKind::Meta,
                 0,
@@ -290,7 +295,7 @@ impl<'a> TrackedFs<'a> {
                 err,
             );
         }
-        r.map_err(|e| two_path_error(e, from, to, "rename"))
+        r.map_err(|e| two_path_error(self.cx, e, from, to, "rename"))
     }
 
     /// Removes a file (not a directory: use [`TrackedFs::remove_dir_all`]).
@@ -376,13 +381,13 @@ impl<'a> TrackedFs<'a> {
             Ok(file) => Ok(TrackedFile {
                 file,
                 cx: self.cx.clone(),
-                path: display_path(path).into_owned(),
+                path: self.cx.shown_path(path).into_owned(),
                 opened: start,
                 read: 0,
                 written: 0,
             }),
             Err(e) => {
-                let shown = display_path(path);
+                let shown = self.cx.shown_path(path);
                 if self.cx.tracking().files {
                     record(
                         self.cx,
@@ -410,7 +415,7 @@ impl<'a> TrackedFs<'a> {
         result: std::io::Result<T>,
     ) -> Result<T, TaskError> {
         let elapsed = start.elapsed();
-        let shown = display_path(path);
+        let shown = self.cx.shown_path(path);
         if self.cx.tracking().files {
             let err = result.as_ref().err();
             record(
@@ -674,10 +679,10 @@ pub fn file_error(e: std::io::Error, path: &str, op: &str) -> TaskError {
 }
 
 /// An error of a two-path operation (copy, rename): names both paths.
-fn two_path_error(e: std::io::Error, from: &Path, to: &Path, op: &str) -> TaskError {
+fn two_path_error(cx: &TaskContext, e: std::io::Error, from: &Path, to: &Path, op: &str) -> TaskError {
     // A missing path is the target's (its directory) when the source is there.
     let blame_target = e.kind() == std::io::ErrorKind::NotFound && std::fs::symlink_metadata(from).is_ok();
-    let (from, to) = (display_path(from), display_path(to));
+    let (from, to) = (cx.shown_path(from), cx.shown_path(to));
     if blame_target {
         file_error(e, &to, &format!("{op} '{from}' to"))
             .with_suggestion(format!(

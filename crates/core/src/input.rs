@@ -10,7 +10,7 @@
 //!         Ok(())
 //!     }
 //!     fn tracked_paths(&self) -> Vec<TrackedPath> {
-//!         vec![TrackedPath { field: "path", path: self.path.clone().into(), required: true }]
+//!         vec![TrackedPath { field: "path", path: self.path.clone().into(), required: true, sensitive: false }]
 //!     }
 //! }
 //! assert!(Resize { path: "a.png".into(), width: 0 }.validate().is_err());
@@ -29,12 +29,19 @@ pub struct TrackedPath {
     pub path: PathBuf,
     /// Whether a missing file fails the execution (as `not_found`) before the task body runs.
     pub required: bool,
+    /// Whether the field is `#[task(path, sensitive)]`: the path is shown as `[redacted:FIELD]`
+    /// wherever it is recorded (errors, span events, per-file totals, history).
+    pub sensitive: bool,
 }
 
 /// Facts about a task input that the framework uses before and around the task.
 pub trait TaskInput {
     /// Names of fields whose values must never reach telemetry or error context.
     const SENSITIVE_FIELDS: &'static [&'static str] = &[];
+
+    /// Whether any of [`TaskInput::tracked_paths`] is sensitive: the runner then reads the
+    /// tracked paths of every execution to redact them (inputs without such fields cost nothing).
+    const HAS_SENSITIVE_PATHS: bool = false;
 
     /// Checks the input; a failure is a non-retryable `validation` error.
     fn validate(&self) -> Result<(), TaskError> {
@@ -114,9 +121,37 @@ pub fn redact(mut value: serde_json::Value, sensitive: &[&str]) -> serde_json::V
     value
 }
 
+/// Replaces the value of every object key in `sensitive`, at any depth, with `"[redacted]"`
+/// (for showing process variables: a task's sensitive field is a variable of that name).
+pub fn redact_keys(value: &mut serde_json::Value, sensitive: &[&str]) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if sensitive.contains(&k.as_str()) {
+                    *v = serde_json::Value::String("[redacted]".into());
+                } else {
+                    redact_keys(v, sensitive);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_keys(v, sensitive)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_keys_reaches_nested_objects_and_arrays() {
+        let mut v = serde_json::json!({"a": {"token": "s1"}, "b": [{"token": "s2"}], "token": "s3", "n": 1});
+        redact_keys(&mut v, &["token"]);
+        for s in ["s1", "s2", "s3"] {
+            assert!(!v.to_string().contains(s), "{v}");
+        }
+        assert_eq!(v["n"], 1);
+    }
 
     #[test]
     fn redact_replaces_sensitive_values() {

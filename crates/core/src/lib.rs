@@ -32,7 +32,7 @@ pub use context::{ContextParts, ExecutionStats, ProcessInfo, TaskContext, TaskSc
 pub use dependency::{Dependency, DependencyPermit, DependencyPolicy};
 pub use error::{ErrorClass, ErrorContext, TaskError};
 pub use fs::TrackedFs;
-pub use input::{__derive, redact, TaskInput, TrackedPath};
+pub use input::{__derive, redact, redact_keys, TaskInput, TrackedPath};
 pub use outcome::TaskOutcome;
 pub use task::{task_fn, task_schema, FnTask, ServiceTask};
 pub use telemetry::{Instruments, TaskMetrics, Telemetry, SCOPE};

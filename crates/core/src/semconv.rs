@@ -158,4 +158,6 @@ pub mod metric {
     pub const ANOMALIES: &str = "servicetask.anomalies";
     /// Counter: history records dropped because the queue was full.
     pub const RECORDS_DROPPED: &str = "servicetask.history.dropped";
+    /// Counter: spans ended but never exported (export queue full, export failed, or queued at shutdown).
+    pub const SPANS_DROPPED: &str = "servicetask.telemetry.spans.dropped";
 }

@@ -1,5 +1,12 @@
 //! Saving and resuming instances: [`SqliteInstanceStore`] keeps [`InstanceSnapshot`]s (tokens,
 //! variables, timers, incidents and the instance span's traceparent) in one SQLite file.
+//!
+//! Sensitive variables are omitted at rest: a store given the names of sensitive variables
+//! ([`SqliteInstanceStore::with_sensitive_variables`], the CLI passes every registered task's
+//! `#[task(sensitive)]` fields) removes every object key of those names, at any depth, from the
+//! snapshot before it is written. A resumed instance does not have them: whoever continues it
+//! gives them again (`servicetask complete ... --var`). Nothing secret is written, so there is
+//! no key to manage.
 
 use crate::error::EngineError;
 use crate::state::{InstanceSnapshot, InstanceStatus};
@@ -24,6 +31,8 @@ pub struct SavedInstance {
 #[derive(Debug)]
 pub struct SqliteInstanceStore {
     conn: Mutex<Connection>,
+    /// Variable names never written (sorted).
+    sensitive: Vec<String>,
 }
 
 fn store_err(e: impl std::fmt::Display) -> EngineError {
@@ -55,12 +64,33 @@ impl SqliteInstanceStore {
             )",
         )
         .map_err(store_err)?;
-        Ok(SqliteInstanceStore { conn: Mutex::new(conn) })
+        Ok(SqliteInstanceStore {
+            conn: Mutex::new(conn),
+            sensitive: Vec::new(),
+        })
+    }
+
+    /// Omits variables of these names from every snapshot saved (see the module docs).
+    pub fn with_sensitive_variables<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.sensitive = names.into_iter().map(|n| n.as_ref().to_string()).collect();
+        self.sensitive.sort();
+        self.sensitive.dedup();
+        self
+    }
+
+    /// The snapshot as stored: JSON without the sensitive variables.
+    fn stored_json(&self, snap: &InstanceSnapshot) -> Result<String, EngineError> {
+        if self.sensitive.is_empty() {
+            return serde_json::to_string(snap).map_err(store_err);
+        }
+        let mut value = serde_json::to_value(snap).map_err(store_err)?;
+        omit_keys(&mut value, &self.sensitive);
+        serde_json::to_string(&value).map_err(store_err)
     }
 
     /// Saves (or replaces) a snapshot.
     pub fn save(&self, snap: &InstanceSnapshot) -> Result<(), EngineError> {
-        let json = serde_json::to_string(snap).map_err(store_err)?;
+        let json = self.stored_json(snap)?;
         let status = match snap.status {
             InstanceStatus::Running => "running",
             InstanceStatus::Completed => "completed",
@@ -121,5 +151,35 @@ impl SqliteInstanceStore {
             )
             .map_err(store_err)?
             > 0)
+    }
+}
+
+/// Removes every object key in `names` (sorted), at any depth.
+fn omit_keys(value: &mut serde_json::Value, names: &[String]) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| names.binary_search(k).is_err());
+            map.values_mut().for_each(|v| omit_keys(v, names));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| omit_keys(v, names)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::omit_keys;
+
+    #[test]
+    fn sensitive_keys_are_omitted_at_any_depth() {
+        let mut v = serde_json::json!({
+            "vars": {"user": "ann", "api_token": "canary"},
+            "pending_messages": [["m", {"api_token": "canary", "n": 1}]],
+            "scopes": [{"vars": {"nested": {"api_token": "canary"}}}]
+        });
+        omit_keys(&mut v, &["api_token".to_string()]);
+        assert!(!v.to_string().contains("canary"), "{v}");
+        assert_eq!(v["vars"]["user"], "ann");
+        assert_eq!(v["pending_messages"][0][1]["n"], 1);
     }
 }

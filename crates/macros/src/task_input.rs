@@ -61,6 +61,7 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
     let mut checks = Vec::new();
     let mut context = Vec::new();
     let mut size: Option<TokenStream> = None;
+    let mut sensitive_paths = false;
 
     for field in &fields.named {
         let ident = field.ident.as_ref().expect("named field");
@@ -106,9 +107,11 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
         }
         if spec.path {
             let required = spec.required;
+            let is_sensitive = spec.sensitive;
+            sensitive_paths |= is_sensitive;
             paths.push(quote! {
                 for p in #core::__derive::AsPaths::as_paths(&self.#ident) {
-                    out.push(#core::TrackedPath { field: #key, path: p, required: #required });
+                    out.push(#core::TrackedPath { field: #key, path: p, required: #required, sensitive: #is_sensitive });
                 }
             });
         }
@@ -163,6 +166,7 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
     Ok(quote! {
         impl #impl_g #core::TaskInput for #name #ty_g #where_g {
             const SENSITIVE_FIELDS: &'static [&'static str] = &[#(#sensitive),*];
+            const HAS_SENSITIVE_PATHS: bool = #sensitive_paths;
 
             fn validate(&self) -> ::core::result::Result<(), #core::TaskError> {
                 #(#checks)*

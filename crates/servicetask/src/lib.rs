@@ -51,17 +51,18 @@
 pub mod config;
 #[cfg(feature = "engine")]
 pub mod engine;
+pub mod panic;
 mod runner;
 pub mod telemetry;
 pub mod testing;
 
 #[doc(inline)]
 pub use servicetask_core::{
-    layer, record, redact, semconv, task_fn, task_schema, BreakerConfig, BulkheadConfig, ContextParts, Dependency,
-    DependencyPermit, DependencyPolicy, ErrorClass, ErrorContext, ExecutionStats, FallbackConfig, FnTask, Jitter,
-    ProcessInfo, RetryBudgetConfig, RetryConfig, RetryMode, ServiceTask, TaskConfig, TaskConfigBuilder, TaskContext,
-    TaskError, TaskInput, TaskMetrics, TaskOutcome, TaskScope, Telemetry, TimeoutConfig, TrackedFs, TrackedPath,
-    TrackingConfig, WindowKind,
+    layer, record, redact, redact_keys, semconv, task_fn, task_schema, BreakerConfig, BulkheadConfig, ContextParts,
+    Dependency, DependencyPermit, DependencyPolicy, ErrorClass, ErrorContext, ExecutionStats, FallbackConfig, FnTask,
+    Jitter, ProcessInfo, RetryBudgetConfig, RetryConfig, RetryMode, ServiceTask, TaskConfig, TaskConfigBuilder,
+    TaskContext, TaskError, TaskInput, TaskMetrics, TaskOutcome, TaskScope, Telemetry, TimeoutConfig, TrackedFs,
+    TrackedPath, TrackingConfig, WindowKind,
 };
 
 pub use config::{ConfigError, ConfigLoader, DependencySettings};

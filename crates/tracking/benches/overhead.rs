@@ -177,6 +177,7 @@ fn inspect(c: &mut Criterion) {
         field: "input",
         path: path.clone(),
         required: true,
+        sensitive: false,
     }];
     let mut group = c.benchmark_group("inspect_input");
     // A recording SDK span (no exporter; the SDK keeps at most 128 events and counts the rest).

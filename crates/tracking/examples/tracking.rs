@@ -55,6 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             field: "input",
             path: input.clone(),
             required: true,
+            sensitive: false,
         }],
     )?;
     let sum = Next::new(&layers, &Checksum(input)).run(&cx).await?;

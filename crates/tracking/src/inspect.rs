@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use opentelemetry::KeyValue;
-use servicetask_core::fs::{display_path, file_error};
+use servicetask_core::fs::{file_error, redacted_path};
 use servicetask_core::record::FileAccessKind;
 use servicetask_core::{semconv, TaskContext, TaskError, TrackedPath};
 
@@ -16,13 +16,20 @@ use servicetask_core::{semconv, TaskContext, TaskError, TrackedPath};
 /// to what it names; directories are not listed). With `tracking.files` off no event is
 /// recorded, but required paths are still checked. Events count toward `max_file_events`.
 ///
+/// A `#[task(path, sensitive)]` path is recorded as `[redacted:FIELD]` in the event, the
+/// per-file totals and the error.
+///
 /// Event attributes: `file.path`, `servicetask.input.field`, `servicetask.file.exists`, and for
 /// an existing path `file.size` (files only), `file.modified` (RFC 3339, UTC), `file.mode`
 /// (octal, Unix); for a path that could not be stat-ed, `error.type`.
 pub fn inspect_input_paths(cx: &TaskContext, paths: &[TrackedPath]) -> Result<(), TaskError> {
     let events = cx.tracking().files;
     for p in paths {
-        let shown = display_path(&p.path);
+        // a sensitive path is never recorded, only its field
+        let shown = match p.sensitive {
+            true => std::borrow::Cow::Owned(redacted_path(p.field)),
+            false => cx.shown_path(&p.path),
+        };
         let meta = std::fs::metadata(&p.path);
         if events {
             let stats = cx.stats();

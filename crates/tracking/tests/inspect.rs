@@ -7,7 +7,12 @@ use servicetask_tracking::inspect_input_paths;
 use support::{attr, events, temp_dir, Harness};
 
 fn tp(field: &'static str, path: std::path::PathBuf, required: bool) -> TrackedPath {
-    TrackedPath { field, path, required }
+    TrackedPath {
+        field,
+        path,
+        required,
+        sensitive: false,
+    }
 }
 
 #[test]

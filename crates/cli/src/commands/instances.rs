@@ -42,6 +42,7 @@ pub async fn complete(args: &CompleteArgs) -> anyhow::Result<i32> {
         return Ok(exit::INVALID);
     };
     let session = Session::start(Some(Path::new("servicetask-history.db")))?;
+    let store = store.with_sensitive_variables(session.runner.sensitive_variables());
     let engine = session.engine(args.stub, Vec::new());
     let mut instance = engine.resume(&defs, snapshot)?;
     let values = vars::parse_pairs(&args.vars)?;

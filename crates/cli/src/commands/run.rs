@@ -121,7 +121,8 @@ pub fn finish(
             exit::PROCESS_FAILED
         }
         RunOutcome::Waiting { tasks, incidents, .. } => {
-            let store = SqliteInstanceStore::open(state)?;
+            let store =
+                SqliteInstanceStore::open(state)?.with_sensitive_variables(session.runner.sensitive_variables());
             store.save(&instance.snapshot())?;
             println!(
                 "\nProcess {} is waiting; saved to {}.",
@@ -159,7 +160,9 @@ pub fn finish(
             }
         }
     };
-    let vars: Value = Value::Object(instance.variables());
+    // the registered tasks' sensitive input fields are variables never shown
+    let mut vars: Value = Value::Object(instance.variables());
+    servicetask::redact_keys(&mut vars, &session.runner.sensitive_variables());
     let text = serde_json::to_string(&vars)?;
     let shown: String = text.chars().take(600).collect();
     println!("Variables: {shown}{}", if text.len() > shown.len() { " …" } else { "" });

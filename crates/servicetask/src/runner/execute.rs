@@ -467,12 +467,20 @@ impl<T: ServiceTask> TaskHandle<T> {
         let inner = &*self.inner;
         let input = input?;
         input.validate().map_err(as_validation)?;
-        if let Some(inspect) = &inner.shared.inspect_paths {
-            if inner.config.tracking.files {
-                let paths = input.tracked_paths();
-                if !paths.is_empty() {
-                    inspect(cx, &paths)?;
-                }
+        let inspect = inner
+            .shared
+            .inspect_paths
+            .as_ref()
+            .filter(|_| inner.config.tracking.files);
+        // (an input without path fields, or without sensitive ones and inspection off, skips this)
+        if inspect.is_some() || <T::Input as TaskInput>::HAS_SENSITIVE_PATHS {
+            let paths = input.tracked_paths();
+            if <T::Input as TaskInput>::HAS_SENSITIVE_PATHS {
+                let sensitive = paths.iter().filter(|p| p.sensitive);
+                cx.set_sensitive_paths(sensitive.map(|p| (p.field, p.path.clone())).collect());
+            }
+            if let (Some(inspect), false) = (inspect, paths.is_empty()) {
+                inspect(cx, &paths)?;
             }
         }
         Ok(input)
@@ -507,13 +515,15 @@ where
     }
 }
 
+/// A caught panic as an error: classified by [`crate::panic::classify`], its payload dropped
+/// here (it may hold input: `panic!("{input:?}")`, an `unwrap` of an error naming a value).
 fn panic_error(payload: Box<dyn Any + Send>) -> TaskError {
-    let msg = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic with a non-string payload".to_string());
-    TaskError::new(ErrorClass::Panic, format!("task panicked: {msg}"))
+    let kind = crate::panic::classify(payload.as_ref());
+    TaskError::new(
+        ErrorClass::Panic,
+        format!("task panicked: {kind} (the panic message is not recorded: it may hold input)"),
+    )
+    .with_suggestion("find the panic by its kind and the task's code; run the task in a test to see the message")
 }
 
 fn as_validation(e: TaskError) -> TaskError {

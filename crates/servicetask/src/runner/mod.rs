@@ -21,6 +21,7 @@
 mod execute;
 mod registry;
 mod standard;
+mod input_error;
 
 use std::sync::{Arc, RwLock};
 
@@ -277,3 +278,16 @@ impl Runner {
         &self.shared.telemetry
     }
 }
+    /// The sensitive input fields of every registered task, sorted and deduplicated: process
+    /// variables of these names are redacted wherever variables are shown or stored.
+    pub fn sensitive_variables(&self) -> Vec<&'static str> {
+        let tasks = self.tasks.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<&'static str> = tasks
+            .values()
+            .flat_map(|t| t.sensitive_fields().iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+

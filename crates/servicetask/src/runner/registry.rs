@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use servicetask_core::layer::BoxFuture;
-use servicetask_core::{task_schema, ServiceTask, TaskConfig, TaskError, TaskOutcome};
+use servicetask_core::{task_schema, ServiceTask, TaskConfig, TaskError, TaskInput, TaskOutcome};
 
 use super::execute::{RunOptions, TaskHandle};
 
@@ -18,6 +18,9 @@ pub trait RegisteredTask: Send + Sync + 'static {
     fn config(&self) -> &TaskConfig;
     /// JSON Schemas of input and output.
     fn schema(&self) -> serde_json::Value;
+    /// The input's `#[task(sensitive)]` fields: variables of these names are redacted wherever
+    /// the CLI shows or stores variables.
+    fn sensitive_fields(&self) -> &'static [&'static str];
     /// Runs from JSON variables; the output becomes variables (an object's fields, or `result`).
     fn run_json(
         &self,
@@ -41,6 +44,10 @@ impl<T: ServiceTask> RegisteredTask for TaskHandle<T> {
 
     fn schema(&self) -> serde_json::Value {
         task_schema(self.task())
+    }
+
+    fn sensitive_fields(&self) -> &'static [&'static str] {
+        <T::Input as TaskInput>::SENSITIVE_FIELDS
     }
 
     fn run_json(
@@ -86,18 +93,26 @@ impl<T: ServiceTask> TaskHandle<T> {
 
 /// Deserialises a task input from process variables (an empty map also accepts `()`-like
 /// inputs), handing the variables back. They are read as one JSON object, in place: no copy.
-pub(crate) fn input_from_variables<I: serde::de::DeserializeOwned>(
+///
+/// The error names the field at fault and the type it expects, never a value (see
+/// [`super::input_error`]): serde_json's own message would quote it.
+pub(crate) fn input_from_variables<I: serde::de::DeserializeOwned + TaskInput>(
     variables: serde_json::Map<String, serde_json::Value>,
 ) -> (Result<I, TaskError>, serde_json::Map<String, serde_json::Value>) {
     let object = serde_json::Value::Object(variables);
     let input = match I::deserialize(&object) {
         Ok(v) => Ok(v),
-        Err(e) => match I::deserialize(&serde_json::Value::Null) {
+        Err(_) => match I::deserialize(&serde_json::Value::Null) {
             Ok(v) => Ok(v),
-            Err(_) => Err(
-                TaskError::validation(format!("the process variables do not fit the task's input: {e}"))
-                    .with_suggestion("set the variables the task's input schema requires (see `servicetask schema`)"),
-            ),
+            Err(_) => {
+                let why = super::input_error::explain::<I>(&object, I::SENSITIVE_FIELDS);
+                Err(
+                    TaskError::validation(format!("the process variables do not fit the task's input: {why}"))
+                        .with_suggestion(
+                            "set the variables the task's input schema requires (see `servicetask schema`)",
+                        ),
+                )
+            }
         },
     };
     let serde_json::Value::Object(variables) = object else {
@@ -150,6 +165,7 @@ mod tests {
     fn a_newtype_input_gets_the_whole_object() {
         #[derive(serde::Deserialize)]
         struct Whole(serde_json::Value);
+        impl TaskInput for Whole {}
         let mut vars = serde_json::Map::new();
         vars.insert("x".into(), 1.into());
         let (input, _) = input_from_variables::<Whole>(vars);
@@ -158,6 +174,7 @@ mod tests {
         struct Fields {
             x: i64,
         }
+        impl TaskInput for Fields {}
         let (input, _) = input_from_variables::<Fields>(serde_json::Map::new());
         assert_eq!(input.unwrap_err().class(), servicetask_core::ErrorClass::Validation);
         let mut vars = serde_json::Map::new();

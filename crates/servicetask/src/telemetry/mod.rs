@@ -15,12 +15,23 @@
 //! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*` and `OTEL_METRIC_EXPORT_INTERVAL` are honoured by
 //! the SDK as usual.
 //!
-//! **Never blocking the task:** spans go through the SDK's batch processor: a bounded queue
-//! (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048) that a background thread drains. When the
-//! backend is slow or unreachable the queue fills and further spans are dropped, not waited
-//! for; the SDK counts the drops (`otel.sdk.processor.span.processed` with
-//! `error.type=queue_full`) and reports the total at shutdown. Export happens off the task's
-//! thread, bounded by the export timeout.
+//! **Never blocking the task; losses admitted.** Spans go through the SDK's batch processor:
+//! a bounded queue that a background thread drains into the exporter. Its sizes come from the
+//! standard variables, checked (a bad value is an error naming the variable):
+//! `OTEL_BSP_MAX_QUEUE_SIZE` (default 2048 spans), `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` (512),
+//! `OTEL_BSP_SCHEDULE_DELAY` (5000 ms); the OTLP exporter's own timeout is
+//! `OTEL_EXPORTER_OTLP_TIMEOUT`.
+//!
+//! *Under overload* (spans end faster than the backend takes them, or the backend is down) the
+//! queue fills and each further span is dropped at once: a task never waits for telemetry and
+//! memory stays bounded by the queue. The drops are not silent: the first one seen prints one
+//! line on stderr, shutdown prints the exact total lost (`ended - exported`: queue full, failed
+//! exports, spans still queued when the shutdown timeout ran out), and the observable counter
+//! `servicetask.telemetry.spans.dropped` carries the count (a lower bound while running, the
+//! exact total in the final export). [`TelemetryGuard::span_losses`] gives the figures to code.
+//! The meter provider is installed before the batch processor is built, so the SDK's own
+//! `otel.sdk.processor.span.processed{error.type=queue_full}` counter works too. Export
+//! happens off the task's thread, bounded by the export timeout.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,6 +43,7 @@
 //! ```
 
 mod console;
+mod losses;
 pub mod propagation;
 
 use std::sync::Arc;
@@ -43,6 +55,7 @@ use opentelemetry_sdk::Resource;
 use servicetask_core::Telemetry;
 
 pub use console::ConsoleSpanExporter;
+pub use losses::{counted_batch_processor, BatchSizes, SpanLosses};
 pub use propagation::{extract_traceparent, inject_traceparent, TRACEPARENT};
 
 /// Where spans go.
@@ -82,6 +95,9 @@ pub enum TelemetryError {
     /// The OTLP exporter could not be built.
     #[error("cannot build the OTLP exporter: {0}")]
     Exporter(String),
+    /// An `OTEL_BSP_*` variable is not a positive integer.
+    #[error("bad telemetry setting: {0}")]
+    Setting(String),
     /// OTLP was asked for but this build has no `otlp` feature.
     #[error("OTEL_EXPORTER_OTLP_ENDPOINT is set but servicetask was built without the `otlp` feature")]
     NoOtlpSupport,
@@ -93,6 +109,7 @@ pub struct TelemetryGuard {
     meter_provider: Option<SdkMeterProvider>,
     telemetry: Arc<Telemetry>,
     target: ExportTarget,
+    losses: Option<Arc<SpanLosses>>,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
@@ -112,6 +129,11 @@ impl TelemetryGuard {
     /// What was installed.
     pub fn target(&self) -> &ExportTarget {
         &self.target
+    }
+
+    /// The batch processor's span counts (OTLP export only; see "losses admitted" above).
+    pub fn span_losses(&self) -> Option<&Arc<SpanLosses>> {
+        self.losses.as_ref()
     }
 
     /// Flushes pending spans and metrics now (bounded by the export timeout).
@@ -180,6 +202,7 @@ where
         Some(e) => b.with_simple_exporter(e),
         None => b,
     };
+    let mut losses = None;
     let (tp, mp) = match &target {
         ExportTarget::Disabled => {
             return Ok(TelemetryGuard {
@@ -187,6 +210,7 @@ where
                 meter_provider: None,
                 telemetry: Telemetry::disabled(),
                 target,
+                losses: None,
             })
         }
         ExportTarget::None => (
@@ -201,7 +225,8 @@ where
             SdkMeterProvider::builder().with_resource(resource()).build(),
         ),
         ExportTarget::Otlp => {
-            let (tb, mp) = otlp_providers()?;
+            let (tb, mp, counted) = otlp_providers()?;
+            losses = Some(counted);
             (add(tb).build(), mp)
         }
     };
@@ -213,33 +238,56 @@ where
         meter_provider: Some(mp),
         telemetry,
         target,
+        losses,
     })
 }
 
+/// The OTLP providers. The meter provider is built and installed first: the SDK's batch
+/// processor takes its own drop counter from the global meter provider when it is built.
+/// The OTLP tracer provider (to finish), the meter provider, and the span losses.
+type OtlpProviders = (
+    opentelemetry_sdk::trace::TracerProviderBuilder,
+    SdkMeterProvider,
+    Arc<SpanLosses>,
+);
+
 #[cfg(feature = "otlp")]
-fn otlp_providers() -> Result<(opentelemetry_sdk::trace::TracerProviderBuilder, SdkMeterProvider), TelemetryError> {
+fn otlp_providers() -> Result<OtlpProviders, TelemetryError> {
+    use opentelemetry::metrics::MeterProvider as _;
     use opentelemetry_otlp::WithExportConfig;
-    let spans = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let sizes = BatchSizes::from_vars(|k| std::env::var(k).ok()).map_err(TelemetryError::Setting)?;
     let metrics = opentelemetry_otlp::MetricExporter::builder()
         .with_http()
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-    let tp = SdkTracerProvider::builder()
-        .with_resource(resource())
-        .with_batch_exporter(spans);
     let mp = SdkMeterProvider::builder()
         .with_resource(resource())
         .with_periodic_exporter(metrics)
         .build();
-    Ok((tp, mp))
+    opentelemetry::global::set_meter_provider(mp.clone());
+    let spans = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let (processor, losses) = counted_batch_processor(spans, sizes);
+    let counted = losses.clone();
+    // (observable: read at each collection, the final one after the tracer provider's shutdown)
+    let _dropped = mp
+        .meter("servicetask")
+        .u64_observable_counter(servicetask_core::semconv::metric::SPANS_DROPPED)
+        .with_unit("{span}")
+        .with_description("Spans ended but never exported: export queue full, export failed, or queued at shutdown")
+        .with_callback(move |o| o.observe(counted.dropped(), &[]))
+        .build();
+    let tp = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(processor);
+    Ok((tp, mp, losses))
 }
 
 #[cfg(not(feature = "otlp"))]
-fn otlp_providers() -> Result<(opentelemetry_sdk::trace::TracerProviderBuilder, SdkMeterProvider), TelemetryError> {
+fn otlp_providers() -> Result<OtlpProviders, TelemetryError> {
     Err(TelemetryError::NoOtlpSupport)
 }

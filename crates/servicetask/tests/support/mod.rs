@@ -27,6 +27,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start() -> Receiver {
+        Receiver::start_slow(std::time::Duration::ZERO)
+    }
+
+    /// A receiver that waits `delay` before answering each trace export (a slow backend).
+    pub fn start_slow(delay: std::time::Duration) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Received::default()));
@@ -34,14 +39,14 @@ impl Receiver {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let r = r.clone();
-                std::thread::spawn(move || serve(stream, r));
+                std::thread::spawn(move || serve(stream, r, delay));
             }
         });
         Receiver { endpoint, received }
     }
 }
 
-fn serve(stream: TcpStream, received: Arc<Mutex<Received>>) {
+fn serve(stream: TcpStream, received: Arc<Mutex<Received>>, delay: std::time::Duration) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut out = stream;
     loop {
@@ -83,6 +88,9 @@ fn serve(stream: TcpStream, received: Arc<Mutex<Received>>) {
                 },
                 other => r.bad_requests.push(format!("unexpected path {other}")),
             }
+        }
+        if path == "/v1/traces" {
+            std::thread::sleep(delay);
         }
         let resp = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         if out.write_all(resp.as_bytes()).is_err() {
