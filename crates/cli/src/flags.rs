@@ -18,9 +18,9 @@ use clap::{Args, Parser, Subcommand};
     arg_required_else_help = true
 )]
 #[command(
-    after_help = "Start here:  servicetask demo\nThen:        servicetask validate FILE.bpmn   and   servicetask run FILE.bpmn --stub"
+    after_help = "Start here:  servicetask demo\nThen:        servicetask validate FILE.bpmn   and   servicetask run FILE.bpmn --mock TYPE='{\"ok\":true}'\nTests:       servicetask test SCENARIOS.toml"
 )]
-pub struct Cli {
+pub struct Flags {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -38,6 +38,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a BPMN process; service tasks resolve to the tasks this binary registers.
     Run(RunArgs),
+    /// Run process tests: scenario files of start variables, mocked tasks and expectations.
+    ///
+    /// Each scenario starts the process with its variables, answers mocked task types as told
+    /// (every other task runs for real), and compares the path of completed elements, the
+    /// variables, incidents and waiting tasks with what it expects. Exits 1 when any differs.
+    Test(TestArgs),
     /// Check BPMN files and print every problem as file:line:column with how to fix it.
     Validate(ValidateArgs),
     /// Complete a waiting user/manual task of a saved instance and continue it.
@@ -58,7 +64,8 @@ pub enum Command {
 /// `report` arguments.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The history database (default: ./servicetask-history.db, else ./servicetask-demo/history.db).
+    /// The history database (default: $SERVICETASK_HISTORY, else ./servicetask-history.db,
+    /// else the demo's history in the temporary folder).
     #[arg(long, value_name = "FILE.db")]
     pub db: Option<PathBuf>,
     /// Only this task.
@@ -76,8 +83,9 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Directory for the sample files, outputs and history (created; reused if present).
-    #[arg(long, default_value = "servicetask-demo")]
-    pub dir: PathBuf,
+    /// Default: servicetask-demo in the system's temporary folder.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
     /// Sample files to generate (the multi-instance batch size).
     #[arg(long, default_value_t = 6)]
     pub files: u32,
@@ -110,6 +118,14 @@ pub struct RunArgs {
     /// `{"ok": true, "operation": <type>}`, instead of raising an incident.
     #[arg(long)]
     pub stub: bool,
+    /// Answer a task type as told instead of running it: `TYPE=JSON` completes with that
+    /// output, `TYPE=bpmn-error:CODE[:message]` throws a BPMN error, `TYPE=failure:CLASS`
+    /// fails with that error class (an incident). Repeatable.
+    #[arg(long = "mock", value_name = "TYPE=SPEC")]
+    pub mocks: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub history: HistoryArgs,
     /// Other BPMN files or directories holding processes for call activities.
     #[arg(long = "library", value_name = "PATH")]
     pub library: Vec<PathBuf>,
@@ -119,6 +135,26 @@ pub struct RunArgs {
     /// Print every span instead of folding repeated siblings.
     #[arg(long)]
     pub all_spans: bool,
+}
+
+/// Where execution records go.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The history database (default: $SERVICETASK_HISTORY, else ./servicetask-history.db);
+    /// `servicetask report` reads the same default.
+    #[arg(long, value_name = "FILE.db")]
+    pub history: Option<PathBuf>,
+}
+
+/// `test` arguments.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Scenario files (TOML; see `servicetask_cli::scenario` for the format).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Only scenarios whose name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 /// `validate` arguments.
@@ -153,6 +189,9 @@ pub struct CompleteArgs {
     /// Stub unknown service tasks (as `run --stub`).
     #[arg(long)]
     pub stub: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub history: HistoryArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub state: StateArgs,

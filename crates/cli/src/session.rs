@@ -1,18 +1,36 @@
-//! A CLI session: telemetry with span capture, a runner with the example tasks registered and a
-//! history writer, and an engine whose service tasks run through that runner.
+//! A CLI session: telemetry with span capture, a runner with the CLI's tasks registered and a
+//! history writer, and an engine whose service tasks run through that runner (mocked task types
+//! answered before it).
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use servicetask::engine::{RunnerHandler, UnknownTasks};
 use servicetask::record::{ExecutionRecord, RecordSink};
-use servicetask::{ConfigLoader, Runner};
+use servicetask::Runner;
 use servicetask_engine::Engine;
 use servicetask_history::{HistoryWriter, SqliteStore, WriterConfig};
 
 use crate::capture::Capture;
+use crate::mock::{Mock, MockHandler};
 use crate::progress::Progress;
+use crate::Tasks;
+
+/// Environment variable naming the history database `run` writes and `report` reads.
+pub const ENV_HISTORY: &str = "SERVICETASK_HISTORY";
+
+/// The history database: `flag`, else `$SERVICETASK_HISTORY`, else `./servicetask-history.db`.
+pub fn history_path(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os(ENV_HISTORY)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("servicetask-history.db"))
+}
 
 /// Keeps this run's records for the summary and forwards them to the history writer.
 pub struct Records {
@@ -47,15 +65,16 @@ impl Records {
 pub struct Session {
     /// Telemetry with captured spans.
     pub capture: Capture,
-    /// The runner, with the example tasks registered.
+    /// The runner, with the CLI's tasks registered.
     pub runner: Runner,
     /// This run's execution records.
     pub records: Arc<Records>,
 }
 
 impl Session {
-    /// Sets up telemetry, the history (when `history` is given) and the runner.
-    pub fn start(history: Option<&Path>) -> anyhow::Result<Session> {
+    /// Sets up telemetry, the history (when `history` is given) and a runner with `tasks`
+    /// (configured from `servicetask.toml` and `SERVICETASK__*` variables).
+    pub fn start(history: Option<&Path>, tasks: &Tasks) -> anyhow::Result<Session> {
         let capture = Capture::install()?;
         let history = match history {
             Some(path) => {
@@ -71,16 +90,12 @@ impl Session {
             kept: Mutex::new(Vec::new()),
             history,
         });
-        let config = ConfigLoader::from_env()
-            .map_err(|e| anyhow::anyhow!(e))
-            .context("reading configuration")?;
         let runner = Runner::builder()
             .telemetry(capture.telemetry())
-            .config(config)
             .record_sink(records.clone())
             .anomaly_detection(Default::default())
             .build();
-        servicetask_examples::register_all(&runner).map_err(|e| anyhow::anyhow!(e))?;
+        tasks.register_into(&runner)?;
         Ok(Session {
             capture,
             runner,
@@ -88,15 +103,20 @@ impl Session {
         })
     }
 
-    /// An engine running service tasks through the runner.
-    pub fn engine(&self, stub_unknown: bool, library: Vec<servicetask_bpmn::Definitions>) -> Engine {
+    /// An engine running service tasks through the runner; `mocks` answer their task types.
+    pub fn engine(
+        &self,
+        stub_unknown: bool,
+        library: Vec<servicetask_bpmn::Definitions>,
+        mocks: BTreeMap<String, Mock>,
+    ) -> Engine {
         let unknown = if stub_unknown {
             UnknownTasks::Stub
         } else {
             UnknownTasks::Fail
         };
         let handler = RunnerHandler::new(self.runner.clone()).unknown_tasks(unknown);
-        Engine::builder(Arc::new(handler))
+        Engine::builder(Arc::new(MockHandler::new(mocks, Arc::new(handler))))
             .observer(Arc::new(Progress::default()))
             .library(library)
             .build()

@@ -8,6 +8,11 @@
 //! thrown to the boundary, failure -> retried by the engine while retries are left, then an
 //! incident.
 //!
+//! At its first call the handler checks the runner's configuration against the registered
+//! tasks ([`Runner::check_config`]): when `servicetask.toml` or a variable configures a task no
+//! code registered (a misspelling), every service call fails with that report (an incident)
+//! instead of running with a configuration that silently does not apply.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use servicetask::engine::RunnerHandler;
@@ -56,6 +61,8 @@ pub enum UnknownTasks {
 pub struct RunnerHandler {
     runner: Runner,
     unknown: UnknownTasks,
+    /// The configuration check, done at the first call: `Some(report)` when it failed.
+    config_problem: std::sync::Arc<std::sync::OnceLock<Option<String>>>,
 }
 
 impl RunnerHandler {
@@ -64,6 +71,7 @@ impl RunnerHandler {
         RunnerHandler {
             runner,
             unknown: UnknownTasks::Fail,
+            config_problem: Default::default(),
         }
     }
 
@@ -93,6 +101,17 @@ impl RunnerHandler {
 
 impl TaskHandler for RunnerHandler {
     fn call(&self, call: ServiceCall) -> ServiceFuture {
+        let problem = self
+            .config_problem
+            .get_or_init(|| self.runner.check_config().err().map(|e| e.to_string()));
+        if let Some(report) = problem {
+            return Box::pin(std::future::ready(ServiceResult::Failed {
+                message: format!("the configuration does not apply: {report}"),
+                error_class: "validation".into(),
+                retries_left: 0,
+                retry_backoff: None,
+            }));
+        }
         let Some(task) = self.runner.task(&call.binding.task_type) else {
             return Box::pin(std::future::ready(self.unknown(&call)));
         };

@@ -65,7 +65,7 @@ pub use servicetask_core::{
     TrackedPath, TrackingConfig, WindowKind,
 };
 
-pub use config::{ConfigError, ConfigLoader, DependencySettings};
+pub use config::{ConfigError, ConfigLoader, ConfigProblem, DependencySettings};
 pub use runner::{
     JsonOutcome, NoLayers, PipelineFactory, RegisteredTask, RunOptions, Runner, RunnerBuilder, StandardPipeline,
     TaskHandle,

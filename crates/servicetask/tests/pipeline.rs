@@ -134,6 +134,6 @@ fn configuration_file_overrides_code_and_bad_values_fail_registration() {
         .config(bad)
         .build();
     let err = runner.register(FlakyTask).unwrap_err();
-    assert_eq!(err.key, "retry.multiplier");
-    assert_eq!(err.origin, "servicetask.toml [tasks.flaky]");
+    assert_eq!(err.first().key, "retry.multiplier");
+    assert_eq!(err.first().origin, "servicetask.toml:2:7 [tasks.flaky]");
 }

@@ -7,8 +7,8 @@ use servicetask_engine::SqliteInstanceStore;
 
 use super::exit;
 use crate::flags::{CompleteArgs, StateArgs};
-use crate::session::Session;
-use crate::vars;
+use crate::session::{history_path, Session};
+use crate::{vars, Tasks};
 
 /// `instances`.
 pub fn list(args: &StateArgs) -> anyhow::Result<i32> {
@@ -27,7 +27,7 @@ pub fn list(args: &StateArgs) -> anyhow::Result<i32> {
 }
 
 /// `complete INSTANCE TASK [--var ..] [--retry]`.
-pub async fn complete(args: &CompleteArgs) -> anyhow::Result<i32> {
+pub async fn complete(args: &CompleteArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     let store = SqliteInstanceStore::open(&args.state.state)
         .with_context(|| format!("opening {}", args.state.state.display()))?;
     let Some(snapshot) = store.load(&args.instance)? else {
@@ -41,9 +41,9 @@ pub async fn complete(args: &CompleteArgs) -> anyhow::Result<i32> {
     let Some(defs) = super::run::load(Path::new(&snapshot.file))? else {
         return Ok(exit::INVALID);
     };
-    let session = Session::start(Some(Path::new("servicetask-history.db")))?;
+    let session = Session::start(Some(&history_path(args.history.history.as_deref())), tasks)?;
     let store = store.with_sensitive_variables(session.runner.sensitive_variables());
-    let engine = session.engine(args.stub, Vec::new());
+    let engine = session.engine(args.stub, Vec::new(), Default::default());
     let mut instance = engine.resume(&defs, snapshot)?;
     let values = vars::parse_pairs(&args.vars)?;
     let acted = if args.retry {

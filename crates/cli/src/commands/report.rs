@@ -21,9 +21,10 @@ pub fn parse_since(text: &str, now: SystemTime) -> anyhow::Result<i64> {
     Ok(t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_nanos() as i64)
 }
 
+/// The history `run` writes by default (see [`crate::session::history_path`]), else the demo's.
 fn default_db() -> PathBuf {
-    let here = PathBuf::from("servicetask-history.db");
-    let demo = PathBuf::from("servicetask-demo/history.db");
+    let here = crate::session::history_path(None);
+    let demo = super::demo::default_dir().join("history.db");
     if !here.exists() && demo.exists() {
         demo
     } else {
@@ -36,7 +37,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     let db = args.db.clone().unwrap_or_else(default_db);
     if !db.exists() {
         bail!(
-            "no history at {}; run `servicetask demo` or `servicetask run FILE.bpmn` first, or pass --db",
+            "no history at {}; run `servicetask demo` or `servicetask run FILE.bpmn` first, or pass --db (or set SERVICETASK_HISTORY)",
             db.display()
         );
     }

@@ -8,8 +8,8 @@ use servicetask_engine::{Instance, RunOutcome, SqliteInstanceStore};
 
 use super::exit;
 use crate::flags::RunArgs;
-use crate::session::Session;
-use crate::{summary, vars};
+use crate::session::{history_path, Session};
+use crate::{mock, scenario, summary, vars, Tasks};
 
 /// Loads a BPMN file, printing every error diagnostic; `None` when it has errors.
 pub fn load(path: &Path) -> anyhow::Result<Option<Definitions>> {
@@ -46,7 +46,12 @@ pub fn load_library(paths: &[PathBuf]) -> anyhow::Result<Vec<Definitions>> {
 }
 
 /// Runs the command.
-pub async fn run(args: &RunArgs) -> anyhow::Result<i32> {
+pub async fn run(args: &RunArgs, tasks: &Tasks) -> anyhow::Result<i32> {
+    let mut mocks = std::collections::BTreeMap::new();
+    for flag in &args.mocks {
+        let (task_type, m) = mock::parse_flag(flag).map_err(anyhow::Error::msg)?;
+        mocks.insert(task_type, m);
+    }
     let Some(defs) = load(&args.file)? else {
         return Ok(exit::INVALID);
     };
@@ -76,8 +81,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<i32> {
     };
     start.extend(vars::parse_pairs(&args.vars)?);
 
-    let session = Session::start(Some(Path::new("servicetask-history.db")))?;
-    let engine = session.engine(args.stub, library);
+    let history = history_path(args.history.history.as_deref());
+    let session = Session::start(Some(&history), tasks)?;
+    let engine = session.engine(args.stub, library, mocks);
     let mut instance = match engine.start(&defs, &process_id, start) {
         Ok(i) => i,
         Err(e) => {
@@ -107,6 +113,7 @@ pub fn finish(
     print!("{}", summary::span_tree(&spans, all_spans));
     println!();
     print!("{}", summary::records(&records));
+    println!("\nPath: {}", scenario::path(instance).join(" -> "));
     let code = match &outcome {
         RunOutcome::Completed => {
             println!(

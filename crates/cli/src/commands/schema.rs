@@ -2,24 +2,21 @@
 //! configured.
 
 use anyhow::bail;
-use servicetask::{ConfigLoader, Runner, Telemetry};
+use servicetask::{Runner, Telemetry};
 
 use super::exit;
 use crate::flags::SchemaArgs;
+use crate::Tasks;
 
-fn runner() -> anyhow::Result<Runner> {
-    let config = ConfigLoader::from_env().map_err(|e| anyhow::anyhow!(e))?;
-    let runner = Runner::builder()
-        .telemetry(Telemetry::disabled())
-        .config(config)
-        .build();
-    servicetask_examples::register_all(&runner).map_err(|e| anyhow::anyhow!(e))?;
+fn runner(tasks: &Tasks) -> anyhow::Result<Runner> {
+    let runner = Runner::builder().telemetry(Telemetry::disabled()).build();
+    tasks.register_into(&runner)?;
     Ok(runner)
 }
 
 /// `schema [TASK]`.
-pub fn schema(args: &SchemaArgs) -> anyhow::Result<i32> {
-    let runner = runner()?;
+pub fn schema(args: &SchemaArgs, tasks: &Tasks) -> anyhow::Result<i32> {
+    let runner = runner(tasks)?;
     let names = match &args.task {
         Some(t) if runner.task(t).is_none() => {
             bail!("no task named '{t}'; registered: {}", runner.task_names().join(", "))
@@ -42,8 +39,8 @@ pub fn schema(args: &SchemaArgs) -> anyhow::Result<i32> {
 }
 
 /// `tasks`.
-pub fn tasks() -> anyhow::Result<i32> {
-    let runner = runner()?;
+pub fn tasks(tasks: &Tasks) -> anyhow::Result<i32> {
+    let runner = runner(tasks)?;
     for name in runner.task_names() {
         let Some(t) = runner.task(&name) else { continue };
         let c = t.config();

@@ -17,7 +17,9 @@
 //! timeout.total = "10s"
 //! ```
 //!
-//! The file is `$SERVICETASK_CONFIG`, else `./servicetask.toml` when it exists.
+//! The file is `$SERVICETASK_CONFIG`, else `./servicetask.toml` when it exists. A
+//! [`crate::Runner`] reads it and the variables by default (`RunnerBuilder::code_config_only`
+//! opts out).
 //!
 //! # The environment
 //!
@@ -26,11 +28,20 @@
 //! on `__`, lower-cased. Values are read as JSON when they parse (`5`, `true`, `[..]`), else as
 //! strings (`10s`).
 //!
+//! # One vocabulary
+//!
+//! The keys are the fields of [`TaskConfig`] (`retry.max_attempts`, `timeout.total`,
+//! `breaker.failure_rate_threshold`, `breaker.wait_in_open`, `breaker.window_size`, ...), the
+//! same in the file, the variables, the builder and `#[service_task(breaker(...))]`.
+//!
 //! # Errors
 //!
-//! A bad value names where it came from (file and table, or variable), the key, and what is
-//! allowed: `servicetask.toml [tasks.resize]: retry.max_attempts: invalid type: string "x",
-//! expected u32`.
+//! Every problem is reported at once, each naming where it came from (file:line:column and
+//! table, or variable), the key, and what is allowed:
+//! `servicetask.toml:5:7 [tasks.resize]: retry.max_attempts: invalid type: string "x",
+//! expected u32`. An unknown key lists the keys known at its level; a task no code registers
+//! is reported by [`ConfigLoader::check_tasks`] (the runner's `check_config`), listing the
+//! registered tasks.
 //!
 //! ```
 //! use servicetask::config::ConfigLoader;
@@ -43,8 +54,10 @@
 //! assert_eq!(c.timeout.total, Some(std::time::Duration::from_secs(2)));
 //! ```
 
+mod keys;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -59,19 +72,21 @@ pub const ENV_PREFIX: &str = "SERVICETASK__";
 pub const ENV_CONFIG_FILE: &str = "SERVICETASK_CONFIG";
 /// Environment variable selecting a `[profiles.NAME]` table.
 pub const ENV_PROFILE: &str = "SERVICETASK_PROFILE";
+/// The file read from the current folder when `$SERVICETASK_CONFIG` is not set.
+pub const DEFAULT_FILE: &str = "servicetask.toml";
 
-/// A configuration value that cannot be used.
+/// One configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Where the value came from (`servicetask.toml [tasks.x]`, `environment variable X`...).
+pub struct ConfigProblem {
+    /// Where it came from: `servicetask.toml:4:1 [tasks.x]`, `environment variable X`...
     pub origin: String,
-    /// The key (`retry.max_attempts`), empty when the whole source is bad.
+    /// The key (`retry.max_attempts`), empty when the whole table or source is at fault.
     pub key: String,
     /// What is wrong and what is allowed.
     pub message: String,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.key.is_empty() {
             write!(f, "{}: {}", self.origin, self.message)
@@ -81,24 +96,87 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Configuration that cannot be used: every problem found, at once (never empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The problems, in the order of the sources.
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl ConfigError {
+    /// An error with one problem.
+    pub fn new(origin: impl Into<String>, key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            problems: vec![ConfigProblem {
+                origin: origin.into(),
+                key: key.into(),
+                message: message.into(),
+            }],
+        }
+    }
+
+    /// The first problem.
+    pub fn first(&self) -> &ConfigProblem {
+        &self.problems[0]
+    }
+
+    fn from_problems(problems: Vec<ConfigProblem>) -> Result<(), ConfigError> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] => write!(f, "{one}"),
+            all => {
+                write!(f, "{} configuration problems:", all.len())?;
+                for p in all {
+                    write!(f, "\n  {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl std::error::Error for ConfigError {}
 
 #[derive(Debug, Clone)]
 struct Layer {
+    /// Where the layer is written (`servicetask.toml:4:1 [tasks.x]`, a variable).
     origin: String,
     /// `None`: applies to every task; `Some(name)`: to that task.
     task: Option<String>,
     values: Value,
+    /// Where each key of the layer is written, when known (`retry.max_attempts` -> `f.toml:5:1`).
+    locations: BTreeMap<String, String>,
+}
+
+impl Layer {
+    /// Where `key` of this layer is written.
+    fn origin_of(&self, key: &str) -> String {
+        match (self.locations.get(key), self.origin.split_once(' ')) {
+            (Some(at), Some((_, table))) => format!("{at} {table}"),
+            _ => self.origin.clone(),
+        }
+    }
 }
 
 /// The file and environment layers above the code's configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigLoader {
     layers: Vec<Layer>,
+    /// Problems found in the variables, reported by [`ConfigLoader::resolve`] and the checks.
+    env_problems: Vec<ConfigProblem>,
     file: Option<PathBuf>,
     profile: Option<String>,
     extra: Map<String, Value>,
-    dependencies: std::collections::BTreeMap<String, DependencySettings>,
+    dependencies: BTreeMap<String, DependencySettings>,
 }
 
 const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "dependencies", "history", "telemetry"];
@@ -114,22 +192,57 @@ pub struct DependencySettings {
     pub bulkhead: Option<servicetask_core::BulkheadConfig>,
 }
 
+/// Where a key of a TOML text is written, as `label:line:column`.
+struct Locator<'a> {
+    label: &'a str,
+    text: &'a str,
+    offsets: BTreeMap<String, usize>,
+}
+
+impl Locator<'_> {
+    fn at(&self, path: &str) -> String {
+        match self.offsets.get(path) {
+            Some(&o) => {
+                let (line, col) = line_col(self.text, o);
+                format!("{}:{line}:{col}", self.label)
+            }
+            None => self.label.to_string(),
+        }
+    }
+
+    /// Locations of every key under `prefix` (`tasks.x.`), keyed without the prefix.
+    fn under(&self, prefix: &str) -> BTreeMap<String, String> {
+        self.offsets
+            .keys()
+            .filter_map(|k| k.strip_prefix(prefix).map(|rest| (rest.to_string(), self.at(k))))
+            .collect()
+    }
+}
+
 impl ConfigLoader {
     /// Reads `$SERVICETASK_CONFIG` (or `./servicetask.toml` if present), selects
-    /// `$SERVICETASK_PROFILE`, and reads `SERVICETASK__*` variables.
+    /// `$SERVICETASK_PROFILE`, and reads `SERVICETASK__*` variables. Every problem in the file
+    /// and the variables is reported at once.
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut loader = ConfigLoader {
             profile: std::env::var(ENV_PROFILE).ok().filter(|p| !p.is_empty()),
             ..ConfigLoader::default()
         };
-        let file = match std::env::var_os(ENV_CONFIG_FILE) {
+        let file = match std::env::var_os(ENV_CONFIG_FILE).filter(|p| !p.is_empty()) {
             Some(p) => Some(PathBuf::from(p)),
-            None => Some(PathBuf::from("servicetask.toml")).filter(|p| p.exists()),
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
         };
+        let mut problems = Vec::new();
         if let Some(path) = file {
-            loader = loader.with_file(&path)?;
+            match loader.clone().with_file(&path) {
+                Ok(l) => loader = l,
+                Err(e) => problems.extend(e.problems),
+            }
         }
-        Ok(loader.with_env(std::env::vars()))
+        let loader = loader.with_env(std::env::vars());
+        problems.extend(loader.env_problems.iter().cloned());
+        ConfigError::from_problems(problems)?;
+        Ok(loader)
     }
 
     /// Selects a profile (before adding the file).
@@ -140,151 +253,206 @@ impl ConfigLoader {
 
     /// Adds a TOML file.
     pub fn with_file(self, path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: path.display().to_string(),
-            key: String::new(),
-            message: format!("cannot read the configuration file: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                path.display().to_string(),
+                "",
+                format!("cannot read the configuration file: {e}"),
+            )
         })?;
         let mut s = self.with_toml(&path.display().to_string(), &text)?;
         s.file = Some(path.to_path_buf());
         Ok(s)
     }
 
-    /// Adds TOML text; `label` names it in errors.
+    /// Adds TOML text; `label` names it in errors. Every problem in the text is reported.
     pub fn with_toml(mut self, label: &str, text: &str) -> Result<Self, ConfigError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            ConfigError {
-                origin: format!("{label}:{line}:{col}"),
-                key: String::new(),
-                message: format!("not valid TOML: {}", e.message()),
-            }
+            ConfigError::new(
+                format!("{label}:{line}:{col}"),
+                "",
+                format!("not valid TOML: {}", e.message()),
+            )
         })?;
-        let root = serde_json::to_value(&table).map_err(|e| ConfigError {
-            origin: label.to_string(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        let Value::Object(root) = root else { return Ok(self) };
-        for key in root.keys() {
-            if !FILE_SECTIONS.contains(&key.as_str()) {
-                return Err(ConfigError {
-                    origin: label.to_string(),
-                    key: key.clone(),
-                    message: format!("unknown section; use one of: {}", FILE_SECTIONS.join(", ")),
-                });
-            }
+        let at = Locator {
+            label,
+            text,
+            offsets: keys::key_offsets(text),
+        };
+        let root = keys::to_json(&table);
+        let mut problems = Vec::new();
+        for key in root.keys().filter(|k| !FILE_SECTIONS.contains(&k.as_str())) {
+            problems.push(ConfigProblem {
+                origin: at.at(key),
+                key: key.clone(),
+                message: format!("unknown section; use one of: {}", FILE_SECTIONS.join(", ")),
+            });
         }
-        self.push_scope(label, "", &root)?;
-        if let Some(profile) = self.profile.clone() {
-            if let Some(p) = root.get("profiles").and_then(|p| p.get(&profile)) {
-                let Value::Object(p) = p else {
-                    return Err(ConfigError {
-                        origin: label.to_string(),
-                        key: format!("profiles.{profile}"),
-                        message: "must be a table with `defaults` and/or `tasks`".into(),
-                    });
-                };
-                self.push_scope(label, &format!("profiles.{profile}."), p)?;
+        self.push_scope(&at, "", &root, &mut problems);
+        match root.get("profiles") {
+            None => {}
+            Some(Value::Object(profiles)) => {
+                for (name, p) in profiles {
+                    let Value::Object(p) = p else {
+                        problems.push(table_problem(
+                            &at,
+                            &format!("profiles.{name}"),
+                            "must be a table with `defaults` and/or `tasks`",
+                        ));
+                        continue;
+                    };
+                    for key in p.keys().filter(|k| !["defaults", "tasks"].contains(&k.as_str())) {
+                        problems.push(ConfigProblem {
+                            origin: at.at(&format!("profiles.{name}.{key}")),
+                            key: format!("profiles.{name}.{key}"),
+                            message: "unknown section of a profile; use defaults or tasks".into(),
+                        });
+                    }
+                    // every profile is checked; only the selected one applies
+                    let before = self.layers.len();
+                    self.push_scope(&at, &format!("profiles.{name}."), p, &mut problems);
+                    if self.profile.as_deref() != Some(name.as_str()) {
+                        self.layers.truncate(before);
+                    }
+                }
             }
+            Some(_) => problems.push(table_problem(
+                &at,
+                "profiles",
+                "must be a table of profiles, like [profiles.prod.defaults]",
+            )),
         }
-        if let Some(deps) = root.get("dependencies") {
-            let Value::Object(deps) = deps else {
-                return Err(ConfigError {
-                    origin: label.to_string(),
-                    key: "dependencies".into(),
-                    message: "must be a table of dependency names, like [dependencies.payments]".into(),
-                });
-            };
-            for (name, v) in deps {
-                let mut full = serde_json::json!({});
-                merge(&mut full, v);
-                let settings: DependencySettings = serde_path_to_error::deserialize(full).map_err(|e| ConfigError {
-                    origin: format!("{label} [dependencies.{name}]"),
-                    key: e.path().to_string(),
-                    message: e.into_inner().to_string(),
-                })?;
-                self.dependencies.insert(name.clone(), settings);
+        match root.get("dependencies") {
+            None => {}
+            Some(Value::Object(deps)) => {
+                for (name, v) in deps {
+                    let mut full = serde_json::json!({});
+                    merge(&mut full, v);
+                    match serde_path_to_error::deserialize::<_, DependencySettings>(full) {
+                        Ok(settings) => {
+                            self.dependencies.insert(name.clone(), settings);
+                        }
+                        Err(e) => problems.push(ConfigProblem {
+                            origin: format!("{} [dependencies.{name}]", at.at(&format!("dependencies.{name}"))),
+                            key: e.path().to_string(),
+                            message: e.into_inner().to_string(),
+                        }),
+                    }
+                }
             }
+            Some(_) => problems.push(table_problem(
+                &at,
+                "dependencies",
+                "must be a table of dependency names, like [dependencies.payments]",
+            )),
         }
         for section in ["history", "telemetry"] {
             if let Some(v) = root.get(section) {
                 self.extra.insert(section.to_string(), v.clone());
             }
         }
+        ConfigError::from_problems(problems)?;
         Ok(self)
     }
 
-    fn push_scope(&mut self, label: &str, prefix: &str, scope: &Map<String, Value>) -> Result<(), ConfigError> {
+    /// Adds the `defaults` and `tasks` layers of one scope (the file, or a profile), checking
+    /// each layer's keys and values.
+    fn push_scope(
+        &mut self,
+        at: &Locator<'_>,
+        prefix: &str,
+        scope: &Map<String, Value>,
+        problems: &mut Vec<ConfigProblem>,
+    ) {
+        let first = self.layers.len();
         if let Some(d) = scope.get("defaults") {
+            let path = format!("{prefix}defaults");
             self.layers.push(Layer {
-                origin: format!("{label} [{prefix}defaults]"),
+                origin: format!("{} [{path}]", at.at(&path)),
                 task: None,
                 values: d.clone(),
+                locations: at.under(&format!("{path}.")),
             });
         }
-        if let Some(tasks) = scope.get("tasks") {
-            let Value::Object(tasks) = tasks else {
-                return Err(ConfigError {
-                    origin: label.to_string(),
-                    key: format!("{prefix}tasks"),
-                    message: "must be a table of task names, like [tasks.file_processing]".into(),
-                });
-            };
-            for (name, values) in tasks {
-                self.layers.push(Layer {
-                    origin: format!("{label} [{prefix}tasks.{name}]"),
-                    task: Some(name.clone()),
-                    values: values.clone(),
+        match scope.get("tasks") {
+            None => {}
+            Some(Value::Object(tasks)) => {
+                for (name, values) in tasks {
+                    let path = format!("{prefix}tasks.{name}");
+                    self.layers.push(Layer {
+                        origin: format!("{} [{path}]", at.at(&path)),
+                        task: Some(name.clone()),
+                        values: values.clone(),
+                        locations: at.under(&format!("{path}.")),
+                    });
+                }
+            }
+            Some(_) => problems.push(table_problem(
+                at,
+                &format!("{prefix}tasks"),
+                "must be a table of task names, like [tasks.file_processing]",
+            )),
+        }
+        for layer in &self.layers[first..] {
+            for (key, message) in keys::check_layer(&layer.values) {
+                problems.push(ConfigProblem {
+                    origin: layer.origin_of(&key),
+                    key,
+                    message,
                 });
             }
         }
-        Ok(())
     }
 
-    /// Adds `SERVICETASK__...` variables from an iterator of (name, value) pairs.
+    /// Adds `SERVICETASK__...` variables from an iterator of (name, value) pairs. Problems
+    /// (an unknown key, a bad value, a name of the wrong shape) are reported by
+    /// [`ConfigLoader::resolve`], [`ConfigLoader::check_tasks`] and [`ConfigLoader::from_env`].
     pub fn with_env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut defaults = Vec::new();
-        let mut tasks = Vec::new();
+        let mut found = Vec::new();
         for (name, raw) in vars {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
             let parts: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
             let value = serde_json::from_str::<Value>(&raw).unwrap_or(Value::String(raw));
-            match parts.first().map(String::as_str) {
-                Some("defaults") if parts.len() > 1 => defaults.push((name.clone(), parts[1..].to_vec(), value)),
-                Some("tasks") if parts.len() > 2 => {
-                    tasks.push((name.clone(), parts[1].clone(), parts[2..].to_vec(), value))
+            let (task, path) = match parts.first().map(String::as_str) {
+                Some("defaults") if parts.len() > 1 => (None, parts[1..].to_vec()),
+                Some("tasks") if parts.len() > 2 => (Some(parts[1].clone()), parts[2..].to_vec()),
+                _ => {
+                    self.env_problems.push(ConfigProblem {
+                        origin: format!("environment variable {name}"),
+                        key: String::new(),
+                        message: "unknown variable; use SERVICETASK__DEFAULTS__<KEY> or SERVICETASK__TASKS__<TASK>__<KEY>, with `__` between key parts".into(),
+                    });
+                    continue;
                 }
-                _ => self.layers.push(Layer {
-                    origin: format!("environment variable {name}"),
-                    task: None,
-                    values: Value::String(String::new()),
-                }),
+            };
+            found.push((name, task, path, value));
+        }
+        // the defaults first, then the tasks: a task's variable beats a default's
+        found.sort_by(|a, b| (a.1.is_some(), &a.0).cmp(&(b.1.is_some(), &b.0)));
+        for (name, task, path, value) in found {
+            let layer = Layer {
+                origin: format!("environment variable {name}"),
+                task,
+                values: nest(&path, value),
+                locations: BTreeMap::new(),
+            };
+            for (key, message) in keys::check_layer(&layer.values) {
+                self.env_problems.push(ConfigProblem {
+                    origin: layer.origin.clone(),
+                    key,
+                    message,
+                });
             }
-        }
-        defaults.sort_by(|a, b| a.0.cmp(&b.0));
-        tasks.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, path, value) in defaults {
-            self.layers.push(Layer {
-                origin: format!("environment variable {name}"),
-                task: None,
-                values: nest(&path, value),
-            });
-        }
-        for (name, task, path, value) in tasks {
-            self.layers.push(Layer {
-                origin: format!("environment variable {name}"),
-                task: Some(task),
-                values: nest(&path, value),
-            });
+            self.layers.push(layer);
         }
         self
     }
 
     /// Breakers and bulkheads per dependency, from `[dependencies.<name>]`.
-    pub fn dependencies(&self) -> &std::collections::BTreeMap<String, DependencySettings> {
+    pub fn dependencies(&self) -> &BTreeMap<String, DependencySettings> {
         &self.dependencies
     }
 
@@ -298,54 +466,82 @@ impl ConfigLoader {
         self.extra.get(name)
     }
 
-    /// The task's configuration with every layer applied, validated.
-    pub fn resolve(&self, code: &TaskConfig) -> Result<TaskConfig, ConfigError> {
-        let mut current = serde_json::to_value(code).map_err(|e| ConfigError {
-            origin: "code".into(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        let name = normalise(&code.name);
+    /// Checks that every task the file and the variables configure is one of `known` (the
+    /// registered tasks), and reports the variables' problems: every problem at once.
+    pub fn check_tasks<S: AsRef<str>>(&self, known: &[S]) -> Result<(), ConfigError> {
+        let known_names: Vec<String> = known.iter().map(|k| normalise(k.as_ref())).collect();
+        let listed: Vec<&str> = known.iter().map(AsRef::as_ref).collect();
+        let mut problems = self.env_problems.clone();
+        let mut seen = std::collections::BTreeSet::new();
         for layer in &self.layers {
-            if let Some(t) = &layer.task {
-                if normalise(t) != name {
-                    continue;
-                }
+            let Some(task) = &layer.task else { continue };
+            if known_names.contains(&normalise(task)) || !seen.insert(&layer.origin) {
+                continue;
             }
-            if let Value::String(s) = &layer.values {
-                if s.is_empty() {
-                    return Err(ConfigError {
-                        origin: layer.origin.clone(),
-                        key: String::new(),
-                        message: "unknown variable; use SERVICETASK__DEFAULTS__<KEY> or SERVICETASK__TASKS__<TASK>__<KEY>, with `__` between key parts".into(),
-                    });
-                }
-            }
-            let mut next = current.clone();
-            merge(&mut next, &layer.values);
-            check(&next, &layer.origin)?;
-            current = next;
+            problems.push(ConfigProblem {
+                origin: layer.origin.clone(),
+                key: String::new(),
+                message: format!(
+                    "unknown task '{task}'; registered tasks: {}",
+                    if listed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        listed.join(", ")
+                    }
+                ),
+            });
         }
-        let mut config: TaskConfig = serde_json::from_value(current).map_err(|e| ConfigError {
-            origin: "configuration".into(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        config.name = code.name.clone();
-        if let Some((key, message)) = validate(&config).into_iter().next() {
-            let origin = self
-                .layers
+        ConfigError::from_problems(problems)
+    }
+
+    /// The task's configuration with every layer applied, validated: every problem at once.
+    pub fn resolve(&self, code: &TaskConfig) -> Result<TaskConfig, ConfigError> {
+        let mut current = serde_json::to_value(code).map_err(|e| ConfigError::new("code", "", e.to_string()))?;
+        let name = normalise(&code.name);
+        let applies = |l: &Layer| l.task.as_deref().is_none_or(|t| normalise(t) == name);
+        let mut problems: Vec<ConfigProblem> = self.env_problems.clone();
+        for layer in self.layers.iter().filter(|l| applies(l)) {
+            merge(&mut current, &layer.values);
+        }
+        // where a key was last set, for the message
+        let origin_of = |key: &str| {
+            self.layers
                 .iter()
                 .rev()
-                .find(|l| {
-                    (l.task.is_none() || l.task.as_deref().map(normalise) == Some(name.clone()))
-                        && lookup(&l.values, &key).is_some()
-                })
-                .map(|l| l.origin.clone())
-                .unwrap_or_else(|| format!("task '{}' (code)", code.name));
-            return Err(ConfigError { origin, key, message });
+                .find(|l| applies(l) && lookup(&l.values, key).is_some())
+                .map(|l| l.origin_of(key))
+                .unwrap_or_else(|| format!("task '{}' (code)", code.name))
+        };
+        let mut config: TaskConfig = match serde_path_to_error::deserialize(current) {
+            Ok(c) => c,
+            Err(e) => {
+                let key = e.path().to_string();
+                problems.push(ConfigProblem {
+                    origin: origin_of(&key),
+                    key,
+                    message: e.into_inner().to_string(),
+                });
+                return Err(ConfigError { problems });
+            }
+        };
+        config.name = code.name.clone();
+        for (key, message) in validate(&config) {
+            problems.push(ConfigProblem {
+                origin: origin_of(&key),
+                key,
+                message,
+            });
         }
+        ConfigError::from_problems(problems)?;
         Ok(config)
+    }
+}
+
+fn table_problem(at: &Locator<'_>, path: &str, message: &str) -> ConfigProblem {
+    ConfigProblem {
+        origin: at.at(path),
+        key: path.to_string(),
+        message: message.to_string(),
     }
 }
 
@@ -398,19 +594,8 @@ fn default_section(key: &str) -> Option<Value> {
     }
 }
 
-fn check(value: &Value, origin: &str) -> Result<(), ConfigError> {
-    let de = value.clone();
-    match serde_path_to_error::deserialize::<_, TaskConfig>(de) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(ConfigError {
-            origin: origin.to_string(),
-            key: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        }),
-    }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column of a byte offset in `text` (for messages that point into it).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
@@ -482,7 +667,7 @@ retry.max_attempts = 4
         let err = ConfigLoader::default()
             .with_toml("s.toml", "[dependencies.payments]\nbreaker.minimum_cals = 5\n")
             .unwrap_err();
-        assert_eq!(err.origin, "s.toml [dependencies.payments]");
+        assert_eq!(err.first().origin, "s.toml:1:15 [dependencies.payments]");
         assert!(err.to_string().contains("minimum_cals"), "{err}");
     }
 
@@ -502,7 +687,7 @@ retry.max_attempts = 4
             .unwrap_err();
         let s = err.to_string();
         assert!(
-            s.starts_with("servicetask.toml [tasks.resize]: retry.max_attempts: "),
+            s.starts_with("servicetask.toml:2:7 [tasks.resize]: retry.max_attempts: "),
             "{s}"
         );
         assert!(s.contains("expected u32"), "{s}");
@@ -514,8 +699,11 @@ retry.max_attempts = 4
             .with_env([("SERVICETASK__DEFAULTS__TIMEOUT__TOTAL".into(), "soon".into())])
             .resolve(&TaskConfig::named("x"))
             .unwrap_err();
-        assert_eq!(err.origin, "environment variable SERVICETASK__DEFAULTS__TIMEOUT__TOTAL");
-        assert_eq!(err.key, "timeout.total");
+        assert_eq!(
+            err.first().origin,
+            "environment variable SERVICETASK__DEFAULTS__TIMEOUT__TOTAL"
+        );
+        assert_eq!(err.first().key, "timeout.total");
     }
 
     #[test]
@@ -525,16 +713,74 @@ retry.max_attempts = 4
             .unwrap()
             .resolve(&TaskConfig::named("x"))
             .unwrap_err();
-        assert_eq!(err.key, "breaker.failure_rate_threshold");
-        assert!(err.message.contains("0 to 100"), "{err}");
-        assert_eq!(err.origin, "s.toml [defaults]");
+        assert_eq!(err.first().key, "breaker.failure_rate_threshold");
+        assert!(err.first().message.contains("0 to 100"), "{err}");
+        assert_eq!(err.first().origin, "s.toml:2:9 [defaults]");
     }
 
     #[test]
     fn unknown_sections_and_syntax_errors_are_explained() {
         let err = ConfigLoader::default().with_toml("s.toml", "[task.x]\n").unwrap_err();
-        assert!(err.message.contains("unknown section"), "{err}");
+        assert!(err.first().message.contains("unknown section"), "{err}");
         let err = ConfigLoader::default().with_toml("s.toml", "[defaults\n").unwrap_err();
-        assert!(err.origin.starts_with("s.toml:1:"), "{err}");
+        assert!(err.first().origin.starts_with("s.toml:1:"), "{err}");
+    }
+
+    /// The issue's case: two mistakes in one table, a misspelled task, and a variable for an
+    /// unknown task with a bad value: all reported at once, each where it is written.
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_place() {
+        let toml = "[tasks.enrich_csv]\nretry.max_atempts = 3\ntimeout.total = \"soon\"\n\n[tasks.enrich_cvs]\nretry.max_attempts = 2\n";
+        let err = ConfigLoader::default().with_toml("servicetask.toml", toml).unwrap_err();
+        let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(
+            lines[0]
+                .starts_with("servicetask.toml:2:7 [tasks.enrich_csv]: retry.max_atempts: unknown key; known here:"),
+            "{err}"
+        );
+        assert!(lines[0].contains("max_attempts"), "{err}");
+        assert!(
+            lines[1].starts_with("servicetask.toml:3:9 [tasks.enrich_csv]: timeout.total: "),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("2 configuration problems:"), "{err}");
+
+        let loader = ConfigLoader::default()
+            .with_toml("servicetask.toml", "[tasks.enrich_cvs]\nretry.max_attempts = 2\n")
+            .unwrap()
+            .with_env([(
+                "SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS".to_string(),
+                "abc".to_string(),
+            )]);
+        let err = loader.check_tasks(&["enrich_csv"]).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 3, "{text}");
+        assert!(
+            text.contains(
+                "environment variable SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS: retry.max_attempts: invalid type"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "servicetask.toml:1:8 [tasks.enrich_cvs]: unknown task 'enrich_cvs'; registered tasks: enrich_csv"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("environment variable SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS: unknown task 'x'"),
+            "{text}"
+        );
+        assert!(ConfigLoader::default().check_tasks(&["a"]).is_ok());
+    }
+
+    /// Profiles that are not selected are checked too: a typo in `prod` shows in development.
+    #[test]
+    fn unselected_profiles_are_checked() {
+        let err = ConfigLoader::default()
+            .with_toml("s.toml", "[profiles.prod.defaults]\nretry.max_attempt = 5\n")
+            .unwrap_err();
+        assert_eq!(err.first().key, "retry.max_attempt", "{err}");
     }
 }

@@ -1,8 +1,10 @@
 //! The runner: executes registered tasks through their pipeline and reports outcomes.
 //!
 //! A [`Runner`] owns the shared parts (telemetry, configuration loader, resilience registry,
-//! record sink). [`Runner::register`] resolves a task's configuration once (defaults < code <
-//! `servicetask.toml` < environment), builds its pipeline of layers, and returns a typed
+//! record sink). By default it reads `servicetask.toml` and `SERVICETASK__*` variables (see
+//! [`crate::config`]); [`RunnerBuilder::code_config_only`] opts out. [`Runner::register`]
+//! resolves a task's configuration once (defaults < code < `servicetask.toml` < environment),
+//! builds its pipeline of layers, and returns a typed
 //! [`TaskHandle`]; the handle's `run` is the hot path. Every registered task can also be run by
 //! name from JSON variables ([`Runner::run_json`]), which is what the BPMN engine does.
 //!
@@ -19,9 +21,9 @@
 //! ```
 
 mod execute;
+mod input_error;
 mod registry;
 mod standard;
-mod input_error;
 
 use std::sync::{Arc, RwLock};
 
@@ -54,6 +56,16 @@ impl PipelineFactory for NoLayers {
     }
 }
 
+/// Where the configuration above the code comes from.
+enum ConfigSource {
+    /// `servicetask.toml` (or `$SERVICETASK_CONFIG`) and `SERVICETASK__*` variables.
+    Environment,
+    /// A loader the caller built.
+    Given(ConfigLoader),
+    /// None: the code's configuration is final.
+    CodeOnly,
+}
+
 pub(crate) struct Shared {
     pub(crate) telemetry: Arc<Telemetry>,
     #[cfg(feature = "analytics")]
@@ -68,6 +80,8 @@ pub(crate) struct Shared {
 pub struct Runner {
     shared: Arc<Shared>,
     config: Arc<ConfigLoader>,
+    /// Problems reading the file or the variables: every registration reports them.
+    config_error: Option<ConfigError>,
     pipeline: Arc<dyn PipelineFactory>,
     /// Registered tasks by name (looked up on every engine call: a fast hasher).
     tasks: Arc<RwLock<foldhash::HashMap<String, Arc<dyn RegisteredTask>>>>,
@@ -85,7 +99,7 @@ impl std::fmt::Debug for Runner {
 #[must_use]
 pub struct RunnerBuilder {
     telemetry: Option<Arc<Telemetry>>,
-    config: Option<ConfigLoader>,
+    config: ConfigSource,
     pipeline: Option<Arc<dyn PipelineFactory>>,
     sink: Option<Arc<dyn RecordSink>>,
     dependencies: Option<Arc<dyn DependencyPolicy>>,
@@ -113,9 +127,16 @@ impl RunnerBuilder {
         self
     }
 
-    /// Configuration layers above the code (default: none, the code's configuration wins).
+    /// Configuration layers above the code, instead of the default (`servicetask.toml` or
+    /// `$SERVICETASK_CONFIG`, then `SERVICETASK__*` variables, read by `build`).
     pub fn config(mut self, config: ConfigLoader) -> Self {
-        self.config = Some(config);
+        self.config = ConfigSource::Given(config);
+        self
+    }
+
+    /// Reads no file and no variables: the code's configuration is final (tests, embedding).
+    pub fn code_config_only(mut self) -> Self {
+        self.config = ConfigSource::CodeOnly;
         self
     }
 
@@ -152,25 +173,32 @@ impl RunnerBuilder {
         self
     }
 
-    /// Builds the runner.
+    /// Builds the runner. Problems in the configuration file or variables do not stop the
+    /// build: [`Runner::register`] and [`Runner::check_config`] report them all.
     pub fn build(self) -> Runner {
         let telemetry = self.telemetry.unwrap_or_else(Telemetry::global);
+        let (config, config_error) = match self.config {
+            ConfigSource::Environment => match ConfigLoader::from_env() {
+                Ok(c) => (c, None),
+                Err(e) => (ConfigLoader::default(), Some(e)),
+            },
+            ConfigSource::Given(c) => (c, None),
+            ConfigSource::CodeOnly => (ConfigLoader::default(), None),
+        };
         #[allow(unused_mut)]
         let mut dependencies = self.dependencies;
         #[cfg(feature = "resilience")]
         let standard = {
             let resilience = self.resilience.unwrap_or_else(|| {
                 let mut b = servicetask_resilience::Resilience::builder().telemetry(telemetry.clone());
-                if let Some(c) = &self.config {
-                    for (name, d) in c.dependencies() {
-                        b = b.dependency(
-                            name.clone(),
-                            servicetask_resilience::DependencyConfig {
-                                breaker: d.breaker.clone(),
-                                bulkhead: d.bulkhead.clone(),
-                            },
-                        );
-                    }
+                for (name, d) in config.dependencies() {
+                    b = b.dependency(
+                        name.clone(),
+                        servicetask_resilience::DependencyConfig {
+                            breaker: d.breaker.clone(),
+                            bulkhead: d.bulkhead.clone(),
+                        },
+                    );
                 }
                 Arc::new(b.build())
             });
@@ -196,7 +224,8 @@ impl RunnerBuilder {
                 dependencies,
                 inspect_paths,
             }),
-            config: Arc::new(self.config.unwrap_or_default()),
+            config: Arc::new(config),
+            config_error,
             pipeline: self.pipeline.unwrap_or_else(|| Arc::new(standard)),
             tasks: Arc::default(),
         }
@@ -208,7 +237,7 @@ impl Runner {
     pub fn builder() -> RunnerBuilder {
         RunnerBuilder {
             telemetry: None,
-            config: None,
+            config: ConfigSource::Environment,
             pipeline: None,
             sink: None,
             dependencies: None,
@@ -223,16 +252,22 @@ impl Runner {
     /// Registers a task: resolves its configuration, builds its pipeline, and returns a typed
     /// handle. The task can then also be run by name with [`Runner::run_json`].
     pub fn register<T: ServiceTask>(&self, task: T) -> Result<TaskHandle<T>, ConfigError> {
+        if let Some(e) = &self.config_error {
+            return Err(e.clone());
+        }
         let config = self.config.resolve(&task.config())?;
         #[cfg(feature = "resilience")]
         if let Err(problems) = servicetask_resilience::validate(&config) {
-            if let Some(p) = problems.first() {
-                return Err(ConfigError {
-                    origin: format!("task '{}'", config.name),
-                    key: p.key().to_string(),
-                    message: p.message().to_string(),
-                });
-            }
+            return Err(ConfigError {
+                problems: problems
+                    .iter()
+                    .map(|p| crate::config::ConfigProblem {
+                        origin: format!("task '{}'", config.name),
+                        key: p.key().to_string(),
+                        message: p.message().to_string(),
+                    })
+                    .collect(),
+            });
         }
         let layers = self.pipeline.layers(&config);
         let handle = TaskHandle::new(task, config, layers, self.shared.clone());
@@ -242,6 +277,16 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .insert(handle.config().name.clone(), erased);
         Ok(handle)
+    }
+
+    /// Checks the configuration against the registered tasks: a task the file or a variable
+    /// configures but no code registers is an error, as is any problem reading them. Call it
+    /// once every task is registered (the CLI does; the engine handler does at its first call).
+    pub fn check_config(&self) -> Result<(), ConfigError> {
+        if let Some(e) = &self.config_error {
+            return Err(e.clone());
+        }
+        self.config.check_tasks(&self.task_names())
     }
 
     /// A registered task by name.
@@ -262,6 +307,19 @@ impl Runner {
         v
     }
 
+    /// The sensitive input fields of every registered task, sorted and deduplicated: process
+    /// variables of these names are redacted wherever variables are shown or stored.
+    pub fn sensitive_variables(&self) -> Vec<&'static str> {
+        let tasks = self.tasks.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<&'static str> = tasks
+            .values()
+            .flat_map(|t| t.sensitive_fields().iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Runs a registered task by name from JSON variables; `None` if no task has that name.
     pub async fn run_json(
         &self,
@@ -278,16 +336,3 @@ impl Runner {
         &self.shared.telemetry
     }
 }
-    /// The sensitive input fields of every registered task, sorted and deduplicated: process
-    /// variables of these names are redacted wherever variables are shown or stored.
-    pub fn sensitive_variables(&self) -> Vec<&'static str> {
-        let tasks = self.tasks.read().unwrap_or_else(|p| p.into_inner());
-        let mut v: Vec<&'static str> = tasks
-            .values()
-            .flat_map(|t| t.sensitive_fields().iter().copied())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-

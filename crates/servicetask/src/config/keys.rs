@@ -1,0 +1,154 @@
+//! Checks one layer's keys and values against the task configuration's shape, reporting every
+//! problem (not only serde's first), and finds where a key is written in a TOML text.
+//!
+//! The shape is the serialised default [`TaskConfig`] with every optional section filled in:
+//! a key not in it is unknown (the problem lists the keys known at that level); a known key's
+//! value is checked by deserialising a default configuration with only that value set.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use servicetask_core::TaskConfig;
+
+/// Tables whose keys are free (attribute names, error classes checked by `validate`).
+const OPEN_TABLES: &[&str] = &["attributes", "fallback.values"];
+
+/// The full shape of a task's configuration.
+fn shape() -> Value {
+    let mut v = serde_json::to_value(TaskConfig::named("x")).unwrap_or(Value::Null);
+    for (path, section) in [
+        ("breaker", super::default_section("breaker")),
+        ("bulkhead", super::default_section("bulkhead")),
+    ] {
+        if let (Value::Object(m), Some(s)) = (&mut v, section) {
+            m.insert(path.into(), s);
+        }
+    }
+    if let (Some(Value::Object(retry)), Some(budget)) = (v.get_mut("retry"), super::default_section("budget")) {
+        retry.insert("budget".into(), budget);
+    }
+    v
+}
+
+/// Every problem with `values` (one layer: `[defaults]`, a task's table, a variable), as
+/// `(dotted key, message)`.
+pub(crate) fn check_layer(values: &Value) -> Vec<(String, String)> {
+    let shape = shape();
+    let mut out = Vec::new();
+    walk(values, &shape, "", &mut out);
+    out
+}
+
+fn walk(values: &Value, shape: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+    let Value::Object(map) = values else {
+        out.push((
+            prefix.trim_end_matches('.').to_string(),
+            "must be a table of settings".into(),
+        ));
+        return;
+    };
+    for (key, value) in map {
+        let path = format!("{prefix}{key}");
+        let known = shape.get(key);
+        match known {
+            None => {
+                let names: Vec<&String> = shape.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+                let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+                out.push((path, format!("unknown key; known here: {}", names.join(", "))));
+            }
+            Some(Value::Object(_)) if value.is_object() && !OPEN_TABLES.contains(&path.as_str()) => {
+                walk(value, known.unwrap_or(&Value::Null), &format!("{path}."), out)
+            }
+            Some(_) => {
+                if let Err(message) = check_value(&path, value) {
+                    out.push((path, message));
+                }
+            }
+        }
+    }
+}
+
+/// Deserialises a default configuration with only `path = value` set.
+fn check_value(path: &str, value: &Value) -> Result<(), String> {
+    let mut base = shape();
+    let mut slot = &mut base;
+    let parts: Vec<&str> = path.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        slot = match slot.get_mut(*part) {
+            Some(s) => s,
+            None => return Ok(()),
+        };
+    }
+    if let Value::Object(m) = slot {
+        m.insert(parts[parts.len() - 1].to_string(), value.clone());
+    }
+    serde_json::from_value::<TaskConfig>(base)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Byte offsets of every key in a TOML text, by dotted path (`tasks.resize.retry`).
+pub(crate) fn key_offsets(text: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    if let Ok(table) = toml::de::DeTable::parse(text) {
+        offsets(table.get_ref(), "", &mut out);
+    }
+    out
+}
+
+fn offsets(table: &toml::de::DeTable<'_>, prefix: &str, out: &mut BTreeMap<String, usize>) {
+    for (key, value) in table {
+        let path = format!("{prefix}{}", key.get_ref());
+        out.entry(path.clone()).or_insert(key.span().start);
+        if let toml::de::DeValue::Table(t) = value.get_ref() {
+            offsets(t, &format!("{path}."), out);
+        }
+    }
+}
+
+/// The JSON form of a TOML table, for merging.
+pub(crate) fn to_json(table: &toml::Table) -> Map<String, Value> {
+    match serde_json::to_value(table) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_problem_in_a_layer_is_found() {
+        let p = check_layer(&json!({
+            "retry": {"max_attempts": "abc", "max_atempts": 3},
+            "breaker": {"failure_rate_threshold": 50, "window": "sideways"},
+            "timeout": {"total": "soon"},
+            "attributes": {"team": "a"},
+        }));
+        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "breaker.window",
+                "retry.max_atempts",
+                "retry.max_attempts",
+                "timeout.total"
+            ],
+            "{p:#?}"
+        );
+        assert!(
+            p[1].1.contains("known here:") && p[1].1.contains("max_attempts"),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn offsets_point_at_keys() {
+        let text = "[tasks.resize]\nretry.max_attempts = 3\n";
+        let o = key_offsets(text);
+        assert_eq!(o["tasks.resize"], 7);
+        assert_eq!(o["tasks.resize.retry.max_attempts"], text.find("max_attempts").unwrap());
+    }
+}
