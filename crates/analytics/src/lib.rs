@@ -6,8 +6,8 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`anomaly`] | streaming detector ([`anomaly::AnomalyDetector`]) and the per-task, per-metric, size-conditioned [`anomaly::AnomalyMonitor`] |
-//! | [`nab`] | the Numenta Anomaly Benchmark scorer the detector is evaluated with (`nab-eval` binary) |
+//! | [`anomaly`] | streaming ensemble detector ([`anomaly::AnomalyDetector`]: robust level, shift, novelty, daily and weekly seasonality found from the data), the alarm policy applied at a threshold, and the per-task, per-metric, size-conditioned [`anomaly::AnomalyMonitor`] |
+//! | [`nab`] | the Numenta Anomaly Benchmark scorer the detector is evaluated with, and leave-one-category-out cross-validation ([`nab::cv`], `nab-eval --cv`) |
 //! | [`percentiles`] | live per-task p50/p90/p95/p99 from mergeable DDSketches |
 //! | [`predict`] | a metric against input size: complexity class, power law, intervals; [`predict::Forecaster`] per task for duration, CPU and memory, and for batches |
 //! | [`trends`] | Mann-Kendall, Theil-Sen, PELT change points, plain statements |

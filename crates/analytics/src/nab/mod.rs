@@ -19,6 +19,8 @@ use std::path::Path;
 
 use crate::error::AnalyticsError;
 
+pub mod cv;
+
 /// Weights of one NAB application profile.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Profile {
@@ -246,6 +248,87 @@ pub fn score_corpus(files: &[NabFile], profile: Profile) -> CorpusScore {
         true_positives: tp,
         false_positives: fp,
         false_negatives: n_windows - tp,
+    }
+}
+
+/// Scores sets of alarm rows on one file under one profile (what the file's rows are worth if
+/// flagged, computed once).
+#[derive(Debug, Clone)]
+pub struct AlarmScorer {
+    kinds: Vec<RowKind>,
+    probation: usize,
+    scorable: Vec<bool>,
+    profile: Profile,
+}
+
+/// One file's score for a set of alarms.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FileScore {
+    /// Raw NAB score.
+    pub raw: f64,
+    /// Scorable windows (those ending after the probationary period).
+    pub windows: usize,
+    /// Windows hit.
+    pub true_positives: usize,
+    /// Alarms outside every window (after the probationary period).
+    pub false_positives: usize,
+}
+
+impl FileScore {
+    /// Adds another file's score.
+    pub fn add(&mut self, o: &FileScore) {
+        self.raw += o.raw;
+        self.windows += o.windows;
+        self.true_positives += o.true_positives;
+        self.false_positives += o.false_positives;
+    }
+
+    /// NAB's normalised score under `p` (`None` without windows: nothing to normalise by).
+    pub fn normalized(&self, p: Profile) -> Option<f64> {
+        let w = self.windows as f64;
+        (self.windows > 0).then(|| 100.0 * (self.raw + p.a_fn * w) / ((p.a_tp + p.a_fn) * w))
+    }
+}
+
+impl AlarmScorer {
+    /// A scorer for a file of `n` rows with label windows `windows` (inclusive row ranges).
+    pub fn new(n: usize, windows: &[(usize, usize)], profile: Profile) -> Self {
+        let probation = probationary_period(n);
+        AlarmScorer {
+            kinds: row_kinds(n, windows, profile),
+            probation,
+            scorable: windows.iter().map(|&(_, r)| r >= probation && r < n).collect(),
+            profile,
+        }
+    }
+
+    /// The score of alarms at the given rows (ascending).
+    pub fn score(&self, alarms: impl IntoIterator<Item = usize>) -> FileScore {
+        let mut best: Vec<Option<f64>> = vec![None; self.scorable.len()];
+        let mut out = FileScore::default();
+        for i in alarms {
+            if i < self.probation || i >= self.kinds.len() {
+                continue;
+            }
+            match self.kinds[i] {
+                RowKind::InWindow(k, w) => best[k] = Some(best[k].map_or(w, |c: f64| c.max(w))),
+                RowKind::Outside(w) => {
+                    out.raw += w;
+                    out.false_positives += 1;
+                }
+            }
+        }
+        for (_, hit) in best.iter().enumerate().filter(|(k, _)| self.scorable[*k]) {
+            out.windows += 1;
+            match hit {
+                Some(w) => {
+                    out.raw += w;
+                    out.true_positives += 1;
+                }
+                None => out.raw -= self.profile.a_fn,
+            }
+        }
+        out
     }
 }
 
