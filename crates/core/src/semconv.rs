@@ -90,6 +90,9 @@ pub const SERVICETASK_ANOMALY_METRIC: &str = "servicetask.anomaly.metric";
 pub const SERVICETASK_ANOMALY_SCORE: &str = "servicetask.anomaly.score";
 /// `servicetask.io.direction`: `read` or `write` on I/O counters.
 pub const SERVICETASK_IO_DIRECTION: &str = "servicetask.io.direction";
+/// `servicetask.instance.state`: a durable instance's state (`active`, `waiting`, `incident`,
+/// `completed`, `failed`, `cancelled`) on the instances gauge.
+pub const SERVICETASK_INSTANCE_STATE: &str = "servicetask.instance.state";
 
 // ---- bpmn.* attributes -------------------------------------------------------------------
 
@@ -160,4 +163,21 @@ pub mod metric {
     pub const RECORDS_DROPPED: &str = "servicetask.history.dropped";
     /// Counter: spans ended but never exported (export queue full, export failed, or queued at shutdown).
     pub const SPANS_DROPPED: &str = "servicetask.telemetry.spans.dropped";
+    /// Gauge: jobs in the store of `servicetask serve` (leased or not).
+    pub const JOBS_QUEUE_DEPTH: &str = "servicetask.jobs.queue_depth";
+    /// Gauge, seconds: age of the oldest job in the store.
+    pub const JOBS_OLDEST_AGE: &str = "servicetask.jobs.oldest_age";
+    /// Counter: this node's job leases that ended before the job did (a heartbeat found the
+    /// lease gone).
+    pub const JOBS_LEASE_EXPIRIES: &str = "servicetask.jobs.lease_expiries";
+    /// Counter: jobs this node acquired after another lease on them expired.
+    pub const JOBS_TAKEOVERS: &str = "servicetask.jobs.takeovers";
+    /// Counter: job completions rejected as late: their lease had been taken over, or the
+    /// instance had moved on without them.
+    pub const JOBS_LATE_COMPLETIONS: &str = "servicetask.jobs.late_completions";
+    /// Counter: instance transitions redone because another change committed first
+    /// (optimistic-lock conflicts on the revision).
+    pub const INSTANCES_CONFLICTS: &str = "servicetask.instances.conflicts";
+    /// Gauge: durable instances by `servicetask.instance.state`.
+    pub const INSTANCES: &str = "servicetask.instances";
 }

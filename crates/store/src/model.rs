@@ -183,6 +183,8 @@ pub struct NewJob {
     pub process_id: String,
     /// The task type it is bound to.
     pub task_type: String,
+    /// The element's whole binding (JSON, opaque to the store).
+    pub binding: String,
     /// Its input variables (JSON object).
     pub variables: String,
     /// The instance span's W3C traceparent, so the task span joins the instance's trace on

@@ -77,8 +77,9 @@ fn load_deployment(c: &Connection, id: &str) -> Result<Option<Deployment>, Store
         )
         .optional()?;
     let Some(mut d) = row else { return Ok(None) };
-    let mut st =
-        c.prepare_cached("SELECT process_id, version FROM deployment_processes WHERE deployment_id = ?1 ORDER BY process_id")?;
+    let mut st = c.prepare_cached(
+        "SELECT process_id, version FROM deployment_processes WHERE deployment_id = ?1 ORDER BY process_id",
+    )?;
     d.processes = st
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
@@ -310,9 +311,11 @@ impl Store for SqliteStore {
     fn instance<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<InstanceRow>> {
         let id = id.to_string();
         self.with(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?1"))?
-                .query_row([id], instance_row)
-                .optional()?)
+            Ok(
+                c.prepare_cached(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?1"))?
+                    .query_row([id], instance_row)
+                    .optional()?,
+            )
         })
     }
 

@@ -7,7 +7,10 @@ use servicetask_store::{
 };
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn job(key: &str, token: u64) -> NewJob {
@@ -17,6 +20,7 @@ fn job(key: &str, token: u64) -> NewJob {
         element_id: format!("t{token}"),
         process_id: "p".into(),
         task_type: "noop".into(),
+        binding: "{}".into(),
         variables: "{}".into(),
         traceparent: None,
     }
@@ -114,7 +118,10 @@ fn a_transition_needs_the_current_revision_and_the_live_lease() {
         assert_eq!(leased.len(), 1);
         assert!(!leased[0].taken_over);
         assert_eq!(leased[0].job.spec, job("i1:2", 2));
-        assert!(store.acquire_jobs(acquire("b", 500)).await.unwrap().is_empty(), "the lease is live");
+        assert!(
+            store.acquire_jobs(acquire("b", 500)).await.unwrap().is_empty(),
+            "the lease is live"
+        );
         // the lease expires: another worker takes the job over with a new token
         let taken = store.acquire_jobs(acquire("b", 1200)).await.unwrap();
         assert_eq!(taken.len(), 1);
@@ -199,7 +206,9 @@ fn jobs_follow_the_transitions_and_keep_their_leases() {
         let rest = store.acquire_jobs(acquire("a", 100)).await.unwrap();
         let keys: Vec<&str> = rest.iter().map(|j| j.job.spec.key.as_str()).collect();
         assert_eq!(keys, ["i1:3", "i1:4"]);
-        assert!(rest.iter().all(|j| j.job.instance_id == "i1" && j.job.deployment_id == "d1"));
+        assert!(rest
+            .iter()
+            .all(|j| j.job.instance_id == "i1" && j.job.deployment_id == "d1"));
         // released jobs are due again at once
         assert!(store.release(rest[0].job.id, &rest[0].lease_token).await.unwrap());
         let again = store.acquire_jobs(acquire("b", 100)).await.unwrap();
