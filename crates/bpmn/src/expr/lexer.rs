@@ -25,8 +25,17 @@ pub(crate) struct Spanned {
 
 const OPS: &[&str] = &[
     "**=", "//=", "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "%=", "**", "//", "(", ")", "[", "]",
-    "{", "}", ",", ":", ".", "+", "-", "*", "/", "%", "<", ">", "=", "!",
+    "{", "}", ",", ":", "..", ".", "+", "-", "*", "/", "%", "<", ">", "=", "!",
 ];
+
+/// A number literal read as a float: it must be finite (`1e999` is an error, not infinity).
+fn float_literal(text: &str, start: usize) -> Result<f64, ExprError> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(f),
+        Ok(_) => Err(ExprError::at(start, format!("number '{text}' is too large"))),
+        Err(_) => Err(ExprError::at(start, format!("invalid number '{text}'"))),
+    }
+}
 
 /// Splits `src` into tokens; the last token is always `Tok::Eof`.
 pub(crate) fn tokenize(src: &str) -> Result<Vec<Spanned>, ExprError> {
@@ -74,17 +83,11 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Spanned>, ExprError> {
             }
             let text: String = src[start..i].chars().filter(|c| *c != '_').collect();
             let tok = if is_float {
-                Tok::Float(
-                    text.parse()
-                        .map_err(|_| ExprError::at(start, format!("invalid number '{text}'")))?,
-                )
+                Tok::Float(float_literal(&text, start)?)
             } else {
                 match text.parse::<i64>() {
                     Ok(v) => Tok::Int(v),
-                    Err(_) => Tok::Float(
-                        text.parse()
-                            .map_err(|_| ExprError::at(start, format!("invalid number '{text}'")))?,
-                    ),
+                    Err(_) => Tok::Float(float_literal(&text, start)?),
                 }
             };
             out.push(Spanned { tok, offset: start });

@@ -43,14 +43,19 @@
 //!
 //! Truthiness is Python's: `null`, `false`, `0`, `''`, `[]` and `{}` are false.
 
+mod builtins;
 mod eval;
+mod exec;
 mod lexer;
+mod limits;
+mod ops;
 mod parser;
 
 use parser::{Parser, Stmt};
 use serde_json::{Map, Value};
 
-pub use eval::{to_display_string, truthy};
+pub use builtins::{to_display_string, truthy};
+pub use limits::EvalLimits;
 
 /// Which expression style a source text is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +115,19 @@ pub fn detect_dialect(src: &str) -> (Dialect, &str) {
 }
 
 impl Expression {
-    /// Parses `src`, choosing the dialect from its form (see the module docs).
+    /// Parses `src`, choosing the dialect from its form (see the module docs), within the
+    /// default [`EvalLimits`].
     pub fn parse(src: &str) -> Result<Self, ExprError> {
+        Self::parse_with(src, &EvalLimits::default())
+    }
+
+    /// Parses `src` with an expression tree no deeper than `limits.max_depth`.
+    pub fn parse_with(src: &str, limits: &EvalLimits) -> Result<Self, ExprError> {
         let (dialect, text) = detect_dialect(src);
         if text.trim().is_empty() {
             return Err(ExprError::new("empty expression".to_string()));
         }
-        let mut p = Parser::new(text, dialect)?;
+        let mut p = Parser::new(text, dialect, limits.max_depth)?;
         let expr = p.expr(0)?;
         p.expect_end()?;
         Ok(Expression { expr, dialect })
@@ -135,11 +146,18 @@ impl Expression {
     /// Evaluates the expression over layers of variables: a name is looked up in the first
     /// layer that has it (a multi-instance child's own variables, then its parent's).
     pub fn eval_layers(&self, layers: &[&Map<String, Value>]) -> Result<Value, ExprError> {
+        self.eval_with(layers, &EvalLimits::default())
+    }
+
+    /// Evaluates the expression over layers of variables within `limits`.
+    pub fn eval_with(&self, layers: &[&Map<String, Value>], limits: &EvalLimits) -> Result<Value, ExprError> {
+        let mut budget = limits::Budget::new(*limits);
         let mut env = eval::Env {
             layers,
             locals: Vec::new(),
-            cost: 0,
             dialect: self.dialect,
+            budget: &mut budget,
+            depth: 0,
         };
         eval::eval(&self.expr, &mut env)
     }
@@ -187,18 +205,25 @@ fn top_level_colon(text: &str) -> Option<usize> {
     None
 }
 
+/// What script parsing needs to know: the dialect and the expression depth limit.
+#[derive(Clone, Copy)]
+struct Cx {
+    dialect: Dialect,
+    max_depth: usize,
+}
+
 fn line_err(no: usize, message: impl std::fmt::Display) -> ExprError {
     ExprError::new(format!("script line {no}: {message}"))
 }
 
-fn parse_expr_text(text: &str, dialect: Dialect, no: usize) -> Result<parser::Expr, ExprError> {
-    let mut p = Parser::new(text, dialect).map_err(|e| line_err(no, e.message))?;
+fn parse_expr_text(text: &str, cx: Cx, no: usize) -> Result<parser::Expr, ExprError> {
+    let mut p = Parser::new(text, cx.dialect, cx.max_depth).map_err(|e| line_err(no, e.message))?;
     let e = p.expr(0).map_err(|e| line_err(no, e.message))?;
     p.expect_end().map_err(|e| line_err(no, e.message))?;
     Ok(e)
 }
 
-fn parse_simple(text: &str, dialect: Dialect, no: usize) -> Result<Stmt, ExprError> {
+fn parse_simple(text: &str, cx: Cx, no: usize) -> Result<Stmt, ExprError> {
     match text {
         "pass" => return Ok(Stmt::Pass),
         "break" => return Ok(Stmt::Break),
@@ -218,7 +243,7 @@ fn parse_simple(text: &str, dialect: Dialect, no: usize) -> Result<Stmt, ExprErr
             format!("'{first_word}' is not supported; scripts take assignments, expressions, if/for/while blocks"),
         ));
     }
-    let mut p = Parser::new(text, dialect).map_err(|e| line_err(no, e.message))?;
+    let mut p = Parser::new(text, cx.dialect, cx.max_depth).map_err(|e| line_err(no, e.message))?;
     let s = p.statement().map_err(|e| line_err(no, e.message))?;
     p.expect_end().map_err(|e| line_err(no, e.message))?;
     Ok(s)
@@ -236,7 +261,7 @@ fn parse_block(
     lines: &[Line<'_>],
     i: &mut usize,
     indent: usize,
-    dialect: Dialect,
+    cx: Cx,
     depth: usize,
 ) -> Result<parser::Block, ExprError> {
     if depth > 32 {
@@ -258,10 +283,10 @@ fn parse_block(
             "if" | "while" | "for" => {
                 let (head, inline) = header(t, word, no)?;
                 *i += 1;
-                let body = body_of(lines, i, indent, inline, dialect, depth, no)?;
+                let body = body_of(lines, i, indent, inline, cx, depth, no)?;
                 let stmt = match word {
                     "if" => {
-                        let mut branches = vec![(parse_expr_text(head, dialect, no)?, body)];
+                        let mut branches = vec![(parse_expr_text(head, cx, no)?, body)];
                         let mut otherwise = Vec::new();
                         while *i < lines.len() && lines[*i].indent == indent {
                             let l = &lines[*i];
@@ -272,15 +297,15 @@ fn parse_block(
                                 .unwrap_or("");
                             if w == "elif" {
                                 let (h, inl) = header(l.text, "elif", l.no)?;
-                                let cond = parse_expr_text(h, dialect, l.no)?;
+                                let cond = parse_expr_text(h, cx, l.no)?;
                                 let lno = l.no;
                                 *i += 1;
-                                branches.push((cond, body_of(lines, i, indent, inl, dialect, depth, lno)?));
+                                branches.push((cond, body_of(lines, i, indent, inl, cx, depth, lno)?));
                             } else if w == "else" {
                                 let (_, inl) = header(l.text, "else", l.no)?;
                                 let lno = l.no;
                                 *i += 1;
-                                otherwise = body_of(lines, i, indent, inl, dialect, depth, lno)?;
+                                otherwise = body_of(lines, i, indent, inl, cx, depth, lno)?;
                                 break;
                             } else {
                                 break;
@@ -289,7 +314,7 @@ fn parse_block(
                         Stmt::If { branches, otherwise }
                     }
                     "while" => Stmt::While {
-                        cond: parse_expr_text(head, dialect, no)?,
+                        cond: parse_expr_text(head, cx, no)?,
                         body,
                     },
                     _ => {
@@ -308,7 +333,7 @@ fn parse_block(
                         }
                         Stmt::For {
                             vars,
-                            iter: parse_expr_text(iter, dialect, no)?,
+                            iter: parse_expr_text(iter, cx, no)?,
                             body,
                         }
                     }
@@ -317,7 +342,7 @@ fn parse_block(
             }
             "elif" | "else" => return Err(line_err(no, format!("'{word}' without a matching 'if'"))),
             _ => {
-                out.push((no, parse_simple(t, dialect, no)?));
+                out.push((no, parse_simple(t, cx, no)?));
                 *i += 1;
             }
         }
@@ -330,17 +355,17 @@ fn body_of(
     i: &mut usize,
     indent: usize,
     inline: &str,
-    dialect: Dialect,
+    cx: Cx,
     depth: usize,
     no: usize,
 ) -> Result<parser::Block, ExprError> {
     if !inline.is_empty() {
-        return Ok(vec![(no, parse_simple(inline, dialect, no)?)]);
+        return Ok(vec![(no, parse_simple(inline, cx, no)?)]);
     }
     match lines.get(*i) {
         Some(next) if next.indent > indent => {
             let inner = next.indent;
-            parse_block(lines, i, inner, dialect, depth + 1)
+            parse_block(lines, i, inner, cx, depth + 1)
         }
         _ => Err(line_err(no, "expected an indented block")),
     }
@@ -349,6 +374,11 @@ fn body_of(
 impl Script {
     /// Parses a script; errors name the 1-based line of the script.
     pub fn parse(src: &str) -> Result<Self, ExprError> {
+        Self::parse_with(src, &EvalLimits::default())
+    }
+
+    /// Parses a script whose expressions are no deeper than `limits.max_depth`.
+    pub fn parse_with(src: &str, limits: &EvalLimits) -> Result<Self, ExprError> {
         let (dialect, text) = match src.trim_start().strip_prefix('=') {
             Some(rest) => (Dialect::Feel, rest),
             None => (Dialect::Python, src),
@@ -375,7 +405,11 @@ impl Script {
             .collect();
         let base = lines.iter().map(|l| l.indent).min().unwrap_or(0);
         let mut i = 0;
-        let stmts = parse_block(&lines, &mut i, base, dialect, 0)?;
+        let cx = Cx {
+            dialect,
+            max_depth: limits.max_depth,
+        };
+        let stmts = parse_block(&lines, &mut i, base, cx, 0)?;
         if i < lines.len() {
             return Err(line_err(lines[i].no, "unexpected indentation"));
         }
@@ -390,11 +424,22 @@ impl Script {
 
     /// Runs the script with reads seeing `local` then `below`, and writes going to `local`.
     pub fn run_layered(&self, local: &mut Map<String, Value>, below: &[&Map<String, Value>]) -> Result<(), ExprError> {
-        let mut exec = eval::Exec {
+        self.run_with(local, below, &EvalLimits::default())
+    }
+
+    /// Runs the script as [`Script::run_layered`] does, within `limits`: one step and memory
+    /// budget for the whole run.
+    pub fn run_with(
+        &self,
+        local: &mut Map<String, Value>,
+        below: &[&Map<String, Value>],
+        limits: &EvalLimits,
+    ) -> Result<(), ExprError> {
+        let mut exec = exec::Exec {
             local,
             below,
             dialect: self.dialect,
-            iterations: 0,
+            budget: limits::Budget::new(*limits),
         };
         exec.block(&self.stmts).map(|_| ())
     }
@@ -508,7 +553,7 @@ mod tests {
     #[test]
     fn runaway_expressions_stop_with_an_error() {
         let e = evaluate("[[y for y in range(100000)] for x in range(100000)]", &Map::new()).unwrap_err();
-        assert!(e.to_string().contains("too much work"), "{e}");
+        assert!(e.to_string().contains("over the limit max_"), "{e}");
         assert!(evaluate("'ab' * 100000000", &Map::new()).is_err());
     }
 
@@ -528,7 +573,7 @@ mod tests {
         assert_eq!(v.get("items"), Some(&json!([9, 2, 3, 4])));
         assert_eq!(v.get("wait"), Some(&json!("PT65S")));
         let err = run_script("while True:\n    x = 1", &mut Map::new()).unwrap_err();
-        assert!(err.to_string().contains("loops more than"), "{err}");
+        assert!(err.to_string().contains("max_steps"), "{err}");
     }
 
     #[test]

@@ -55,6 +55,18 @@ pub(crate) enum Expr {
         then: Box<Expr>,
         otherwise: Box<Expr>,
     },
+    /// FEEL range `[start..end]` (both ends included).
+    Range {
+        start: Box<Expr>,
+        end: Box<Expr>,
+    },
+    /// FEEL `some v in iter satisfies cond` / `every v in iter satisfies cond`.
+    Quantified {
+        every: bool,
+        var: String,
+        iter: Box<Expr>,
+        cond: Box<Expr>,
+    },
 }
 
 /// A part of an f-string.
@@ -104,23 +116,63 @@ pub(crate) enum Stmt {
     Expr(Expr),
 }
 
+/// Parser state. `depth` bounds the height of the tree being built: it counts nested calls of
+/// [`Parser::expr`] *and* the operators a left-associative chain (`1 + 1 + ...`) has folded,
+/// so neither the parser nor the evaluator, nor dropping the tree, can run out of stack.
 pub(crate) struct Parser {
     toks: Vec<Spanned>,
     pos: usize,
     dialect: Dialect,
     depth: usize,
+    max_depth: usize,
 }
 
-const MAX_DEPTH: usize = 48;
+/// FEEL words that end a name with spaces (`order total` is one name, `x and y` is not).
+const FEEL_KEYWORDS: &[&str] = &[
+    "and",
+    "or",
+    "not",
+    "in",
+    "satisfies",
+    "return",
+    "then",
+    "else",
+    "if",
+    "for",
+    "some",
+    "every",
+    "between",
+    "instance",
+    "of",
+    "true",
+    "false",
+    "null",
+    "function",
+];
 
 impl Parser {
-    pub(crate) fn new(src: &str, dialect: Dialect) -> Result<Self, ExprError> {
+    pub(crate) fn new(src: &str, dialect: Dialect, max_depth: usize) -> Result<Self, ExprError> {
         Ok(Parser {
             toks: tokenize(src)?,
             pos: 0,
             dialect,
             depth: 0,
+            max_depth,
         })
+    }
+
+    fn deeper(&mut self) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(ExprError::at(
+                self.offset(),
+                format!(
+                    "expression nested too deeply: over the limit max_depth = {} (parentheses, calls and chained operators count; raise EvalLimits::max_depth if this is intended)",
+                    self.max_depth
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn peek(&self) -> &Tok {
@@ -275,12 +327,9 @@ impl Parser {
 
     /// Parses an expression whose operators bind tighter than `min_bp`.
     pub(crate) fn expr(&mut self, min_bp: u8) -> Result<Expr, ExprError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(ExprError::at(self.offset(), "expression nested too deeply".to_string()));
-        }
-        let r = self.expr_inner(min_bp);
-        self.depth -= 1;
+        let entry = self.depth;
+        let r = self.deeper().and_then(|()| self.expr_inner(min_bp));
+        self.depth = entry;
         r
     }
 
@@ -317,6 +366,8 @@ impl Parser {
             if lbp < min_bp {
                 break;
             }
+            // each operator folded into `lhs` makes the tree one level taller
+            self.deeper()?;
             if op == "postfix" {
                 lhs = self.postfix(lhs)?;
                 continue;
@@ -471,6 +522,15 @@ impl Parser {
                     return Ok(Expr::List(Vec::new()));
                 }
                 let first = self.expr(0)?;
+                if self.is_op("..") {
+                    self.bump();
+                    let end = self.expr(0)?;
+                    self.expect_op("]")?;
+                    return Ok(Expr::Range {
+                        start: Box::new(first),
+                        end: Box::new(end),
+                    });
+                }
                 if self.is_kw("for") {
                     self.bump();
                     let var = match self.bump() {
@@ -546,6 +606,9 @@ impl Parser {
                     }
                     Ok(Expr::Not(Box::new(self.expr(4)?)))
                 }
+                "some" | "every" | "for" if self.dialect == Dialect::Feel && matches!(self.peek(), Tok::Ident(_)) => {
+                    self.feel_iteration(&name)
+                }
                 "if" if self.dialect == Dialect::Feel => {
                     let cond = self.expr(0)?;
                     self.expect_kw("then")?;
@@ -558,6 +621,7 @@ impl Parser {
                         otherwise: Box::new(otherwise),
                     })
                 }
+                _ if self.dialect == Dialect::Feel => Ok(Expr::Var(self.feel_name(name))),
                 _ => Ok(Expr::Var(name)),
             },
             other => Err(ExprError::at(offset, format!("unexpected {}", describe(&other)))),
@@ -566,6 +630,53 @@ impl Parser {
 }
 
 impl Parser {
+    /// A FEEL name may contain spaces: the words that follow it (up to an operator or a
+    /// keyword) are part of it, so `order total > 10` reads the variable `order total` and
+    /// `string length(s)` calls `string length`.
+    fn feel_name(&mut self, first: String) -> String {
+        let mut name = first;
+        while let Tok::Ident(w) = self.peek() {
+            if FEEL_KEYWORDS.contains(&w.as_str()) {
+                break;
+            }
+            name.push(' ');
+            name.push_str(w);
+            self.bump();
+        }
+        name
+    }
+
+    /// FEEL `some|every v in xs satisfies cond` and `for v in xs return expr`.
+    fn feel_iteration(&mut self, word: &str) -> Result<Expr, ExprError> {
+        let var = match self.bump() {
+            Tok::Ident(v) => v,
+            other => {
+                return Err(ExprError::at(
+                    self.offset(),
+                    format!("expected a name after '{word}', found {}", describe(&other)),
+                ))
+            }
+        };
+        self.expect_kw("in")?;
+        let iter = Box::new(self.expr(6)?);
+        if word == "for" {
+            self.expect_kw("return")?;
+            return Ok(Expr::Comp {
+                elem: Box::new(self.expr(0)?),
+                var,
+                iter,
+                cond: None,
+            });
+        }
+        self.expect_kw("satisfies")?;
+        Ok(Expr::Quantified {
+            every: word == "every",
+            var,
+            iter,
+            cond: Box::new(self.expr(0)?),
+        })
+    }
+
     fn fstring(&self, raw: &str, offset: usize) -> Result<Expr, ExprError> {
         let chars: Vec<char> = raw.chars().collect();
         let mut parts = Vec::new();
@@ -605,7 +716,7 @@ impl Parser {
                 }
                 let inner: String = chars[i + 1..j].iter().collect();
                 let (text, spec) = split_spec(&inner);
-                let mut p = Parser::new(text, self.dialect)?;
+                let mut p = Parser::new(text, self.dialect, self.max_depth)?;
                 p.depth = self.depth + 1;
                 let e = p.expr(0)?;
                 p.expect_end()?;
@@ -661,7 +772,7 @@ mod tests {
     use super::*;
 
     fn parse(src: &str) -> Expr {
-        let mut p = Parser::new(src, Dialect::Python).unwrap();
+        let mut p = Parser::new(src, Dialect::Python, 100).unwrap();
         let e = p.expr(0).unwrap();
         p.expect_end().unwrap();
         e
@@ -686,7 +797,7 @@ mod tests {
 
     #[test]
     fn assignment_statement_parses() {
-        let mut p = Parser::new("a.b += 2", Dialect::Python).unwrap();
+        let mut p = Parser::new("a.b += 2", Dialect::Python, 100).unwrap();
         let s = p.statement().unwrap();
         assert!(
             matches!(s, Stmt::Assign { ref target, op: Some(BinOp::Add), .. } if target == &[Seg::Key("a".to_string()), Seg::Key("b".to_string())])
@@ -696,7 +807,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let src = "(".repeat(10_000);
-        let mut p = Parser::new(&src, Dialect::Python).unwrap();
+        let mut p = Parser::new(&src, Dialect::Python, 100).unwrap();
         assert!(p.expr(0).is_err());
     }
 }
