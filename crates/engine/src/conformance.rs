@@ -1,6 +1,11 @@
-//! The conformance runner: runs every case of a directory's `expected.json` (SpiffWorkflow's
-//! recorded behaviour) and compares completed activities, happens-before order, final
-//! variables, service calls, and failure.
+//! The conformance runner: runs every case of an expectations file (SpiffWorkflow's recorded
+//! behaviour) and compares completed activities, happens-before order, final variables,
+//! service calls, and failure.
+//!
+//! A case whose reference failed to load the file (`error` starting with `LOAD `) agrees when
+//! the engine rejects the file as well, with an error that names its `file:line:column`
+//! ([`CaseReport::rejected`]). A reference run that got stuck (not completed, no error) agrees
+//! with a run that waits with nothing left to answer or fails as stuck.
 //!
 //! Each case gives a file, a process id and `args`: `--data JSON` seeds variables, `--human
 //! JSON` gives the values set when a waiting task is completed (`*` = every task; a string
@@ -8,7 +13,10 @@
 //! tasks only after S seconds so that short timers fire first. Cases run on a paused tokio
 //! clock, with plain tasks as wait states (SpiffWorkflow's behaviour) and the [`StubHandler`].
 
-use crate::{Engine, EngineConfig, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};
+use crate::{
+    Engine, EngineConfig, EngineError, Instance, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, StubHandler,
+    TaskHandler,
+};
 use serde_json::{Map, Value};
 use servicetask_bpmn::{Definitions, ElementKind};
 use std::collections::HashMap;
@@ -21,6 +29,12 @@ use std::time::Duration;
 pub struct CaseReport {
     /// `file [process] why`.
     pub name: String,
+    /// The case's file, as the expectations name it.
+    pub file: String,
+    /// The case's process (or collaboration) id.
+    pub process: String,
+    /// The engine's error when both it and the reference reject the file before running it.
+    pub rejected: Option<String>,
     /// True when every check held.
     pub passed: bool,
     /// What differed.
@@ -81,6 +95,7 @@ struct Case {
     hold: Option<Duration>,
     completed: bool,
     error: Option<String>,
+    stuck: bool,
     order: Vec<String>,
     calls: Vec<(String, String, Value)>,
     final_data: Option<Value>,
@@ -97,6 +112,10 @@ fn parse_case(v: &Value) -> Result<Case, String> {
         hold: None,
         completed: v.get("completed").and_then(Value::as_bool).unwrap_or(true),
         error: s("error"),
+        stuck: v
+            .get("notes")
+            .and_then(Value::as_array)
+            .is_some_and(|n| n.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("STUCK")))),
         order: v
             .get("expected_completed_order")
             .and_then(Value::as_array)
@@ -170,38 +189,52 @@ impl TaskHandler for Recorder {
 
 /// Runs every case of `dir/expected.json` against the BPMN files of `dir`.
 pub fn run_suite(dir: &Path) -> Result<Report, ConformanceError> {
-    let path = dir.join("expected.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| ConformanceError::Io {
-        path: path.clone(),
+    run_expected(dir, &dir.join("expected.json"))
+}
+
+/// Runs every case of the expectations file `expected` (a JSON list of cases); case files are
+/// paths relative to `root`, and call activities find their processes in the other BPMN files
+/// of the case file's directory.
+pub fn run_expected(root: &Path, expected: &Path) -> Result<Report, ConformanceError> {
+    let text = std::fs::read_to_string(expected).map_err(|source| ConformanceError::Io {
+        path: expected.to_path_buf(),
         source,
     })?;
     let cases: Vec<Value> = serde_json::from_str(&text).map_err(|e| ConformanceError::Format {
-        path: path.clone(),
+        path: expected.to_path_buf(),
         message: e.to_string(),
     })?;
-    let (library, _diags) = crate::load_dir(dir).map_err(|source| ConformanceError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let mut libraries: HashMap<PathBuf, Vec<Definitions>> = HashMap::new();
     let mut report = Report::default();
     for raw in &cases {
-        let case = match parse_case(raw) {
-            Ok(c) => c,
-            Err(message) => {
-                return Err(ConformanceError::Format {
-                    path: path.clone(),
-                    message,
-                })
-            }
-        };
+        let case = parse_case(raw).map_err(|message| ConformanceError::Format {
+            path: expected.to_path_buf(),
+            message,
+        })?;
+        let file = root.join(&case.file);
+        let dir = file.parent().unwrap_or(root).to_path_buf();
+        if !libraries.contains_key(&dir) {
+            let (library, _diags) = crate::load_dir(&dir).map_err(|source| ConformanceError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            libraries.insert(dir.clone(), library);
+        }
+        let library = libraries.get(&dir).map(Vec::as_slice).unwrap_or_default();
         let name = format!("{} [{}] {}", case.file, case.process, case.why);
-        let problems = run_case(dir, &case, &library);
+        let (problems, rejected) = match run_case(&file, &case, library) {
+            Ran::Compared(problems) => (problems, None),
+            Ran::Rejected(message) => (Vec::new(), Some(message)),
+        };
         report.total += 1;
         if problems.is_empty() {
             report.passed += 1;
         }
         report.cases.push(CaseReport {
             name,
+            file: case.file.clone(),
+            process: case.process.clone(),
+            rejected,
             passed: problems.is_empty(),
             problems,
         });
@@ -209,19 +242,51 @@ pub fn run_suite(dir: &Path) -> Result<Report, ConformanceError> {
     Ok(report)
 }
 
-fn run_case(dir: &Path, case: &Case, library: &[Definitions]) -> Vec<String> {
-    let file = dir.join(&case.file);
-    let defs = match servicetask_bpmn::load_file(&file) {
+/// How a case went.
+enum Ran {
+    /// The run was compared with the reference: what differed.
+    Compared(Vec<String>),
+    /// Both engines rejected the file before running it: our error.
+    Rejected(String),
+}
+
+/// What happens when the engine refuses the file with `message` before running it.
+fn refused(case: &Case, message: String) -> Ran {
+    let reference_refused = case.error.as_deref().is_some_and(|e| e.starts_with("LOAD "));
+    if !reference_refused {
+        return Ran::Compared(vec![format!("cannot run: {message}")]);
+    }
+    if has_location(&message) {
+        Ran::Rejected(message)
+    } else {
+        Ran::Compared(vec![format!(
+            "rejected like the reference, but without a file:line:column: {message}"
+        )])
+    }
+}
+
+/// True when `message` names a position as `FILE:LINE:COLUMN`.
+fn has_location(message: &str) -> bool {
+    message.split_whitespace().any(|word| {
+        let mut parts = word.trim_end_matches([':', ',', ')']).rsplitn(3, ':');
+        let (Some(col), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        !file.is_empty()
+            && [col, line]
+                .iter()
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+fn run_case(file: &Path, case: &Case, library: &[Definitions]) -> Ran {
+    let defs = match servicetask_bpmn::load_file(file) {
         Ok(d) => d,
-        Err(e) => return vec![format!("cannot load: {e}")],
+        Err(e) => return refused(case, e.to_string()),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(rt) => rt,
-        Err(e) => return vec![format!("cannot build a runtime: {e}")],
+        Err(e) => return Ran::Compared(vec![format!("cannot build a runtime: {e}")]),
     };
     let recorder = Arc::new(Recorder::default());
     let engine = Engine::builder(recorder.clone())
@@ -232,15 +297,25 @@ fn run_case(dir: &Path, case: &Case, library: &[Definitions]) -> Vec<String> {
         })
         .library(library.iter().filter(|d| d.file != defs.file).cloned())
         .build();
-    let outcome = rt.block_on(drive(&engine, &defs, case));
+    let mut inst = match engine.start(&defs, &case.process, case.data.clone()) {
+        Ok(i) => i,
+        Err(e) => return refused(case, e.to_string()),
+    };
+    if let Some(e) = case.error.as_deref().filter(|e| e.starts_with("LOAD ")) {
+        return Ran::Compared(vec![format!(
+            "the reference rejects the file ({e}); the engine runs it"
+        )]);
+    }
+    let outcome = rt.block_on(drive(&mut inst, case));
     let (outcome, completed, variables) = match outcome {
         Ok(x) => x,
-        Err(e) => return vec![e],
+        Err(e) => return Ran::Compared(vec![e]),
     };
     let mut problems = Vec::new();
     // outcome
     match (&outcome, case.completed) {
         (RunOutcome::Completed, true) => {}
+        (RunOutcome::Waiting { .. } | RunOutcome::Failed(EngineError::Stuck { .. }), false) if case.stuck => {}
         (RunOutcome::Failed(e), false) => {
             if let Some(expected) = &case.error {
                 let named: Vec<&str> = expected
@@ -307,26 +382,25 @@ fn run_case(dir: &Path, case: &Case, library: &[Definitions]) -> Vec<String> {
             "service calls differ:\n      expected {want:?}\n      got      {calls:?}"
         ));
     }
-    problems
+    Ran::Compared(problems)
 }
 
 type Driven = (RunOutcome, Vec<(String, bool)>, Map<String, Value>);
 
-async fn drive(engine: &Engine, defs: &Definitions, case: &Case) -> Result<Driven, String> {
-    let mut inst = engine
-        .start(defs, &case.process, case.data.clone())
-        .map_err(|e| format!("cannot start: {e}"))?;
+async fn drive(inst: &mut Instance, case: &Case) -> Result<Driven, String> {
     let mut outcome = inst.run().await;
     let mut rounds = 0;
-    while let RunOutcome::Waiting { tasks, .. } = &outcome {
+    while let RunOutcome::Waiting { tasks, next_timer, .. } = &outcome {
+        let next_timer = *next_timer;
         rounds += 1;
-        if rounds > 1_000 || tasks.is_empty() {
+        if rounds > 1_000 || (tasks.is_empty() && next_timer.is_none()) {
             break;
         }
         if let Some(hold) = case.hold {
             outcome = inst.advance(hold).await;
             let RunOutcome::Waiting { .. } = &outcome else { break };
         }
+        let mut answered = false;
         for t in inst.waiting_tasks() {
             // like SpiffWorkflow's runner, people answer user, manual and plain tasks only
             if !matches!(
@@ -354,7 +428,18 @@ async fn drive(engine: &Engine, defs: &Definitions, case: &Case) -> Result<Drive
                 set.insert(k, v);
             }
             // a task may have been withdrawn by an earlier completion (e.g. a terminate)
-            let _ = inst.complete_task(&t.token_id.to_string(), set);
+            answered |= inst.complete_task(&t.token_id.to_string(), set).is_ok();
+        }
+        if !answered {
+            // only messages, signals or incidents are waiting: nobody here answers them, so
+            // time passes (SpiffWorkflow's runner waits in real time) and a timer may win
+            match next_timer {
+                Some(d) => {
+                    outcome = inst.advance(d).await;
+                    continue;
+                }
+                None => break,
+            }
         }
         outcome = inst.run().await;
     }
@@ -462,6 +547,16 @@ mod tests {
         assert_eq!(c.data.get("x"), Some(&serde_json::json!(2)));
         assert!(c.human.contains_key("*"));
         assert_eq!(c.hold, Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn locations_are_recognised() {
+        assert!(has_location("dir/a.bpmn:12:5: unknown element"));
+        assert!(has_location(
+            "the process definitions have errors:\nerror: x.bpmn20.xml:3:1: bad"
+        ));
+        assert!(!has_location("process 'p' has nothing to start: add a start event"));
+        assert!(!has_location("at 12:30"));
     }
 
     #[test]

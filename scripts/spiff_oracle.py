@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""SpiffWorkflow 3.2.0 as the oracle of the differential tests, on a virtual clock.
+
+Runs BPMN files the way ../shared/tools/spiff-oracle/spiff_run.py does (stub service
+handlers, human tasks answered with given values, the same output fields), except that time
+is virtual: when nothing can move, the clock jumps to the next timer that is due (or the next
+human task's hold), so timer paths are deterministic and take no wall time.
+
+One request per run, as JSON:
+    {"file": PATH, "process": ID|null, "data": {...}, "human": {"*"|ID: {...}}, "hold": S,
+     "parser": "auto"|"bpmn"|"spiff"|"camunda"}
+usage:
+    spiff_oracle.py FILE [--process ID] [--data JSON] [--human JSON] [--hold S] [--parser P]
+    spiff_oracle.py --serve        # one request per stdin line, one JSON result per stdout line
+Every result is one JSON object: file, process, completed, error, completed_bpmn_ids
+(completion order; loop and multi-instance children as '<id> [child]'), service_calls
+([element, operator, params]), final_data, notes.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import signal
+import sys
+from datetime import datetime, timedelta, timezone
+
+from lxml import etree
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
+
+BPMN = '{http://www.omg.org/spec/BPMN/20100524/MODEL}'
+MAX_ROUNDS = 2000
+MAX_DEPTH = 20  # subprocesses and call activities nested deeper fail: ends unbounded recursion
+WALL_SECONDS = 20  # a run that takes longer (SpiffWorkflow on unbounded recursion) fails
+HORIZON = timedelta(days=400)
+
+
+class Clock:
+    """The virtual now every SpiffWorkflow timer reads."""
+    now = datetime.now(timezone.utc)
+
+
+class VirtualDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return Clock.now if tz is not None else Clock.now.replace(tzinfo=None)
+
+
+timer_module.datetime = VirtualDatetime
+
+
+class Log:
+    """What the run being driven did."""
+    completed = []
+    calls = []
+
+
+_set_state = Task._set_state
+
+
+def _recording_set_state(self, value):
+    was = self._state
+    _set_state(self, value)
+    if value == TaskState.COMPLETED and was != TaskState.COMPLETED:
+        Log.completed.append(self)
+        if getattr(self.workflow, 'depth', 0) > MAX_DEPTH:
+            raise RecursionError('subprocesses nested more than %d deep' % MAX_DEPTH)
+
+
+Task._set_state = _recording_set_state
+
+RESULTS = {
+    'orders/Load': lambda p: {'id': p.get('order_id'), 'amount': 250},
+    'risk/Score': lambda p: {'score': 0.1},
+}
+
+
+class StubScriptEngine(PythonScriptEngine):
+    """spiffworkflow:serviceTaskOperator calls: recorded, answered like the engine's stub."""
+
+    def call_service(self, task, operation_name, operation_params):
+        params = {k: v['value'] for k, v in operation_params.items()}
+        Log.calls.append([task.task_spec.bpmn_id, operation_name, params])
+        answer = RESULTS.get(operation_name, lambda p: {'ok': True, 'operation': operation_name})
+        return json.dumps(answer(params))
+
+
+def parser_for(path, choice='auto'):
+    if choice != 'auto':
+        return {'bpmn': BpmnParser, 'spiff': SpiffBpmnParser, 'camunda': CamundaParser}[choice]()
+    text = open(path, 'rb').read()
+    if b'spiffworkflow.org/bpmn/schema' in text:
+        return SpiffBpmnParser()
+    if b'camunda.org/schema/1.0/bpmn' in text and (b'camunda:formData' in text or b'businessRuleTask' in text):
+        return CamundaParser()
+    return BpmnParser()
+
+
+def ids_in(path):
+    try:
+        root = etree.parse(path).getroot()
+    except Exception:
+        return [], [], []
+    procs = [p.get('id') for p in root.iter(BPMN + 'process') if p.get('isExecutable', 'true') != 'false']
+    called = [c.get('calledElement') for c in root.iter(BPMN + 'callActivity')]
+    collabs = [c.get('id') for c in root.iter(BPMN + 'collaboration')]
+    return procs, called, collabs
+
+
+def load(path, process_id, choice):
+    """The specs to run and the process (or collaboration) id chosen."""
+    parser = parser_for(path, choice)
+    parser.add_bpmn_file(path)
+    procs, called, collabs = ids_in(path)
+    missing, seen = set(called) - set(procs), {os.path.abspath(path)}
+    folder = os.path.dirname(path) or '.'
+    while missing:
+        added = False
+        for other in sorted(glob.glob(os.path.join(folder, '*.bpmn*'))):
+            if os.path.abspath(other) in seen:
+                continue
+            p2, c2, _ = ids_in(other)
+            if missing & set(p2):
+                parser.add_bpmn_file(other)
+                seen.add(os.path.abspath(other))
+                missing = (missing | (set(c2) - set(p2))) - set(p2)
+                added = True
+        if not added:
+            break
+    if process_id is None:
+        top = [p for p in procs if p not in called]
+        if len(top) > 1 and collabs:
+            process_id = collabs[0]
+        else:
+            process_id = (top or procs)[0]
+    if process_id in collabs:
+        return parser.get_collaboration(process_id), process_id
+    return (parser.get_spec(process_id), parser.get_subprocess_specs(process_id)), process_id
+
+
+def label(task):
+    spec = task.task_spec
+    bid = getattr(spec, 'bpmn_id', None)
+    if bid is None:
+        return None  # SpiffWorkflow's own specs (Start, End, joins)
+    return spec.name if spec.name != bid else bid
+
+
+def human_values(task, human):
+    values = {}
+    for key in ('*', getattr(task.task_spec, 'bpmn_id', None)):
+        values.update(human.get(key, {}))
+    return {k: eval(v[1:], {}, dict(task.data)) if isinstance(v, str) and v.startswith('$') else v
+            for k, v in values.items()}
+
+
+def next_timer(wf):
+    """The earliest due time of a pending timer after now, if any."""
+    due = []
+    for ev in wf.waiting_events():
+        if not ev.event_type.endswith('TimerEventDefinition') or not isinstance(ev.value, str):
+            continue
+        try:
+            at = timer_module.TimerEventDefinition.get_datetime(ev.value)
+        except ValueError:
+            continue
+        due.append(at)
+    return min(due) if due else None
+
+
+def drive(specs, data, human, hold):
+    spec, subs = specs
+    wf = BpmnWorkflow(spec, subs, script_engine=StubScriptEngine())
+    if data:
+        wf.task_tree.data.update(data)
+    notes, ready_since = [], {}
+    wf.do_engine_steps()
+    for _ in range(MAX_ROUNDS):
+        if wf.is_completed():
+            break
+        progressed = False
+        for t in wf.get_tasks(state=TaskState.READY, manual=True):
+            since = ready_since.setdefault(t.id, Clock.now)
+            if Clock.now - since >= timedelta(seconds=hold):
+                t.data.update(human_values(t, human))
+                t.run()
+                progressed = True
+        for t in wf.get_tasks(state=TaskState.STARTED):
+            if isinstance(t.task_spec, ServiceTaskMixin):
+                t.complete()
+                progressed = True
+        if progressed:
+            wf.do_engine_steps()
+            continue
+        waits = [since + timedelta(seconds=hold) for tid, since in ready_since.items()
+                 if any(t.id == tid for t in wf.get_tasks(state=TaskState.READY, manual=True))]
+        timer = next_timer(wf)
+        candidates = [w for w in waits + ([timer] if timer else []) if w >= Clock.now]
+        start = Clock.start
+        if not candidates or min(candidates) - start > HORIZON:
+            notes.append('STUCK waiting on %s' % sorted(
+                label(t) or t.task_spec.name for t in wf.get_tasks(state=TaskState.WAITING)))
+            break
+        Clock.now = min(candidates) + timedelta(milliseconds=1)
+        wf.refresh_waiting_tasks()
+        wf.do_engine_steps()
+    return wf, notes
+
+
+class WallClockExceeded(Exception):
+    pass
+
+
+def _alarm(_signum, _frame):
+    raise WallClockExceeded('no result within %ss of wall time' % WALL_SECONDS)
+
+
+def first_line(e):
+    """The error's first line, without object addresses (they change from run to run)."""
+    line = ('%s: %s' % (type(e).__name__, e)).splitlines()[0]
+    return re.sub(r' at 0x[0-9a-f]+', '', line)[:300]
+
+
+def run(request):
+    Log.completed, Log.calls = [], []
+    Clock.now = Clock.start = datetime.now(timezone.utc)
+    path = request['file']
+    data, human, hold = request.get('data') or {}, request.get('human') or {}, float(request.get('hold') or 0)
+    out = {'file': path, 'process': request.get('process'), 'completed': False, 'error': None,
+           'completed_bpmn_ids': [], 'service_calls': [], 'final_data': None, 'notes': []}
+    try:
+        specs, out['process'] = load(path, request.get('process'), request.get('parser') or 'auto')
+    except Exception as e:
+        out['error'] = 'LOAD ' + first_line(e)
+        return out
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(WALL_SECONDS)
+    try:
+        wf, out['notes'] = drive(specs, data, human, hold)
+        out['completed'] = wf.is_completed()
+        if out['completed']:
+            out['final_data'] = json.loads(json.dumps(wf.data, default=str))
+    except Exception as e:
+        out['error'] = first_line(e)
+    finally:
+        signal.alarm(0)
+    out['completed_bpmn_ids'] = [x for x in map(label, Log.completed) if x is not None]
+    out['service_calls'] = Log.calls
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('file', nargs='?')
+    ap.add_argument('--serve', action='store_true')
+    ap.add_argument('--process')
+    ap.add_argument('--data', default='{}')
+    ap.add_argument('--human', default='{}')
+    ap.add_argument('--hold', type=float, default=0.0)
+    ap.add_argument('--parser', default='auto')
+    a = ap.parse_args()
+    out, sys.stdout = sys.stdout, sys.stderr  # what a model's scripts print must not mix in
+    if a.serve:
+        for line in sys.stdin:
+            if line.strip():
+                try:
+                    result = run(json.loads(line))
+                except Exception as e:  # a bad request must not end the server
+                    result = {'error': 'REQUEST ' + first_line(e)}
+                print(json.dumps(result), file=out, flush=True)
+        return
+    if not a.file:
+        ap.error('a FILE or --serve')
+    print(json.dumps(run({'file': a.file, 'process': a.process, 'data': json.loads(a.data),
+                          'human': json.loads(a.human), 'hold': a.hold, 'parser': a.parser})), file=out)
+
+
+if __name__ == '__main__':
+    main()
