@@ -1,4 +1,5 @@
-//! Parses the shared conformance and WeaverGen BPMN files: conformance files parse cleanly, and
+//! Parses the shared conformance and WeaverGen BPMN files (../shared beside the repository:
+//! ignored in a lone clone, run by .ci/run with `--ignored`): conformance files parse cleanly, and
 //! every problem in a WeaverGen file is reported with file:line:column and a fix.
 
 use std::path::Path;
@@ -17,11 +18,11 @@ fn bpmn_files(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+#[ignore = "needs ../shared (run by .ci/run)"]
 fn conformance_files_parse_without_errors() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bpmn");
     if !dir.exists() {
-        eprintln!("shared conformance directory absent: nothing to check");
-        return;
+        panic!("{} is missing: ../shared must sit beside the repository", dir.display());
     }
     let files = bpmn_files(&dir);
     assert!(
@@ -38,11 +39,11 @@ fn conformance_files_parse_without_errors() {
 }
 
 #[test]
+#[ignore = "needs ../shared (run by .ci/run)"]
 fn weavergen_problems_name_file_line_column_and_fix() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/weavergen");
     if !dir.exists() {
-        eprintln!("shared weavergen directory absent: nothing to check");
-        return;
+        panic!("{} is missing: ../shared must sit beside the repository", dir.display());
     }
     for f in bpmn_files(&dir) {
         let (_defs, diags) = servicetask_bpmn::parse_file(&f).unwrap();

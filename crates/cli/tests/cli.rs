@@ -205,6 +205,7 @@ fn report_reads_the_history_and_writes_html() {
 }
 
 #[test]
+#[ignore = "needs ../shared (run by .ci/run)"]
 fn conformance_command_runs_the_shared_suite() {
     let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bpmn");
     assert!(
@@ -216,4 +217,59 @@ fn conformance_command_runs_the_shared_suite() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains("conformance: 17 of 17 cases pass"), "{text}");
+}
+
+/// `servicetask schema | head`: the reader goes away; the command ends quietly (killed by
+/// SIGPIPE, or done) instead of panicking in `println!`.
+#[test]
+fn output_into_a_closed_pipe_does_not_panic() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["schema"][..], &["--help"][..], &["tasks"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_servicetask"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first write
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(status.code(), Some(101), "{args:?}: {err}");
+    }
+}
+
+/// The demo writes into the temporary folder by default (nothing in the folder it runs from)
+/// and says where its history is and how to report on it; `report` finds it there.
+#[test]
+fn the_demo_leaves_the_current_folder_alone_and_report_finds_its_history() {
+    let cwd = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_servicetask"))
+            .args(args)
+            .current_dir(cwd.path())
+            .env("TMPDIR", tmp.path())
+            .env_remove("SERVICETASK_HISTORY")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["demo", "--files", "2", "--rows", "40"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let history = tmp.path().canonicalize().unwrap().join("servicetask-demo/history.db");
+    assert!(history.exists(), "{text}");
+    assert!(
+        text.contains(&format!("servicetask report --db {}", history.display())),
+        "{text}"
+    );
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(left.is_empty(), "the demo wrote into the current folder: {left:?}");
+    let out = run(&["report"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("generate_samples"), "{}", stdout(&out));
 }

@@ -144,13 +144,13 @@ impl ErrorClass {
                 "check free disk space and the health of the file system; the attempt may succeed when retried"
             }
             ErrorClass::Network => {
-                "check that the remote service is reachable from this host; the call is retried with backoff"
+                "check that the remote service is reachable from this host; if the network is flaky, give the task retries"
             }
             ErrorClass::Timeout => {
                 "raise the timeout if the work is legitimately slow for this input size, or make the task faster"
             }
             ErrorClass::RateLimited => {
-                "lower the call rate or raise the quota; the call is retried after the delay the service asked for"
+                "lower the call rate or raise the quota; with retries, the task waits the delay the service asks for"
             }
             ErrorClass::CircuitOpen => {
                 "the dependency is failing; wait for the breaker to probe it again, or fix the dependency"
@@ -390,7 +390,11 @@ impl TaskError {
         }
         let mut src = self.source_error().map(|e| e as &dyn StdError);
         while let Some(e) = src {
-            let _ = write!(s, "\n  caused by: {e}");
+            // a source that only says the message again (a breaker's rejection) is not a cause
+            let text = e.to_string();
+            if text != self.message {
+                let _ = write!(s, "\n  caused by: {text}");
+            }
             src = e.source();
         }
         if let Some(sug) = self.suggestion() {
@@ -492,5 +496,25 @@ mod tests {
         assert!(r.contains("business error: order rejected (code E42)"));
         assert!(r.contains("task: orders (attempt 2)"));
         assert!(r.contains("help: "));
+    }
+
+    /// A source whose text is the error's own message is not repeated as its cause; a
+    /// different one is kept.
+    #[test]
+    fn a_source_that_repeats_the_message_is_not_its_own_cause() {
+        let io = std::io::Error::other("circuit breaker 'pay' is open; the call was not made");
+        let e = TaskError::new(ErrorClass::CircuitOpen, io.to_string()).with_source(io);
+        assert!(!e.report().contains("caused by"), "{}", e.report());
+        let e = TaskError::network("upload failed").with_source(std::io::Error::other("connection reset"));
+        assert!(e.report().contains("caused by: connection reset"), "{}", e.report());
+    }
+
+    /// Hints hold whether or not retries are left: none promises a retry.
+    #[test]
+    fn hints_promise_no_retry() {
+        for class in ErrorClass::ALL {
+            let hint = class.default_suggestion();
+            assert!(!hint.contains("is retried"), "{class}: {hint}");
+        }
     }
 }

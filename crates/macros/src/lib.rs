@@ -23,9 +23,11 @@ mod task_input;
 ///
 /// Keys: `name` (required), `description`, `retries`, `timeout`, `attempt_timeout`,
 /// `backoff` (initial delay), `max_backoff`, `jitter` (`full`, `decorrelated`, `none`),
-/// `retry_mode` (`in_process`, `engine`), `breaker` (flag, or `breaker(failure_rate = 50,
-/// minimum_calls = 10, window = 20, wait = "30s", probes = 3, slow_call = "2s",
-/// slow_call_rate = 80)`), `bulkhead = N`, `attributes(key = "value", ...)`, and
+/// `retry_mode` (`in_process`, `engine`), `breaker` (flag, or `breaker(failure_rate_threshold
+/// = 50, minimum_calls = 10, window_size = 20, wait_in_open = "30s",
+/// permitted_calls_in_half_open = 3, slow_call_duration = "2s", slow_call_rate_threshold = 80,
+/// window = "time_based", max_wait_in_half_open = "1m")`: the same keys as `[tasks.x.breaker]`
+/// in `servicetask.toml`), `bulkhead = N`, `attributes(key = "value", ...)`, and
 /// `type_name = "Name"` to choose the generated type's name.
 #[proc_macro_attribute]
 pub fn service_task(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -24,6 +24,9 @@ struct Args {
     type_name: Option<LitStr>,
 }
 
+/// The breaker's keys: the fields of `BreakerConfig`, as in `servicetask.toml`.
+const BREAKER_KEYS: &str = "failure_rate_threshold, slow_call_rate_threshold, slow_call_duration, minimum_calls, window (\"count_based\" or \"time_based\"), window_size, permitted_calls_in_half_open, wait_in_open, max_wait_in_half_open";
+
 fn duration(lit: &LitStr) -> syn::Result<u64> {
     humantime::parse_duration(&lit.value())
         .map(|d| d.as_nanos() as u64)
@@ -80,7 +83,7 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
                     meta.parse_nested_meta(|m| {
                         let k = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
                         let set = match k.as_str() {
-                            "failure_rate" | "slow_call_rate" => {
+                            "failure_rate_threshold" | "slow_call_rate_threshold" => {
                                 let v: syn::Lit = m.value()?.parse()?;
                                 let v = match v {
                                     syn::Lit::Int(i) => i.base10_parse::<f64>()?,
@@ -90,35 +93,53 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
                                 if !(v > 0.0 && v <= 100.0) {
                                     return Err(m.error("a rate is a percentage above 0 and at most 100"));
                                 }
-                                if k == "failure_rate" {
-                                    quote!(b.failure_rate_threshold = #v;)
-                                } else {
-                                    quote!(b.slow_call_rate_threshold = #v;)
-                                }
+                                let field = format_ident!("{}", k);
+                                quote!(b.#field = #v;)
                             }
-                            "minimum_calls" | "window" | "probes" => {
+                            "minimum_calls" | "window_size" | "permitted_calls_in_half_open" => {
                                 let v: LitInt = m.value()?.parse()?;
                                 let n: u32 = v.base10_parse()?;
                                 if n == 0 {
                                     return Err(syn::Error::new(v.span(), "must be at least 1"));
                                 }
-                                match k.as_str() {
-                                    "minimum_calls" => quote!(b.minimum_calls = #n;),
-                                    "window" => quote!(b.window_size = #n;),
-                                    _ => quote!(b.permitted_calls_in_half_open = #n;),
-                                }
+                                let field = format_ident!("{}", k);
+                                quote!(b.#field = #n;)
                             }
-                            "wait" | "slow_call" | "max_half_open" => {
+                            "wait_in_open" | "slow_call_duration" | "max_wait_in_half_open" => {
                                 let lit: LitStr = m.value()?.parse()?;
                                 let d = duration(&lit)?;
                                 match k.as_str() {
-                                    "wait" => quote!(b.wait_in_open = ::std::time::Duration::from_nanos(#d);),
-                                    "slow_call" => quote!(b.slow_call_duration = ::std::time::Duration::from_nanos(#d);),
+                                    "wait_in_open" => quote!(b.wait_in_open = ::std::time::Duration::from_nanos(#d);),
+                                    "slow_call_duration" => quote!(b.slow_call_duration = ::std::time::Duration::from_nanos(#d);),
                                     _ => quote!(b.max_wait_in_half_open = ::core::option::Option::Some(::std::time::Duration::from_nanos(#d));),
                                 }
                             }
-                            "time_based" => quote!(b.window = #core::WindowKind::TimeBased;),
-                            _ => return Err(m.error("unknown breaker key; use failure_rate, slow_call_rate, slow_call, minimum_calls, window, time_based, probes, wait, max_half_open")),
+                            "window" => {
+                                let lit: LitStr = m.value().and_then(|v| v.parse()).map_err(|_| {
+                                    m.error("`window` is the window's kind: \"count_based\" or \"time_based\" (its size is `window_size`)")
+                                })?;
+                                match lit.value().as_str() {
+                                    "count_based" => quote!(b.window = #core::WindowKind::CountBased;),
+                                    "time_based" => quote!(b.window = #core::WindowKind::TimeBased;),
+                                    _ => return Err(syn::Error::new(lit.span(), "`window` is \"count_based\" or \"time_based\"")),
+                                }
+                            }
+                            _ => {
+                                let renamed = match k.as_str() {
+                                    "failure_rate" => Some("failure_rate_threshold"),
+                                    "slow_call_rate" => Some("slow_call_rate_threshold"),
+                                    "slow_call" => Some("slow_call_duration"),
+                                    "wait" => Some("wait_in_open"),
+                                    "probes" => Some("permitted_calls_in_half_open"),
+                                    "max_half_open" => Some("max_wait_in_half_open"),
+                                    "time_based" => Some("window = \"time_based\""),
+                                    _ => None,
+                                };
+                                return Err(match renamed {
+                                    Some(new) => m.error(format!("`{k}` is now `{new}`: the same key as in servicetask.toml and SERVICETASK__ variables")),
+                                    None => m.error(format!("unknown breaker key; use {BREAKER_KEYS}")),
+                                });
+                            }
                         };
                         sets.push(set);
                         Ok(())
