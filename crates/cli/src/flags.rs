@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run BPMN processes whose service tasks instrument and protect themselves.
 ///
@@ -135,6 +135,19 @@ pub struct RunArgs {
     /// Print every span instead of folding repeated siblings.
     #[arg(long)]
     pub all_spans: bool,
+    /// The time timers run on: `real` (wall clock), or `virtual`: every timer elapses at once,
+    /// in due order (a timer path runs without waiting), before a waiting instance is saved.
+    #[arg(long, value_enum, default_value_t = ClockArg::Real)]
+    pub clock: ClockArg,
+}
+
+/// `--clock` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    /// The wall clock.
+    Real,
+    /// Time that jumps to the next timer whenever the instance would wait for it.
+    Virtual,
 }
 
 /// Where execution records go.

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use servicetask::engine::{RunnerHandler, UnknownTasks};
 use servicetask::record::{ExecutionRecord, RecordSink};
 use servicetask::Runner;
-use servicetask_engine::Engine;
+use servicetask_engine::{Engine, EngineBuilder};
 use servicetask_history::{HistoryWriter, SqliteStore, WriterConfig};
 
 use crate::capture::Capture;
@@ -110,6 +110,16 @@ impl Session {
         library: Vec<servicetask_bpmn::Definitions>,
         mocks: BTreeMap<String, Mock>,
     ) -> Engine {
+        self.engine_builder(stub_unknown, library, mocks).build()
+    }
+
+    /// [`Session::engine`], still to be finished (a clock to set, say).
+    pub fn engine_builder(
+        &self,
+        stub_unknown: bool,
+        library: Vec<servicetask_bpmn::Definitions>,
+        mocks: BTreeMap<String, Mock>,
+    ) -> EngineBuilder {
         let unknown = if stub_unknown {
             UnknownTasks::Stub
         } else {
@@ -119,6 +129,5 @@ impl Session {
         Engine::builder(Arc::new(MockHandler::new(mocks, Arc::new(handler))))
             .observer(Arc::new(Progress::default()))
             .library(library)
-            .build()
     }
 }

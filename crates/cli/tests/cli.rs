@@ -219,6 +219,25 @@ fn conformance_command_runs_the_shared_suite() {
     assert!(text.contains("conformance: 17 of 17 cases pass"), "{text}");
 }
 
+/// `run --clock virtual`: a timer path runs without waiting (an event-based gateway whose
+/// message never comes takes its PT30S timer at once); the default wall clock saves the
+/// instance as waiting instead.
+#[test]
+fn run_on_a_virtual_clock_lets_the_timer_win_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/data/event_gateway.bpmn");
+    let file = file.to_str().unwrap();
+    let o = servicetask(&["run", file, "--stub", "--clock", "virtual"], dir.path());
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("start -> gw -> too_late -> end_late"),
+        "{}",
+        stdout(&o)
+    );
+    let o = servicetask(&["run", file, "--stub"], dir.path());
+    assert!(stdout(&o).contains("is waiting"), "{}", stdout(&o));
+}
+
 /// `servicetask schema | head`: the reader goes away; the command ends quietly (killed by
 /// SIGPIPE, or done) instead of panicking in `println!`.
 #[test]

@@ -10,8 +10,9 @@
 //! Each case gives a file, a process id and `args`: `--data JSON` seeds variables, `--human
 //! JSON` gives the values set when a waiting task is completed (`*` = every task; a string
 //! holding `$name` is an expression over the task's variables), `--hold S` answers waiting
-//! tasks only after S seconds so that short timers fire first. Cases run on a paused tokio
-//! clock, with plain tasks as wait states (SpiffWorkflow's behaviour) and the [`StubHandler`].
+//! tasks only after S seconds so that short timers fire first. Cases run on a
+//! [`crate::VirtualClock`] (timers fire at once, in due order), with plain tasks as wait
+//! states (SpiffWorkflow's behaviour) and the [`StubHandler`].
 
 use crate::{
     Engine, EngineConfig, EngineError, Instance, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, StubHandler,
@@ -296,6 +297,8 @@ fn run_case(file: &Path, case: &Case, library: &[Definitions]) -> Ran {
             ..EngineConfig::default()
         })
         .library(library.iter().filter(|d| d.file != defs.file).cloned())
+        // timers fire at once, in due order, whatever their duration
+        .clock(Arc::new(crate::VirtualClock::new()))
         .build();
     let mut inst = match engine.start(&defs, &case.process, case.data.clone()) {
         Ok(i) => i,

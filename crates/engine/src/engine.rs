@@ -1,6 +1,7 @@
 //! The [`Engine`]: holds the task handler, configuration, observer and the library of
 //! definitions that call activities can call; starts and resumes [`Instance`]s.
 
+use crate::clock::{Clock, TokioClock};
 use crate::error::EngineError;
 use crate::handler::TaskHandler;
 use crate::instance::{Instance, ProcIndex};
@@ -57,6 +58,8 @@ pub(crate) struct EngineInner {
     pub tracer: Option<BoxedTracer>,
     pub config: EngineConfig,
     pub observer: Option<Arc<dyn EngineObserver>>,
+    /// Where instances read the time and wait for timers.
+    pub clock: Arc<dyn Clock>,
     /// The library, each file compiled once at build time.
     pub library: Vec<Arc<CompiledDefs>>,
     /// Definitions already started or resumed, compiled once and found again by content
@@ -118,6 +121,7 @@ pub struct EngineBuilder {
     tracer: Option<BoxedTracer>,
     config: EngineConfig,
     observer: Option<Arc<dyn EngineObserver>>,
+    clock: Arc<dyn Clock>,
     library: Vec<Definitions>,
 }
 
@@ -151,6 +155,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Sets the clock instances read the time from and wait on (default: [`TokioClock`];
+    /// [`crate::VirtualClock`] makes timers fire at once, in due order).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Adds definitions whose processes call activities may call.
     pub fn library(mut self, defs: impl IntoIterator<Item = Definitions>) -> Self {
         self.library.extend(defs);
@@ -165,6 +176,7 @@ impl EngineBuilder {
                 tracer: self.tracer,
                 config: self.config,
                 observer: self.observer,
+                clock: self.clock,
                 library: self
                     .library
                     .into_iter()
@@ -189,6 +201,7 @@ impl Engine {
             tracer: None,
             config: EngineConfig::default(),
             observer: None,
+            clock: Arc::new(TokioClock),
             library: Vec::new(),
         }
     }
@@ -196,6 +209,11 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The clock instances read the time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// Finds a process for a call activity: first in `defs`, then in the library.

@@ -293,7 +293,9 @@ pub struct Instance {
     error: Option<EngineError>,
     next_id: Id,
     pub(crate) ready: VecDeque<Id>,
-    clock_base: tokio::time::Instant,
+    /// The engine clock's time when this instance (segment) started: instance time is
+    /// measured from it.
+    clock_base: Duration,
     pub(crate) otel: Context,
     /// The instance span's W3C traceparent: formatted when first asked for (most instances
     /// are never saved), or the first segment's for a resumed instance.
@@ -361,6 +363,7 @@ impl Instance {
         );
         // most instances complete about as many activities as their process has elements
         let expected_steps = process.map_or(0, |p| p.els.len());
+        let clock_base = engine.inner.clock.now();
         let mut inst = Instance {
             engine,
             defs: compiled.defs.clone(),
@@ -378,7 +381,7 @@ impl Instance {
             error: None,
             next_id: 1,
             ready: VecDeque::new(),
-            clock_base: tokio::time::Instant::now(),
+            clock_base,
             otel,
             traceparent: std::sync::OnceLock::new(),
             steps: 0,
@@ -430,6 +433,7 @@ impl Instance {
             parent,
             true,
         );
+        let clock_base = engine.inner.clock.now();
         let mut inst = Instance {
             engine,
             defs: compiled.defs.clone(),
@@ -456,7 +460,7 @@ impl Instance {
             error: None,
             next_id: snap.next_id,
             ready: VecDeque::new(),
-            clock_base: tokio::time::Instant::now(),
+            clock_base,
             otel,
             traceparent: std::sync::OnceLock::from(snap.traceparent),
             steps: snap.steps,
@@ -756,12 +760,9 @@ impl Instance {
                 };
             }
             if let Some(due) = next {
-                let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
-                let at = self
-                    .clock_base
-                    .checked_add(Duration::from_millis(due))
-                    .map_or(far, |t| t.min(far));
-                tokio::time::sleep_until(at).await;
+                // nothing else can happen before the timer: let the time pass
+                let at = self.clock_base.saturating_add(Duration::from_millis(due));
+                self.engine.inner.clock.idle_until(at).await;
                 continue;
             }
             let e = self.stuck_error();
@@ -769,9 +770,28 @@ impl Instance {
         }
     }
 
-    /// Lets `d` pass (tokio time), then runs; timers due by then fire first.
+    /// Runs, and while the instance waits (for people, messages or incidents) with a timer
+    /// pending, lets the time pass to that timer and runs again: every timer the wait does not
+    /// settle elapses, in due order. Meant for a [`crate::VirtualClock`] (on the wall clock it
+    /// really waits). Stops after `max_timers` such waits, still waiting.
+    pub async fn run_through_timers(&mut self, max_timers: usize) -> RunOutcome {
+        let mut outcome = self.run().await;
+        for _ in 0..max_timers {
+            let RunOutcome::Waiting {
+                next_timer: Some(d), ..
+            } = &outcome
+            else {
+                break;
+            };
+            outcome = self.advance(*d).await;
+        }
+        outcome
+    }
+
+    /// Lets `d` pass on the engine's clock, then runs; timers due by then fire first.
     pub async fn advance(&mut self, d: Duration) -> RunOutcome {
-        tokio::time::sleep(d).await;
+        let clock = &self.engine.inner.clock;
+        clock.idle_until(clock.now().saturating_add(d)).await;
         self.run().await
     }
 
@@ -836,20 +856,24 @@ impl Instance {
         span.end();
     }
 
-    /// When the earliest pending timer is due, on the tokio clock.
-    pub(crate) fn next_timer_instant(&self) -> Option<tokio::time::Instant> {
+    /// A wait, on the engine's clock, for the earliest pending timer, if any.
+    pub(crate) fn next_timer_wait(&self) -> Option<crate::clock::Wait> {
         let due = self.timers.iter().map(|t| t.due_ms).min()?;
-        let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
         Some(
-            self.clock_base
-                .checked_add(Duration::from_millis(due))
-                .map_or(far, |t| t.min(far)),
+            self.engine
+                .inner
+                .clock
+                .sleep_until(self.clock_base.saturating_add(Duration::from_millis(due))),
         )
     }
 
+    /// Milliseconds since the instance (segment) started, on the engine's clock.
     pub(crate) fn now_ms(&self) -> u64 {
-        tokio::time::Instant::now()
-            .saturating_duration_since(self.clock_base)
+        self.engine
+            .inner
+            .clock
+            .now()
+            .saturating_sub(self.clock_base)
             .as_millis() as u64
     }
 
@@ -1476,6 +1500,9 @@ impl Instance {
 
     /// Fires every timer that is due, earliest first. Returns true if any fired.
     pub(crate) fn fire_due_timers(&mut self) -> Result<bool, EngineError> {
+        if self.timers.is_empty() {
+            return Ok(false);
+        }
         let now = self.now_ms();
         let mut due: Vec<TimerEntry> = self.timers.iter().filter(|t| t.due_ms <= now).cloned().collect();
         if due.is_empty() {

@@ -29,6 +29,7 @@
 //! `bpmn.process.id`, `bpmn.process.instance.id`), passed to every [`ServiceCall`] so the task
 //! span is its child; a `traceparent` variable makes the instance continue that trace.
 
+mod clock;
 pub mod conformance;
 mod elements;
 mod engine;
@@ -41,6 +42,7 @@ mod persist;
 mod state;
 pub mod telemetry;
 
+pub use clock::{Clock, TokioClock, VirtualClock, Wait};
 pub use engine::{default_process, is_bpmn_file, load_dir, Deployment, Engine, EngineBuilder, EngineConfig};
 pub use error::{EngineError, Location};
 pub use handler::{HandlerRegistry, ServiceCall, ServiceFuture, ServiceResult, StubHandler, TaskHandler};

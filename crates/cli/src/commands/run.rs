@@ -1,13 +1,14 @@
 //! `servicetask run FILE.bpmn`: start a process, run it through the runner, print the summary.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use servicetask_bpmn::Definitions;
 use servicetask_engine::{Instance, RunOutcome, SqliteInstanceStore};
 
 use super::exit;
-use crate::flags::RunArgs;
+use crate::flags::{ClockArg, RunArgs};
 use crate::session::{history_path, Session};
 use crate::{mock, scenario, summary, vars, Tasks};
 
@@ -83,7 +84,11 @@ pub async fn run(args: &RunArgs, tasks: &Tasks) -> anyhow::Result<i32> {
 
     let history = history_path(args.history.history.as_deref());
     let session = Session::start(Some(&history), tasks)?;
-    let engine = session.engine(args.stub, library, mocks);
+    let builder = session.engine_builder(args.stub, library, mocks);
+    let engine = match args.clock {
+        ClockArg::Real => builder.build(),
+        ClockArg::Virtual => builder.clock(Arc::new(servicetask_engine::VirtualClock::new())).build(),
+    };
     let mut instance = match engine.start(&defs, &process_id, start) {
         Ok(i) => i,
         Err(e) => {
@@ -91,7 +96,11 @@ pub async fn run(args: &RunArgs, tasks: &Tasks) -> anyhow::Result<i32> {
             return Ok(exit::INVALID);
         }
     };
-    let outcome = instance.run().await;
+    let outcome = match args.clock {
+        ClockArg::Real => instance.run().await,
+        // every pending timer elapses (bounded: a timer cycle beside a waiting task repeats)
+        ClockArg::Virtual => instance.run_through_timers(10_000).await,
+    };
     finish(session, &instance, outcome, &args.state, args.all_spans)
 }
 

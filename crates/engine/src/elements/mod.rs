@@ -27,7 +27,7 @@ pub(crate) mod test_support {
     use std::sync::Arc;
 
     /// Wraps process-level XML in definitions, runs process `p` with `vars` (answering waiting
-    /// tasks with nothing, at most `answers` times) on a paused clock, and returns the outcome,
+    /// tasks with nothing, at most `answers` times) on a virtual clock, and returns the outcome,
     /// the completed element ids (`[child]` marked) and the variables.
     pub(crate) fn run(process_xml: &str, vars: Value, answers: usize) -> (RunOutcome, Vec<String>, Map<String, Value>) {
         let xml = format!(
@@ -40,10 +40,10 @@ pub(crate) mod test_support {
                 max_steps: 10_000,
                 ..EngineConfig::default()
             })
+            .clock(Arc::new(crate::VirtualClock::new()))
             .build();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
-            .start_paused(true)
             .build()
             .unwrap();
         rt.block_on(async {

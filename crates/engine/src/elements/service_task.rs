@@ -163,10 +163,10 @@ impl Instance {
             }
             if let Some((tid, fut)) = lone.as_mut() {
                 let tid = *tid;
-                let res = match self.next_timer_instant() {
-                    Some(at) => tokio::select! {
+                let res = match self.next_timer_wait() {
+                    Some(timer) => tokio::select! {
                         r = CatchPanic(fut) => r,
-                        _ = tokio::time::sleep_until(at) => {
+                        _ = timer => {
                             self.fire_due_timers()?;
                             self.step_ready()?;
                             if !self.tokens.contains_key(&tid) {
@@ -191,10 +191,10 @@ impl Instance {
             if set.is_empty() {
                 return Ok(());
             }
-            let joined = match self.next_timer_instant() {
-                Some(at) => tokio::select! {
+            let joined = match self.next_timer_wait() {
+                Some(timer) => tokio::select! {
                     r = set.join_next_with_id() => r,
-                    _ = tokio::time::sleep_until(at) => {
+                    _ = timer => {
                         self.fire_due_timers()?;
                         self.step_ready()?;
                         in_flight.retain(|tid, h| {
@@ -520,7 +520,10 @@ mod tests {
             })
             .build();
         let deployed = engine.deploy(&defs).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let mut i = deployed.start("p", Default::default()).unwrap();
             let waiting = |o: RunOutcome| matches!(o, RunOutcome::Waiting { ref tasks, ref incidents, .. } if tasks.is_empty() && incidents.is_empty());
