@@ -25,6 +25,7 @@ mod binding;
 mod diagnostic;
 mod encoding;
 pub mod expr;
+mod limits;
 mod model;
 mod parse;
 pub mod timer;
@@ -32,6 +33,7 @@ mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use encoding::{declared_encoding, decode, DecodeError};
+pub use limits::Limits;
 pub use model::*;
 pub use parse::BPMN_NS;
 pub use validate::validate;

@@ -37,6 +37,10 @@ pub struct EngineConfig {
     /// timer: [`crate::Instance::run`] returns `Waiting` with the time to its next timer, for
     /// the host to persist (the durable service of `servicetask-worker`).
     pub external_jobs: bool,
+    /// What models may ask of the engine: the budget of every expression and script
+    /// evaluation ([`servicetask_bpmn::expr::EvalLimits`]) and the largest multi-instance
+    /// batch. `servicetask validate` checks literal values against the defaults.
+    pub limits: servicetask_bpmn::Limits,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +52,7 @@ impl Default for EngineConfig {
             max_attempts: 100,
             max_concurrent_calls: 256,
             external_jobs: false,
+            limits: servicetask_bpmn::Limits::default(),
         }
     }
 }
@@ -82,10 +87,10 @@ pub(crate) struct CompiledDefs {
 }
 
 impl CompiledDefs {
-    fn new(defs: Definitions) -> Self {
+    fn new(defs: Definitions, limits: servicetask_bpmn::expr::EvalLimits) -> Self {
         let defs = Arc::new(defs);
         let procs = (0..defs.processes.len())
-            .map(|i| Arc::new(ProcIndex::new(defs.clone(), i)))
+            .map(|i| Arc::new(ProcIndex::new(defs.clone(), i, limits)))
             .collect();
         CompiledDefs {
             defs,
@@ -170,6 +175,7 @@ impl EngineBuilder {
 
     /// Builds the engine.
     pub fn build(self) -> Engine {
+        let limits = self.config.limits.eval;
         Engine {
             inner: Arc::new(EngineInner {
                 handler: self.handler,
@@ -180,7 +186,7 @@ impl EngineBuilder {
                 library: self
                     .library
                     .into_iter()
-                    .map(|d| Arc::new(CompiledDefs::new(d)))
+                    .map(|d| Arc::new(CompiledDefs::new(d, limits)))
                     .collect(),
                 cache: Mutex::new(Vec::new()),
             }),
@@ -235,7 +241,7 @@ impl Engine {
             }
             return cache[0].clone();
         }
-        let c = Arc::new(CompiledDefs::new(defs.clone()));
+        let c = Arc::new(CompiledDefs::new(defs.clone(), self.inner.config.limits.eval));
         cache.insert(0, c.clone());
         cache.truncate(CACHE_SIZE);
         c

@@ -59,6 +59,8 @@ pub(crate) struct ProcIndex {
     /// Expressions and scripts parsed so far, by source text (parsed once, run many times).
     exprs: Mutex<NameMap<String, Arc<Expression>>>,
     scripts: Mutex<NameMap<String, Arc<expr::Script>>>,
+    /// The budget its expressions and scripts are parsed and evaluated within.
+    pub limits: expr::EvalLimits,
 }
 
 /// The outgoing flows of one element, resolved to flow indexes.
@@ -70,7 +72,7 @@ struct Outgoing {
 }
 
 impl ProcIndex {
-    pub(crate) fn new(defs: Arc<Definitions>, idx: usize) -> Self {
+    pub(crate) fn new(defs: Arc<Definitions>, idx: usize, limits: expr::EvalLimits) -> Self {
         let p = &defs.processes[idx];
         let elements: NameMap<String, usize> = p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
         let flows: NameMap<String, usize> = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
@@ -156,6 +158,7 @@ impl ProcIndex {
             timer_hosts,
             exprs: Mutex::new(NameMap::default()),
             scripts: Mutex::new(NameMap::default()),
+            limits,
         }
     }
 
@@ -207,7 +210,7 @@ impl ProcIndex {
         if let Some(e) = cache.get(src) {
             return Ok(e.clone());
         }
-        let e = Arc::new(Expression::parse(src)?);
+        let e = Arc::new(Expression::parse_with(src, &self.limits)?);
         cache.insert(src.to_string(), e.clone());
         Ok(e)
     }
@@ -218,7 +221,7 @@ impl ProcIndex {
         if let Some(s) = cache.get(src) {
             return Ok(s.clone());
         }
-        let s = Arc::new(expr::Script::parse(src)?);
+        let s = Arc::new(expr::Script::parse_with(src, &self.limits)?);
         cache.insert(src.to_string(), s.clone());
         Ok(s)
     }
@@ -1233,7 +1236,7 @@ impl Instance {
         let result = {
             let layers = self.layers(scope);
             let below = layers.get(1..).unwrap_or(&[]);
-            p.script(src).and_then(|s| s.run_layered(&mut local, below))
+            p.script(src).and_then(|s| s.run_with(&mut local, below, &p.limits))
         };
         if let Some(v) = self.vars_mut(scope) {
             *v = local;
@@ -1625,7 +1628,8 @@ fn start_elements(p: &Process, container: Option<&str>) -> Vec<usize> {
         .collect()
 }
 
-/// Evaluates `src` over variable layers; errors name the element and its position.
+/// Evaluates `src` over variable layers within the engine's limits; errors name the element
+/// and its position.
 pub(crate) fn eval_in(
     p: &ProcIndex,
     element_id: &str,
@@ -1634,7 +1638,7 @@ pub(crate) fn eval_in(
     layers: &[&Map<String, Value>],
 ) -> Result<Value, EngineError> {
     p.expression(src)
-        .and_then(|e| e.eval_layers(layers))
+        .and_then(|e| e.eval_with(layers, &p.limits))
         .map_err(|e| EngineError::Expression {
             at: p.location(element_id),
             what: format!("{what} '{}'", src.trim()),

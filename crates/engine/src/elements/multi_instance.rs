@@ -6,11 +6,8 @@ use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
 use crate::state::{Id, MiState, ScopeKind, TokenState};
 use serde_json::Value;
-use servicetask_bpmn::expr::{self, Expression};
+use servicetask_bpmn::expr;
 use servicetask_bpmn::{FlowElement, LoopCharacteristics, MultiInstance};
-
-/// Largest number of instances one activity may start.
-const MAX_INSTANCES: usize = 100_000;
 
 impl Instance {
     pub(crate) fn start_multi_instance(
@@ -25,17 +22,31 @@ impl Instance {
         if let Some(s) = &el.pre_script {
             self.run_script(p, &el.id, "pre-script", s, scope)?;
         }
+        let limits = &self.engine.inner.config.limits;
+        let too_many = |message: String| EngineError::Expression {
+            at: p.location(&el.id),
+            what: "multi-instance".to_string(),
+            message,
+            help: "split the batch, or raise EngineConfig::limits.max_instances".to_string(),
+        };
         let mut keys = None;
         let items: Vec<Value> = if let Some(src) = &mi.input_collection {
-            match self.eval(p, &el.id, "input collection", src, scope)? {
+            let items = match self.eval(p, &el.id, "input collection", src, scope)? {
                 Value::Array(a) => a,
                 Value::Object(o) => {
                     keys = Some(o.keys().cloned().collect());
                     o.into_iter().map(|(_, v)| v).collect()
                 }
-                Value::Number(n) => (0..n.as_u64().unwrap_or(0).min(MAX_INSTANCES as u64))
-                    .map(Value::from)
-                    .collect(),
+                // a number counts its instances, like a cardinality (checked before it is built)
+                n @ Value::Number(_) => {
+                    let count = limits.instance_count(&n).map_err(|message| EngineError::Expression {
+                        at: p.location(&el.id),
+                        what: format!("input collection '{src}'"),
+                        message,
+                        help: "make the input collection a list variable, or a whole number of instances".to_string(),
+                    })?;
+                    (0..count as u64).map(Value::from).collect()
+                }
                 Value::Null => Vec::new(),
                 other => {
                     return Err(EngineError::Expression {
@@ -45,30 +56,22 @@ impl Instance {
                         help: "make the input collection a list variable".to_string(),
                     })
                 }
-            }
+            };
+            limits.check_instances(items.len() as u64).map_err(too_many)?;
+            items
         } else if let Some(src) = &mi.cardinality {
             let v = self.eval(p, &el.id, "loop cardinality", src, scope)?;
-            let n = v
-                .as_u64()
-                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                .ok_or_else(|| EngineError::Expression {
-                    at: p.location(&el.id),
-                    what: format!("loop cardinality '{src}'"),
-                    message: format!("expected a non-negative number, got {v}"),
-                    help: "make loopCardinality a whole number".to_string(),
-                })?;
-            (0..n).map(Value::from).collect()
+            // the count is checked before anything is allocated for it
+            let n = limits.instance_count(&v).map_err(|message| EngineError::Expression {
+                at: p.location(&el.id),
+                what: format!("loop cardinality '{src}'"),
+                message,
+                help: "make loopCardinality a whole number within EngineConfig::limits.max_instances".to_string(),
+            })?;
+            (0..n as u64).map(Value::from).collect()
         } else {
             Vec::new()
         };
-        if items.len() > MAX_INSTANCES {
-            return Err(EngineError::Expression {
-                at: p.location(&el.id),
-                what: "multi-instance".to_string(),
-                message: format!("{} instances exceed the limit of {MAX_INSTANCES}", items.len()),
-                help: "split the batch".to_string(),
-            });
-        }
         let n = items.len();
         let state = MiState {
             outputs: vec![Value::Null; n],
@@ -158,8 +161,8 @@ impl Instance {
             (Some(src), _) if src.trim_start().starts_with('=') => {
                 let mut layers = vec![&child.vars];
                 layers.extend(self.layers(body_scope));
-                Expression::parse(src)
-                    .and_then(|e| e.eval_layers(&layers))
+                p.expression(src)
+                    .and_then(|e| e.eval_with(&layers, &p.limits))
                     .unwrap_or(Value::Null)
             }
             // a variable the instance must set (SpiffWorkflow: "Expected an output item")
