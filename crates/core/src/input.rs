@@ -43,6 +43,11 @@ pub trait TaskInput {
     /// tracked paths of every execution to redact them (inputs without such fields cost nothing).
     const HAS_SENSITIVE_PATHS: bool = false;
 
+    /// JSON Schema keywords the `#[task(...)]` checks add to fields, as `(field, keyword,
+    /// value)`: `min`/`max` give `minimum`/`maximum`, `non_empty` gives `minLength` and
+    /// `minItems` (each applies to its own type). [`crate::task_schema`] puts them in the schema.
+    const SCHEMA_CONSTRAINTS: &'static [(&'static str, &'static str, f64)] = &[];
+
     /// Checks the input; a failure is a non-retryable `validation` error.
     fn validate(&self) -> Result<(), TaskError> {
         Ok(())

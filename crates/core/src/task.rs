@@ -62,7 +62,17 @@ pub trait ServiceTask: Send + Sync + 'static {
 /// JSON Schemas of a task's input and output, for tools that generate or check tasks.
 pub fn task_schema<T: ServiceTask>(task: &T) -> serde_json::Value {
     let config = task.config();
-    let input = schemars::schema_for!(T::Input);
+    let mut input = serde_json::to_value(schemars::schema_for!(T::Input)).unwrap_or_default();
+    for (field, keyword, value) in <T::Input as TaskInput>::SCHEMA_CONSTRAINTS {
+        if let Some(serde_json::Value::Object(p)) = input.pointer_mut(&format!("/properties/{field}")) {
+            let number = if value.fract() == 0.0 && value.abs() < 9e15 {
+                serde_json::Value::from(*value as i64)
+            } else {
+                serde_json::Value::from(*value)
+            };
+            p.insert((*keyword).to_string(), number);
+        }
+    }
     let output = schemars::schema_for!(T::Output);
     serde_json::json!({
         "name": config.name,

@@ -59,6 +59,7 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
     let mut sensitive = Vec::new();
     let mut paths = Vec::new();
     let mut checks = Vec::new();
+    let mut constraints = Vec::new();
     let mut context = Vec::new();
     let mut size: Option<TokenStream> = None;
     let mut sensitive_paths = false;
@@ -122,6 +123,8 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
             size = Some(quote!(#core::__derive::InputSize::input_size(&self.#ident)));
         }
         if spec.non_empty {
+            constraints.push(quote!((#key, "minLength", 1.0)));
+            constraints.push(quote!((#key, "minItems", 1.0)));
             let msg = format!("{key}: must not be empty");
             checks.push(quote! {
                 if #core::__derive::IsEmpty::is_empty_value(&self.#ident) {
@@ -130,6 +133,7 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
             });
         }
         if let Some(min) = &spec.min {
+            constraints.push(quote!((#key, "minimum", #min as f64)));
             let msg = format!("{key}: must be at least {}", quote!(#min));
             checks.push(quote! {
                 if self.#ident < #min {
@@ -138,6 +142,7 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
             });
         }
         if let Some(max) = &spec.max {
+            constraints.push(quote!((#key, "maximum", #max as f64)));
             let msg = format!("{key}: must be at most {}", quote!(#max));
             checks.push(quote! {
                 if self.#ident > #max {
@@ -167,6 +172,7 @@ fn expand_inner(item: TokenStream) -> syn::Result<TokenStream> {
         impl #impl_g #core::TaskInput for #name #ty_g #where_g {
             const SENSITIVE_FIELDS: &'static [&'static str] = &[#(#sensitive),*];
             const HAS_SENSITIVE_PATHS: bool = #sensitive_paths;
+            const SCHEMA_CONSTRAINTS: &'static [(&'static str, &'static str, f64)] = &[#(#constraints),*];
 
             fn validate(&self) -> ::core::result::Result<(), #core::TaskError> {
                 #(#checks)*

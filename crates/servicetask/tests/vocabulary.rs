@@ -1,7 +1,10 @@
-//! One vocabulary: a breaker written in `#[service_task(breaker(...))]` and the same keys in
-//! `servicetask.toml` give the same configuration.
+//! The attributes' vocabulary: a breaker written in `#[service_task(breaker(...))]` and the same
+//! keys in `servicetask.toml` give the same configuration; an input's `#[task(min, max,
+//! non_empty)]` checks show in its JSON Schema.
 
-use servicetask::{service_task, ConfigLoader, ServiceTask, TaskConfig, TaskContext, TaskError};
+use servicetask::{
+    service_task, task_schema, ConfigLoader, ServiceTask, TaskConfig, TaskContext, TaskError, TaskInput,
+};
 
 #[service_task(
     name = "guarded",
@@ -42,4 +45,32 @@ max_wait_in_half_open = "1m"
         .unwrap();
     assert!(from_macro.breaker.is_some());
     assert_eq!(from_macro.breaker, from_file.breaker);
+}
+
+#[derive(Clone, serde::Deserialize, schemars::JsonSchema, TaskInput)]
+struct Batch {
+    #[task(non_empty)]
+    name: String,
+    #[task(non_empty)]
+    items: Vec<String>,
+    #[task(min = 1, max = 500)]
+    size: u32,
+    #[task(min = 0.5)]
+    ratio: f64,
+}
+
+#[service_task(name = "batch")]
+async fn batch(_cx: &TaskContext, _input: Batch) -> Result<(), TaskError> {
+    Ok(())
+}
+
+#[test]
+fn the_input_checks_show_in_the_json_schema() {
+    let schema = task_schema(&BatchTask);
+    let p = &schema["input"]["properties"];
+    assert_eq!(p["name"]["minLength"], 1, "{schema:#}");
+    assert_eq!(p["items"]["minItems"], 1, "{schema:#}");
+    assert_eq!(p["size"]["minimum"], 1, "{schema:#}");
+    assert_eq!(p["size"]["maximum"], 500, "{schema:#}");
+    assert_eq!(p["ratio"]["minimum"], 0.5, "{schema:#}");
 }
