@@ -53,6 +53,7 @@ def case(corpus, run):
         'completed': out['completed'],
         'error': out['error'],
         'notes': out['notes'],
+        'limit': out['limit'],
         'expected_completed_order': out['completed_bpmn_ids'],
         'service_calls': out['service_calls'],
         'final_data': out['final_data'],

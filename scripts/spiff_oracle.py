@@ -8,13 +8,17 @@ human task's hold), so timer paths are deterministic and take no wall time.
 
 One request per run, as JSON:
     {"file": PATH, "process": ID|null, "data": {...}, "human": {"*"|ID: {...}}, "hold": S,
-     "parser": "auto"|"bpmn"|"spiff"|"camunda"}
+     "parser": "auto"|"bpmn"|"spiff"|"camunda", "wall": SECONDS,
+     "messages": [{"name": N, "payload": {...}}]}   # sent in turn when no person's task is left
 usage:
     spiff_oracle.py FILE [--process ID] [--data JSON] [--human JSON] [--hold S] [--parser P]
+                    [--messages JSON]
     spiff_oracle.py --serve        # one request per stdin line, one JSON result per stdout line
 Every result is one JSON object: file, process, completed, error, completed_bpmn_ids
 (completion order; loop and multi-instance children as '<id> [child]'), service_calls
-([element, operator, params]), final_data, notes.
+([element, operator, params]), final_data, notes, and limit: true when the run did not
+finish within the driver's bounds (rounds, tasks, nesting depth, "wall" seconds), so its
+partial record says nothing about SpiffWorkflow's semantics.
 """
 import argparse
 import glob
@@ -34,12 +38,15 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
 
 BPMN = '{http://www.omg.org/spec/BPMN/20100524/MODEL}'
 MAX_ROUNDS = 2000
 MAX_DEPTH = 20  # subprocesses and call activities nested deeper fail: ends unbounded recursion
-WALL_SECONDS = 20  # a run that takes longer (SpiffWorkflow on unbounded recursion) fails
+MAX_TASKS = 5000  # a run whose task tree grows past this (unbounded fan-out) is cut short
+WALL_SECONDS = 20  # the default cap on one run's wall time ("wall" in a request)
 HORIZON = timedelta(days=400)
 
 
@@ -61,6 +68,7 @@ class Log:
     """What the run being driven did."""
     completed = []
     calls = []
+    limit = False
 
 
 _set_state = Task._set_state
@@ -72,7 +80,7 @@ def _recording_set_state(self, value):
     if value == TaskState.COMPLETED and was != TaskState.COMPLETED:
         Log.completed.append(self)
         if getattr(self.workflow, 'depth', 0) > MAX_DEPTH:
-            raise RecursionError('subprocesses nested more than %d deep' % MAX_DEPTH)
+            limit('subprocesses nested more than %d deep' % MAX_DEPTH)
 
 
 Task._set_state = _recording_set_state
@@ -176,7 +184,7 @@ def next_timer(wf):
     return min(due) if due else None
 
 
-def drive(specs, data, human, hold):
+def drive(specs, data, human, hold, messages):
     spec, subs = specs
     wf = BpmnWorkflow(spec, subs, script_engine=StubScriptEngine())
     if data:
@@ -186,6 +194,8 @@ def drive(specs, data, human, hold):
     for _ in range(MAX_ROUNDS):
         if wf.is_completed():
             break
+        if len(wf.get_tasks()) > MAX_TASKS:
+            limit('more than %d tasks' % MAX_TASKS)
         progressed = False
         for t in wf.get_tasks(state=TaskState.READY, manual=True):
             since = ready_since.setdefault(t.id, Clock.now)
@@ -197,6 +207,11 @@ def drive(specs, data, human, hold):
             if isinstance(t.task_spec, ServiceTaskMixin):
                 t.complete()
                 progressed = True
+        if not progressed and messages:
+            name, payload = messages.pop(0)
+            wf.catch(BpmnEvent(MessageEventDefinition(name), payload))
+            wf.refresh_waiting_tasks()
+            progressed = True
         if progressed:
             wf.do_engine_steps()
             continue
@@ -212,15 +227,23 @@ def drive(specs, data, human, hold):
         Clock.now = min(candidates) + timedelta(milliseconds=1)
         wf.refresh_waiting_tasks()
         wf.do_engine_steps()
+    else:
+        limit('still running after %d rounds' % MAX_ROUNDS)
     return wf, notes
 
 
-class WallClockExceeded(Exception):
-    pass
+class LimitReached(Exception):
+    """The run does not finish within the driver's bounds (rounds, tasks, depth, wall time)."""
+
+
+def limit(why):
+    """Ends the run as unfinished (SpiffWorkflow may wrap the exception: the flag stays)."""
+    Log.limit = True
+    raise LimitReached(why)
 
 
 def _alarm(_signum, _frame):
-    raise WallClockExceeded('no result within %ss of wall time' % WALL_SECONDS)
+    limit('no result within the wall-time cap')
 
 
 def first_line(e):
@@ -230,26 +253,28 @@ def first_line(e):
 
 
 def run(request):
-    Log.completed, Log.calls = [], []
+    Log.completed, Log.calls, Log.limit = [], [], False
     Clock.now = Clock.start = datetime.now(timezone.utc)
     path = request['file']
     data, human, hold = request.get('data') or {}, request.get('human') or {}, float(request.get('hold') or 0)
     out = {'file': path, 'process': request.get('process'), 'completed': False, 'error': None,
-           'completed_bpmn_ids': [], 'service_calls': [], 'final_data': None, 'notes': []}
+           'limit': False, 'completed_bpmn_ids': [], 'service_calls': [], 'final_data': None, 'notes': []}
     try:
         specs, out['process'] = load(path, request.get('process'), request.get('parser') or 'auto')
     except Exception as e:
         out['error'] = 'LOAD ' + first_line(e)
         return out
     signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(WALL_SECONDS)
+    signal.alarm(int(request.get('wall') or WALL_SECONDS))
     try:
-        wf, out['notes'] = drive(specs, data, human, hold)
+        messages = [(m['name'], m.get('payload') or {}) for m in request.get('messages') or []]
+        wf, out['notes'] = drive(specs, data, human, hold, messages)
         out['completed'] = wf.is_completed()
         if out['completed']:
             out['final_data'] = json.loads(json.dumps(wf.data, default=str))
     except Exception as e:
         out['error'] = first_line(e)
+        out['limit'] = Log.limit or isinstance(e, RecursionError)
     finally:
         signal.alarm(0)
     out['completed_bpmn_ids'] = [x for x in map(label, Log.completed) if x is not None]
@@ -265,6 +290,7 @@ def main():
     ap.add_argument('--data', default='{}')
     ap.add_argument('--human', default='{}')
     ap.add_argument('--hold', type=float, default=0.0)
+    ap.add_argument('--messages', default='[]')
     ap.add_argument('--parser', default='auto')
     a = ap.parse_args()
     out, sys.stdout = sys.stdout, sys.stderr  # what a model's scripts print must not mix in
@@ -280,7 +306,8 @@ def main():
     if not a.file:
         ap.error('a FILE or --serve')
     print(json.dumps(run({'file': a.file, 'process': a.process, 'data': json.loads(a.data),
-                          'human': json.loads(a.human), 'hold': a.hold, 'parser': a.parser})), file=out)
+                          'human': json.loads(a.human), 'hold': a.hold, 'parser': a.parser,
+                          'messages': json.loads(a.messages)})), file=out)
 
 
 if __name__ == '__main__':

@@ -5,14 +5,17 @@
 //! A case whose reference failed to load the file (`error` starting with `LOAD `) agrees when
 //! the engine rejects the file as well, with an error that names its `file:line:column`
 //! ([`CaseReport::rejected`]). A reference run that got stuck (not completed, no error) agrees
-//! with a run that waits with nothing left to answer or fails as stuck.
+//! with a run that waits with nothing left to answer or fails as stuck. A reference run that
+//! hit its driver's bounds (`limit`: endless rounds, fan-out, recursion) agrees with any run
+//! that does not complete: neither record says how far the model would go.
 //!
 //! Each case gives a file, a process id and `args`: `--data JSON` seeds variables, `--human
 //! JSON` gives the values set when a waiting task is completed (`*` = every task; a string
 //! holding `$name` is an expression over the task's variables), `--hold S` answers waiting
-//! tasks only after S seconds so that short timers fire first. Cases run on a
-//! [`crate::VirtualClock`] (timers fire at once, in due order), with plain tasks as wait
-//! states (SpiffWorkflow's behaviour) and the [`StubHandler`].
+//! tasks only after S seconds so that short timers fire first, `--messages JSON` lists the
+//! messages (`{"name", "payload"}`) sent in turn whenever no person's task is left to answer.
+//! Cases run on a [`crate::VirtualClock`] (timers fire at once, in due order), with plain
+//! tasks as wait states (SpiffWorkflow's behaviour) and the [`StubHandler`].
 
 use crate::{
     Engine, EngineConfig, EngineError, Instance, RunOutcome, ServiceCall, ServiceFuture, ServiceResult, StubHandler,
@@ -97,6 +100,8 @@ struct Case {
     completed: bool,
     error: Option<String>,
     stuck: bool,
+    limit: bool,
+    messages: Vec<(String, Map<String, Value>)>,
     order: Vec<String>,
     calls: Vec<(String, String, Value)>,
     final_data: Option<Value>,
@@ -117,6 +122,8 @@ fn parse_case(v: &Value) -> Result<Case, String> {
             .get("notes")
             .and_then(Value::as_array)
             .is_some_and(|n| n.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("STUCK")))),
+        limit: v.get("limit").and_then(Value::as_bool).unwrap_or(false),
+        messages: Vec::new(),
         order: v
             .get("expected_completed_order")
             .and_then(Value::as_array)
@@ -156,6 +163,18 @@ fn parse_case(v: &Value) -> Result<Case, String> {
             "--hold" => {
                 let secs: f64 = next.parse().map_err(|_| format!("--hold: not a number: {next}"))?;
                 case.hold = Some(Duration::from_secs_f64(secs.max(0.0)));
+                i += 2;
+            }
+            "--messages" => {
+                let list: Vec<Value> = serde_json::from_str(&next).map_err(|e| format!("--messages: {e}"))?;
+                for m in list {
+                    let name = m
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or("--messages: a message has no 'name'")?;
+                    let payload = m.get("payload").and_then(Value::as_object).cloned().unwrap_or_default();
+                    case.messages.push((name.to_string(), payload));
+                }
                 i += 2;
             }
             "--parser" => i += 2,
@@ -205,20 +224,23 @@ pub fn run_expected(root: &Path, expected: &Path) -> Result<Report, ConformanceE
         path: expected.to_path_buf(),
         message: e.to_string(),
     })?;
+    run_cases(root, &cases).map_err(|message| ConformanceError::Format {
+        path: expected.to_path_buf(),
+        message,
+    })
+}
+
+/// Runs `cases` (each as an expectations file holds it; files relative to `root`). Fails with
+/// what is wrong when a case is malformed.
+pub fn run_cases(root: &Path, cases: &[Value]) -> Result<Report, String> {
     let mut libraries: HashMap<PathBuf, Vec<Definitions>> = HashMap::new();
     let mut report = Report::default();
-    for raw in &cases {
-        let case = parse_case(raw).map_err(|message| ConformanceError::Format {
-            path: expected.to_path_buf(),
-            message,
-        })?;
+    for raw in cases {
+        let case = parse_case(raw)?;
         let file = root.join(&case.file);
         let dir = file.parent().unwrap_or(root).to_path_buf();
         if !libraries.contains_key(&dir) {
-            let (library, _diags) = crate::load_dir(&dir).map_err(|source| ConformanceError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+            let (library, _diags) = crate::load_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
             libraries.insert(dir.clone(), library);
         }
         let library = libraries.get(&dir).map(Vec::as_slice).unwrap_or_default();
@@ -319,6 +341,7 @@ fn run_case(file: &Path, case: &Case, library: &[Definitions]) -> Ran {
     match (&outcome, case.completed) {
         (RunOutcome::Completed, true) => {}
         (RunOutcome::Waiting { .. } | RunOutcome::Failed(EngineError::Stuck { .. }), false) if case.stuck => {}
+        (RunOutcome::Waiting { .. } | RunOutcome::Failed(_), false) if case.limit => return Ran::Compared(problems),
         (RunOutcome::Failed(e), false) => {
             if let Some(expected) = &case.error {
                 let named: Vec<&str> = expected
@@ -393,6 +416,7 @@ type Driven = (RunOutcome, Vec<(String, bool)>, Map<String, Value>);
 async fn drive(inst: &mut Instance, case: &Case) -> Result<Driven, String> {
     let mut outcome = inst.run().await;
     let mut rounds = 0;
+    let mut messages = case.messages.iter();
     while let RunOutcome::Waiting { tasks, next_timer, .. } = &outcome {
         let next_timer = *next_timer;
         rounds += 1;
@@ -434,6 +458,12 @@ async fn drive(inst: &mut Instance, case: &Case) -> Result<Driven, String> {
             answered |= inst.complete_task(&t.token_id.to_string(), set).is_ok();
         }
         if !answered {
+            if let Some((name, payload)) = messages.next() {
+                inst.send_message(name, payload.clone())
+                    .map_err(|e| format!("--messages '{name}': {e}"))?;
+                outcome = inst.run().await;
+                continue;
+            }
             // only messages, signals or incidents are waiting: nobody here answers them, so
             // time passes (SpiffWorkflow's runner waits in real time) and a timer may win
             match next_timer {
