@@ -28,7 +28,7 @@ use crate::anomaly::AnomalyMonitor;
 use crate::percentiles::exact_percentiles;
 use crate::predict::SizeModel;
 use crate::recommend::{recommend_refs, Recommendation};
-use crate::trends::{describe, format_time, group_thousands, SegmentStat, TrendPoint};
+use crate::trends::{describe, format_time, group_thousands, ChangeOptions, TrendPoint};
 
 /// What the report covers and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +43,8 @@ pub struct ReportOptions {
     pub buckets: usize,
     /// Page title.
     pub title: String,
+    /// When a change in a task's durations is stated.
+    pub changes: ChangeOptions,
 }
 
 impl Default for ReportOptions {
@@ -53,6 +55,7 @@ impl Default for ReportOptions {
             timeouts: HashMap::new(),
             buckets: 24,
             title: "servicetask report".to_string(),
+            changes: ChangeOptions::default(),
         }
     }
 }
@@ -199,7 +202,7 @@ impl ReportData {
         let buckets = options.buckets.max(1);
         let tasks = by_task
             .iter()
-            .map(|(name, runs)| task_report(name, runs, range, buckets))
+            .map(|(name, runs)| task_report(name, runs, range, buckets, &options.changes))
             .collect();
         let mut files: BTreeMap<&str, FileRow> = BTreeMap::new();
         for r in &recs {
@@ -247,7 +250,13 @@ impl ReportData {
     }
 }
 
-fn task_report(name: &str, runs: &[&ExecutionRecord], range: Option<(i64, i64)>, n_buckets: usize) -> TaskReport {
+fn task_report(
+    name: &str,
+    runs: &[&ExecutionRecord],
+    range: Option<(i64, i64)>,
+    n_buckets: usize,
+    changes: &ChangeOptions,
+) -> TaskReport {
     let durs: Vec<f64> = runs.iter().map(|r| r.duration_secs()).collect();
     let p = exact_percentiles(&durs, &[0.5, 0.9, 0.95, 0.99]).unwrap_or_else(|| vec![0.0; 4]);
     let count = |f: &dyn Fn(&ExecutionRecord) -> bool| runs.iter().filter(|r| f(r)).count() as u64;
@@ -368,7 +377,7 @@ fn task_report(name: &str, runs: &[&ExecutionRecord], range: Option<(i64, i64)>,
             value: r.duration_secs(),
         })
         .collect();
-    let (_, statements) = describe("p95 duration", &tp, SegmentStat::P95, 0.1);
+    let (_, statements) = describe("median duration", &tp, changes);
     let mut classes: BTreeMap<String, u64> = BTreeMap::new();
     for r in runs.iter().filter(|r| r.outcome != OutcomeKind::Complete) {
         *classes
