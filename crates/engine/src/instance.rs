@@ -308,6 +308,9 @@ pub struct Instance {
     pub(crate) races: HashMap<Id, Id>,
     /// Messages sent while nobody listened, delivered to the next catcher (message buffering).
     pub(crate) pending_messages: Vec<(String, Map<String, Value>)>,
+    /// Throw events whose event is still to be delivered (`TokenState::Throwing` tokens), in
+    /// the order they were reached.
+    pub(crate) pending_throws: VecDeque<Id>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -390,6 +393,7 @@ impl Instance {
             steps: 0,
             races: HashMap::new(),
             pending_messages: Vec::new(),
+            pending_throws: VecDeque::new(),
         };
         // a collaboration runs every pool's process side by side in one instance
         let roots: Vec<String> = match inst.defs.collaborations.iter().find(|c| c.id == process_id) {
@@ -469,6 +473,7 @@ impl Instance {
             steps: snap.steps,
             races: HashMap::new(),
             pending_messages: snap.pending_messages,
+            pending_throws: VecDeque::new(),
         };
         // every scope's process must still exist
         let pids: Vec<String> = inst.scopes.values().map(|s| s.process_id.clone()).collect();
@@ -1113,6 +1118,19 @@ impl Instance {
     // ----- the loop --------------------------------------------------------------------
 
     pub(crate) fn step_ready(&mut self) -> Result<(), EngineError> {
+        loop {
+            self.step_ready_tokens()?;
+            // the tokens thrown events moved on have gone as far as they can: deliver
+            let Some(holder) = self.pending_throws.pop_front() else {
+                return Ok(());
+            };
+            if self.status == InstanceStatus::Running {
+                self.deliver_thrown(holder)?;
+            }
+        }
+    }
+
+    fn step_ready_tokens(&mut self) -> Result<(), EngineError> {
         while let Some(tid) = self.ready.pop_front() {
             if self.status != InstanceStatus::Running {
                 return Ok(());

@@ -59,6 +59,9 @@ pub enum TokenState {
     Timer,
     /// Waiting at a parallel or inclusive join.
     Joining,
+    /// A throw event that has completed and moved its token on, its signal, message or
+    /// escalation still to be delivered (once the tokens it moved on can go no further).
+    Throwing,
     /// Its activity runs in a child scope (subprocess, call activity).
     InScope(Id),
     /// The body of a multi-instance activity (boxed: tokens move on every step, and most are

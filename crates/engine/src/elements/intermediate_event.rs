@@ -53,12 +53,37 @@ impl Instance {
             self.new_token(scope, target.as_str(), None, TokenState::Ready);
             return Ok(());
         }
-        let scope = self.tokens[&tid].scope;
-        self.throw_event_definition(p, el.event.as_ref(), scope)?;
-        if !self.tokens.contains_key(&tid) {
-            return Ok(()); // a boundary event it triggered interrupted its own scope
+        if !matches!(
+            el.event,
+            Some(EventDefinition::Signal { .. } | EventDefinition::Message { .. })
+        ) {
+            // an escalation goes at once to its catcher up the scopes
+            let scope = self.tokens[&tid].scope;
+            self.throw_event_definition(p, el.event.as_ref(), scope)?;
+            if !self.tokens.contains_key(&tid) {
+                return Ok(()); // a boundary event it triggered interrupted its own scope
+            }
+            return self.complete_activity(tid);
         }
+        // a signal or message throw completes and its token moves on first; the event is delivered once the
+        // moved tokens can go no further (so an interrupting event subprocess it starts loses
+        // neither the throw nor what followed it, as in SpiffWorkflow). A holder token keeps
+        // the scope open until then.
+        let scope = self.tokens[&tid].scope;
+        let holder = self.new_token(scope, el.id.as_str(), None, TokenState::Throwing);
+        self.pending_throws.push_back(holder);
         self.complete_activity(tid)
+    }
+
+    /// Delivers the event of the throw that `holder` stands for, then ends the holder.
+    pub(crate) fn deliver_thrown(&mut self, holder: Id) -> Result<(), EngineError> {
+        if !self.tokens.contains_key(&holder) {
+            return Ok(()); // its scope was cancelled meanwhile
+        }
+        let (p, el) = self.token_element(holder)?;
+        let scope = self.tokens[&holder].scope;
+        self.throw_event_definition(&p, el.event.as_ref(), scope)?;
+        self.consume(holder)
     }
 }
 
@@ -67,6 +92,27 @@ mod tests {
     use super::super::test_support::run;
     use crate::RunOutcome;
     use serde_json::json;
+
+    /// A signal thrown in the scope of the interrupting event subprocess it starts: the throw
+    /// and the end event after it complete, then the event subprocess runs.
+    #[test]
+    fn a_signal_thrown_into_its_own_event_subprocess_keeps_the_throw_and_what_follows() {
+        let (o, done, vars) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="throw"/>
+            <intermediateThrowEvent id="throw"><signalEventDefinition signalRef="sig"/></intermediateThrowEvent>
+            <sequenceFlow id="b" sourceRef="throw" targetRef="end"/><endEvent id="end"/>
+            <subProcess id="handler" triggeredByEvent="true">
+              <startEvent id="hs"><signalEventDefinition signalRef="sig"/></startEvent>
+              <sequenceFlow id="c" sourceRef="hs" targetRef="work"/><scriptTask id="work"><script>handled = True</script></scriptTask>
+              <sequenceFlow id="d" sourceRef="work" targetRef="he"/><endEvent id="he"/>
+            </subProcess>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "throw", "end", "hs", "work", "he", "handler"]);
+        assert_eq!(vars.get("handled"), Some(&json!(true)));
+    }
 
     #[test]
     fn link_throw_jumps_to_its_catch() {
