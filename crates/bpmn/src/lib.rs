@@ -26,6 +26,7 @@ mod diagnostic;
 mod encoding;
 pub mod expr;
 mod limits;
+mod line_index;
 mod model;
 mod parse;
 pub mod timer;
@@ -36,7 +37,7 @@ pub use encoding::{declared_encoding, decode, DecodeError};
 pub use limits::Limits;
 pub use model::*;
 pub use parse::BPMN_NS;
-pub use validate::validate;
+pub use validate::{validate, MAX_NESTING};
 
 use std::path::Path;
 

@@ -3,7 +3,9 @@
 use crate::binding::{self, Ctx};
 use crate::diagnostic::Diagnostic;
 use crate::encoding;
+use crate::line_index::LineIndex;
 use crate::model::*;
+use crate::validate::MAX_NESTING;
 use roxmltree::{Document, Node};
 
 /// The BPMN 2.0 model namespace.
@@ -73,13 +75,8 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
             return (defs, diags);
         }
     };
-    let pos = |n: Node| {
-        let p = doc.text_pos_at(n.range().start);
-        Position {
-            line: p.row,
-            column: p.col,
-        }
-    };
+    let lines = LineIndex::new(&text);
+    let pos = |n: Node| lines.position(n.range().start);
     let root = doc.root_element();
     if root.tag_name().name() != "definitions" || root.tag_name().namespace() != Some(BPMN_NS) {
         diags.push(Diagnostic::error(
@@ -121,7 +118,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
                     pos: &pos,
                     diags: &mut diags,
                 };
-                read_container(child, None, &mut p, &mut cx);
+                read_container(child, None, 0, &mut p, &mut cx);
                 link_flows(&mut p);
                 defs.processes.push(p);
             }
@@ -223,7 +220,10 @@ const IGNORED: &[&str] = &[
     "monitoring",
 ];
 
-fn read_container(node: Node, parent: Option<&str>, p: &mut Process, cx: &mut Ctx<'_>) {
+/// Reads the flow elements and sequence flows directly inside `node`, which sits `depth`
+/// containers below its process, and those of the containers inside it down to
+/// [`MAX_NESTING`] levels (deeper ones are reported, not read: the recursion stays bounded).
+fn read_container(node: Node, parent: Option<&str>, depth: usize, p: &mut Process, cx: &mut Ctx<'_>) {
     for child in node.children().filter(|c| is_bpmn(*c)) {
         let tag = child.tag_name().name();
         let id = child.attribute("id").unwrap_or("").to_string();
@@ -272,7 +272,16 @@ fn read_container(node: Node, parent: Option<&str>, p: &mut Process, cx: &mut Ct
         let el = read_element(child, kind, id.clone(), parent, cx);
         p.elements.push(el);
         if kind.is_container() {
-            read_container(child, Some(&id), p, cx);
+            if depth >= MAX_NESTING {
+                cx.diags.push(Diagnostic::error(
+                    cx.file,
+                    (cx.pos)(child),
+                    format!("{tag} '{id}' is nested more than {MAX_NESTING} levels deep; its contents are not read"),
+                    "flatten the model: move deeply nested subprocesses into processes of their own and call them with callActivity",
+                ));
+            } else {
+                read_container(child, Some(&id), depth + 1, p, cx);
+            }
         }
     }
 }

@@ -4,13 +4,21 @@ use crate::diagnostic::Diagnostic;
 use crate::expr::{Expression, Script};
 use crate::model::*;
 use crate::timer;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// How many subprocesses deep an element may sit. The parser reads no deeper and reports the
+/// container where it stopped; the validator reports deeper (or circular) `parent` chains in
+/// models built in code. Keeps every walk over the nesting short and the recursion bounded.
+pub const MAX_NESTING: usize = 64;
 
 /// Checks `defs` and returns every problem found (never stops at the first).
 pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
     let mut v = Validator {
         file: &defs.file,
         diags: Vec::new(),
+        processes: defs.processes.iter().map(|p| p.id.as_str()).collect(),
+        messages: defs.messages.iter().map(|m| m.id.as_str()).collect(),
+        errors: defs.errors.iter().map(|e| e.id.as_str()).collect(),
     };
     let mut seen: HashMap<&str, Position> = HashMap::new();
     for p in &defs.processes {
@@ -33,12 +41,12 @@ pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
         }
     }
     for p in &defs.processes {
-        v.process(defs, p);
+        v.process(p);
     }
     for c in &defs.collaborations {
         for part in &c.participants {
             if let Some(r) = &part.process_ref {
-                if defs.process(r).is_none() {
+                if !v.processes.contains(r.as_str()) {
                     v.error(
                         part.position,
                         format!("participant '{}' refers to unknown process '{r}'", part.id),
@@ -54,6 +62,10 @@ pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
 struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
+    /// Ids of the processes, messages and errors of the definitions (looked up per element).
+    processes: HashSet<&'a str>,
+    messages: HashSet<&'a str>,
+    errors: HashSet<&'a str>,
 }
 
 impl Validator<'_> {
@@ -75,9 +87,57 @@ impl Validator<'_> {
         }
     }
 
-    fn process(&mut self, defs: &Definitions, p: &Process) {
+    /// Reports elements inside an unknown container, more than [`MAX_NESTING`] containers
+    /// deep, or whose containers contain each other (possible only in models built in code).
+    fn nesting(&mut self, p: &Process, elements: &HashMap<&str, &FlowElement>) {
+        for e in &p.elements {
+            let mut depth = 0;
+            let mut parent = e.parent.as_deref();
+            while let Some(id) = parent {
+                let Some(container) = elements.get(id) else {
+                    if depth == 0 {
+                        self.error(
+                            e.position,
+                            format!(
+                                "{} '{}' is inside '{id}', which is not an element of process '{}'",
+                                e.kind.tag(),
+                                e.id,
+                                p.id
+                            ),
+                            "set parent to the id of a subprocess of the same process, or to none",
+                        );
+                    }
+                    break;
+                };
+                depth += 1;
+                if depth > MAX_NESTING {
+                    self.error(
+                        e.position,
+                        format!(
+                            "{} '{}' is nested more than {MAX_NESTING} subprocesses deep, or its subprocesses contain each other",
+                            e.kind.tag(),
+                            e.id
+                        ),
+                        "flatten the model: move deeply nested subprocesses into processes of their own and call them with callActivity",
+                    );
+                    break;
+                }
+                parent = container.parent.as_deref();
+            }
+        }
+    }
+
+    fn process(&mut self, p: &Process) {
         let elements: HashMap<&str, &FlowElement> = p.elements.iter().map(|e| (e.id.as_str(), e)).collect();
         let flows: HashMap<&str, &SequenceFlow> = p.flows.iter().map(|f| (f.id.as_str(), f)).collect();
+        // the containers with a start event that has a trigger (an event subprocess needs one)
+        let triggered: HashSet<&str> = p
+            .elements
+            .iter()
+            .filter(|c| c.kind == ElementKind::StartEvent && c.event.is_some())
+            .filter_map(|c| c.parent.as_deref())
+            .collect();
+        self.nesting(p, &elements);
         for f in &p.flows {
             for (end, r) in [("source", &f.source), ("target", &f.target)] {
                 let verb = if end == "source" { "starts at" } else { "targets" };
@@ -189,7 +249,7 @@ impl Validator<'_> {
                         format!("call activity '{}' has no calledElement", e.id),
                         "add calledElement=\"<process id>\"",
                     ),
-                    Some(c) if defs.process(c).is_none() => self.warning(
+                    Some(c) if !self.processes.contains(c) => self.warning(
                         e.position,
                         format!(
                             "call activity '{}' calls process '{c}', which is not in this file",
@@ -218,20 +278,15 @@ impl Validator<'_> {
                 },
                 _ => {}
             }
-            if e.triggered_by_event {
-                let triggered = p
-                    .children(Some(&e.id))
-                    .any(|c| c.kind == ElementKind::StartEvent && c.event.is_some());
-                if !triggered {
-                    self.error(
-                        e.position,
-                        format!("event subprocess '{}' has no start event with a trigger", e.id),
-                        "give it a start event with an error, signal, message or timer event definition",
-                    );
-                }
+            if e.triggered_by_event && !triggered.contains(e.id.as_str()) {
+                self.error(
+                    e.position,
+                    format!("event subprocess '{}' has no start event with a trigger", e.id),
+                    "give it a start event with an error, signal, message or timer event definition",
+                );
             }
             if let Some(m) = &e.message_ref {
-                if !defs.messages.iter().any(|d| &d.id == m) {
+                if !self.messages.contains(m.as_str()) {
                     self.error(
                         e.position,
                         format!("{} '{}' refers to unknown message '{m}'", e.kind.tag(), e.id),
@@ -240,7 +295,7 @@ impl Validator<'_> {
                 }
             }
             if let Some(EventDefinition::Error { error_ref: Some(r) }) = &e.event {
-                if defs.error(r).is_none() {
+                if !self.errors.contains(r.as_str()) {
                     self.error(
                         e.position,
                         format!("{} '{}' refers to unknown error '{r}'", e.kind.tag(), e.id),

@@ -1,0 +1,113 @@
+//! Inputs found while fuzzing (crates/fuzz: AFL++ and its probes), each kept as a test named
+//! after what it found, asserting the clear error that replaced the crash or the stall.
+
+use servicetask_bpmn::{parse, validate, Definitions, Diagnostic, ElementKind, FlowElement, Position, MAX_NESTING};
+
+fn nested_subprocesses(levels: usize) -> String {
+    let mut s = String::from(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p"><startEvent id="s"/>"#,
+    );
+    for i in 0..levels {
+        s.push_str(&format!("\n<subProcess id=\"sp{i}\">"));
+    }
+    s.push_str(r#"<task id="t"/>"#);
+    s.push_str(&"</subProcess>".repeat(levels));
+    s.push_str("</process></definitions>");
+    s
+}
+
+fn errors(diags: &[Diagnostic]) -> Vec<&Diagnostic> {
+    diags.iter().filter(|d| d.is_error()).collect()
+}
+
+#[test]
+fn seven_thousand_nested_subprocesses_are_an_error_not_a_stack_overflow() {
+    let (defs, diags) = parse("deep.bpmn", nested_subprocesses(7_000).as_bytes());
+    let errs = errors(&diags);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let e = errs[0];
+    assert!(
+        e.message.contains(&format!("nested more than {MAX_NESTING} levels")),
+        "{e}"
+    );
+    // the container where reading stopped: line 1 + its depth (one per line)
+    assert_eq!(
+        e.position,
+        Position {
+            line: MAX_NESTING as u32 + 2,
+            column: 1
+        }
+    );
+    assert!(e.help.contains("callActivity"));
+    assert_eq!(defs.processes[0].elements.len(), MAX_NESTING + 2);
+}
+
+#[test]
+fn nesting_at_the_limit_is_accepted() {
+    let (defs, diags) = parse("deep.bpmn", nested_subprocesses(MAX_NESTING).as_bytes());
+    assert!(errors(&diags).is_empty(), "{diags:#?}");
+    assert!(defs.processes[0].element("t").is_some());
+}
+
+#[test]
+fn eight_thousand_tasks_on_one_line_get_their_columns() {
+    // positions were computed by rescanning the file per element (quadratic: 43 s here before)
+    let mut s = String::from(r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">"#);
+    let prefix = s.chars().count();
+    for i in 0..8_000 {
+        s.push_str(&format!(r#"<task id="t{i:05}"/>"#));
+    }
+    s.push_str("</process></definitions>");
+    let (defs, _) = parse("flat.bpmn", s.as_bytes());
+    let last = &defs.processes[0].elements[7_999];
+    let width = r#"<task id="t00000"/>"#.len();
+    assert_eq!(
+        last.position,
+        Position {
+            line: 1,
+            column: (prefix + 7_999 * width + 1) as u32
+        }
+    );
+}
+
+fn model(elements: Vec<FlowElement>) -> Definitions {
+    let mut defs: Definitions = parse(
+        "m.bpmn",
+        br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p"/></definitions>"#,
+    )
+    .0;
+    defs.processes[0].elements = elements;
+    defs
+}
+
+fn element(id: &str, kind: ElementKind, parent: Option<&str>) -> FlowElement {
+    let mut e = FlowElement::new(id, kind, Position { line: 1, column: 1 });
+    e.parent = parent.map(str::to_string);
+    e
+}
+
+#[test]
+fn subprocesses_that_contain_each_other_are_an_error() {
+    // only a model built in code (or deserialised) can say this; the engine must not walk it
+    let defs = model(vec![
+        element("a", ElementKind::SubProcess, Some("b")),
+        element("b", ElementKind::SubProcess, Some("a")),
+    ]);
+    let diags = validate(&defs);
+    let errs = errors(&diags);
+    assert!(
+        errs.iter()
+            .any(|d| d.message.contains("contain each other") && d.message.contains("'a'")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn an_element_inside_an_unknown_container_is_an_error() {
+    let defs = model(vec![element("t", ElementKind::Task, Some("nowhere"))]);
+    let diags = validate(&defs);
+    assert!(
+        errors(&diags).iter().any(|d| d.message.contains("inside 'nowhere'")),
+        "{diags:#?}"
+    );
+}
