@@ -46,7 +46,8 @@
 //!
 //! | feature | default | what |
 //! |---|---|---|
-//! | `otlp` | yes | OTLP over HTTP/protobuf export in [`telemetry::init`] |
+//! | `otlp` | yes | OTLP over HTTP (protobuf, or JSON) export in [`telemetry::init`] |
+//! | `otlp-grpc` | no | OTLP over gRPC (tonic) too, when `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (the CLI enables it) |
 
 pub mod config;
 #[cfg(feature = "engine")]

@@ -7,7 +7,7 @@
 //! | environment | what is installed |
 //! |---|---|
 //! | `OTEL_SDK_DISABLED=true` | nothing (no-op providers) |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set | OTLP over HTTP/protobuf: a batch span processor and a periodic metric reader |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set | OTLP: a batch span processor and a periodic metric reader, over the transport `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` names (`http/protobuf` by default, `http/json`, or `grpc` with the `otlp-grpc` feature; another value is an error); an unreachable endpoint is said once on stderr |
 //! | `OTEL_TRACES_EXPORTER=console` (and no endpoint) | a readable one-line-per-span printer on stderr |
 //! | otherwise | providers without exporters: spans are created (so trace ids exist) but not exported |
 //!
@@ -44,6 +44,8 @@
 
 mod console;
 mod losses;
+#[cfg(feature = "otlp")]
+mod otlp;
 pub mod propagation;
 
 use std::sync::Arc;
@@ -56,6 +58,8 @@ use servicetask_core::Telemetry;
 
 pub use console::ConsoleSpanExporter;
 pub use losses::{counted_batch_processor, BatchSizes, SpanLosses};
+#[cfg(feature = "otlp")]
+pub use otlp::OtlpProtocol;
 pub use propagation::{extract_traceparent, inject_traceparent, TRACEPARENT};
 
 /// Where spans go.
@@ -254,23 +258,14 @@ type OtlpProviders = (
 #[cfg(feature = "otlp")]
 fn otlp_providers() -> Result<OtlpProviders, TelemetryError> {
     use opentelemetry::metrics::MeterProvider as _;
-    use opentelemetry_otlp::WithExportConfig;
     let sizes = BatchSizes::from_vars(|k| std::env::var(k).ok()).map_err(TelemetryError::Setting)?;
-    let metrics = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let metrics = otlp::metric_exporter()?;
     let mp = SdkMeterProvider::builder()
         .with_resource(resource())
         .with_periodic_exporter(metrics)
         .build();
     opentelemetry::global::set_meter_provider(mp.clone());
-    let spans = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+    let spans = otlp::span_exporter()?;
     let (processor, losses) = counted_batch_processor(spans, sizes);
     let counted = losses.clone();
     // (observable: read at each collection, the final one after the tracer provider's shutdown)
