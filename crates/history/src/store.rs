@@ -138,6 +138,49 @@ pub trait HistoryStore: Send + Sync {
 
     /// Per-file totals over the selected executions, most used first.
     fn file_access_patterns(&self, query: &RecordQuery) -> Result<Vec<FileAccessPattern>, HistoryError>;
+
+    /// Hands every record selected by `query` to `each`, oldest first, reading `chunk` records
+    /// at a time, so a history of any length is read in memory bounded by the chunk (a report
+    /// over ten million records keeps at most one chunk). Returns the number of records read.
+    ///
+    /// A keyset cursor over [`HistoryStore::query`]: each chunk starts at the start time of the
+    /// last record read, skipping the records at that time already read (the order is by start
+    /// time, then id). Records sharing one start time are read in one chunk, however many.
+    fn for_each_record(
+        &self,
+        query: &RecordQuery,
+        chunk: usize,
+        each: &mut dyn FnMut(StoredRecord),
+    ) -> Result<u64, HistoryError> {
+        let chunk = chunk.max(1);
+        let mut read = 0u64;
+        // start time of the last record read, and how many read records start then
+        let mut cursor: Option<(i64, usize)> = None;
+        loop {
+            let left = query.limit.map(|l| (l as u64).saturating_sub(read) as usize);
+            if left == Some(0) {
+                return Ok(read);
+            }
+            let skip = cursor.map_or(0, |c| c.1);
+            let page = self.query(&RecordQuery {
+                since_unix_ns: cursor.map(|c| c.0).or(query.since_unix_ns),
+                limit: Some(skip + left.map_or(chunk, |l| l.min(chunk))),
+                ..query.clone()
+            })?;
+            if page.len() <= skip {
+                return Ok(read);
+            }
+            for r in page.into_iter().skip(skip) {
+                let t = r.record.started_at_unix_ns;
+                cursor = Some(match cursor {
+                    Some((ct, n)) if ct == t => (t, n + 1),
+                    _ => (t, 1),
+                });
+                read += 1;
+                each(r);
+            }
+        }
+    }
 }
 
 /// Nearest-rank quantile of an ascending slice.
