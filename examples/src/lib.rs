@@ -8,6 +8,8 @@
 //! - [`GenerateSamplesTask`], [`QualityCheckTask`], [`QuarantineTask`], [`PublishReportTask`]:
 //!   the rest of the demo pipeline.
 //! - [`NotifyTask`] (`notify`): sensitive input (a token and a credentials file).
+//! - [`LedgerAppendTask`] (`ledger_append`): an idempotency key written to a file (the
+//!   durable service's crash test runs it).
 //!
 //! ```
 //! use servicetask::{Runner, TaskOutcome};
@@ -23,12 +25,14 @@
 //! ```
 
 mod analysis;
+mod ledger;
 mod notify;
 mod pipeline;
 mod processing;
 mod samples;
 
 pub use analysis::{data_analysis, ColumnStats, DataAnalysis, DataAnalysisTask, DatasetReport};
+pub use ledger::{ledger_append, LedgerAppend, LedgerAppendTask, LedgerEntry};
 pub use notify::{notify, Notified, Notify, NotifyTask};
 pub use pipeline::{
     publish_report, quality_check, quarantine, PublishReport, PublishReportTask, Published, QualityCheck,
@@ -46,5 +50,6 @@ pub fn register_all(runner: &servicetask::Runner) -> Result<(), servicetask::Con
     runner.register(QuarantineTask)?;
     runner.register(PublishReportTask)?;
     runner.register(NotifyTask)?;
+    runner.register(LedgerAppendTask)?;
     Ok(())
 }

@@ -59,6 +59,45 @@ pub enum Command {
     Report(ReportArgs),
     /// List the registered tasks and their resolved configuration.
     Tasks,
+    /// Run the durable BPMN service: an HTTP/JSON API (OpenAPI at /openapi.json) over a store
+    /// of deployments, instances, jobs and timers (a SQLite file by default); service tasks
+    /// run as leased jobs through this binary's tasks. SIGTERM drains.
+    Serve(ServeArgs),
+}
+
+/// `serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// The store: a SQLite file, or a postgres:// URL.
+    #[arg(long, env = "SERVICETASK_DATABASE", default_value = "servicetask.db")]
+    pub database: String,
+    /// Token every mutating call must carry (`Authorization: Bearer TOKEN`).
+    #[arg(long, env = "SERVICETASK_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Jobs run at once on this node.
+    #[arg(long, default_value_t = 64)]
+    pub max_jobs: usize,
+    /// Job lease, in milliseconds (a heartbeat extends it every third of it).
+    #[arg(long, default_value_t = 30_000)]
+    pub lease_ms: u64,
+    /// How often to look for jobs and due timers when idle, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub poll_ms: u64,
+    /// How long SIGTERM waits for in-flight jobs before releasing them, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub grace_secs: u64,
+    /// This node's name in job leases (default: node-PID).
+    #[arg(long)]
+    pub node_id: Option<String>,
+    /// Answer task types no registered task handles like the conformance stub.
+    #[arg(long)]
+    pub stub_unknown: bool,
 }
 
 /// `report` arguments.

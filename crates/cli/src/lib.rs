@@ -136,6 +136,7 @@ impl Cli {
                         Command::Schema(a) => commands::schema::schema(a, tasks),
                         Command::Report(a) => commands::report::run(a),
                         Command::Tasks => commands::schema::tasks(tasks),
+                        Command::Serve(a) => commands::serve::run(a, tasks).await,
                         Command::Conformance(_) => unreachable!("handled above"),
                     }
                 }),

@@ -40,6 +40,7 @@ impl std::fmt::Debug for Metrics {
 
 /// The counters at one moment, with the last store figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsSnapshot {
     /// This node's leases that ended before their job did.
     pub lease_expiries: u64,
@@ -52,6 +53,7 @@ pub struct MetricsSnapshot {
     /// Job completions this node committed.
     pub jobs_completed: u64,
     /// The store's figures when last read.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub store: StoreStats,
 }
 

@@ -8,6 +8,7 @@ use servicetask_store::{InstanceRow, InstanceState};
 
 /// An instance as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceView {
     /// Its id.
@@ -18,11 +19,14 @@ pub struct InstanceView {
     pub deployment_id: String,
     /// The caller's key for it.
     pub business_key: Option<String>,
-    /// Where it stands.
+    /// Where it stands: `active`, `waiting`, `incident`, `completed`, `failed` or
+    /// `cancelled`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub state: InstanceState,
     /// Bumped by every committed change.
     pub revision: i64,
     /// Process-level variables (sensitive ones redacted).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub variables: Map<String, Value>,
     /// Where its tokens are.
     pub active_elements: Vec<ActiveElement>,
@@ -42,6 +46,7 @@ pub struct InstanceView {
 
 /// A token's place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ActiveElement {
     /// The token (a key for completing a task).
@@ -49,12 +54,13 @@ pub struct ActiveElement {
     /// The element.
     pub element_id: String,
     /// What it is doing: `job`, `waiting`, `timer`, `joining`, `scope`, `multi_instance`,
-    /// `incident`, `ready`.
+    /// `incident`, `moving`.
     pub state: &'static str,
 }
 
 /// An open incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentView {
     /// The token (a key for retry and resolve).
@@ -86,7 +92,6 @@ impl InstanceView {
             if !row.state.is_final() {
                 for t in &s.tokens {
                     let state = match &t.state {
-                        TokenState::Ready => "ready",
                         TokenState::CallPending => "job",
                         TokenState::Waiting => "waiting",
                         TokenState::Timer => "timer",
@@ -102,6 +107,8 @@ impl InstanceView {
                             });
                             "incident"
                         }
+                        // about to enter its element, or passing through it
+                        _ => "moving",
                     };
                     active.push(ActiveElement {
                         token_id: t.id,

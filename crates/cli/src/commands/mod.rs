@@ -7,6 +7,7 @@ pub mod instances;
 pub mod report;
 pub mod run;
 pub mod schema;
+pub mod serve;
 pub mod test;
 pub mod validate;
 

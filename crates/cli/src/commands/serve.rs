@@ -1,0 +1,42 @@
+//! `servicetask serve`: a thin call into `servicetask-server` with this binary's tasks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use servicetask::engine::{RunnerHandler, UnknownTasks};
+use servicetask::Runner;
+use servicetask_server::ServerConfig;
+use servicetask_worker::WorkerConfig;
+
+use crate::flags::ServeArgs;
+use crate::Tasks;
+
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
+    let runner = Runner::builder().build();
+    tasks.register_into(&runner)?;
+    let redact = runner.sensitive_variables().into_iter().map(str::to_string).collect();
+    let unknown = if a.stub_unknown {
+        UnknownTasks::Stub
+    } else {
+        UnknownTasks::Fail
+    };
+    let handler = Arc::new(RunnerHandler::new(runner).unknown_tasks(unknown));
+    let defaults = WorkerConfig::default();
+    let config = ServerConfig {
+        bind: a.bind,
+        database: a.database.clone(),
+        api_token: a.api_token.clone().filter(|t| !t.is_empty()),
+        body_limit: a.body_limit,
+        worker: WorkerConfig {
+            node_id: a.node_id.clone().unwrap_or(defaults.node_id),
+            max_in_flight: a.max_jobs,
+            lease: Duration::from_millis(a.lease_ms),
+            poll: Duration::from_millis(a.poll_ms),
+            grace: Duration::from_secs(a.grace_secs),
+        },
+        redact,
+    };
+    servicetask_server::serve(config, handler).await?;
+    Ok(super::exit::OK)
+}

@@ -1,0 +1,186 @@
+//! servicetask-server: `servicetask serve`, the HTTP/JSON API of the durable BPMN service.
+//!
+//! [`serve`] opens the store (a SQLite file by default), starts this node's
+//! [`servicetask_worker::Worker`] and serves the API until SIGTERM or Ctrl-C, then drains:
+//! no new requests or jobs are taken, in-flight jobs finish or are released within the grace
+//! period. The API ([`api`]) is described by the OpenAPI document it serves at
+//! `/openapi.json`; every error is RFC 9457 `application/problem+json` naming the field at
+//! fault ([`problem`]). Safe by default: binds 127.0.0.1, bodies are size-limited, a configured
+//! token guards every mutating call, and binding another address without one prints a loud
+//! warning.
+//!
+//! This crate knows requests and responses: no SQL (that is `servicetask-store`) and no BPMN
+//! semantics (that is the engine, driven by `servicetask-worker`).
+
+pub mod api;
+mod auth;
+pub mod json;
+pub mod problem;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use servicetask_engine::TaskHandler;
+use servicetask_store::{SqliteStore, Store};
+use servicetask_worker::{Host, HostConfig, Metrics, Worker, WorkerConfig};
+
+/// How `servicetask serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen (default 127.0.0.1:8080; port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// The store: a SQLite file path (default `servicetask.db`) or a `postgres://` URL.
+    pub database: String,
+    /// When set, every mutating call needs `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+    /// Largest request body, in bytes (default 4 MiB).
+    pub body_limit: usize,
+    /// The job loop.
+    pub worker: WorkerConfig,
+    /// Variable names never shown in responses (the runner's sensitive input fields).
+    pub redact: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: "servicetask.db".into(),
+            api_token: None,
+            body_limit: 4 * 1024 * 1024,
+            worker: WorkerConfig::default(),
+            redact: Vec::new(),
+        }
+    }
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("opening the store {database}: {source}")]
+    Store {
+        /// The database given.
+        database: String,
+        /// Why.
+        source: servicetask_store::StoreError,
+    },
+    /// The address could not be bound.
+    #[error("listening on {bind}: {source}")]
+    Bind {
+        /// The address.
+        bind: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+    /// The database URL names a backend this build does not have.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Opens the store named by `database`: a `postgres://` URL, else a SQLite file path.
+pub fn open_store(database: &str) -> Result<Arc<dyn Store>, ServerError> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return Err(ServerError::Unsupported(
+            "the PostgreSQL backend is not built yet: give a SQLite file path".into(),
+        ));
+    }
+    let path = PathBuf::from(database);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ServerError::Store {
+            database: database.to_string(),
+            source: servicetask_store::StoreError::Database(e.to_string()),
+        })?;
+    }
+    let store = SqliteStore::open(&path).map_err(|source| ServerError::Store {
+        database: database.to_string(),
+        source,
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// Serves until SIGTERM or Ctrl-C, running jobs through `handler`; prints the address it
+/// listens on (`listening on http://ADDR`) to stdout once it accepts requests.
+pub async fn serve(config: ServerConfig, handler: Arc<dyn TaskHandler>) -> Result<(), ServerError> {
+    serve_until(config, handler, shutdown_signal()).await
+}
+
+/// [`serve`], stopping when `shutdown` completes.
+pub async fn serve_until(
+    config: ServerConfig,
+    handler: Arc<dyn TaskHandler>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let store = open_store(&config.database)?;
+    let meter = opentelemetry::global::meter("servicetask-server");
+    let metrics = Arc::new(Metrics::with_meter(&meter));
+    let host = Arc::new(Host::new(
+        store,
+        metrics,
+        HostConfig {
+            redact: config.redact.clone(),
+        },
+    ));
+    if !config.bind.ip().is_loopback() && config.api_token.is_none() {
+        eprintln!(
+            "\n!!! WARNING: servicetask serve listens on {} with NO API TOKEN: anyone who can reach it can deploy, start, complete and cancel. Set --api-token (or SERVICETASK_API_TOKEN), or bind 127.0.0.1. !!!\n",
+            config.bind
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            bind: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(Worker::new(host.clone(), handler, config.worker.clone()).run(stopped));
+    let token = Arc::new(config.api_token.clone());
+    let app =
+        api::router(host, config.body_limit).layer(axum::middleware::from_fn_with_state(token, auth::require_token));
+    println!("listening on http://{addr}");
+    let (draining, mut drain) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = draining.send(true);
+        let _ = stop.send(true);
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = drain.wait_for(|d| *d).await;
+        })
+        .await;
+    // the worker drains within its grace period (jobs finish, or their leases are released)
+    let grace = config.worker.grace + Duration::from_secs(1);
+    let _ = tokio::time::timeout(grace, worker).await;
+    served.map_err(ServerError::Serve)
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
