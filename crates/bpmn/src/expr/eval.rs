@@ -114,8 +114,19 @@ pub(crate) fn eval(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> 
     r
 }
 
-/// A variable path (`a`, `a.b`, `a[i]['k']`) read without copying what it passes through.
-fn read_path(e: &Expr, env: &mut Env<'_, '_>) -> Result<Option<Value>, ExprError> {
+/// True for a variable path: `a`, `a.b`, `a[i]['k']`.
+fn is_variable_path(mut e: &Expr) -> bool {
+    loop {
+        match e {
+            Expr::Var(_) => return true,
+            Expr::Attr(b, _) | Expr::Index(b, _) => e = b,
+            _ => return false,
+        }
+    }
+}
+
+/// A variable path (see [`is_variable_path`]) read without copying what it passes through.
+fn read_path(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
     let mut steps = Vec::new();
     let mut cur = e;
     let name = loop {
@@ -129,7 +140,7 @@ fn read_path(e: &Expr, env: &mut Env<'_, '_>) -> Result<Option<Value>, ExprError
                 steps.push((None, Some(&**i)));
                 cur = b;
             }
-            _ => return Ok(None),
+            _ => return Err(ExprError::new("not a variable path".to_string())),
         }
     };
     let mut path = Vec::with_capacity(steps.len());
@@ -148,7 +159,7 @@ fn read_path(e: &Expr, env: &mut Env<'_, '_>) -> Result<Option<Value>, ExprError
         };
     }
     env.budget.copy(&v)?;
-    Ok(Some(v.into_owned()))
+    Ok(v.into_owned())
 }
 
 /// The variables in scope as one object (Python's `vars()` / `globals()`).
@@ -191,7 +202,7 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
     let feel = env.dialect == Dialect::Feel;
     match e {
         Expr::Lit(v) => Ok(v.clone()),
-        Expr::Var(_) | Expr::Attr(..) | Expr::Index(..) if !feel => read_path(e, env).map(|v| v.unwrap_or(Value::Null)),
+        Expr::Var(_) | Expr::Attr(..) | Expr::Index(..) if !feel && is_variable_path(e) => read_path(e, env),
         Expr::Var(name) => {
             let v = lookup_ref(&env.locals, env.layers, name, env.dialect)?;
             env.budget.copy(&v)?;
@@ -240,6 +251,19 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
             }
             eval(r, env)
         }
+        Expr::Bin(op @ (BinOp::In | BinOp::NotIn), l, r) if matches!(**r, Expr::Range { .. }) => {
+            // membership in a range is a comparison with its ends, whatever its size
+            let Expr::Range { start, end } = &**r else {
+                unreachable!("matched above")
+            };
+            let (x, a, b) = (eval(l, env)?, eval(start, env)?, eval(end, env)?);
+            let within = match (compare(&a, &x), compare(&x, &b)) {
+                (Ok(lo), Ok(hi)) => lo.is_le() && hi.is_le(),
+                _ if feel => return Ok(Value::Null),
+                (Err(e), _) | (_, Err(e)) => return Err(e),
+            };
+            Ok(Value::Bool(within == (*op == BinOp::In)))
+        }
         Expr::Bin(op, l, r) => {
             let lv = eval(l, env)?;
             let rv = eval(r, env)?;
@@ -261,13 +285,24 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
         }
         Expr::Dict(entries) => {
             let mut m = Map::new();
-            for (k, v) in entries {
-                let key = match eval(k, env)? {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                m.insert(key, eval(v, env)?);
-            }
+            let bound = env.locals.len();
+            let r = (|| {
+                for (k, v) in entries {
+                    let key = match eval(k, env)? {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    let value = eval(v, env)?;
+                    if feel {
+                        // a FEEL context entry sees the entries before it: {a: 1, b: a + 1}
+                        env.locals.push((key.clone(), value.clone()));
+                    }
+                    m.insert(key, value);
+                }
+                Ok(())
+            })();
+            env.locals.truncate(bound);
+            r?;
             check_container(m.values(), env.budget)?;
             Ok(Value::Object(m))
         }
