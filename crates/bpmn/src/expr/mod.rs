@@ -4,17 +4,21 @@
 //!
 //! BPMN files in the wild carry two expression styles that must both work: the Python-style
 //! conditions and scripts of SpiffWorkflow files (`x > 1`, `answer == 'Yes'`, `True`,
-//! `v += 1`, `[v + 1 for v in xs]`) and the FEEL-style expressions of Zeebe files (`=x > 1`,
-//! `=a = b`, `=if x then y else z`). The maintained Rust crates we looked at each cover one
-//! neither (`evalexpr` has no `and`/`or`/`not` words, no single-quoted strings and no
-//! comprehensions; the FEEL crates are young and do not read Python), so this module is a small
-//! Pratt parser (a few hundred lines, no dependencies) that reads both, chosen per expression.
+//! `v += 1`, `[v + 1 for v in xs]`) and the FEEL expressions of Zeebe files (`=x > 1`,
+//! `=a = b`, `=some x in xs satisfies x > 2`). `evalexpr` has no `and`/`or`/`not` words, no
+//! single-quoted strings and no comprehensions. For FEEL we tried dsntk (dsntk-feel-parser and
+//! dsntk-feel-evaluator 0.3, which pass the DMN TCK): they build on our toolchain, but bring 142
+//! crates (an HTTP client with rustls and aws-lc, the Intel decimal C library, chrono-tz), make
+//! HTTP calls to evaluate FEEL external functions, have no step or memory budget, and abort the
+//! process with a stack overflow on a 2,000-term sum (issue 10's crash class). So this module is
+//! a small Pratt parser that reads all styles, chosen per expression, within [`EvalLimits`];
+//! its FEEL tests take their cases from the DMN specification (ARCHITECTURE.md has the details).
 //!
 //! # The language
 //!
 //! | form | meaning |
 //! |---|---|
-//! | `=expr` | FEEL style: `=` is equality, unknown names are `null`, lists are 1-based |
+//! | `=expr` | FEEL: `=` is equality, unknown names and wrong-typed operands are `null`, lists are 1-based |
 //! | `${expr}` | JUEL style (Camunda 7): read like Python, unknown names are `null` |
 //! | anything else | Python style: unknown names are an error, lists are 0-based |
 //!
@@ -23,25 +27,49 @@
 //! - variable paths: `order.items[0].price`, `data['key']`
 //! - comparison: `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not in`, `is`, `is not` (FEEL: `=`)
 //! - boolean logic: `and`, `or`, `not` (also `&&`, `||`, `!`, FEEL `not(x)`)
-//! - arithmetic: `+`, `-`, `*`, `/`, `//`, `%`, `**`; `+` also joins strings and lists
+//! - arithmetic: `+`, `-`, `*`, `/`, `//`, `%`, `**`; `+` also joins strings and lists, `*`
+//!   repeats them; integers are 64-bit and an overflow is an error (FEEL: a float)
 //! - conditionals: `a if cond else b` (Python), `if cond then a else b` (FEEL)
 //! - comprehensions: `[expr for v in list if cond]`
+//! - FEEL: names with spaces (`order total > 100`), `some|every v in xs satisfies cond`,
+//!   `for v in xs return expr`, ranges `[1..10]` (`x in [1..10]`), contexts whose entries see
+//!   the ones before (`{a: 1, b: a + 1}`), paths over lists (`orders.id`), filters
+//!   (`orders[total > 10]`), three-valued `and`/`or`, null propagation
 //! - functions: `len`/`count`, `str`/`string`, `int`, `float`/`number`, `bool`, `abs`,
-//!   `round`, `sum`, `min`, `max`, `list`, `range`, `print` (no effect), `is_defined`,
-//!   `timedelta(seconds=.., minutes=.., ...)` (an ISO-8601 duration string for timers);
-//!   methods `d.get(k, default)`, `d.keys()`, `d.values()`, `d.items()`, `s.upper()`,
-//!   `s.lower()`, `s.strip()`, `s.split(sep)`, `sep.join(list)`, `s.replace(a, b)`,
-//!   `s.startswith(p)`, `s.endswith(p)`
+//!   `round`, `floor`, `ceiling`, `sum`, `min`, `max`, `list`, `range`, `print` (no effect),
+//!   `is_defined`/`is defined`, `vars()`/`globals()` (the variables in scope, as in
+//!   SpiffWorkflow), `timedelta(seconds=.., minutes=.., ...)` (an ISO-8601 duration string for
+//!   timers); FEEL's `string length`, `substring`, `upper case`, `lower case`, `contains`,
+//!   `starts with`, `ends with`, `list contains`, `append`, `concatenate`, `distinct values`,
+//!   `get value`; methods `d.get(k, default)`, `d.keys()`, `d.values()`, `d.items()`,
+//!   `s.upper()`, `s.lower()`, `s.strip()`, `s.split(sep)`, `sep.join(list)`,
+//!   `s.replace(a, b)`, `s.startswith(p)`, `s.endswith(p)`
 //! - f-strings: `f'Hello {name}, {total:.2f}'`
 //! - scripts: Python-style statements, one per line: `x = expr`, `x.y = expr`, `x[i] = expr`,
 //!   `x += expr` (also `-=`, `*=`, `/=`, `//=`, `%=`, `**=`), `del(x)`, a bare expression,
 //!   `xs.append(v)` (also `extend`, `insert`, `pop`, `remove`, `update`, `clear`), and indented
 //!   `if`/`elif`/`else`, `for a[, b] in ...`, `while` blocks with `break`, `continue`, `pass`;
 //!   `#` starts a comment. `def`, `import`, `try`, `with`, `return` are not supported.
-//! - limits: an evaluation stops with an error after 20 million steps, a script after a million
-//!   loop iterations, and strings stop at 10 MB, so no expression hangs.
 //!
-//! Truthiness is Python's: `null`, `false`, `0`, `''`, `[]` and `{}` are false.
+//! Truthiness is Python's: `null`, `false`, `0`, `''`, `[]` and `{}` are false (a FEEL
+//! condition holds only when it is `true`).
+//!
+//! # Limits
+//!
+//! Every evaluation runs within an [`EvalLimits`] (the engine's is
+//! `EngineConfig::limits.eval`); a limit reached is an error that names it, never a panic, an
+//! abort or an allocation past the budget. Defaults:
+//!
+//! | limit | default | what it bounds |
+//! |---|---|---|
+//! | `max_steps` | 10,000,000 | nodes evaluated, loop iterations, items built or copied: one budget for a whole script, nested loops and comprehensions included |
+//! | `max_bytes` | 64 MiB | estimated bytes of what an expression builds, plus what a script's variables grow by; checked before allocating |
+//! | `max_depth` | 100 | nesting of an expression tree (parentheses, calls, and each operator of a chain such as `1 + 1 + ...`) and of the values built |
+//! | `max_collection_len` | 1,000,000 | items of one list or object built (`range`, comprehensions, `*`, `split`, `+`) |
+//! | `max_string_len` | 10 MB | bytes of one string built (`+`, `*`, `join`, `replace`, f-strings) |
+//!
+//! Script blocks nest at most 32 deep. Arithmetic is checked: `i64::MIN // -1`, `-i64::MIN`,
+//! `abs(i64::MIN)`, `2 ** 64`, `int(1e300)` are errors, `i64::MIN % -1` is 0 as in Python.
 
 mod builtins;
 mod eval;
