@@ -34,6 +34,6 @@ mod store;
 mod writer;
 
 pub use error::HistoryError;
-pub use sqlite::{SqliteStore, MIGRATIONS, SCHEMA_VERSION};
+pub use sqlite::{SqliteStore, BATCH_COUNTS, MIGRATIONS, SCHEMA_VERSION};
 pub use store::{AccessTrait, FileAccessPattern, HistoryStore, RecordQuery, StoredRecord};
 pub use writer::{HistoryWriter, WriterConfig};

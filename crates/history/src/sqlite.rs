@@ -72,7 +72,14 @@ pub const MIGRATIONS: &[&str] = &[
         total_ns INTEGER NOT NULL
     );
     CREATE INDEX dependency_use_execution ON dependency_use(execution_id);",
+    // v2: executions by batch (batch_counts' correlated count searched the whole table)
+    "CREATE INDEX executions_batch ON executions(batch_id);",
 ];
+
+/// Each batch with its declared and present record counts (the count searches
+/// `executions_batch`).
+pub const BATCH_COUNTS: &str = "SELECT b.id, b.records, (SELECT COUNT(*) FROM executions e WHERE e.batch_id = b.id)
+     FROM batches b ORDER BY b.id";
 
 /// Schema version written by this build.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -134,6 +141,44 @@ impl SqliteStore {
         Ok(self.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
+    /// Opens the database like [`SqliteStore::open`], then checks every page of it
+    /// (`PRAGMA quick_check`: linear in the file's size, about a second per few hundred MB); a
+    /// damaged file is [`HistoryError::Damaged`], with the way to recover in its message.
+    pub fn open_checked(path: impl AsRef<Path>) -> Result<SqliteStore, HistoryError> {
+        let store = Self::open(path)?;
+        let problems: Vec<String> = {
+            let conn = store.conn();
+            let mut st = conn.prepare("PRAGMA quick_check(5)")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if problems != ["ok"] {
+            return Err(HistoryError::Damaged {
+                detail: problems.join("; "),
+            });
+        }
+        Ok(store)
+    }
+
+    /// Distinct file paths in the file table, sorted.
+    pub fn file_paths(&self) -> Result<Vec<String>, HistoryError> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT DISTINCT path FROM file_access ORDER BY path")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The query plan SQLite chooses for `sql` (`EXPLAIN QUERY PLAN`'s detail lines), for tests
+    /// that check a query searches an index instead of scanning a table.
+    pub fn query_plan(&self, sql: &str) -> Result<Vec<String>, HistoryError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        // parameters bound to NULL: the plan does not depend on their values
+        let nulls = std::iter::repeat_n(rusqlite::types::Null, st.parameter_count());
+        let rows = st.query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Runs `PRAGMA integrity_check` and returns its lines (`["ok"]` for a sound file).
     pub fn integrity_check(&self) -> Result<Vec<String>, HistoryError> {
         let conn = self.conn();
@@ -145,10 +190,7 @@ impl SqliteStore {
     /// Each batch id with the record count it declared when written, and the count present.
     pub fn batch_counts(&self) -> Result<Vec<(i64, u64, u64)>, HistoryError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT b.id, b.records, (SELECT COUNT(*) FROM executions e WHERE e.batch_id = b.id)
-             FROM batches b ORDER BY b.id",
-        )?;
+        let mut st = conn.prepare(BATCH_COUNTS)?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, u(r.get(1)?), u(r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -58,6 +58,8 @@ struct Counters {
     written: AtomicU64,
     batches: AtomicU64,
     write_errors: AtomicU64,
+    /// The first failed batch's error (its message, and whether it was damage).
+    first_error: Mutex<Option<(String, bool)>>,
 }
 
 /// Writes execution records to a [`HistoryStore`] off the task's path. Implements
@@ -118,6 +120,31 @@ impl HistoryWriter {
         self.counters.write_errors.load(Ordering::Relaxed)
     }
 
+    /// `Ok` while every batch so far was written; otherwise the first failure, as
+    /// [`HistoryError::Damaged`] when the file is damaged (with the way to recover) or
+    /// [`HistoryError::WriteFailed`] with the count of batches lost. Call it after
+    /// [`HistoryWriter::flush`] to learn whether the history holds the run.
+    pub fn health(&self) -> Result<(), HistoryError> {
+        let batches = self.write_errors();
+        if batches == 0 {
+            return Ok(());
+        }
+        let first = self
+            .counters
+            .first_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match first {
+            Some((detail, true)) => Err(HistoryError::Damaged { detail }),
+            Some((detail, false)) => Err(HistoryError::WriteFailed { batches, detail }),
+            None => Err(HistoryError::WriteFailed {
+                batches,
+                detail: "unknown".into(),
+            }),
+        }
+    }
+
     /// Waits until every record queued before this call is written.
     pub fn flush(&self) -> Result<(), HistoryError> {
         let (ack_tx, ack_rx) = sync_channel(1);
@@ -172,8 +199,16 @@ fn run(store: Arc<dyn HistoryStore>, cfg: WriterConfig, rx: Receiver<Msg>, c: Ar
                 c.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 c.batches.fetch_add(1, Ordering::Relaxed);
             }
-            Err(_) => {
+            Err(e) => {
                 c.write_errors.fetch_add(1, Ordering::Relaxed);
+                let mut first = c.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                if first.is_none() {
+                    let detail = match &e {
+                        HistoryError::Damaged { detail } => detail.clone(),
+                        other => other.to_string(),
+                    };
+                    *first = Some((detail, e.is_damage()));
+                }
             }
         }
         batch.clear();
