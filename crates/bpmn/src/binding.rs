@@ -46,6 +46,12 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a str,
     pub pos: &'a dyn Fn(Node) -> Position,
     pub diags: &'a mut Vec<Diagnostic>,
+    /// The definitions' `expressionLanguage`, for expressions that declare none.
+    pub language: Option<&'a str>,
+    /// Expressions read in a language servicetask does not evaluate.
+    pub foreign: Vec<crate::model::ForeignExpression>,
+    /// Expressions read under a definitions-level language servicetask does not evaluate.
+    pub under_foreign_default: usize,
 }
 
 fn attr_vendor<'a>(node: Node<'a, '_>, v: Vendor, name: &str) -> Option<&'a str> {

@@ -37,7 +37,7 @@ pub use encoding::{declared_encoding, decode, DecodeError};
 pub use limits::Limits;
 pub use model::*;
 pub use parse::BPMN_NS;
-pub use validate::{validate, MAX_NESTING};
+pub use validate::{validate, validate_with, MAX_NESTING};
 
 use std::path::Path;
 

@@ -29,6 +29,27 @@ pub struct Definitions {
     pub messages: Vec<MessageDef>,
     /// `<signal>` root elements.
     pub signals: Vec<MessageDef>,
+    /// The `expressionLanguage` of `<definitions>`: the language of every expression that
+    /// declares none.
+    #[serde(default)]
+    pub expression_language: Option<String>,
+    /// Expressions that declare a language servicetask does not evaluate (XPath, Groovy, ...);
+    /// `validate` reports each, naming its language.
+    #[serde(default)]
+    pub foreign_expressions: Vec<ForeignExpression>,
+}
+
+/// An expression written in a language servicetask does not evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignExpression {
+    /// What it is, e.g. "condition of sequence flow 'f1'".
+    pub what: String,
+    /// Its text.
+    pub text: String,
+    /// The declared language (`expressionLanguage` or `scriptFormat`).
+    pub language: String,
+    /// Where it is.
+    pub position: Position,
 }
 
 impl Definitions {

@@ -3,6 +3,7 @@
 use crate::binding::{self, Ctx};
 use crate::diagnostic::Diagnostic;
 use crate::encoding;
+use crate::expr::{self, Dialect};
 use crate::line_index::LineIndex;
 use crate::model::*;
 use crate::validate::MAX_NESTING;
@@ -32,6 +33,40 @@ fn child_text(node: Node, name: &'static str) -> Option<String> {
         .next()
         .map(|c| text_of(c).trim().to_string())
         .filter(|s| !s.is_empty())
+}
+
+/// The text of a formal expression (`conditionExpression`, `loopCardinality`, ...) read in its
+/// declared language (its own `expressionLanguage`, else the definitions'): FEEL gets the
+/// leading `=` our evaluator knows it by; an expression declaring a language we do not
+/// evaluate is recorded for `validate`, which names the language.
+fn formal_expression(node: Node, what: impl FnOnce() -> String, cx: &mut Ctx<'_>) -> Option<String> {
+    let text = text_of(node).trim().to_string();
+    if text.is_empty() {
+        return None;
+    }
+    let own = node.attribute("expressionLanguage");
+    let Some(lang) = own.or(cx.language) else {
+        return Some(text);
+    };
+    match Dialect::from_language(lang) {
+        Some(Dialect::Feel) if !text.starts_with('=') => Some(format!("={text}")),
+        Some(_) => Some(text),
+        None if own.is_some() => {
+            cx.foreign.push(ForeignExpression {
+                what: what(),
+                text: text.clone(),
+                language: lang.to_string(),
+                position: (cx.pos)(node),
+            });
+            Some(text)
+        }
+        // a definitions-level default we do not evaluate (Signavio writes XPath there by
+        // default, whatever the expressions are): the expression is read by its form
+        None => {
+            cx.under_foreign_default += 1;
+            Some(text)
+        }
+    }
 }
 
 /// Parses BPMN bytes. Parsing never fails: an unreadable file gives empty definitions and an
@@ -92,6 +127,8 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
         return (defs, diags);
     }
     defs.id = root.attribute("id").map(str::to_string);
+    defs.expression_language = root.attribute("expressionLanguage").map(str::to_string);
+    let mut under_foreign_default = 0;
     for child in root.children().filter(|c| is_bpmn(*c)) {
         let id = child.attribute("id").unwrap_or("").to_string();
         let name = child.attribute("name").map(str::to_string);
@@ -117,8 +154,13 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
                     file,
                     pos: &pos,
                     diags: &mut diags,
+                    language: defs.expression_language.as_deref(),
+                    foreign: Vec::new(),
+                    under_foreign_default: 0,
                 };
                 read_container(child, None, 0, &mut p, &mut cx);
+                under_foreign_default += cx.under_foreign_default;
+                defs.foreign_expressions.append(&mut cx.foreign);
                 link_flows(&mut p);
                 defs.processes.push(p);
             }
@@ -168,6 +210,21 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
             }),
             _ => {}
         }
+    }
+    if let Some(lang) = defs
+        .expression_language
+        .as_deref()
+        .filter(|_| under_foreign_default > 0)
+    {
+        diags.push(Diagnostic::warning(
+            file,
+            pos(root),
+            format!(
+                "the definitions declare expressionLanguage \"{lang}\" ({}), which servicetask does not evaluate; their {under_foreign_default} expression(s) without a language of their own are read by their form (Python-style, FEEL with a leading '=', JUEL ${{...}})",
+                expr::language_name(lang)
+            ),
+            "remove expressionLanguage from <definitions>, or declare FEEL (https://www.omg.org/spec/DMN/20191111/FEEL/) or Python",
+        ));
     }
     if defs.processes.is_empty() {
         diags.push(Diagnostic::error(
@@ -230,7 +287,7 @@ fn read_container(node: Node, parent: Option<&str>, depth: usize, p: &mut Proces
         if tag == "sequenceFlow" {
             let cond = bpmn_children(child, "conditionExpression")
                 .next()
-                .map(|c| text_of(c).trim().to_string());
+                .and_then(|c| formal_expression(c, || format!("condition of sequence flow '{id}'"), cx));
             if id.is_empty() {
                 cx.diags.push(Diagnostic::error(
                     cx.file,
@@ -244,7 +301,7 @@ fn read_container(node: Node, parent: Option<&str>, depth: usize, p: &mut Proces
                 name: child.attribute("name").map(str::to_string),
                 source: child.attribute("sourceRef").unwrap_or("").to_string(),
                 target: child.attribute("targetRef").unwrap_or("").to_string(),
-                condition: cond.filter(|c| !c.is_empty()),
+                condition: cond,
                 parent: parent.map(str::to_string),
                 position: (cx.pos)(child),
             });
@@ -317,7 +374,7 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
             position: (cx.pos)(s),
         });
     }
-    el.loop_characteristics = loop_characteristics(node);
+    el.loop_characteristics = loop_characteristics(node, &id, cx);
     let ext = binding::read(node, kind, &id, cx);
     el.binding = ext.binding;
     el.input_mappings = ext.input_mappings;
@@ -384,7 +441,9 @@ fn event_definition(d: Node, cx: &mut Ctx<'_>) -> Option<EventDefinition> {
             escalation_ref: d.attribute("escalationRef").map(str::to_string),
         },
         "conditionalEventDefinition" => EventDefinition::Conditional {
-            condition: child_text(d, "condition"),
+            condition: bpmn_children(d, "condition")
+                .next()
+                .and_then(|c| formal_expression(c, || "condition of a conditional event".to_string(), cx)),
         },
         "linkEventDefinition" => EventDefinition::Link {
             name: d.attribute("name").map(str::to_string),
@@ -395,17 +454,22 @@ fn event_definition(d: Node, cx: &mut Ctx<'_>) -> Option<EventDefinition> {
     })
 }
 
-fn loop_characteristics(node: Node) -> Option<LoopCharacteristics> {
+fn loop_characteristics(node: Node, id: &str, cx: &mut Ctx<'_>) -> Option<LoopCharacteristics> {
+    let mut formal = |n: Node, child: &'static str, what: &str| {
+        bpmn_children(n, child)
+            .next()
+            .and_then(|c| formal_expression(c, || format!("{what} of '{id}'"), cx))
+    };
     if let Some(m) = bpmn_children(node, "multiInstanceLoopCharacteristics").next() {
         let item_name = |n: Node| n.attribute("id").or_else(|| n.attribute("name")).map(str::to_string);
         let mut mi = MultiInstance {
             sequential: m.attribute("isSequential") == Some("true"),
-            cardinality: child_text(m, "loopCardinality"),
+            cardinality: formal(m, "loopCardinality", "loop cardinality"),
             input_collection: child_text(m, "loopDataInputRef"),
             input_element: bpmn_children(m, "inputDataItem").next().and_then(item_name),
             output_collection: child_text(m, "loopDataOutputRef"),
             output_element: bpmn_children(m, "outputDataItem").next().and_then(item_name),
-            completion_condition: child_text(m, "completionCondition"),
+            completion_condition: formal(m, "completionCondition", "completion condition"),
         };
         // Camunda 7 attributes
         for a in m.attributes() {
@@ -435,7 +499,7 @@ fn loop_characteristics(node: Node) -> Option<LoopCharacteristics> {
     }
     if let Some(s) = bpmn_children(node, "standardLoopCharacteristics").next() {
         return Some(LoopCharacteristics::Standard {
-            condition: child_text(s, "loopCondition"),
+            condition: formal(s, "loopCondition", "loop condition"),
             maximum: s.attribute("loopMaximum").and_then(|v| v.trim().parse().ok()),
             test_before: s.attribute("testBefore") == Some("true"),
         });
@@ -443,20 +507,26 @@ fn loop_characteristics(node: Node) -> Option<LoopCharacteristics> {
     None
 }
 
-/// Completes `incoming`/`outgoing` of every element from the flows' source and target.
+/// Completes `incoming`/`outgoing` of every element from the flows' source and target, each
+/// flow listed once (a set of what is listed: a gateway with thousands of flows stays linear).
 fn link_flows(p: &mut Process) {
     let mut index = std::collections::HashMap::new();
     for (i, e) in p.elements.iter().enumerate() {
         index.entry(e.id.clone()).or_insert(i);
     }
+    let mut listed: std::collections::HashSet<(usize, bool, String)> = std::collections::HashSet::new();
+    for (i, e) in p.elements.iter().enumerate() {
+        listed.extend(e.outgoing.iter().map(|f| (i, true, f.clone())));
+        listed.extend(e.incoming.iter().map(|f| (i, false, f.clone())));
+    }
     for f in &p.flows {
         if let Some(&i) = index.get(&f.source) {
-            if !p.elements[i].outgoing.contains(&f.id) {
+            if listed.insert((i, true, f.id.clone())) {
                 p.elements[i].outgoing.push(f.id.clone());
             }
         }
         if let Some(&i) = index.get(&f.target) {
-            if !p.elements[i].incoming.contains(&f.id) {
+            if listed.insert((i, false, f.id.clone())) {
                 p.elements[i].incoming.push(f.id.clone());
             }
         }

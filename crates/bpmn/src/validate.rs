@@ -1,7 +1,8 @@
 //! Validation: reference checks and expression checks over a parsed model, reporting every problem.
 
 use crate::diagnostic::Diagnostic;
-use crate::expr::{Expression, Script};
+use crate::expr::{language_name, Dialect, Expression, Script};
+use crate::limits::Limits;
 use crate::model::*;
 use crate::timer;
 use std::collections::{HashMap, HashSet};
@@ -11,11 +12,21 @@ use std::collections::{HashMap, HashSet};
 /// models built in code. Keeps every walk over the nesting short and the recursion bounded.
 pub const MAX_NESTING: usize = 64;
 
-/// Checks `defs` and returns every problem found (never stops at the first).
+/// Checks `defs` and returns every problem found (never stops at the first), against the
+/// default [`Limits`].
 pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
+    validate_with(defs, &Limits::default())
+}
+
+/// Checks `defs` against `limits` (what the engine that will run them allows): expressions
+/// nested deeper than the evaluation limit, literal multi-instance cardinalities above the
+/// batch limit, and every check of [`validate`].
+pub fn validate_with(defs: &Definitions, limits: &Limits) -> Vec<Diagnostic> {
     let mut v = Validator {
         file: &defs.file,
         diags: Vec::new(),
+        limits,
+        foreign: defs.foreign_expressions.iter().map(|f| f.text.as_str()).collect(),
         processes: defs.processes.iter().map(|p| p.id.as_str()).collect(),
         messages: defs.messages.iter().map(|m| m.id.as_str()).collect(),
         errors: defs.errors.iter().map(|e| e.id.as_str()).collect(),
@@ -40,6 +51,7 @@ pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
             }
         }
     }
+    v.foreign_expressions(defs);
     for p in &defs.processes {
         v.process(p);
     }
@@ -62,6 +74,10 @@ pub fn validate(defs: &Definitions) -> Vec<Diagnostic> {
 struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
+    limits: &'a Limits,
+    /// Texts of the expressions written in a language we do not evaluate (reported once, by
+    /// their language, not again as unreadable expressions).
+    foreign: HashSet<&'a str>,
     /// Ids of the processes, messages and errors of the definitions (looked up per element).
     processes: HashSet<&'a str>,
     messages: HashSet<&'a str>,
@@ -78,7 +94,10 @@ impl Validator<'_> {
     }
 
     fn expression(&mut self, pos: Position, what: &str, src: &str) {
-        if let Err(e) = Expression::parse(src) {
+        if self.foreign.contains(src.trim()) {
+            return;
+        }
+        if let Err(e) = Expression::parse_with(src, &self.limits.eval) {
             self.error(
                 pos,
                 format!("{what} '{}' is not a valid expression: {e}", src.trim()),
@@ -264,7 +283,17 @@ impl Validator<'_> {
                 }
                 ElementKind::ScriptTask => match &e.script {
                     Some(s) => {
-                        if let Err(err) = Script::parse(&s.text) {
+                        if let Some(lang) = s.format.as_deref().filter(|f| Dialect::from_language(f).is_none()) {
+                            self.error(
+                                s.position,
+                                format!(
+                                    "script of '{}' is written in {} (scriptFormat=\"{lang}\"), which servicetask does not run",
+                                    e.id,
+                                    language_name(lang)
+                                ),
+                                "rewrite the script in Python-style statements (x = expr, if/for/while blocks) and set scriptFormat=\"python\", or make the task a service task",
+                            );
+                        } else if let Err(err) = Script::parse_with(&s.text, &self.limits.eval) {
                             let line_pos = script_line_position(s, &err.message);
                             self.error(line_pos, format!("script of '{}' cannot be parsed: {err}", e.id), "scripts take Python-style statements: x = expr, x += expr, del(x), if/for/while blocks, calls of the documented builtins");
                         }
@@ -311,14 +340,16 @@ impl Validator<'_> {
                     self.expression(e.position, &format!("parameter '{name}' of '{}'", e.id), src);
                 }
                 for m in b.input_mappings.iter().chain(&b.output_mappings) {
-                    if !m.source.trim().is_empty() {
+                    // a plain source is a static value (Zeebe); only `=` and `${}` are evaluated
+                    let evaluated = crate::expr::detect_dialect(&m.source).0 != Dialect::Python;
+                    if !m.source.trim().is_empty() && evaluated {
                         self.expression(e.position, &format!("mapping source of '{}'", e.id), &m.source);
                     }
                 }
             }
             for (what, s) in [("pre-script", &e.pre_script), ("post-script", &e.post_script)] {
                 if let Some(s) = s {
-                    if let Err(err) = Script::parse(s) {
+                    if let Err(err) = Script::parse_with(s, &self.limits.eval) {
                         self.error(
                             e.position,
                             format!("{what} of '{}' cannot be parsed: {err}", e.id),
@@ -340,6 +371,7 @@ impl Validator<'_> {
                 }
                 if let Some(c) = &mi.cardinality {
                     self.expression(e.position, &format!("loop cardinality of '{}'", e.id), c);
+                    self.literal_cardinality(e, c);
                 }
             }
             if e.kind == ElementKind::ExclusiveGateway && e.outgoing.len() > 1 {
@@ -385,6 +417,38 @@ impl Validator<'_> {
                 p.position,
                 format!("process '{}' has no start event", p.id),
                 "add a <startEvent> connected to the first element",
+            );
+        }
+    }
+
+    /// A literal `loopCardinality` the engine would refuse (over `max_instances`, negative,
+    /// fractional) is reported here rather than at run time.
+    fn literal_cardinality(&mut self, e: &FlowElement, src: &str) {
+        let Some(value) = Expression::parse(src).ok().and_then(|x| x.literal()) else {
+            return;
+        };
+        if let Err(message) = self.limits.instance_count(&value) {
+            self.error(
+                e.position,
+                format!("loop cardinality of '{}' is {}: {message}", e.id, src.trim()),
+                "make loopCardinality a whole number within the engine's limits (EngineConfig::limits.max_instances), or split the batch",
+            );
+        }
+    }
+
+    /// Expressions in a language servicetask does not evaluate, each named with its language.
+    fn foreign_expressions(&mut self, defs: &Definitions) {
+        for f in &defs.foreign_expressions {
+            self.error(
+                f.position,
+                format!(
+                    "{} '{}' is written in {} (expressionLanguage=\"{}\"), which servicetask does not evaluate",
+                    f.what,
+                    f.text,
+                    language_name(&f.language),
+                    f.language
+                ),
+                "rewrite it in FEEL (=x > 1) or as a Python-style expression (x > 1) and remove expressionLanguage, or declare FEEL (https://www.omg.org/spec/DMN/20191111/FEEL/)",
             );
         }
     }

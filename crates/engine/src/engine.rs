@@ -267,7 +267,7 @@ impl Engine {
     pub fn deploy(&self, defs: &Definitions) -> Result<Deployment, EngineError> {
         let compiled = self.compiled(defs);
         if !compiled.validated.load(Ordering::Acquire) {
-            Self::validate(defs)?;
+            Self::validate(defs, &self.inner.config.limits)?;
             compiled.validated.store(true, Ordering::Release);
         }
         Ok(Deployment {
@@ -278,8 +278,8 @@ impl Engine {
 
     /// The errors that keep `defs` from starting: validation errors and bindings the parser
     /// could not complete.
-    fn validate(defs: &Definitions) -> Result<(), EngineError> {
-        let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate(defs)
+    fn validate(defs: &Definitions, limits: &servicetask_bpmn::Limits) -> Result<(), EngineError> {
+        let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate_with(defs, limits)
             .into_iter()
             .filter(Diagnostic::is_error)
             .collect();

@@ -126,6 +126,42 @@ pub struct Expression {
     dialect: Dialect,
 }
 
+impl Dialect {
+    /// The dialect of a declared `expressionLanguage` or `scriptFormat`, or `None` for a
+    /// language this crate does not evaluate (XPath, Groovy, JavaScript, ...).
+    pub fn from_language(declared: &str) -> Option<Dialect> {
+        let l = declared.trim().to_ascii_lowercase();
+        if l.contains("feel") {
+            Some(Dialect::Feel)
+        } else if l.contains("python") || l == "py" {
+            Some(Dialect::Python)
+        } else if l.contains("juel") {
+            Some(Dialect::Juel)
+        } else {
+            None
+        }
+    }
+}
+
+/// A readable name of a declared expression language (`http://www.w3.org/1999/XPath` is XPath).
+pub fn language_name(declared: &str) -> &str {
+    let l = declared.to_ascii_lowercase();
+    for (key, name) in [
+        ("xpath", "XPath"),
+        ("groovy", "Groovy"),
+        ("javascript", "JavaScript"),
+        ("ecmascript", "JavaScript"),
+        ("mvel", "MVEL"),
+        ("spel", "SpEL"),
+        ("xquery", "XQuery"),
+    ] {
+        if l.contains(key) {
+            return name;
+        }
+    }
+    declared.trim()
+}
+
 /// Splits a source text into its dialect and the expression text proper.
 pub fn detect_dialect(src: &str) -> (Dialect, &str) {
     let t = src.trim();
@@ -159,6 +195,19 @@ impl Expression {
         let expr = p.expr(0)?;
         p.expect_end()?;
         Ok(Expression { expr, dialect })
+    }
+
+    /// The value of a literal expression (`3`, `-1`, `2.5`, `'text'`), `None` for anything
+    /// that reads variables or computes.
+    pub fn literal(&self) -> Option<Value> {
+        match &self.expr {
+            parser::Expr::Lit(v) => Some(v.clone()),
+            parser::Expr::Neg(inner) => match &**inner {
+                parser::Expr::Lit(v @ Value::Number(_)) => ops::negate(v).ok(),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The dialect this expression was read in.
