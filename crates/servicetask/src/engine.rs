@@ -46,6 +46,9 @@ use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult, StubHandler,
 
 use crate::{JsonOutcome, RunOptions, Runner};
 
+/// The words an incident for a task type no runner task answers carries (tools recognise it).
+pub const UNKNOWN_TASK: &str = "no task of that name is registered";
+
 /// What to do with a binding no registered task answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnknownTasks {
@@ -86,7 +89,7 @@ impl RunnerHandler {
             UnknownTasks::Stub => ServiceResult::Complete(StubHandler::result_for(&call.binding)),
             UnknownTasks::Fail => ServiceResult::Failed {
                 message: format!(
-                    "element '{}' is bound to task type '{}', but no task of that name is registered (registered: {})",
+                    "element '{}' is bound to task type '{}', but {UNKNOWN_TASK} (registered: {}); register it on the runner (servicetask_cli::Cli::new().tasks(..) for a CLI of your own)",
                     call.element_id,
                     call.binding.task_type,
                     self.runner.task_names().join(", ")

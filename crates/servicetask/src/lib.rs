@@ -66,7 +66,7 @@ pub use servicetask_core::{
     TrackedPath, TrackingConfig, WindowKind,
 };
 
-pub use config::{ConfigError, ConfigLoader, ConfigProblem, DependencySettings};
+pub use config::{ConfigError, ConfigLoader, ConfigProblem, DependencySettings, HistorySettings};
 pub use runner::{
     JsonOutcome, NoLayers, PipelineFactory, RegisteredTask, RunOptions, Runner, RunnerBuilder, StandardPipeline,
     TaskHandle,

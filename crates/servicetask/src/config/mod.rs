@@ -175,11 +175,20 @@ pub struct ConfigLoader {
     env_problems: Vec<ConfigProblem>,
     file: Option<PathBuf>,
     profile: Option<String>,
-    extra: Map<String, Value>,
+    history: HistorySettings,
     dependencies: BTreeMap<String, DependencySettings>,
 }
 
-const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "dependencies", "history", "telemetry"];
+const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "dependencies", "history"];
+
+/// Where the execution history goes (`[history]`): read by the CLI's `run`, `complete` and
+/// `report` when no flag or `SERVICETASK_HISTORY` says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistorySettings {
+    /// The SQLite history database.
+    pub path: Option<PathBuf>,
+}
 
 /// Guards for one external dependency (`[dependencies.<name>]`): a breaker and a bulkhead
 /// shared by every task that calls `cx.dependency("<name>")`.
@@ -283,10 +292,15 @@ impl ConfigLoader {
         let root = keys::to_json(&table);
         let mut problems = Vec::new();
         for key in root.keys().filter(|k| !FILE_SECTIONS.contains(&k.as_str())) {
+            let hint = if key == "telemetry" {
+                "; telemetry is configured by the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, ...)"
+            } else {
+                ""
+            };
             problems.push(ConfigProblem {
                 origin: at.at(key),
                 key: key.clone(),
-                message: format!("unknown section; use one of: {}", FILE_SECTIONS.join(", ")),
+                message: format!("unknown section; use one of: {}{hint}", FILE_SECTIONS.join(", ")),
             });
         }
         self.push_scope(&at, "", &root, &mut problems);
@@ -347,9 +361,20 @@ impl ConfigLoader {
                 "must be a table of dependency names, like [dependencies.payments]",
             )),
         }
-        for section in ["history", "telemetry"] {
-            if let Some(v) = root.get(section) {
-                self.extra.insert(section.to_string(), v.clone());
+        if let Some(h) = root.get("history") {
+            match serde_path_to_error::deserialize::<_, HistorySettings>(h.clone()) {
+                Ok(mut h) => {
+                    // a relative path is relative to the file, not to wherever the command runs
+                    if let (Some(p), Some(dir)) = (&h.path, Path::new(label).parent()) {
+                        h.path = Some(dir.join(p));
+                    }
+                    self.history = h;
+                }
+                Err(e) => problems.push(ConfigProblem {
+                    origin: format!("{} [history]", at.at("history")),
+                    key: e.path().to_string(),
+                    message: e.into_inner().to_string(),
+                }),
             }
         }
         ConfigError::from_problems(problems)?;
@@ -461,9 +486,9 @@ impl ConfigLoader {
         self.file.as_deref()
     }
 
-    /// A non-task section of the file (`history`, `telemetry`).
-    pub fn section(&self, name: &str) -> Option<&Value> {
-        self.extra.get(name)
+    /// The file's `[history]` settings (a relative `path` resolved against the file's folder).
+    pub fn history(&self) -> &HistorySettings {
+        &self.history
     }
 
     /// Checks that every task the file and the variables configure is one of `known` (the
@@ -680,10 +705,9 @@ retry.max_attempts = 4
 
     #[test]
     fn bad_value_names_origin_key_and_expectation() {
+        // found when the file is read, before any task resolves
         let err = ConfigLoader::default()
             .with_toml("servicetask.toml", "[tasks.resize]\nretry.max_attempts = \"x\"\n")
-            .unwrap()
-            .resolve(&TaskConfig::named("resize"))
             .unwrap_err();
         let s = err.to_string();
         assert!(
@@ -773,6 +797,22 @@ retry.max_attempts = 4
             "{text}"
         );
         assert!(ConfigLoader::default().check_tasks(&["a"]).is_ok());
+    }
+
+    /// `[history] path` is relative to the file; other keys, and a `[telemetry]` section (the
+    /// OTEL_* variables configure telemetry), are errors.
+    #[test]
+    fn the_history_section_applies_and_nothing_else_passes_unread() {
+        let l = ConfigLoader::default()
+            .with_toml("conf/s.toml", "[history]\npath = \"h/history.db\"\n")
+            .unwrap();
+        assert_eq!(l.history().path.as_deref(), Some(Path::new("conf/h/history.db")));
+        let err = ConfigLoader::default()
+            .with_toml("s.toml", "[history]\npth = \"x\"\n[telemetry]\nendpoint = \"x\"\n")
+            .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.to_string().contains("OTEL_"), "{err}");
+        assert!(err.to_string().contains("pth"), "{err}");
     }
 
     /// Profiles that are not selected are checked too: a typo in `prod` shows in development.
