@@ -48,10 +48,10 @@ fn formal_expression(node: Node, what: impl FnOnce() -> String, cx: &mut Ctx<'_>
     let Some(lang) = own.or(cx.language) else {
         return Some(text);
     };
-    match Dialect::from_language(lang) {
-        Some(Dialect::Feel) if !text.starts_with('=') => Some(format!("={text}")),
-        Some(_) => Some(text),
-        None if own.is_some() => {
+    match (Dialect::from_language(lang), expr::foreign_language(lang)) {
+        (Some(Dialect::Feel), _) if !text.starts_with('=') => Some(format!("={text}")),
+        (Some(_), _) | (None, None) => Some(text),
+        (None, Some(_)) if own.is_some() => {
             cx.foreign.push(ForeignExpression {
                 what: what(),
                 text: text.clone(),
@@ -62,7 +62,7 @@ fn formal_expression(node: Node, what: impl FnOnce() -> String, cx: &mut Ctx<'_>
         }
         // a definitions-level default we do not evaluate (Signavio writes XPath there by
         // default, whatever the expressions are): the expression is read by its form
-        None => {
+        (None, Some(_)) => {
             cx.under_foreign_default += 1;
             Some(text)
         }
@@ -221,7 +221,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
             pos(root),
             format!(
                 "the definitions declare expressionLanguage \"{lang}\" ({}), which servicetask does not evaluate; their {under_foreign_default} expression(s) without a language of their own are read by their form (Python-style, FEEL with a leading '=', JUEL ${{...}})",
-                expr::language_name(lang)
+                expr::foreign_language(lang).unwrap_or(lang)
             ),
             "remove expressionLanguage from <definitions>, or declare FEEL (https://www.omg.org/spec/DMN/20191111/FEEL/) or Python",
         ));

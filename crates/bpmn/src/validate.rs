@@ -1,7 +1,7 @@
 //! Validation: reference checks and expression checks over a parsed model, reporting every problem.
 
 use crate::diagnostic::Diagnostic;
-use crate::expr::{language_name, Dialect, Expression, Script};
+use crate::expr::{Dialect, Expression, Script};
 use crate::limits::Limits;
 use crate::model::*;
 use crate::timer;
@@ -283,13 +283,16 @@ impl Validator<'_> {
                 }
                 ElementKind::ScriptTask => match &e.script {
                     Some(s) => {
-                        if let Some(lang) = s.format.as_deref().filter(|f| Dialect::from_language(f).is_none()) {
+                        if let Some((lang, name)) = s
+                            .format
+                            .as_deref()
+                            .and_then(|f| crate::expr::foreign_language(f).map(|n| (f, n)))
+                        {
                             self.error(
                                 s.position,
                                 format!(
                                     "script of '{}' is written in {} (scriptFormat=\"{lang}\"), which servicetask does not run",
-                                    e.id,
-                                    language_name(lang)
+                                    e.id, name
                                 ),
                                 "rewrite the script in Python-style statements (x = expr, if/for/while blocks) and set scriptFormat=\"python\", or make the task a service task",
                             );
@@ -445,7 +448,7 @@ impl Validator<'_> {
                     "{} '{}' is written in {} (expressionLanguage=\"{}\"), which servicetask does not evaluate",
                     f.what,
                     f.text,
-                    language_name(&f.language),
+                    crate::expr::foreign_language(&f.language).unwrap_or(&f.language),
                     f.language
                 ),
                 "rewrite it in FEEL (=x > 1) or as a Python-style expression (x > 1) and remove expressionLanguage, or declare FEEL (https://www.omg.org/spec/DMN/20191111/FEEL/)",

@@ -143,23 +143,27 @@ impl Dialect {
     }
 }
 
-/// A readable name of a declared expression language (`http://www.w3.org/1999/XPath` is XPath).
-pub fn language_name(declared: &str) -> &str {
-    let l = declared.to_ascii_lowercase();
-    for (key, name) in [
+/// The name of a declared language servicetask knows and does not evaluate (XPath, Groovy,
+/// JavaScript, ...), or `None` (one of ours, or an unknown name: SpiffWorkflow ignores the
+/// declaration and reads Python, so an expression under it is read by its form).
+pub fn foreign_language(declared: &str) -> Option<&'static str> {
+    let l = declared.trim().to_ascii_lowercase();
+    [
         ("xpath", "XPath"),
+        ("xquery", "XQuery"),
         ("groovy", "Groovy"),
         ("javascript", "JavaScript"),
         ("ecmascript", "JavaScript"),
+        ("nashorn", "JavaScript"),
         ("mvel", "MVEL"),
         ("spel", "SpEL"),
-        ("xquery", "XQuery"),
-    ] {
-        if l.contains(key) {
-            return name;
-        }
-    }
-    declared.trim()
+        ("ruby", "Ruby"),
+        ("kotlin", "Kotlin"),
+    ]
+    .into_iter()
+    .find(|(key, _)| l.contains(key))
+    .map(|(_, name)| name)
+    .or(matches!(l.as_str(), "js" | "text/js").then_some("JavaScript"))
 }
 
 /// Splits a source text into its dialect and the expression text proper.
