@@ -3,7 +3,8 @@
 //! Deployments (versioned by process id and content hash), instances (an engine snapshot with
 //! a revision), jobs (service calls waiting to run, acquired with a lease), timers (an
 //! instance's next wake-up time), incidents (in the instance state) and history (one event per
-//! transition) live behind one trait, [`Store`], with an embedded backend ([`SqliteStore`]).
+//! transition) live behind one trait, [`Store`], with an embedded backend ([`SqliteStore`])
+//! and one for many nodes (`PostgresStore`, feature `postgres`).
 //!
 //! Every state change of an instance is one [`Transition`], committed in one transaction that
 //! checks the instance's revision (optimistic locking: [`StoreError::Conflict`] when another
@@ -16,6 +17,8 @@
 mod error;
 mod migrate;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -24,6 +27,8 @@ pub use model::{
     Acquire, Deployment, HistoryEvent, InstanceQuery, InstanceRow, InstanceState, Job, JobLease, LeasedJob,
     NewDeployment, NewHistoryEvent, NewInstance, NewJob, StoreStats, Transition, TransitionKind,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreFuture};
 

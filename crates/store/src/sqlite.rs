@@ -1,6 +1,7 @@
-//! [`SqliteStore`]: the embedded backend, one SQLite file in WAL mode. One connection behind a
-//! mutex serialises writers (SQLite allows one at a time anyway); each operation runs on
-//! tokio's blocking pool, so a commit never stalls the runtime.
+//! [`SqliteStore`]: the embedded backend, one SQLite file in WAL mode. A writer thread owns
+//! the write connection and group-commits queued transitions (SQLite allows one writer at a
+//! time anyway); reads run on a connection of their own on tokio's blocking pool, so neither
+//! stalls the runtime.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,15 +16,41 @@ use crate::store::{Store, StoreFuture};
 use crate::{now_ms, StoreError};
 
 /// The SQLite backend. Cheap to clone.
+///
+/// Writes go to one writer thread that owns the write connection and commits every
+/// transition waiting in its queue in one transaction (group commit: one fsync for many
+/// transitions, each in a savepoint of its own so one that fails leaves the others standing).
+/// Reads use a connection of their own (WAL: readers never wait for the writer).
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: std::sync::mpsc::Sender<Write>,
+    reader: Arc<Mutex<Connection>>,
 }
+
+/// One request to the writer thread.
+enum Write {
+    /// A transition, committed with whatever else is queued.
+    Transition(Box<Transition>, tokio::sync::oneshot::Sender<Result<i64, StoreError>>),
+    /// Any other write, in a transaction of its own.
+    Other(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// Most transitions committed in one transaction.
+const MAX_BATCH: usize = 512;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
 }
 
 impl SqliteStore {
@@ -32,23 +59,26 @@ impl SqliteStore {
     /// Durability: WAL with `synchronous = FULL`, so a committed transition survives a crash of
     /// the process and of the machine.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut conn = connect(path)?;
         crate::migrate::sqlite(&mut conn)?;
+        let reader = connect(path)?;
+        let (writer, queue) = std::sync::mpsc::channel::<Write>();
+        std::thread::Builder::new()
+            .name("servicetask-store-writer".into())
+            .spawn(move || write_loop(conn, queue))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            writer,
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
-    /// Runs `f` on the connection on the blocking pool.
+    /// Runs `f` on the read connection on the blocking pool.
     fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> StoreFuture<'_, T> {
-        let conn = self.conn.clone();
+        let conn = self.reader.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -57,6 +87,75 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
         })
+    }
+
+    /// Runs `f` on the write connection, on the writer thread.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.writer.send(Write::Other(Box::new(move |c| {
+            let _ = tx.send(f(c));
+        })));
+        Box::pin(async move {
+            sent.map_err(|_| stopped())?;
+            rx.await.map_err(|_| stopped())?
+        })
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database("the store's writer thread stopped".into())
+}
+
+/// The writer thread: takes what is queued, commits the transitions among it together.
+fn write_loop(mut conn: Connection, queue: std::sync::mpsc::Receiver<Write>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let mut transitions = Vec::new();
+        for w in batch {
+            match w {
+                Write::Transition(t, reply) => transitions.push((*t, reply)),
+                Write::Other(f) => f(&mut conn),
+            }
+        }
+        if !transitions.is_empty() {
+            commit_batch(&mut conn, transitions);
+        }
+    }
+}
+
+/// Commits `transitions` in one transaction, each in a savepoint; answers each.
+fn commit_batch(
+    conn: &mut Connection,
+    transitions: Vec<(Transition, tokio::sync::oneshot::Sender<Result<i64, StoreError>>)>,
+) {
+    let mut results = Vec::with_capacity(transitions.len());
+    let outcome = (|| -> Result<(), StoreError> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (t, reply) in transitions {
+            let sp = tx.savepoint()?;
+            let r = apply(&sp, t);
+            if r.is_ok() {
+                sp.commit()?;
+            }
+            results.push((r, reply));
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    for (r, reply) in results {
+        let _ = reply.send(match &outcome {
+            Ok(()) => r,
+            Err(e) => Err(StoreError::Database(e.to_string())),
+        });
     }
 }
 
@@ -105,9 +204,10 @@ fn instance_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRow> {
     })
 }
 
-fn commit(c: &mut Connection, t: Transition) -> Result<i64, StoreError> {
+/// Applies one transition inside the writer's open transaction (a savepoint of it: a
+/// transition that fails leaves no trace, the others of the batch stand).
+fn apply(tx: &Connection, t: Transition) -> Result<i64, StoreError> {
     let now = now_ms();
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let revision = match &t.kind {
         TransitionKind::Create(n) => {
             let inserted = tx.execute(
@@ -188,7 +288,6 @@ fn commit(c: &mut Connection, t: Transition) -> Result<i64, StoreError> {
             hist.execute(params![t.instance_id, now, h.kind, h.element_id, h.detail])?;
         }
     }
-    tx.commit()?;
     Ok(revision)
 }
 
@@ -243,7 +342,7 @@ fn acquire(c: &mut Connection, a: Acquire) -> Result<Vec<LeasedJob>, StoreError>
 
 impl Store for SqliteStore {
     fn deploy(&self, d: NewDeployment) -> StoreFuture<'_, Deployment> {
-        self.with(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let exists: bool = tx
                 .query_row("SELECT 1 FROM deployments WHERE id = ?1", [&d.hash], |_| Ok(true))
@@ -305,7 +404,12 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, t: Transition) -> StoreFuture<'_, i64> {
-        self.with(move |c| commit(c, t))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.writer.send(Write::Transition(Box::new(t), tx));
+        Box::pin(async move {
+            sent.map_err(|_| stopped())?;
+            rx.await.map_err(|_| stopped())?
+        })
     }
 
     fn instance<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<InstanceRow>> {
@@ -345,12 +449,12 @@ impl Store for SqliteStore {
     }
 
     fn acquire_jobs(&self, a: Acquire) -> StoreFuture<'_, Vec<LeasedJob>> {
-        self.with(move |c| acquire(c, a))
+        self.write(move |c| acquire(c, a))
     }
 
     fn heartbeat<'a>(&'a self, job_id: i64, lease_token: &'a str, until_ms: i64) -> StoreFuture<'a, bool> {
         let token = lease_token.to_string();
-        self.with(move |c| {
+        self.write(move |c| {
             Ok(c.execute(
                 "UPDATE jobs SET lease_until_ms = ?1 WHERE id = ?2 AND lease_token = ?3",
                 params![until_ms, job_id, token],
@@ -360,7 +464,7 @@ impl Store for SqliteStore {
 
     fn release<'a>(&'a self, job_id: i64, lease_token: &'a str) -> StoreFuture<'a, bool> {
         let token = lease_token.to_string();
-        self.with(move |c| {
+        self.write(move |c| {
             Ok(c.execute(
                 "UPDATE jobs SET lease_owner = NULL, lease_token = NULL, lease_until_ms = 0 WHERE id = ?1 AND lease_token = ?2",
                 params![job_id, token],

@@ -279,3 +279,45 @@ fn a_newer_schema_is_refused_with_a_clear_error() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("version 99"), "{err}");
 }
+
+/// Transitions queued together are committed together, each on its own: one that conflicts
+/// fails alone, the others stand.
+#[test]
+fn concurrent_transitions_commit_together_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        deploy(&store).await;
+        let mut tasks = Vec::new();
+        for n in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.commit(create(&format!("i{n}"), vec![])).await
+            }));
+        }
+        // the same instance twice: exactly one of the two creations wins
+        for _ in 0..2 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move { store.commit(create("twin", vec![])).await }));
+        }
+        let mut ok = 0;
+        let mut conflicts = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(1) => ok += 1,
+                Err(StoreError::Conflict(id)) => {
+                    assert_eq!(id, "twin");
+                    conflicts += 1
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((ok, conflicts), (51, 1));
+        assert_eq!(store.instances(InstanceQuery::default()).await.unwrap().len(), 51);
+    });
+}

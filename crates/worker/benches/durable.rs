@@ -1,0 +1,107 @@
+//! Throughput and start-to-end latency of the durable service on one node: instances of
+//! start -> 3 no-op service tasks -> end, each started through the `Host` (one committed
+//! transition) and run as leased jobs by the `Worker` (three committed job completions),
+//! over a real SQLite file (WAL, synchronous=FULL).
+//!
+//! `cargo bench -p servicetask-worker --bench durable` (BENCH_INSTANCES, BENCH_STARTERS).
+//! Latency is each instance's `started` -> `completed` history events (store clock, ms).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult};
+use servicetask_store::{InstanceQuery, InstanceState, SqliteStore, Store};
+use servicetask_worker::{Host, HostConfig, Metrics, StartRequest, Worker, WorkerConfig};
+
+const PROCESS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p" isExecutable="true">
+  <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="a"/>
+  <serviceTask id="a" implementation="noop"/><sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
+  <serviceTask id="b" implementation="noop"/><sequenceFlow id="f3" sourceRef="b" targetRef="c"/>
+  <serviceTask id="c" implementation="noop"/><sequenceFlow id="f4" sourceRef="c" targetRef="e"/>
+  <endEvent id="e"/></process></definitions>"#;
+
+fn noop(_: ServiceCall) -> ServiceFuture {
+    Box::pin(async { ServiceResult::Complete(Default::default()) })
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let instances = env("BENCH_INSTANCES", 3000);
+    let starters = env("BENCH_STARTERS", 16);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).unwrap());
+        let host = Arc::new(Host::new(store.clone(), Arc::new(Metrics::new()), HostConfig::default()));
+        host.deploy("p.bpmn", PROCESS.as_bytes()).await.unwrap();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(
+            Worker::new(
+                host.clone(),
+                Arc::new(noop),
+                WorkerConfig {
+                    poll: Duration::from_millis(5),
+                    ..WorkerConfig::default()
+                },
+            )
+            .run(stopped),
+        );
+        let began = Instant::now();
+        let mut tasks = Vec::new();
+        for s in 0..starters {
+            let host = host.clone();
+            let n = instances / starters + usize::from(s < instances % starters);
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..n {
+                    host.start(StartRequest {
+                        process_id: "p".into(),
+                        ..StartRequest::default()
+                    })
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        loop {
+            let stats = store.stats(servicetask_store::now_ms()).await.unwrap();
+            let done = stats
+                .instances
+                .iter()
+                .find(|(s, _)| *s == InstanceState::Completed)
+                .map_or(0, |(_, n)| *n);
+            if done as usize == instances {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = began.elapsed();
+        stop.send(true).unwrap();
+        worker.await.unwrap();
+        let rows = store.instances(InstanceQuery::default()).await.unwrap();
+        let mut lat = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let h = store.history(&r.id).await.unwrap();
+            let at = |k: &str| h.iter().find(|e| e.event.kind == k).map(|e| e.at_ms);
+            if let (Some(a), Some(b)) = (at("started"), at("completed")) {
+                lat.push(b - a);
+            }
+        }
+        lat.sort_unstable();
+        let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
+        println!(
+            "sqlite, 1 node: {instances} instances (start -> 3 no-op service tasks -> end), {starters} concurrent starters: {:.0} instances/s; start-to-end p50 {} ms, p99 {} ms",
+            instances as f64 / elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.99)
+        );
+    });
+}
