@@ -97,6 +97,8 @@ impl Cli {
     /// Parses the process's arguments, runs the command and exits with its code.
     pub fn run(self) -> ! {
         output::die_quietly_on_broken_pipe();
+        // a task's panic message may hold its input: stderr gets the location and kind only
+        servicetask::panic::install_redacting_hook();
         let code = self.run_with(std::env::args_os());
         std::process::exit(code)
     }

@@ -16,6 +16,7 @@ use servicetask_history::{HistoryWriter, SqliteStore, WriterConfig};
 use crate::capture::Capture;
 use crate::mock::{Mock, MockHandler};
 use crate::progress::Progress;
+use crate::summary::RecordSummary;
 use crate::Tasks;
 
 /// Environment variable naming the history database `run` writes and `report` reads.
@@ -32,31 +33,37 @@ pub fn history_path(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("servicetask-history.db"))
 }
 
-/// Keeps this run's records for the summary and forwards them to the history writer.
+/// Sums this run's records for the summary (bounded memory) and forwards them to the history
+/// writer.
 pub struct Records {
-    kept: Mutex<Vec<ExecutionRecord>>,
+    summary: Mutex<RecordSummary>,
     history: Option<HistoryWriter>,
 }
 
 impl RecordSink for Records {
     fn record(&self, record: ExecutionRecord) {
         if let Some(h) = &self.history {
-            h.record(record.clone());
+            h.record(record);
         }
-        self.kept.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+        self.summary.lock().unwrap_or_else(|p| p.into_inner()).add(&record);
     }
 }
 
 impl Records {
-    /// This run's records.
-    pub fn take(&self) -> Vec<ExecutionRecord> {
-        std::mem::take(&mut *self.kept.lock().unwrap_or_else(|p| p.into_inner()))
+    /// This run's summary.
+    pub fn take(&self) -> RecordSummary {
+        std::mem::take(&mut *self.summary.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Flushes the history to disk.
-    pub fn flush(&self) {
-        if let Some(h) = &self.history {
-            let _ = h.flush();
+    /// Flushes the history to disk; an error when a batch could not be written (a damaged
+    /// file, with the way to recover in its message).
+    pub fn flush(&self) -> Result<(), servicetask_history::HistoryError> {
+        match &self.history {
+            Some(h) => {
+                h.flush()?;
+                h.health()
+            }
+            None => Ok(()),
         }
     }
 }
@@ -81,13 +88,15 @@ impl Session {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
                 }
-                let store = SqliteStore::open(path).with_context(|| format!("opening history {}", path.display()))?;
+                // checked on open: a damaged file is refused before the run, not found after it
+                let store =
+                    SqliteStore::open_checked(path).with_context(|| format!("opening history {}", path.display()))?;
                 Some(HistoryWriter::spawn(Arc::new(store), WriterConfig::default())?)
             }
             None => None,
         };
         let records = Arc::new(Records {
-            kept: Mutex::new(Vec::new()),
+            summary: Mutex::new(RecordSummary::default()),
             history,
         });
         let runner = Runner::builder()

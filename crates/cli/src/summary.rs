@@ -1,5 +1,6 @@
 //! The readable end-of-run summary: the span tree with durations and outcomes, the files the
-//! tasks touched, and the retries.
+//! tasks touched, and the retries. The record summary is summed as records arrive, in bounded
+//! memory ([`RecordSummary`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -142,20 +143,48 @@ fn write_node(
     }
 }
 
-/// Files touched, per path: reads, writes and bytes; then retried executions.
-pub fn records(records: &[ExecutionRecord]) -> String {
-    let mut out = String::new();
-    #[derive(Default)]
-    struct Use {
-        reads: u32,
-        writes: u32,
-        read_bytes: u64,
-        written_bytes: u64,
-    }
-    let mut files: BTreeMap<&str, Use> = BTreeMap::new();
-    for r in records {
+/// Files with their own line in the summary's file table; beyond, they are counted together.
+pub const MAX_FILES: usize = 10_000;
+
+/// Retried executions listed one by one; beyond, only counted.
+pub const MAX_RETRIED_LISTED: usize = 25;
+
+/// Reads and writes of one path.
+#[derive(Debug, Default, Clone)]
+struct Use {
+    reads: u32,
+    writes: u32,
+    read_bytes: u64,
+    written_bytes: u64,
+}
+
+/// A run's execution records, summed as they arrive: memory bounded by [`MAX_FILES`] paths and
+/// [`MAX_RETRIED_LISTED`] retried executions, however many executions the run has.
+#[derive(Debug, Default)]
+pub struct RecordSummary {
+    files: BTreeMap<String, Use>,
+    other_files: Use,
+    other_paths: u64,
+    retried: Vec<String>,
+    retried_executions: u64,
+    retries: u64,
+    complete: u64,
+    bpmn_errors: u64,
+    failures: u64,
+    cpu_ns: u64,
+}
+
+impl RecordSummary {
+    /// Adds one record.
+    pub fn add(&mut self, r: &ExecutionRecord) {
         for f in &r.files {
-            let u = files.entry(f.path.as_str()).or_default();
+            let known = self.files.len() < MAX_FILES || self.files.contains_key(f.path.as_str());
+            let u = if known {
+                self.files.entry(f.path.clone()).or_default()
+            } else {
+                self.other_paths += 1;
+                &mut self.other_files
+            };
             match f.kind {
                 FileAccessKind::Read => {
                     u.reads += f.ops;
@@ -168,15 +197,44 @@ pub fn records(records: &[ExecutionRecord]) -> String {
                 FileAccessKind::Meta => {}
             }
         }
+        if r.attempts > 1 {
+            self.retried_executions += 1;
+            self.retries += u64::from(r.attempts - 1);
+            if self.retried.len() < MAX_RETRIED_LISTED {
+                self.retried.push(format!(
+                    "  {} on {}: {} attempts, {}",
+                    r.task,
+                    r.element_id.as_deref().unwrap_or("-"),
+                    r.attempts,
+                    r.outcome.as_str()
+                ));
+            }
+        }
+        match r.outcome.as_str() {
+            "complete" => self.complete += 1,
+            "bpmn_error" => self.bpmn_errors += 1,
+            _ => self.failures += 1,
+        }
+        self.cpu_ns += r.cpu_ns.unwrap_or(0);
     }
-    let touched: Vec<_> = files.iter().filter(|(_, u)| u.reads + u.writes > 0).collect();
-    let _ = writeln!(out, "Files touched: {}", touched.len());
+
+    /// Executions summed.
+    pub fn executions(&self) -> u64 {
+        self.complete + self.bpmn_errors + self.failures
+    }
+}
+
+/// Files touched, per path: reads, writes and bytes; then retried executions; then the counts.
+pub fn records(summary: &RecordSummary) -> String {
+    let mut out = String::new();
+    let touched: Vec<_> = summary.files.iter().filter(|(_, u)| u.reads + u.writes > 0).collect();
+    let _ = writeln!(out, "Files touched: {}", touched.len() as u64 + summary.other_paths);
     let _ = writeln!(
         out,
         "  {:<60} {:>6} {:>10} {:>7} {:>10}",
         "path", "reads", "read", "writes", "written"
     );
-    for (path, u) in touched.iter().take(25) {
+    let line = |out: &mut String, path: &str, u: &Use| {
         let _ = writeln!(
             out,
             "  {:<60} {:>6} {:>10} {:>7} {:>10}",
@@ -186,32 +244,68 @@ pub fn records(records: &[ExecutionRecord]) -> String {
             u.writes,
             bytes(u.written_bytes)
         );
+    };
+    for (path, u) in touched.iter().take(25) {
+        line(&mut out, path, u);
     }
     if touched.len() > 25 {
         let _ = writeln!(out, "  … and {} more", touched.len() - 25);
     }
-    let retried: Vec<&ExecutionRecord> = records.iter().filter(|r| r.attempts > 1).collect();
-    let _ = writeln!(out, "Retries: {}", retried.iter().map(|r| r.attempts - 1).sum::<u32>());
-    for r in retried {
-        let _ = writeln!(
-            out,
-            "  {} on {}: {} attempts, {}",
-            r.task,
-            r.element_id.as_deref().unwrap_or("-"),
-            r.attempts,
-            r.outcome.as_str()
+    if summary.other_paths > 0 {
+        line(
+            &mut out,
+            &format!(
+                "(accesses to {} paths beyond the first {MAX_FILES})",
+                summary.other_paths
+            ),
+            &summary.other_files,
         );
     }
-    let cpu: u64 = records.iter().filter_map(|r| r.cpu_ns).sum();
+    let _ = writeln!(out, "Retries: {}", summary.retries);
+    for r in &summary.retried {
+        let _ = writeln!(out, "{r}");
+    }
+    if summary.retried_executions > summary.retried.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  … and {} more retried executions",
+            summary.retried_executions - summary.retried.len() as u64
+        );
+    }
     let _ = writeln!(
         out,
         "Executions: {} ({} complete, {} BPMN errors, {} failures), CPU {}",
-        records.len(),
-        records.iter().filter(|r| r.outcome.as_str() == "complete").count(),
-        records.iter().filter(|r| r.outcome.as_str() == "bpmn_error").count(),
-        records.iter().filter(|r| r.outcome.as_str() == "failure").count(),
-        fmt_duration(Duration::from_nanos(cpu)),
+        summary.executions(),
+        summary.complete,
+        summary.bpmn_errors,
+        summary.failures,
+        fmt_duration(Duration::from_nanos(summary.cpu_ns)),
     );
+    out
+}
+
+/// When the capture kept only a sample of the spans: how many ended, and per name how many,
+/// how many failed, and their duration range.
+pub fn span_overflow(stats: &crate::capture::SpanStats) -> String {
+    let mut out = String::new();
+    if stats.ended <= stats.kept {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "… {} spans ended; the tree shows the first {} (and their parents). Every span by name:",
+        stats.ended, stats.kept
+    );
+    for (name, s) in &stats.by_name {
+        let _ = writeln!(
+            out,
+            "  {name:<50} {:>9} spans {:>7} failed  {} to {}",
+            s.count,
+            s.errors,
+            fmt_duration(s.min),
+            fmt_duration(s.max)
+        );
+    }
     out
 }
 

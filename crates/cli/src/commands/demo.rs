@@ -54,8 +54,10 @@ pub async fn run(args: &DemoArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     let mut instance = engine.start(&defs, "file_pipeline", vars)?;
     let outcome = instance.run().await;
     let code = super::run::finish(session, &instance, outcome, &dir.join("state.db"), args.all_spans)?;
-    println!("\nHistory: {} (one record per task execution)", history.display());
-    println!("Report:  servicetask report --db {}", history.display());
+    if code != exit::HISTORY {
+        println!("\nHistory: {} (one record per task execution)", history.display());
+        println!("Report:  servicetask report --db {}", history.display());
+    }
     println!("Process model: {}", bpmn_path.display());
     println!("Next: servicetask validate {0}   |   servicetask run {0} --var output_dir={1} --var processed_dir={1}/processed", bpmn_path.display(), dir.display());
     if code == exit::OK {

@@ -21,4 +21,7 @@ pub mod exit {
     pub const INVALID: i32 = 2;
     /// The process waits for user tasks (saved; continue with `servicetask complete`).
     pub const WAITING: i32 = 3;
+    /// The run's records could not be written to the history (a damaged file: the message says
+    /// how to recover). Takes precedence over the process's own outcome.
+    pub const HISTORY: i32 = 4;
 }

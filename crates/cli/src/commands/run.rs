@@ -112,7 +112,7 @@ pub fn finish(
     state: &Path,
     all_spans: bool,
 ) -> anyhow::Result<i32> {
-    session.records.flush();
+    let history = session.records.flush();
     let records = session.records.take();
     let spans = session.capture.spans();
     println!(
@@ -120,6 +120,7 @@ pub fn finish(
         instance.traceparent().and_then(|t| t.split('-').nth(1)).unwrap_or("-")
     );
     print!("{}", summary::span_tree(&spans, all_spans));
+    print!("{}", summary::span_overflow(&session.capture.stats()));
     println!();
     print!("{}", summary::records(&records));
     println!("\nPath: {}", scenario::path(instance).join(" -> "));
@@ -185,3 +186,7 @@ pub fn finish(
     session.capture.finish();
     Ok(code)
 }
+    if let Err(e) = history {
+        eprintln!("error: this run's records are not in the history: {e}");
+        return Ok(exit::HISTORY);
+    }
