@@ -25,6 +25,7 @@ mod binding;
 mod diagnostic;
 mod encoding;
 pub mod expr;
+mod functions;
 mod limits;
 mod line_index;
 mod model;
@@ -37,7 +38,7 @@ pub use encoding::{declared_encoding, decode, DecodeError};
 pub use limits::Limits;
 pub use model::*;
 pub use parse::BPMN_NS;
-pub use validate::{validate, validate_with, MAX_NESTING};
+pub use validate::{missing_called_processes, validate, validate_with, MAX_NESTING};
 
 use std::path::Path;
 

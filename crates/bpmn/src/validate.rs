@@ -103,6 +103,19 @@ impl Validator<'_> {
                 format!("{what} '{}' is not a valid expression: {e}", src.trim()),
                 "write a Python-style expression (x > 1 and answer == 'Yes') or a FEEL one with a leading '=' (=x > 1)",
             );
+        } else {
+            self.functions(pos, what, src);
+        }
+    }
+
+    /// Reports the functions `src` calls that the expression language lacks.
+    fn functions(&mut self, pos: Position, what: &str, src: &str) {
+        for name in crate::functions::unknown_functions(src) {
+            self.error(
+                pos,
+                format!("{what} calls '{name}', which is not a function of the expression language"),
+                "use the documented builtins (len, str, int, sum, ...), or compute the value in a service task",
+            );
         }
     }
 
@@ -268,14 +281,8 @@ impl Validator<'_> {
                         format!("call activity '{}' has no calledElement", e.id),
                         "add calledElement=\"<process id>\"",
                     ),
-                    Some(c) if !self.processes.contains(c) => self.warning(
-                        e.position,
-                        format!(
-                            "call activity '{}' calls process '{c}', which is not in this file",
-                            e.id
-                        ),
-                        "it must be defined in another BPMN file of the same directory",
-                    ),
+                    // a process of another file: `missing_called_processes` checks it against
+                    // the files the engine will have (servicetask_engine::validate_file)
                     Some(_) => {}
                 },
                 ElementKind::StartEvent if e.event.is_none() && !e.triggered_by_event => {
@@ -377,6 +384,7 @@ impl Validator<'_> {
                     self.literal_cardinality(e, c);
                 }
             }
+            self.runnable(p, e);
             if e.kind == ElementKind::ExclusiveGateway && e.outgoing.len() > 1 {
                 let unconditioned: Vec<&str> = e
                     .outgoing
@@ -424,6 +432,84 @@ impl Validator<'_> {
         }
     }
 
+    /// What the engine needs to run `e` that the structural checks above do not cover, so that
+    /// a file `validate` accepts never fails a run for a static reason: a subprocess with
+    /// something to start, a link throw with its catch, expressions of loops parsed.
+    fn runnable(&mut self, p: &Process, e: &FlowElement) {
+        let is_subprocess = matches!(
+            e.kind,
+            ElementKind::SubProcess | ElementKind::Transaction | ElementKind::AdHocSubProcess
+        );
+        // the parser does not read the contents of a container nested deeper than
+        // MAX_NESTING (and says so): it is not empty
+        let depth = std::iter::successors(e.parent.as_deref(), |c| p.element(c).and_then(|x| x.parent.as_deref()))
+            .take(MAX_NESTING + 1)
+            .count();
+        if is_subprocess && !e.triggered_by_event && depth < MAX_NESTING {
+            let mut children = p.children(Some(&e.id)).peekable();
+            if children.peek().is_none() {
+                self.error(
+                    e.position,
+                    format!("{} '{}' is empty (a collapsed subprocess with nothing inside)", e.kind.tag(), e.id),
+                    "model its content (a start event, the activities, an end event), or make it a task or a callActivity",
+                );
+            } else if !p.children(Some(&e.id)).any(|c| can_start(c)) {
+                self.error(
+                    e.position,
+                    format!(
+                        "{} '{}' has nothing to start: every element inside has an incoming flow",
+                        e.kind.tag(),
+                        e.id
+                    ),
+                    "add a <startEvent> inside it, connected to the first activity",
+                );
+            }
+        }
+        if let (ElementKind::IntermediateThrowEvent, Some(EventDefinition::Link { name })) = (e.kind, &e.event) {
+            let caught = p.children(e.parent.as_deref()).any(|c| {
+                c.kind == ElementKind::IntermediateCatchEvent
+                    && matches!(&c.event, Some(EventDefinition::Link { name: n }) if n == name)
+            });
+            if !caught {
+                self.error(
+                    e.position,
+                    format!(
+                        "link throw event '{}' has no link catch event named '{}' in the same (sub)process",
+                        e.id,
+                        name.as_deref().unwrap_or("")
+                    ),
+                    "add an intermediateCatchEvent with a linkEventDefinition of the same name",
+                );
+            }
+        }
+        let scripts = [
+            ("script", e.script.as_ref().map(|s| s.text.as_str())),
+            ("pre-script", e.pre_script.as_deref()),
+            ("post-script", e.post_script.as_deref()),
+        ];
+        for (what, src) in scripts {
+            if let Some(src) = src.filter(|s| Script::parse(s).is_ok()) {
+                self.functions(e.position, &format!("{what} of '{}'", e.id), src);
+            }
+        }
+        match &e.loop_characteristics {
+            Some(LoopCharacteristics::Standard { condition: Some(c), .. }) => {
+                self.expression(e.position, &format!("loop condition of '{}'", e.id), c)
+            }
+            Some(LoopCharacteristics::MultiInstance(mi)) => {
+                for (what, src) in [
+                    ("input collection", &mi.input_collection),
+                    ("completion condition", &mi.completion_condition),
+                ] {
+                    if let Some(src) = src.as_deref().filter(|s| !s.trim().is_empty()) {
+                        self.expression(e.position, &format!("{what} of '{}'", e.id), src);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A literal `loopCardinality` the engine would refuse (over `max_instances`, negative,
     /// fractional) is reported here rather than at run time.
     fn literal_cardinality(&mut self, e: &FlowElement, src: &str) {
@@ -459,6 +545,16 @@ impl Validator<'_> {
     fn timer(&mut self, e: &FlowElement, kind: TimerKind, text: &str) {
         let t = text.trim();
         if t.is_empty() {
+            let tag = match kind {
+                TimerKind::Duration => "timeDuration",
+                TimerKind::Cycle => "timeCycle",
+                TimerKind::Date => "timeDate",
+            };
+            self.error(
+                e.position,
+                format!("timer of '{}' is empty: it can never fire", e.id),
+                format!("write a value in <{tag}>, such as PT5S (duration), R3/PT10S (cycle) or 2026-01-01T00:00:00Z (date)"),
+            );
             return;
         }
         if t.starts_with('=') || t.starts_with("${") {
@@ -477,6 +573,41 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// True when the engine can start a (sub)process at `e`: a start event of any kind (not an
+/// event subprocess's), else an element with no incoming flow (not a boundary event, an event
+/// subprocess or a link catch), as the engine chooses its start elements.
+fn can_start(e: &FlowElement) -> bool {
+    if e.triggered_by_event {
+        return false;
+    }
+    e.kind == ElementKind::StartEvent
+        || (e.incoming.is_empty()
+            && e.kind != ElementKind::BoundaryEvent
+            && !matches!(e.event, Some(EventDefinition::Link { .. })))
+}
+
+/// Errors for the call activities of `defs` whose called process is neither in `defs` nor
+/// one that `known` says exists elsewhere (the engine's library, the file's directory).
+pub fn missing_called_processes(defs: &Definitions, known: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for p in &defs.processes {
+        for e in p.elements.iter().filter(|e| e.kind == ElementKind::CallActivity) {
+            let Some(c) = e.called_element.as_deref().filter(|c| !c.is_empty()) else {
+                continue; // reported by the validator
+            };
+            if defs.process(c).is_none() && !known(c) {
+                out.push(Diagnostic::error(
+                    &defs.file,
+                    e.position,
+                    format!("call activity '{}' calls process '{c}', which is neither in this file nor in another BPMN file of its directory", e.id),
+                    format!("add the BPMN file that defines process '{c}' next to this one, or fix calledElement"),
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn script_line_position(s: &ScriptDef, message: &str) -> Position {

@@ -41,6 +41,7 @@ mod observer;
 mod persist;
 mod state;
 pub mod telemetry;
+mod validate;
 
 pub use clock::{Clock, TokioClock, VirtualClock, Wait};
 pub use engine::{default_process, is_bpmn_file, load_dir, Deployment, Engine, EngineBuilder, EngineConfig};
@@ -49,6 +50,7 @@ pub use handler::{HandlerRegistry, ServiceCall, ServiceFuture, ServiceResult, St
 pub use instance::{Instance, InstanceState, RunOutcome};
 pub use observer::{ElementEvent, EngineObserver};
 pub use persist::{SavedInstance, SqliteInstanceStore};
+pub use validate::validate_file;
 pub use state::{
     CompletedActivity, Id, Incident, InstanceSnapshot, InstanceStatus, MiState, Scope, ScopeKind, TimerAction,
     TimerEntry, Token, TokenState, WaitingTask,

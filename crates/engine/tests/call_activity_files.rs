@@ -32,3 +32,19 @@ async fn a_process_in_a_sibling_bpmn20_xml_file_is_called() {
     assert_eq!(inst.run().await, RunOutcome::Completed);
     assert_eq!(inst.variables().get("answer"), Some(&json!(20)));
 }
+
+#[test]
+fn validate_file_looks_for_called_processes_in_the_directory() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/calls_bpmn20");
+    let (_, diags) = servicetask_engine::validate_file(&dir.join("parent.bpmn"), &[]).unwrap();
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    // alone (copied to a directory without the called file), the call is an error
+    let lone = std::env::temp_dir().join(format!("servicetask-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&lone).unwrap();
+    std::fs::copy(dir.join("parent.bpmn"), lone.join("parent.bpmn")).unwrap();
+    let (_, diags) = servicetask_engine::validate_file(&lone.join("parent.bpmn"), &[]).unwrap();
+    let _ = std::fs::remove_dir_all(&lone);
+    let errs: Vec<String> = diags.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("calls process 'called20'"), "{}", errs[0]);
+}

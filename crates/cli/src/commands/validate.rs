@@ -8,9 +8,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<i32> {
     let mut errors = 0;
     let mut warnings = 0;
     for file in &args.files {
-        match servicetask_bpmn::parse_file(file) {
+        match servicetask_engine::validate_file(file, &[]) {
             Ok((defs, mut diags)) => {
-                // parse_file already ran the validator: these are all the problems.
+                // the file's own checks and its called processes (this file or its directory)
                 diags.sort_by_key(|d| (d.position.line, d.position.column));
                 for d in &diags {
                     println!("{d}");

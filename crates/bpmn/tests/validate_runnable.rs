@@ -1,0 +1,98 @@
+//! What a run would fail on for static reasons is a `validate` error with the position and a
+//! fix: an empty timer, an empty (collapsed) subprocess or one with nothing to start, a link
+//! throw without its catch, a function the expression language does not have, a called process
+//! that exists nowhere.
+
+use servicetask_bpmn::{missing_called_processes, parse, Diagnostic};
+
+fn errors(process_xml: &str) -> Vec<Diagnostic> {
+    let xml = format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"><process id="p">{process_xml}</process></definitions>"#
+    );
+    let (_, diags) = parse("v.bpmn", xml.as_bytes());
+    diags.into_iter().filter(Diagnostic::is_error).collect()
+}
+
+fn one_error(process_xml: &str, needle: &str) {
+    let errs = errors(process_xml);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let text = errs[0].to_string();
+    assert!(text.contains(needle), "{text}");
+    assert!(text.starts_with("v.bpmn:1:"), "names file:line:column: {text}");
+    assert!(text.contains("help: "), "has a fix: {text}");
+}
+
+const START: &str = r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="x"/>"#;
+
+#[test]
+fn an_empty_timer_is_an_error() {
+    one_error(
+        &format!(
+            r#"{START}<intermediateCatchEvent id="x"><timerEventDefinition><timeDate/></timerEventDefinition></intermediateCatchEvent>"#
+        ),
+        "timer of 'x' is empty",
+    );
+}
+
+#[test]
+fn an_empty_subprocess_is_an_error() {
+    one_error(&format!(r#"{START}<subProcess id="x"/>"#), "subProcess 'x' is empty");
+}
+
+#[test]
+fn a_subprocess_with_nothing_to_start_is_an_error() {
+    one_error(
+        &format!(
+            r#"{START}<subProcess id="x"><task id="t1"/><task id="t2"/>
+            <sequenceFlow id="f1" sourceRef="t1" targetRef="t2"/><sequenceFlow id="f2" sourceRef="t2" targetRef="t1"/></subProcess>"#
+        ),
+        "has nothing to start",
+    );
+}
+
+#[test]
+fn a_link_throw_without_its_catch_is_an_error() {
+    one_error(
+        &format!(r#"{START}<intermediateThrowEvent id="x"><linkEventDefinition name="L"/></intermediateThrowEvent>"#),
+        "no link catch event named 'L'",
+    );
+}
+
+#[test]
+fn an_unknown_function_is_an_error_and_builtins_are_not() {
+    one_error(
+        &format!(r#"{START}<scriptTask id="x"><script>y = custom_function(1) + len([1])</script></scriptTask>"#),
+        "calls 'custom_function'",
+    );
+    one_error(
+        &format!(
+            r#"{START}<exclusiveGateway id="x" default="d"/><sequenceFlow id="c" sourceRef="x" targetRef="e"><conditionExpression>is_ok(v)</conditionExpression></sequenceFlow>
+            <sequenceFlow id="d" sourceRef="x" targetRef="e"/><endEvent id="e"/>"#
+        ),
+        "calls 'is_ok'",
+    );
+    assert!(errors(&format!(
+        r#"{START}<scriptTask id="x"><script>y = str(len(xs)) + 'f(x)'
+xs.append(max(1, 2))</script></scriptTask>"#
+    ))
+    .is_empty());
+}
+
+#[test]
+fn a_called_process_that_exists_nowhere_is_an_error() {
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"><process id="p"><startEvent id="s"/>
+      <sequenceFlow id="a" sourceRef="s" targetRef="c"/><callActivity id="c" calledElement="elsewhere"/></process></definitions>"#;
+    let (defs, diags) = parse("v.bpmn", xml.as_bytes());
+    assert!(
+        diags.iter().all(|d| !d.is_error()),
+        "the file alone cannot tell: {diags:?}"
+    );
+    let missing = missing_called_processes(&defs, |_| false);
+    assert_eq!(missing.len(), 1);
+    assert!(
+        missing[0].to_string().contains("calls process 'elsewhere'"),
+        "{}",
+        missing[0]
+    );
+    assert!(missing_called_processes(&defs, |c| c == "elsewhere").is_empty());
+}
