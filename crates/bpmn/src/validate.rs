@@ -453,7 +453,7 @@ impl Validator<'_> {
                     format!("{} '{}' is empty (a collapsed subprocess with nothing inside)", e.kind.tag(), e.id),
                     "model its content (a start event, the activities, an end event), or make it a task or a callActivity",
                 );
-            } else if !p.children(Some(&e.id)).any(|c| can_start(c)) {
+            } else if !p.children(Some(&e.id)).any(can_start) {
                 self.error(
                     e.position,
                     format!(

@@ -261,3 +261,23 @@ proptest! {
         let _ = run_script(&format!("x = {src}\nx += a\nx -= b\nx *= b\nx //= a\nx %= b\nx **= 2"), &mut v.clone());
     }
 }
+
+#[test]
+fn the_deepest_expressions_the_limits_allow_run_on_a_2_mib_thread() {
+    // max_depth is capped at MAX_DEPTH_CEILING; up to there the parser and the evaluator grow
+    // their stack as they go, and dropping the tree fits in what is left
+    let limits = EvalLimits {
+        max_depth: usize::MAX,
+        ..EvalLimits::default()
+    };
+    let n = servicetask_bpmn::expr::MAX_DEPTH_CEILING / 2 - 10;
+    let neg = format!("{}1{}", "(-".repeat(n), ")".repeat(n));
+    let e = Expression::parse_with(&neg, &limits).unwrap();
+    assert_eq!(e.eval_with(&[], &limits).unwrap(), json!(1));
+    let sum = vec!["1"; 2 * n].join(" + ");
+    let e = Expression::parse_with(&sum, &limits).unwrap();
+    assert_eq!(e.eval_with(&[], &limits).unwrap(), json!(2 * n));
+    let deeper = vec!["1"; 3 * n].join(" + ");
+    let err = Expression::parse_with(&deeper, &limits).unwrap_err();
+    assert!(err.message.contains("max_depth = 2000"), "{err}");
+}

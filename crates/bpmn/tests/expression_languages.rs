@@ -182,3 +182,28 @@ fn expressions_deeper_than_the_limit_are_validate_errors() {
     };
     assert!(errors(&validate_with(&defs, &roomy)).is_empty());
 }
+
+#[test]
+fn expressions_that_fail_whatever_the_variables_are_validate_errors() {
+    for cond in [
+        "9223372036854775807 + 1 &gt; 0",
+        "1 // 0 == 1",
+        "'ab' * 100000000000 == ''",
+        "=\"a\" &lt; 1 and 2 ** 64 &gt; 0",
+    ] {
+        let (_, diags) = parse("l.bpmn", model("", &flow("", cond)).as_bytes());
+        let errs = errors(&diags);
+        if cond.starts_with('=') {
+            // FEEL: wrong types are null, not errors, and its integers do not overflow
+            assert!(errs.is_empty(), "{cond}: {errs:#?}");
+        } else {
+            assert!(
+                errs.iter().any(|e| e.contains("fails whatever the variables")),
+                "{cond}: {errs:#?}"
+            );
+        }
+    }
+    // a condition over variables is checked at run time
+    let (_, diags) = parse("l.bpmn", model("", &flow("", "x // 0 == 1")).as_bytes());
+    assert!(errors(&diags).is_empty(), "{diags:?}");
+}

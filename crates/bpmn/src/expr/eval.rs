@@ -5,7 +5,7 @@
 //! [`EvalLimits`]: super::EvalLimits
 
 use super::builtins::{call, call_kw, format_spec, method, truthy};
-use super::limits::{exceeded, measure, Budget, SLOT};
+use super::limits::{exceeded, grow_stack, measure, Budget, SLOT};
 use super::ops::{as_i64, binary, char_at, compare, equal, index_ref, negate, type_name};
 use super::parser::{BinOp, Expr, FPart};
 use super::{Dialect, ExprError};
@@ -109,7 +109,7 @@ pub(crate) fn eval(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> 
         ));
     }
     env.depth += 1;
-    let r = eval_node(e, env);
+    let r = grow_stack(|| eval_node(e, env));
     env.depth -= 1;
     r
 }

@@ -21,7 +21,7 @@ pub struct EvalLimits {
     pub max_bytes: u64,
     /// Nesting depth of an expression tree (parentheses, operator chains, calls) and of the
     /// lists and objects an evaluation builds. Default 100 (a value nested deeper could not
-    /// be stored: JSON readers stop at 128).
+    /// be stored: JSON readers stop at 128); at most [`MAX_DEPTH_CEILING`].
     pub max_depth: usize,
     /// Items in one list or object an evaluation builds (`range`, comprehensions, repetition,
     /// `split`, concatenation). Default 1 million.
@@ -41,6 +41,18 @@ impl Default for EvalLimits {
             max_string_len: 10_000_000,
         }
     }
+}
+
+/// The highest `max_depth` honoured: the parser and the evaluator grow their stack as they
+/// recurse ([`grow_stack`]), but dropping, cloning or printing a tree recurses on the thread's
+/// own stack, and 2,000 levels of that fit in a few hundred KiB.
+pub const MAX_DEPTH_CEILING: usize = 2_000;
+
+/// Runs `f` with at least 128 KiB of stack left, moving to a fresh 1 MiB segment when the
+/// current one runs low (stacker, as rustc does for its recursive passes). The parser and the
+/// evaluator call it at each level, so no configured depth overflows a 2 MiB thread.
+pub(crate) fn grow_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 1024 * 1024, f)
 }
 
 /// Bytes one value slot is counted as (the size of a `serde_json::Value`).

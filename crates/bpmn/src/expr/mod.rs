@@ -83,7 +83,7 @@ use parser::{Parser, Stmt};
 use serde_json::{Map, Value};
 
 pub use builtins::{to_display_string, truthy};
-pub use limits::EvalLimits;
+pub use limits::{EvalLimits, MAX_DEPTH_CEILING};
 
 /// Which expression style a source text is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +210,24 @@ impl Expression {
                 parser::Expr::Lit(v @ Value::Number(_)) => ops::negate(v).ok(),
                 _ => None,
             },
+            _ => None,
+        }
+    }
+
+    /// The error this expression ends in whatever the variables, if it reads none and fails
+    /// (`2 ** 64`, `1 // 0`, `'a' * 100000000000`): a static error `validate` can report.
+    /// Evaluated within `limits` and at most 100,000 steps; running out of steps is not
+    /// reported (a run may have more).
+    pub fn static_error(&self, limits: &EvalLimits) -> Option<ExprError> {
+        if self.expr.reads_variables() {
+            return None;
+        }
+        let limits = EvalLimits {
+            max_steps: limits.max_steps.min(100_000),
+            ..*limits
+        };
+        match self.eval_with(&[], &limits) {
+            Err(e) if !e.message.contains("EvalLimits::max_steps") => Some(e),
             _ => None,
         }
     }

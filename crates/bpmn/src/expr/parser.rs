@@ -1,6 +1,7 @@
 //! Pratt parser of the expression language: tokens to an [`Expr`] tree, and script lines to statements.
 
 use super::lexer::{tokenize, Spanned, Tok};
+use super::limits::{grow_stack, MAX_DEPTH_CEILING};
 use super::{Dialect, ExprError};
 use serde_json::Value;
 
@@ -67,6 +68,39 @@ pub(crate) enum Expr {
         iter: Box<Expr>,
         cond: Box<Expr>,
     },
+}
+
+impl Expr {
+    /// True when the expression reads a variable (or the variables in scope): its value then
+    /// depends on the run. A tree's height is bounded by the parser, so this recursion is too.
+    pub(crate) fn reads_variables(&self) -> bool {
+        grow_stack(|| self.reads_variables_here())
+    }
+
+    fn reads_variables_here(&self) -> bool {
+        let any = |es: &[Expr]| es.iter().any(Expr::reads_variables);
+        match self {
+            Expr::Lit(_) => false,
+            Expr::Var(_) => true,
+            Expr::Call(name, args) => matches!(name.as_str(), "vars" | "globals" | "locals") || any(args),
+            Expr::Attr(e, _) | Expr::Neg(e) | Expr::Not(e) | Expr::Kw(_, e) => e.reads_variables(),
+            Expr::Index(a, b) | Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                a.reads_variables() || b.reads_variables()
+            }
+            Expr::Range { start, end } => start.reads_variables() || end.reads_variables(),
+            Expr::Method(base, _, args) => base.reads_variables() || any(args),
+            Expr::List(items) => any(items),
+            Expr::Dict(entries) => entries.iter().any(|(k, v)| k.reads_variables() || v.reads_variables()),
+            Expr::FString(parts) => parts
+                .iter()
+                .any(|p| matches!(p, FPart::Expr(e, _) if e.reads_variables())),
+            Expr::IfElse { cond, then, otherwise } => {
+                cond.reads_variables() || then.reads_variables() || otherwise.reads_variables()
+            }
+            // the loop variable is a read too: conservative, never wrong
+            Expr::Comp { .. } | Expr::Quantified { .. } => true,
+        }
+    }
 }
 
 /// A part of an f-string.
@@ -157,7 +191,7 @@ impl Parser {
             pos: 0,
             dialect,
             depth: 0,
-            max_depth,
+            max_depth: max_depth.min(MAX_DEPTH_CEILING),
         })
     }
 
@@ -328,7 +362,7 @@ impl Parser {
     /// Parses an expression whose operators bind tighter than `min_bp`.
     pub(crate) fn expr(&mut self, min_bp: u8) -> Result<Expr, ExprError> {
         let entry = self.depth;
-        let r = self.deeper().and_then(|()| self.expr_inner(min_bp));
+        let r = self.deeper().and_then(|()| grow_stack(|| self.expr_inner(min_bp)));
         self.depth = entry;
         r
     }
