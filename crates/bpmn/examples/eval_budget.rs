@@ -13,7 +13,10 @@ fn main() {
             "nested loops with a comprehension",
             "for i in range(1000000):\n    xs = [j for j in range(1000)]",
         ),
-        ("a 9 MB string appended in a loop", "s = 'x' * 9000000\nparts = []\nwhile True:\n    parts.append(s)"),
+        (
+            "a 9 MB string appended in a loop",
+            "s = 'x' * 9000000\nparts = []\nwhile True:\n    parts.append(s)",
+        ),
         ("s += s", "s = 'x'\nwhile True:\n    s += s"),
         ("x = [x]", "x = []\nwhile True:\n    x = [x]"),
         (
