@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use servicetask_engine::TaskHandler;
-use servicetask_store::{SqliteStore, Store};
+use servicetask_store::{PostgresStore, SqliteStore, Store};
 use servicetask_worker::{Host, HostConfig, Metrics, Worker, WorkerConfig};
 
 /// How `servicetask serve` runs.
@@ -78,30 +78,36 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),
-    /// The database URL names a backend this build does not have.
-    #[error("{0}")]
-    Unsupported(String),
 }
 
-/// Opens the store named by `database`: a `postgres://` URL, else a SQLite file path.
-pub fn open_store(database: &str) -> Result<Arc<dyn Store>, ServerError> {
+/// Opens the store named by `database`: a `postgres://` URL (one of many nodes; a pool of
+/// `connections`), else a SQLite file path.
+pub async fn open_store(database: &str, connections: usize) -> Result<Arc<dyn Store>, ServerError> {
+    let failed = |source| ServerError::Store {
+        database: redact_url(database),
+        source,
+    };
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err(ServerError::Unsupported(
-            "the PostgreSQL backend is not built yet: give a SQLite file path".into(),
-        ));
+        let store = PostgresStore::connect(database, connections).await.map_err(failed)?;
+        return Ok(Arc::new(store));
     }
     let path = PathBuf::from(database);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| ServerError::Store {
-            database: database.to_string(),
-            source: servicetask_store::StoreError::Database(e.to_string()),
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| failed(servicetask_store::StoreError::Database(e.to_string())))?;
     }
-    let store = SqliteStore::open(&path).map_err(|source| ServerError::Store {
-        database: database.to_string(),
-        source,
-    })?;
-    Ok(Arc::new(store))
+    Ok(Arc::new(SqliteStore::open(&path).map_err(failed)?))
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(database: &str) -> String {
+    match (database.find("://"), database.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &database[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &database[..scheme + 3], &database[at..])
+        }
+        _ => database.to_string(),
+    }
 }
 
 /// Serves until SIGTERM or Ctrl-C, running jobs through `handler`; prints the address it
@@ -116,7 +122,7 @@ pub async fn serve_until(
     handler: Arc<dyn TaskHandler>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let store = open_store(&config.database)?;
+    let store = open_store(&config.database, config.worker.max_in_flight + 8).await?;
     let meter = opentelemetry::global::meter("servicetask-server");
     let metrics = Arc::new(Metrics::with_meter(&meter));
     let host = Arc::new(Host::new(

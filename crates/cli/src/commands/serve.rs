@@ -13,7 +13,9 @@ use crate::Tasks;
 
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
-    let runner = Runner::builder().build();
+    // telemetry where the standard OTEL_* variables say (none when they say nothing)
+    let telemetry = servicetask::telemetry::init()?;
+    let runner = Runner::builder().telemetry(telemetry.telemetry()).build();
     tasks.register_into(&runner)?;
     let redact = runner.sensitive_variables().into_iter().map(str::to_string).collect();
     let unknown = if a.stub_unknown {
@@ -37,6 +39,8 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
         },
         redact,
     };
-    servicetask_server::serve(config, handler).await?;
+    let served = servicetask_server::serve(config, handler).await;
+    telemetry.shutdown(Duration::from_secs(5));
+    served?;
     Ok(super::exit::OK)
 }

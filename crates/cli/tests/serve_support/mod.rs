@@ -1,0 +1,193 @@
+//! Shared by the tests of `servicetask serve`: a real server process (started, killed with -9,
+//! stopped with SIGTERM or SIGSTOP), and a small JSON client over real HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// A running `servicetask serve`.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `servicetask serve` on a free port over `database` with `extra` flags and waits
+    /// until it listens.
+    pub fn start(database: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_servicetask"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--database"])
+            .arg(database)
+            .args(["--poll-ms", "20"])
+            .args(extra)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start servicetask serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Server { child, base: addr }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it with SIGKILL and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{signal} {}", self.pid());
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        self.child.wait().expect("wait")
+    }
+
+    /// A client for it.
+    pub fn client(&self, token: Option<&str>) -> Client {
+        Client::new(&self.base, token)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A JSON client: every call returns the status and the body (JSON, or a string).
+pub struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client of `base`, sending `token` when given.
+    pub fn new(base: &str, token: Option<&str>) -> Client {
+        Client {
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: base.to_string(),
+            token: token.map(str::to_string),
+        }
+    }
+
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Result<(u16, String, Value), reqwest::Error> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let res = req.send()?;
+        let status = res.status().as_u16();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = res.text()?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, ct, body))
+    }
+
+    /// GET `path`.
+    pub fn get(&self, path: &str) -> Result<(u16, String, Value), reqwest::Error> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    /// POST `body` as JSON to `path`.
+    pub fn post(&self, path: &str, body: &Value) -> Result<(u16, String, Value), reqwest::Error> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+    }
+
+    /// POST raw bytes with a content type.
+    pub fn post_raw(&self, path: &str, ct: &str, body: Vec<u8>) -> Result<(u16, String, Value), reqwest::Error> {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", ct)
+                .body(body),
+        )
+    }
+
+    /// Deploys `xml` as `name`; panics unless it is created.
+    pub fn deploy(&self, name: &str, xml: &str) -> Value {
+        let (status, _, body) = self
+            .post("/v1/deployments", &json!({"name": name, "xml": xml}))
+            .unwrap();
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Polls GET `path` until `done` holds of the body, for at most `within`.
+    pub fn wait_until(&self, path: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Ok((200, _, body)) = self.get(path) {
+                if done(&body) {
+                    return body;
+                }
+                if start.elapsed() > within {
+                    panic!("GET {path} never came to the expected state: {body}");
+                }
+            }
+            assert!(start.elapsed() < within, "GET {path} never answered");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// The crash test's process: three `ledger_append` tasks, a timer of `timer`, a user task.
+pub fn ledger_process(timer: &str) -> String {
+    format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="ledger" isExecutable="true">
+  <startEvent id="start"/><sequenceFlow id="f1" sourceRef="start" targetRef="a"/>
+  <serviceTask id="a" implementation="ledger_append"/><sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
+  <serviceTask id="b" implementation="ledger_append"/><sequenceFlow id="f3" sourceRef="b" targetRef="wait"/>
+  <intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>{timer}</timeDuration></timerEventDefinition></intermediateCatchEvent>
+  <sequenceFlow id="f4" sourceRef="wait" targetRef="c"/>
+  <serviceTask id="c" implementation="ledger_append"/><sequenceFlow id="f5" sourceRef="c" targetRef="review"/>
+  <userTask id="review"/><sequenceFlow id="f6" sourceRef="review" targetRef="end"/>
+  <endEvent id="end"/></process></definitions>"#
+    )
+}
+
+/// A fresh folder for one test's database and ledger.
+pub fn workdir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db");
+    let ledger = dir.path().join("ledger.txt");
+    (dir, db, ledger)
+}
