@@ -64,7 +64,7 @@
 //! |---|---|---|
 //! | `max_steps` | 10,000,000 | nodes evaluated, loop iterations, items built or copied: one budget for a whole script, nested loops and comprehensions included |
 //! | `max_bytes` | 64 MiB | estimated bytes of what an expression builds, plus what a script's variables grow by; checked before allocating |
-//! | `max_depth` | 100 | nesting of an expression tree (parentheses, calls, and each operator of a chain such as `1 + 1 + ...`) and of the values built |
+//! | `max_depth` | 100 (at most 2,000) | nesting of an expression tree (parentheses, calls, and each operator of a chain such as `1 + 1 + ...`) and of the values built; the parser and the evaluator grow their stack as they recurse, so any allowed depth runs on a 2 MiB thread |
 //! | `max_collection_len` | 1,000,000 | items of one list or object built (`range`, comprehensions, `*`, `split`, `+`) |
 //! | `max_string_len` | 10 MB | bytes of one string built (`+`, `*`, `join`, `replace`, f-strings) |
 //!
