@@ -7,7 +7,8 @@ usage: spiff_corpus.py CORPUS INPUTS EXPECTED [--check]
 CORPUS is ../shared/conformance/spiff-corpus; INPUTS (ours, hand-written) lists the runs a
 file needs: {"file", "process"?, "args": ["--data", JSON, "--human", JSON, "--hold", S,
 "--parser", P], "source": the SpiffWorkflow test module the inputs come from, "why"}. A file
-INPUTS does not name gets one run with no inputs. Each run goes through spiff_oracle.py, and
+INPUTS does not name gets one run with no inputs. Each folder's files are parsed the way that
+folder's tests parse them (bpmn/: BpmnParser, camunda/: CamundaParser, spiff/: SpiffBpmnParser). Each run goes through spiff_oracle.py, and
 EXPECTED gets one case per run in the format of conformance/bpmn/expected.json. With --check,
 EXPECTED is not written: the fresh result is compared with it and any difference fails.
 """
@@ -29,8 +30,13 @@ def corpus_files(corpus):
     return sorted(found)
 
 
+PARSERS = {'bpmn': 'bpmn', 'camunda': 'camunda', 'spiff': 'spiff'}  # as each folder's tests load it
+
+
 def request(corpus, run):
-    req = {'file': os.path.join(corpus, run['file']), 'process': run.get('process')}
+    folder = run['file'].split('/')[0]
+    req = {'file': os.path.join(corpus, run['file']), 'process': run.get('process'),
+           'parser': PARSERS.get(folder, 'auto')}
     args = run.get('args', [])
     for flag, value in zip(args[::2], args[1::2]):
         key = flag.lstrip('-')

@@ -44,6 +44,7 @@ import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
 
 BPMN = '{http://www.omg.org/spec/BPMN/20100524/MODEL}'
 MAX_ROUNDS = 2000
+MAX_COMPLETIONS = 900  # SpiffWorkflow ends an endless engine-only loop after 1000 steps as if complete
 MAX_DEPTH = 20  # subprocesses and call activities nested deeper fail: ends unbounded recursion
 MAX_TASKS = 5000  # a run whose task tree grows past this (unbounded fan-out) is cut short
 WALL_SECONDS = 20  # the default cap on one run's wall time ("wall" in a request)
@@ -79,6 +80,8 @@ def _recording_set_state(self, value):
     _set_state(self, value)
     if value == TaskState.COMPLETED and was != TaskState.COMPLETED:
         Log.completed.append(self)
+        if len(Log.completed) > MAX_COMPLETIONS:
+            limit('more than %d completions' % MAX_COMPLETIONS)
         if getattr(self.workflow, 'depth', 0) > MAX_DEPTH:
             limit('subprocesses nested more than %d deep' % MAX_DEPTH)
 
@@ -271,10 +274,15 @@ def run(request):
         wf, out['notes'] = drive(specs, data, human, hold, messages)
         out['completed'] = wf.is_completed()
         if out['completed']:
-            out['final_data'] = json.loads(json.dumps(wf.data, default=str))
+            # data objects are the process's variables (BPMN 2.0 §10.4.1); SpiffWorkflow files
+            # them under 'data_objects': they are listed with the other variables here
+            final = dict(wf.data)
+            final.update(final.pop('data_objects', None) or {})
+            out['final_data'] = json.loads(json.dumps(final, default=str))
     except Exception as e:
         out['error'] = first_line(e)
-        out['limit'] = Log.limit or isinstance(e, RecursionError)
+        # SpiffWorkflow's own failures (not the model's): its stack, its task tree
+        out['limit'] = Log.limit or isinstance(e, RecursionError) or type(e).__name__ == 'TaskNotFoundException'
     finally:
         signal.alarm(0)
     out['completed_bpmn_ids'] = [x for x in map(label, Log.completed) if x is not None]
