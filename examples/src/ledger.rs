@@ -16,6 +16,9 @@ use servicetask::{service_task, TaskContext, TaskError, TaskInput};
 pub struct LedgerAppend {
     /// The ledger file (created when missing).
     pub ledger: PathBuf,
+    /// Milliseconds to work before appending (a slow task, for tests of leases).
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 /// Output of `ledger_append`.
@@ -41,6 +44,9 @@ pub async fn ledger_append(cx: &TaskContext, input: LedgerAppend) -> Result<Ledg
             cx.process().element_id.as_deref().unwrap_or("-")
         ),
     };
+    if input.delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(input.delay_ms)).await;
+    }
     let line = format!("{key}\n");
     let path = input.ledger.clone();
     tokio::task::spawn_blocking(move || {
