@@ -162,7 +162,7 @@ impl ErrorClass {
             ErrorClass::Dependency => "an external dependency failed; check its health and logs",
             ErrorClass::Business => "handle this BPMN error code with an error boundary event in the process model",
             ErrorClass::Cancelled => "the execution was cancelled; start it again if it is still needed",
-            ErrorClass::Panic => "the task panicked: this is a bug in the task code; see the panic message",
+            ErrorClass::Panic => "the task panicked: this is a bug in the task code; the message gives the panic's kind (its text is not recorded: it may hold input), run the task in a test to see it",
             ErrorClass::Internal => "this is a bug; report it with the trace id",
         }
     }

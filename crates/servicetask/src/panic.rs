@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(kind_of(|| panic!("leaked {secret}")), "a panic with a message");
         assert_eq!(
             kind_of(|| {
-                let r: Result<(), String> = Err(secret.to_string());
+                let r: Result<(), String> = std::hint::black_box(Err(secret.to_string()));
                 r.unwrap()
             }),
             "unwrap of an Err"

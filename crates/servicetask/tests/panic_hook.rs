@@ -9,7 +9,7 @@ const CHILD: &str = "SERVICETASK_PANIC_HOOK_CHILD";
 
 #[service_task(name = "leaky")]
 async fn leaky(_cx: &TaskContext, secret: String) -> Result<u32, TaskError> {
-    let parsed: Result<u32, String> = Err(format!("cannot parse {secret}"));
+    let parsed: Result<u32, String> = std::hint::black_box(Err(format!("cannot parse {secret}")));
     Ok(parsed.unwrap())
 }
 

@@ -66,6 +66,6 @@ fn dropped_spans_are_counted_exactly_and_exported_as_a_metric() {
             }),
             _ => None,
         })
-        .last();
+        .next_back();
     assert_eq!(last_dropped, Some(dropped));
 }
