@@ -52,6 +52,8 @@ pub(crate) struct Ctx<'a> {
     pub foreign: Vec<crate::model::ForeignExpression>,
     /// Expressions read under a definitions-level language servicetask does not evaluate.
     pub under_foreign_default: usize,
+    /// Containers read inside one another at most (deeper ones are reported, not read).
+    pub max_nesting: usize,
 }
 
 fn attr_vendor<'a>(node: Node<'a, '_>, v: Vendor, name: &str) -> Option<&'a str> {

@@ -44,12 +44,18 @@ use std::path::Path;
 
 /// Parses and validates one BPMN file's bytes. `file` names it in diagnostics.
 pub fn parse(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnostic>) {
-    let (defs, mut diags) = parse::parse_only(file, bytes);
+    parse_with(file, bytes, &Limits::default())
+}
+
+/// Parses and validates one BPMN file's bytes within `limits` (file size, nesting, and what
+/// `validate_with` checks).
+pub fn parse_with(file: &str, bytes: &[u8], limits: &Limits) -> (Definitions, Vec<Diagnostic>) {
+    let (defs, mut diags) = parse::parse_only(file, bytes, limits);
     if !diags
         .iter()
         .any(|d| d.is_error() && d.message.starts_with("invalid XML") || d.message.starts_with("cannot decode"))
     {
-        diags.extend(validate(&defs));
+        diags.extend(validate_with(&defs, limits));
     }
     diags.sort_by_key(|d| (d.position.line, d.position.column));
     (defs, diags)

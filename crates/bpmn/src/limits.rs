@@ -1,5 +1,5 @@
-//! What a model may ask of the engine: the expression budget and the largest multi-instance
-//! batch. The engine enforces them at run time; `validate` checks the literal values against
+//! What a model may ask of the engine: the expression budget, the largest multi-instance
+//! batch, how deep subprocesses nest and how large a file may be. The engine enforces them at run time; `validate` checks the literal values against
 //! the same numbers, so a run never fails for a reason `validate` could have seen.
 
 use crate::expr::EvalLimits;
@@ -13,6 +13,12 @@ pub struct Limits {
     /// Instances one multi-instance activity may start: its `loopCardinality`, or the size
     /// of its input collection. Default 100,000.
     pub max_instances: u64,
+    /// Subprocesses an element may sit in, one inside the other. Default
+    /// [`crate::MAX_NESTING`] (64); deeper containers are reported at their line and column,
+    /// and not read.
+    pub max_nesting: usize,
+    /// XML nodes (elements, attributes, text) one file may hold. Default 2,000,000.
+    pub max_xml_nodes: u32,
 }
 
 impl Default for Limits {
@@ -20,6 +26,8 @@ impl Default for Limits {
         Limits {
             eval: EvalLimits::default(),
             max_instances: 100_000,
+            max_nesting: crate::validate::MAX_NESTING,
+            max_xml_nodes: 2_000_000,
         }
     }
 }

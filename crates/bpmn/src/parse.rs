@@ -4,9 +4,9 @@ use crate::binding::{self, Ctx};
 use crate::diagnostic::Diagnostic;
 use crate::encoding;
 use crate::expr::{self, Dialect};
+use crate::limits::Limits;
 use crate::line_index::LineIndex;
 use crate::model::*;
-use crate::validate::MAX_NESTING;
 use roxmltree::{Document, Node};
 
 /// The BPMN 2.0 model namespace.
@@ -71,7 +71,7 @@ fn formal_expression(node: Node, what: impl FnOnce() -> String, cx: &mut Ctx<'_>
 
 /// Parses BPMN bytes. Parsing never fails: an unreadable file gives empty definitions and an
 /// error diagnostic. Reference checks are done by [`crate::validate`], which [`crate::parse`] runs.
-pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnostic>) {
+pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definitions, Vec<Diagnostic>) {
     let mut defs = Definitions {
         file: file.to_string(),
         ..Definitions::default()
@@ -91,7 +91,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
     };
     let opts = roxmltree::ParsingOptions {
         allow_dtd: false,
-        nodes_limit: 2_000_000,
+        nodes_limit: limits.max_xml_nodes,
         ..Default::default()
     };
     let doc = match Document::parse_with_options(&text, opts) {
@@ -157,6 +157,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnost
                     language: defs.expression_language.as_deref(),
                     foreign: Vec::new(),
                     under_foreign_default: 0,
+                    max_nesting: limits.max_nesting,
                 };
                 read_container(child, None, 0, &mut p, &mut cx);
                 under_foreign_default += cx.under_foreign_default;
@@ -279,7 +280,7 @@ const IGNORED: &[&str] = &[
 
 /// Reads the flow elements and sequence flows directly inside `node`, which sits `depth`
 /// containers below its process, and those of the containers inside it down to
-/// [`MAX_NESTING`] levels (deeper ones are reported, not read: the recursion stays bounded).
+/// `Limits::max_nesting` levels (deeper ones are reported, not read: the recursion stays bounded).
 fn read_container(node: Node, parent: Option<&str>, depth: usize, p: &mut Process, cx: &mut Ctx<'_>) {
     for child in node.children().filter(|c| is_bpmn(*c)) {
         let tag = child.tag_name().name();
@@ -329,11 +330,14 @@ fn read_container(node: Node, parent: Option<&str>, depth: usize, p: &mut Proces
         let el = read_element(child, kind, id.clone(), parent, cx);
         p.elements.push(el);
         if kind.is_container() {
-            if depth >= MAX_NESTING {
+            if depth >= cx.max_nesting {
                 cx.diags.push(Diagnostic::error(
                     cx.file,
                     (cx.pos)(child),
-                    format!("{tag} '{id}' is nested more than {MAX_NESTING} levels deep; its contents are not read"),
+                    format!(
+                        "{tag} '{id}' is nested more than {} levels deep; its contents are not read",
+                        cx.max_nesting
+                    ),
                     "flatten the model: move deeply nested subprocesses into processes of their own and call them with callActivity",
                 ));
             } else {

@@ -150,13 +150,14 @@ impl Validator<'_> {
                     break;
                 };
                 depth += 1;
-                if depth > MAX_NESTING {
+                if depth > self.limits.max_nesting {
                     self.error(
                         e.position,
                         format!(
-                            "{} '{}' is nested more than {MAX_NESTING} subprocesses deep, or its subprocesses contain each other",
+                            "{} '{}' is nested more than {} subprocesses deep, or its subprocesses contain each other",
                             e.kind.tag(),
-                            e.id
+                            e.id,
+                            self.limits.max_nesting
                         ),
                         "flatten the model: move deeply nested subprocesses into processes of their own and call them with callActivity",
                     );
@@ -451,9 +452,9 @@ impl Validator<'_> {
         // the parser does not read the contents of a container nested deeper than
         // MAX_NESTING (and says so): it is not empty
         let depth = std::iter::successors(e.parent.as_deref(), |c| p.element(c).and_then(|x| x.parent.as_deref()))
-            .take(MAX_NESTING + 1)
+            .take(self.limits.max_nesting + 1)
             .count();
-        if is_subprocess && !e.triggered_by_event && depth < MAX_NESTING {
+        if is_subprocess && !e.triggered_by_event && depth < self.limits.max_nesting {
             let mut children = p.children(Some(&e.id)).peekable();
             if children.peek().is_none() {
                 self.error(
