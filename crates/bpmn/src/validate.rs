@@ -97,14 +97,6 @@ impl Validator<'_> {
         if self.foreign.contains(src.trim()) {
             return;
         }
-        let parsed = Expression::parse_with(src, &self.limits.eval).ok();
-        if let Some(e) = parsed.and_then(|x| x.static_error(&self.limits.eval)) {
-            self.error(
-                pos,
-                format!("{what} '{}' fails whatever the variables: {e}", src.trim()),
-                "fix the expression: it reads no variable, so every run would fail on it",
-            );
-        }
         if let Err(e) = Expression::parse_with(src, &self.limits.eval) {
             self.error(
                 pos,
@@ -490,6 +482,41 @@ impl Validator<'_> {
                     "add an intermediateCatchEvent with a linkEventDefinition of the same name",
                 );
             }
+        }
+        match &e.event {
+            Some(EventDefinition::Cancel) => {
+                let in_transaction = match e.kind {
+                    ElementKind::BoundaryEvent => e.attached_to.as_deref(),
+                    _ => e.parent.as_deref(),
+                }
+                .and_then(|c| p.element(c))
+                .is_some_and(|c| c.kind == ElementKind::Transaction);
+                if !in_transaction {
+                    self.error(
+                        e.position,
+                        format!("cancel event '{}' is not in (or on) a transaction", e.id),
+                        "cancel end events belong inside a <transaction>, cancel boundary events on one (BPMN 2.0 §10.5.6); use a terminate or error end event elsewhere",
+                    );
+                } else {
+                    self.error(
+                        e.position,
+                        format!(
+                            "cancel event '{}': this engine does not run transaction cancellation yet",
+                            e.id
+                        ),
+                        "use an error end event inside the subprocess and an error boundary event on it",
+                    );
+                }
+            }
+            Some(EventDefinition::Compensate) => self.error(
+                e.position,
+                format!(
+                    "compensation event '{}': this engine does not run compensation yet",
+                    e.id
+                ),
+                "undo the work explicitly: an error boundary event leading to the undoing activities",
+            ),
+            _ => {}
         }
         let scripts = [
             ("script", e.script.as_ref().map(|s| s.text.as_str())),

@@ -1,7 +1,8 @@
 //! What a run would fail on for static reasons is a `validate` error with the position and a
 //! fix: an empty timer, an empty (collapsed) subprocess or one with nothing to start, a link
 //! throw without its catch, a function the expression language does not have, a called process
-//! that exists nowhere.
+//! that exists nowhere, cancel and compensation events (not run yet; a cancel event outside a
+//! transaction is wrong anyway).
 
 use servicetask_bpmn::{missing_called_processes, parse, Diagnostic};
 
@@ -95,4 +96,23 @@ fn a_called_process_that_exists_nowhere_is_an_error() {
         missing[0]
     );
     assert!(missing_called_processes(&defs, |c| c == "elsewhere").is_empty());
+}
+
+#[test]
+fn cancel_and_compensation_events_are_errors() {
+    one_error(
+        &format!(r#"{START}<endEvent id="x"><cancelEventDefinition/></endEvent>"#),
+        "cancel event 'x' is not in (or on) a transaction",
+    );
+    one_error(
+        &format!(
+            r#"{START}<transaction id="x"><startEvent id="ts"/><sequenceFlow id="f" sourceRef="ts" targetRef="c"/>
+            <endEvent id="c"><cancelEventDefinition/></endEvent></transaction>"#
+        ),
+        "does not run transaction cancellation yet",
+    );
+    one_error(
+        &format!(r#"{START}<intermediateThrowEvent id="x"><compensateEventDefinition/></intermediateThrowEvent>"#),
+        "does not run compensation yet",
+    );
 }
