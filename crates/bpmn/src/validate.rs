@@ -97,6 +97,14 @@ impl Validator<'_> {
         if self.foreign.contains(src.trim()) {
             return;
         }
+        let parsed = Expression::parse_with(src, &self.limits.eval).ok();
+        if let Some(e) = parsed.and_then(|x| x.static_error(&self.limits.eval)) {
+            self.error(
+                pos,
+                format!("{what} '{}' fails whatever the variables: {e}", src.trim()),
+                "fix the expression: it reads no variable, so every run would fail on it",
+            );
+        }
         if let Err(e) = Expression::parse_with(src, &self.limits.eval) {
             self.error(
                 pos,
