@@ -22,13 +22,20 @@ use crate::Tasks;
 /// Environment variable naming the history database `run` writes and `report` reads.
 pub const ENV_HISTORY: &str = "SERVICETASK_HISTORY";
 
-/// The history database: `flag`, else `$SERVICETASK_HISTORY`, else `./servicetask-history.db`.
+/// The history database: `flag`, else `$SERVICETASK_HISTORY`, else `[history] path` in
+/// `servicetask.toml`, else `./servicetask-history.db`.
 pub fn history_path(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
         .or_else(|| {
             std::env::var_os(ENV_HISTORY)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
+        })
+        // a broken file is reported by the runner, every problem; here it only has no say
+        .or_else(|| {
+            servicetask::ConfigLoader::from_env()
+                .ok()
+                .and_then(|c| c.history().path.clone())
         })
         .unwrap_or_else(|| PathBuf::from("servicetask-history.db"))
 }
@@ -42,10 +49,10 @@ pub struct Records {
 
 impl RecordSink for Records {
     fn record(&self, record: ExecutionRecord) {
+        self.summary.lock().unwrap_or_else(|p| p.into_inner()).add(&record);
         if let Some(h) = &self.history {
             h.record(record);
         }
-        self.summary.lock().unwrap_or_else(|p| p.into_inner()).add(&record);
     }
 }
 

@@ -115,6 +115,8 @@ fn run_with_stub_and_unknown_task_incident() {
     assert_eq!(out.status.code(), Some(1), "an unknown task is an incident: {text}");
     assert!(text.contains("incident on t"), "{text}");
     assert!(text.contains("send_invoice"), "{text}");
+    // a retry in the same binary cannot help: the hint says how to get the task in
+    assert!(text.contains("build your own CLI") && !text.contains("--retry"), "{text}");
 }
 
 #[test]

@@ -221,3 +221,24 @@ async fn scenarios_as_a_rust_api() {
     );
     assert!(err.contains("incidents: expected [ship], got []"), "{err}");
 }
+
+/// `[history] path` in servicetask.toml is where `run` writes and `report` reads.
+#[test]
+fn the_history_path_from_the_file_is_shared_by_run_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("servicetask.toml"),
+        "[history]\npath = \"records/h.db\"\n",
+    )
+    .unwrap();
+    let bpmn = crate_dir().join("processes/order.bpmn");
+    let out = my_tasks(
+        &["run", bpmn.to_str().unwrap(), "--var", "sku=A-1", "--var", "quantity=1"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(dir.path().join("records/h.db").exists(), "{}", text(&out));
+    assert!(!dir.path().join("servicetask-history.db").exists());
+    let out = my_tasks(&["report"], dir.path());
+    assert!(text(&out).contains("ship_order"), "{}", text(&out));
+}

@@ -163,12 +163,17 @@ pub fn finish(
                     i.message.lines().next().unwrap_or(""),
                     i.error_class
                 );
-                println!(
-                    "    fix the cause, then: servicetask complete {} {} --retry --state {}",
-                    instance.id(),
-                    i.element_id,
-                    state.display()
-                );
+                if i.message.contains(servicetask::engine::UNKNOWN_TASK) {
+                    // a retry in this binary meets the same missing task
+                    println!("    this binary has no such task: build your own CLI with it (README: \"Your own tasks, your own CLI\"), or answer it with --mock TYPE=JSON or --stub");
+                } else {
+                    println!(
+                        "    fix the cause, then: servicetask complete {} {} --retry --state {}",
+                        instance.id(),
+                        i.element_id,
+                        state.display()
+                    );
+                }
             }
             if incidents.is_empty() {
                 exit::WAITING
@@ -184,9 +189,9 @@ pub fn finish(
     let shown: String = text.chars().take(600).collect();
     println!("Variables: {shown}{}", if text.len() > shown.len() { " …" } else { "" });
     session.capture.finish();
-    Ok(code)
-}
     if let Err(e) = history {
         eprintln!("error: this run's records are not in the history: {e}");
         return Ok(exit::HISTORY);
     }
+    Ok(code)
+}
