@@ -107,7 +107,8 @@ pub fn parse_date(text: &str) -> Result<i64, TimerError> {
     let y: i64 = dp.next().and_then(|s| s.parse().ok()).ok_or_else(err)?;
     let mo: i64 = dp.next().and_then(|s| s.parse().ok()).ok_or_else(err)?;
     let d: i64 = dp.next().and_then(|s| s.parse().ok()).ok_or_else(err)?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    // RFC 3339's four-digit years: the day arithmetic below cannot overflow within them
+    if !(0..=9999).contains(&y) || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return Err(err());
     }
     let (clock, offset_secs) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
@@ -118,6 +119,9 @@ pub fn parse_date(text: &str) -> Result<i64, TimerError> {
         let mut op = off[1..].split(':');
         let oh: i64 = op.next().and_then(|s| s.parse().ok()).ok_or_else(err)?;
         let om: i64 = op.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if !(0..=23).contains(&oh) || !(0..=59).contains(&om) {
+            return Err(err());
+        }
         (c, sign * (oh * 3600 + om * 60))
     } else {
         (time, 0)
@@ -130,7 +134,7 @@ pub fn parse_date(text: &str) -> Result<i64, TimerError> {
         .map(|s| s.parse().map_err(|_| err()))
         .transpose()?
         .unwrap_or(0.0);
-    if h > 23 || mi > 59 || !(0.0..61.0).contains(&s) {
+    if !(0..=23).contains(&h) || !(0..=59).contains(&mi) || !(0.0..61.0).contains(&s) {
         return Err(err());
     }
     // days from civil (Howard Hinnant's algorithm)

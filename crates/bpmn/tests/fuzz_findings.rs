@@ -111,3 +111,28 @@ fn an_element_inside_an_unknown_container_is_an_error() {
         "{diags:#?}"
     );
 }
+
+#[test]
+fn dates_with_a_year_or_offset_past_the_calendar_are_errors_not_overflows() {
+    // AFL++ on the expr target: each overflowed i64 in the day arithmetic (panicked with
+    // overflow checks on, gave a wrong time without)
+    for text in [
+        "2233777777724-01-01T0:0:00:00ZP777777777777I7777>=36",
+        "24-01-01T-912337243685477580",
+        "8888888882024-01-01T00:00:00Z",
+        "6136-11-026-10,10T-05375894125372429:12Z",
+        "2024-01-01T00:00:00+99999999999999:00",
+        "10000-01-01T00:00:00Z",
+    ] {
+        let e = servicetask_bpmn::timer::parse_date(text).expect_err(text);
+        assert_eq!(e.what, "date");
+    }
+    assert_eq!(
+        servicetask_bpmn::timer::parse_date("9999-12-31T23:59:59Z"),
+        Ok(253_402_300_799)
+    );
+    assert_eq!(
+        servicetask_bpmn::timer::parse_date("0000-01-01T00:00:00Z"),
+        Ok(-62_167_219_200)
+    );
+}

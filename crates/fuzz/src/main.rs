@@ -4,11 +4,13 @@
 //! servicetask-fuzz corpus [SHARED_DIR [OUT_DIR]]      seed corpus + dictionaries (default ../shared -> target/fuzz/corpus)
 //! servicetask-fuzz smoke [EXECS_PER_TARGET [SEED]]    replay seeds and regressions, then mutate (default 20000, 1)
 //! servicetask-fuzz replay TARGET FILE...              run files through one target, with timings
+//! servicetask-fuzz probe [MAX_SCALE]                  time large structured inputs (default 16000)
 //! ```
 //!
 //! The binary runs under the same 256 MiB allocation cap as the AFL++ harness.
 
 use servicetask_fuzz::alloc_cap::CappedAllocator;
+use servicetask_fuzz::probes::PROBES;
 use servicetask_fuzz::smoke::{self, SmokeConfig};
 use servicetask_fuzz::{corpus, Target};
 use std::path::{Path, PathBuf};
@@ -54,6 +56,13 @@ fn main() -> ExitCode {
             };
             smoke_run(execs, seed)
         }
+        Some("probe") => match arg(1).map_or(Ok(16_000), str::parse) {
+            Ok(max) => probe(max),
+            Err(_) => {
+                eprintln!("usage: servicetask-fuzz probe [MAX_SCALE]");
+                ExitCode::FAILURE
+            }
+        },
         Some("replay") if args.len() > 2 => {
             let Some(target) = Target::from_name(&args[1]) else {
                 eprintln!("unknown target {}: one of parse, validate, expr, run", args[1]);
@@ -73,7 +82,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: servicetask-fuzz corpus [SHARED [OUT]] | smoke [EXECS [SEED]] | replay TARGET FILE...");
+            eprintln!(
+                "usage: servicetask-fuzz corpus [SHARED [OUT]] | smoke [EXECS [SEED]] | replay TARGET FILE... | probe [MAX]"
+            );
             ExitCode::FAILURE
         }
     }
@@ -110,6 +121,34 @@ fn smoke_run(execs_per_target: u64, seed: u64) -> ExitCode {
     }
     if crashes > 0 {
         eprintln!("{crashes} crashing inputs saved under {}", cfg.findings.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Times every probe at scales 1,000, 4,000, 16,000, ... up to `max`; fails when one input
+/// takes longer than [`TIMEOUT`].
+fn probe(max: usize) -> ExitCode {
+    let mut slow = 0;
+    println!("{:<52} {:>7} {:>10} {:>12}", "probe (target)", "n", "bytes", "time");
+    for p in PROBES {
+        let mut n = 1_000;
+        while n <= max {
+            let input = (p.build)(n);
+            servicetask_fuzz::alloc_cap::set_current_input(&input);
+            let t0 = Instant::now();
+            p.target.exec(&input);
+            let took = t0.elapsed();
+            servicetask_fuzz::alloc_cap::clear_current_input();
+            let flag = if took > TIMEOUT { "  OVER 1 s" } else { "" };
+            slow += usize::from(took > TIMEOUT);
+            let name = format!("{} ({})", p.name, p.target.name());
+            println!("{name:<52} {n:>7} {:>10} {took:>12.1?}{flag}", input.len());
+            n *= 4;
+        }
+    }
+    if slow > 0 {
+        eprintln!("{slow} probes took longer than {TIMEOUT:?}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

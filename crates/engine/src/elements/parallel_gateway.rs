@@ -65,68 +65,106 @@ impl Instance {
 
 /// Per flow of `p`: true when it enters a parallel join and its source can only be reached
 /// through that join (a loop flow, see the module doc).
+///
+/// The graph (successors, entry points) is built once, so each join costs one walk over it:
+/// linear in the model per join, also for a gateway with thousands of flows.
 pub(crate) fn loop_flows(p: &Process) -> Vec<bool> {
-    let index: HashMap<&str, usize> = p.elements.iter().enumerate().map(|(i, e)| (e.id.as_str(), i)).collect();
     let mut out = vec![false; p.flows.len()];
-    for (j, join) in p.elements.iter().enumerate() {
-        if join.kind != ElementKind::ParallelGateway || join.incoming.len() < 2 {
-            continue;
-        }
-        let reached = reachable_avoiding(p, &index, join.parent.as_deref(), j);
-        for (fi, f) in p.flows.iter().enumerate() {
-            if f.target == join.id {
-                out[fi] = index.get(f.source.as_str()).is_none_or(|&s| !reached[s]);
-            }
+    let joins: Vec<usize> = p
+        .elements
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == ElementKind::ParallelGateway && e.incoming.len() >= 2)
+        .map(|(i, _)| i)
+        .collect();
+    if joins.is_empty() {
+        return out;
+    }
+    let graph = Graph::new(p);
+    let mut flows_into: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (fi, f) in p.flows.iter().enumerate() {
+        flows_into.entry(f.target.as_str()).or_default().push(fi);
+    }
+    for j in joins {
+        let join = &p.elements[j];
+        let reached = graph.reachable_avoiding(join.parent.as_deref(), j);
+        for &fi in flows_into.get(join.id.as_str()).into_iter().flatten() {
+            out[fi] = graph
+                .index
+                .get(p.flows[fi].source.as_str())
+                .is_none_or(|&s| !reached[s]);
         }
     }
     out
 }
 
-/// The elements of `container` reachable from its entry points (start events, elements
-/// without incoming flows) along sequence flows, boundary events and links, never passing
-/// element `avoid`.
-fn reachable_avoiding(p: &Process, index: &HashMap<&str, usize>, container: Option<&str>, avoid: usize) -> Vec<bool> {
-    let in_container = |e: &servicetask_bpmn::FlowElement| e.parent.as_deref() == container;
-    let is_link_catch = |e: &servicetask_bpmn::FlowElement| {
-        e.kind == ElementKind::IntermediateCatchEvent && matches!(e.event, Some(EventDefinition::Link { .. }))
-    };
-    let mut reached = vec![false; p.elements.len()];
-    let mut queue: VecDeque<usize> = p
-        .elements
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| in_container(e) && !e.triggered_by_event)
-        .filter(|(_, e)| {
-            e.kind == ElementKind::StartEvent
-                || (e.incoming.is_empty() && e.kind != ElementKind::BoundaryEvent && !is_link_catch(e))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    while let Some(i) = queue.pop_front() {
-        if i == avoid || reached[i] {
-            continue;
-        }
-        reached[i] = true;
-        let el = &p.elements[i];
-        let flows = p.flows.iter().filter(|f| f.source == el.id).map(|f| f.target.as_str());
-        let boundaries = p.boundary_events(&el.id).map(|b| b.id.as_str());
-        let links = match &el.event {
-            Some(EventDefinition::Link { name }) if el.kind == ElementKind::IntermediateThrowEvent => p
-                .elements
-                .iter()
-                .filter(|c| in_container(c) && is_link_catch(c))
-                .filter(|c| matches!(&c.event, Some(EventDefinition::Link { name: n }) if n == name))
-                .map(|c| c.id.as_str())
-                .collect(),
-            _ => Vec::new(),
+/// The elements of a process as a graph: what follows each element along sequence flows,
+/// boundary events and links, and where each container's paths begin.
+struct Graph<'p> {
+    index: HashMap<&'p str, usize>,
+    successors: Vec<Vec<usize>>,
+    /// Per container: its start events and elements without incoming flows (neither boundary
+    /// events nor link catches), outside event subprocesses.
+    entries: HashMap<Option<&'p str>, Vec<usize>>,
+}
+
+impl<'p> Graph<'p> {
+    fn new(p: &'p Process) -> Self {
+        let is_link_catch = |e: &FlowElement| {
+            e.kind == ElementKind::IntermediateCatchEvent && matches!(e.event, Some(EventDefinition::Link { .. }))
         };
-        for next in flows.chain(boundaries).chain(links) {
-            if let Some(&n) = index.get(next) {
-                queue.push_back(n);
+        let index: HashMap<&str, usize> = p.elements.iter().enumerate().map(|(i, e)| (e.id.as_str(), i)).collect();
+        let mut successors = vec![Vec::new(); p.elements.len()];
+        for f in &p.flows {
+            if let (Some(&s), Some(&t)) = (index.get(f.source.as_str()), index.get(f.target.as_str())) {
+                successors[s].push(t);
             }
         }
+        let mut catches: HashMap<(Option<&str>, Option<&str>), Vec<usize>> = HashMap::new();
+        let mut entries: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
+        for (i, e) in p.elements.iter().enumerate() {
+            if let Some(&a) = e.attached_to.as_deref().and_then(|a| index.get(a)) {
+                successors[a].push(i);
+            }
+            if let (true, Some(EventDefinition::Link { name })) = (is_link_catch(e), &e.event) {
+                catches
+                    .entry((e.parent.as_deref(), name.as_deref()))
+                    .or_default()
+                    .push(i);
+            }
+            let entry = e.kind == ElementKind::StartEvent
+                || (e.incoming.is_empty() && e.kind != ElementKind::BoundaryEvent && !is_link_catch(e));
+            if entry && !e.triggered_by_event {
+                entries.entry(e.parent.as_deref()).or_default().push(i);
+            }
+        }
+        for (i, e) in p.elements.iter().enumerate() {
+            if let (ElementKind::IntermediateThrowEvent, Some(EventDefinition::Link { name })) = (e.kind, &e.event) {
+                if let Some(c) = catches.get(&(e.parent.as_deref(), name.as_deref())) {
+                    successors[i].extend(c);
+                }
+            }
+        }
+        Graph {
+            index,
+            successors,
+            entries,
+        }
     }
-    reached
+
+    /// The elements reachable from `container`'s entry points, never passing element `avoid`.
+    fn reachable_avoiding(&self, container: Option<&str>, avoid: usize) -> Vec<bool> {
+        let mut reached = vec![false; self.successors.len()];
+        let mut queue: VecDeque<usize> = self.entries.get(&container).cloned().unwrap_or_default().into();
+        while let Some(i) = queue.pop_front() {
+            if i == avoid || reached[i] {
+                continue;
+            }
+            reached[i] = true;
+            queue.extend(self.successors[i].iter().copied().filter(|&n| !reached[n]));
+        }
+        reached
+    }
 }
 
 #[cfg(test)]
