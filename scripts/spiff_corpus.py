@@ -44,12 +44,20 @@ def request(corpus, run):
     return req
 
 
+def first_process(path):
+    """The id of the file's first process, executable or not ('' when it has none)."""
+    try:
+        found = spiff_oracle.etree.parse(path).getroot().find('.//' + spiff_oracle.BPMN + 'process')
+    except Exception:
+        return ''
+    return found.get('id', '') if found is not None else ''
+
+
 def case(corpus, run):
     out = spiff_oracle.run(request(corpus, run))
     process = out['process']
     if process is None:  # rejected before a process was chosen: name the file's first one
-        procs, _called, _collabs = spiff_oracle.ids_in(os.path.join(corpus, run['file']))
-        process = procs[0] if procs else ''
+        process = first_process(os.path.join(corpus, run['file']))
     return {
         'file': run['file'],
         'process': process,
