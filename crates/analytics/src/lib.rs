@@ -2,7 +2,7 @@
 //!
 //! Pure functions and small structs over
 //! [`ExecutionRecord`](servicetask_core::record::ExecutionRecord)s; no I/O except the NAB
-//! evaluation helpers (`nab::read_*`) and what the caller does with the rendered report.
+//! evaluation helpers (`nab::read_*`); rendering is the `servicetask-report` crate's.
 //!
 //! | module | what |
 //! |---|---|
@@ -12,21 +12,22 @@
 //! | [`predict`] | a metric against input size: complexity class, power law, intervals; [`predict::Forecaster`] per task for duration, CPU and memory, and for batches |
 //! | [`trends`] | Mann-Kendall, Theil-Sen, PELT change points, plain statements |
 //! | [`recommend`] | rules that tell an operator what to do |
-//! | [`report`] | [`report::ReportData`], rendered as terminal text or a self-contained HTML page |
+//! | [`report`] | [`report::ReportData`] built record by record in bounded memory ([`report::ReportBuilder`]); rendered by the `servicetask-report` crate |
+//! | [`bounded`] | reservoir sample, Space-Saving top-k, thinned series: summaries of unbounded streams |
 //!
 //! # Wiring
 //!
 //! The runner, for each finished execution: `monitor.observe_and_flag(&mut record)` (emit one
 //! `servicetask.anomaly` span event and one `servicetask.anomalies` increment per returned
 //! anomaly), then hands the record to the history writer (`servicetask_history::HistoryWriter`, a
-//! `RecordSink`). The `servicetask report` command loads records from the history store and
-//! calls [`report::ReportData::from_records`], then [`report::render_terminal`] or
-//! [`report::render_html`].
+//! `RecordSink`). The `servicetask report` command streams records from the history store
+//! (`HistoryStore::for_each_record`) into a [`report::ReportBuilder`], then renders the
+//! [`report::ReportData`] with the `servicetask-report` crate.
 //!
 //! ```
 //! use servicetask_analytics::anomaly::AnomalyMonitor;
 //! use servicetask_analytics::predict::Forecaster;
-//! use servicetask_analytics::report::{render_terminal, ReportData, ReportOptions};
+//! use servicetask_analytics::report::{ReportData, ReportOptions};
 //! use servicetask_core::record::{ExecutionRecord, OutcomeKind};
 //!
 //! let mut monitor = AnomalyMonitor::default();
@@ -40,11 +41,12 @@
 //! }
 //! let expected = Forecaster::from_records(&history).predict("resize", 10_000.0).unwrap();
 //! assert!((expected.expected - 0.1).abs() < 1e-3); // 10 µs per item
-//! let text = render_terminal(&ReportData::from_records(&history, &ReportOptions::default()));
-//! assert!(text.contains("O(n)"));
+//! let data = ReportData::from_records(&history, &ReportOptions::default());
+//! assert_eq!(data.tasks[0].model.as_ref().unwrap().class.as_deref(), Some("O(n)"));
 //! ```
 
 pub mod anomaly;
+pub mod bounded;
 mod error;
 pub mod nab;
 pub mod percentiles;

@@ -37,7 +37,7 @@ pub struct PercentileSummary {
     pub p99: f64,
 }
 
-fn new_sketch() -> DDSketch {
+pub(crate) fn new_sketch() -> DDSketch {
     DDSketch::new(Config::new(RELATIVE_ERROR, 2048, 1e-9))
 }
 

@@ -74,6 +74,38 @@ impl Complexity {
             Complexity::Quadratic => "O(n^2)",
         }
     }
+
+    /// The power-law exponents `b` of `c + a·n^b` this class is consistent with (over the size
+    /// ranges a history covers, `n log n` looks like `n^1.0` to `n^1.5`, `log n` like a small
+    /// power).
+    pub fn exponent_range(self) -> (f64, f64) {
+        match self {
+            Complexity::Constant => (f64::NEG_INFINITY, 0.15),
+            Complexity::Log => (0.0, 0.6),
+            Complexity::Linear => (0.8, 1.2),
+            Complexity::NLogN => (1.0, 1.5),
+            Complexity::Quadratic => (1.6, 2.4),
+        }
+    }
+}
+
+/// Mean relative error above which a size model is not named: the report says "no reliable
+/// model" instead of a class.
+pub const MAX_RELIABLE_ERROR: f64 = 0.25;
+
+/// What a report says about a size model: the class it names (or none), and its error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVerdict {
+    /// The chosen class, when its error is at most [`MAX_RELIABLE_ERROR`].
+    pub class: Option<Complexity>,
+    /// The best class's mean relative error on the history.
+    pub mean_rel_error: f64,
+    /// The power-law exponent, only when it agrees with the class (see
+    /// [`Complexity::exponent_range`]); a disagreeing exponent is never shown beside a class.
+    pub power_exponent: Option<f64>,
+    /// One line: `O(n) (mean relative error 4.1%; power law exponent 1.02)`, or `no reliable
+    /// model (the best fit, O(n), is off by 48.0% on average; a model is named up to 25%)`.
+    pub text: String,
 }
 
 /// One fitted curve `y = c + a·g(n)` with its mean relative error on the training points.
@@ -312,11 +344,37 @@ impl SizeModel {
         input_sizes.iter().map(|&n| self.predict(n)).collect()
     }
 
-    /// Whether the metric grows faster than linearly with input size (class above `O(n)`, or a
-    /// power-law exponent above 1.2).
+    /// Whether the metric grows faster than linearly with input size: the class is above
+    /// `O(n)` (the power law is not consulted on its own, so the two never disagree).
     pub fn superlinear(&self) -> bool {
         matches!(self.best.class, Complexity::NLogN | Complexity::Quadratic)
-            || self.power.is_some_and(|p| p.b > 1.2 && p.a > 0.0)
+    }
+
+    /// What a report should say about this model (see [`ModelVerdict`]).
+    pub fn verdict(&self) -> ModelVerdict {
+        let err = self.best.mean_rel_error;
+        let name = self.best.class.notation();
+        if err.is_nan() || err > MAX_RELIABLE_ERROR {
+            return ModelVerdict {
+                class: None,
+                mean_rel_error: err,
+                power_exponent: None,
+                text: format!(
+                    "no reliable model (the best fit, {name}, is off by {:.1}% on average; a model is named up to {:.0}%)",
+                    err * 100.0,
+                    MAX_RELIABLE_ERROR * 100.0
+                ),
+            };
+        }
+        let (lo, hi) = self.best.class.exponent_range();
+        let power_exponent = self.power.map(|p| p.b).filter(|b| (lo..=hi).contains(b));
+        let power = power_exponent.map_or(String::new(), |b| format!("; power law exponent {b:.2}"));
+        ModelVerdict {
+            class: Some(self.best.class),
+            mean_rel_error: err,
+            power_exponent,
+            text: format!("{name} (mean relative error {:.1}%{power})", err * 100.0),
+        }
     }
 }
 

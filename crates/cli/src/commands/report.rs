@@ -1,11 +1,15 @@
 //! `servicetask report`: the execution history as tables with sparklines, and as an HTML page.
+//!
+//! The history is streamed a chunk at a time into a `ReportBuilder` (bounded memory, however
+//! many records: BENCHMARKS.md), then rendered by `servicetask-report`.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
-use servicetask_analytics::report::{render_html, render_terminal, ReportData, ReportOptions};
+use servicetask_analytics::report::{ReportBuilder, ReportOptions};
 use servicetask_history::{HistoryStore, RecordQuery, SqliteStore};
+use servicetask_report::{render_html, render_terminal};
 
 use super::exit;
 use crate::flags::ReportArgs;
@@ -32,6 +36,9 @@ fn default_db() -> PathBuf {
     }
 }
 
+/// Records read from the history at a time.
+const READ_CHUNK: usize = 10_000;
+
 /// Runs the command.
 pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     let db = args.db.clone().unwrap_or_else(default_db);
@@ -52,18 +59,19 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
         since_unix_ns: since,
         ..RecordQuery::default()
     };
-    let records: Vec<_> = store.query(&query)?.into_iter().map(|r| r.record).collect();
-    if records.is_empty() {
-        println!("no executions in {} match", db.display());
-        return Ok(exit::OK);
-    }
     let options = ReportOptions {
         task: args.task.clone(),
         since_unix_ns: since,
         title: format!("servicetask report: {}", db.display()),
         ..ReportOptions::default()
     };
-    let data = ReportData::from_records(&records, &options);
+    let mut builder = ReportBuilder::new(options);
+    let read = store.for_each_record(&query, READ_CHUNK, &mut |r| builder.push(&r.record))?;
+    if read == 0 {
+        println!("no executions in {} match", db.display());
+        return Ok(exit::OK);
+    }
+    let data = builder.finish();
     print!("{}", render_terminal(&data));
     if let Some(path) = &args.html {
         std::fs::write(path, render_html(&data)).with_context(|| format!("writing {}", path.display()))?;

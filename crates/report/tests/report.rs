@@ -6,8 +6,9 @@ use std::process::Command;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use servicetask_analytics::recommend::RecommendationKind;
-use servicetask_analytics::report::{render_html, render_terminal, ReportData, ReportOptions};
+use servicetask_analytics::report::{ReportData, ReportOptions};
 use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileAccessKind, OutcomeKind};
+use servicetask_report::{render_html, render_terminal};
 
 const T0: i64 = 1_764_201_600_000_000_000; // 2025-11-27 00:00 UTC
 const PLANTED: [usize; 3] = [700, 1100, 1500];
@@ -35,6 +36,8 @@ fn history() -> Vec<ExecutionRecord> {
                 OutcomeKind::Complete,
             );
             r.input_size = Some(size);
+            r.cpu_ns = Some((secs * 0.8e9) as u64);
+            r.mem_peak_bytes = Some(1_000_000 + 100 * size);
             r.files.push(FileAccess {
                 path: "config.json".into(),
                 kind: FileAccessKind::Read,
@@ -64,7 +67,7 @@ fn report_finds_planted_anomalies_change_and_advice() {
     let t = &data.tasks[0];
     assert_eq!(t.runs, 2000);
     assert_eq!(t.retried_runs, 200);
-    assert_eq!(t.model.as_ref().unwrap().class, "O(n)");
+    assert_eq!(t.model.as_ref().unwrap().class.as_deref(), Some("O(n)"));
     let runs: Vec<u64> = t.anomalies.iter().map(|a| a.run).collect();
     for p in PLANTED {
         assert!(
@@ -74,12 +77,19 @@ fn report_finds_planted_anomalies_change_and_advice() {
         );
     }
     assert!(runs.len() <= 8, "too many anomalies: {runs:?}");
+    // the 35% slowdown from run 1,241 on: one statement, placed within 5 runs, sized within 10 points
+    assert_eq!(t.statements.len(), 1, "{:?}", t.statements);
+    let s = &t.statements[0];
+    let after: u64 = s.rsplit("after run ").next().unwrap().replace(',', "").parse().unwrap();
+    let percent: f64 = s["median duration rose ".len()..]
+        .split('%')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(
-        t.statements
-            .iter()
-            .any(|s| s.starts_with("p95 duration rose") && s.contains("after run 1,240")),
-        "{:?}",
-        t.statements
+        s.starts_with("median duration rose") && after.abs_diff(1240) <= 5 && (percent - 35.0).abs() <= 10.0,
+        "{s}"
     );
     let kinds: Vec<_> = data.recommendations.iter().map(|r| r.kind).collect();
     assert!(kinds.contains(&RecommendationKind::FlakyDependency), "{kinds:?}");
@@ -87,12 +97,12 @@ fn report_finds_planted_anomalies_change_and_advice() {
 
     let text = render_terminal(&data);
     assert!(
-        text.contains("resize") && text.contains("after run 1,240") && text.contains("config.json"),
+        text.contains("resize") && text.contains(s.as_str()) && text.contains("config.json"),
         "{text}"
     );
     let html = render_html(&data);
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 4);
-    assert!(html.contains("class=\"anomaly\""));
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 6);
+    assert!(html.contains("class=\"datum anomaly\""));
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http"),
         "page must be self-contained"
@@ -161,7 +171,7 @@ fn html_page_renders_in_headless_chromium() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "chromium failed: {log}");
     assert!(
-        dom.contains("data-rendered=\"4\""),
+        dom.contains("data-rendered=\"6\"") && dom.contains("data-with-data=\"6\""),
         "charts not rendered; dom starts {}",
         &dom[..dom.len().min(500)]
     );

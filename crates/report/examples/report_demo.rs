@@ -1,13 +1,14 @@
 //! Writes a report over a synthetic history (planted anomalies, a slowdown, retries, files).
 //!
-//! `cargo run --release -p servicetask-analytics --example report_demo -- [OUT.html [RUNS_PER_TASK]]`
+//! `cargo run --release -p servicetask-report --example report_demo -- [OUT.html [RUNS_PER_TASK]]`
 //!
 //! Prints the terminal report and writes the HTML page (default `report-demo.html`).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use servicetask_analytics::report::{render_html, render_terminal, ReportData, ReportOptions};
+use servicetask_analytics::report::{ReportData, ReportOptions};
 use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileAccessKind, OutcomeKind};
+use servicetask_report::{render_html, render_terminal};
 
 fn main() {
     let out = std::env::args().nth(1).unwrap_or_else(|| "report-demo.html".into());
