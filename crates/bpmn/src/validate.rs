@@ -540,6 +540,18 @@ impl Validator<'_> {
             Some(LoopCharacteristics::Standard { condition: Some(c), .. }) => {
                 self.expression(e.position, &format!("loop condition of '{}'", e.id), c)
             }
+            Some(LoopCharacteristics::Standard {
+                condition: None,
+                maximum: None,
+                ..
+            }) => self.error(
+                e.position,
+                format!(
+                    "standard loop of '{}' has neither loopCondition nor loopMaximum: nothing ends it",
+                    e.id
+                ),
+                "add <loopCondition>count &lt; 3</loopCondition> (loop while true) or loopMaximum=\"3\"",
+            ),
             Some(LoopCharacteristics::MultiInstance(mi)) => {
                 for (what, src) in [
                     ("input collection", &mi.input_collection),
