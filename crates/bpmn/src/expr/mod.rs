@@ -280,10 +280,89 @@ pub struct Script {
     dialect: Dialect,
 }
 
+/// A logical line of a script: physical lines joined while a bracket is open or a line ends
+/// with `\\`, as Python joins them; `no` is its first physical line.
 struct Line<'a> {
     no: usize,
     indent: usize,
-    text: &'a str,
+    text: std::borrow::Cow<'a, str>,
+}
+
+/// Brackets left open at the end of `text` (outside strings and comments).
+fn open_brackets(text: &str) -> i64 {
+    let mut depth = 0i64;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '#' => break,
+            None if matches!(c, '(' | '[' | '{') => depth += 1,
+            None if matches!(c, ')' | ']' | '}') => depth -= 1,
+            None => {}
+        }
+    }
+    depth
+}
+
+/// The logical lines of a script, without blank and comment lines.
+fn logical_lines(text: &str) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    // a logical line still open: its first line, indent, text so far and open brackets
+    let mut pending: Option<(usize, usize, String, i64)> = None;
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        let (no, indent, mut acc, depth) = match pending.take() {
+            Some((no, indent, mut acc, depth)) => {
+                acc.push('\n');
+                acc.push_str(t);
+                (no, indent, acc, depth + open_brackets(t))
+            }
+            None if t.is_empty() || t.starts_with('#') => continue,
+            None => {
+                let indent = l
+                    .chars()
+                    .take_while(|c| c.is_whitespace())
+                    .map(|c| if c == '\t' { 8 } else { 1 })
+                    .sum();
+                if open_brackets(t) <= 0 && !t.ends_with('\\') {
+                    out.push(Line {
+                        no: i + 1,
+                        indent,
+                        text: std::borrow::Cow::Borrowed(t),
+                    });
+                    continue;
+                }
+                (i + 1, indent, t.to_string(), open_brackets(t))
+            }
+        };
+        let continued = acc.ends_with('\\');
+        if continued {
+            acc.pop();
+        }
+        if depth > 0 || continued {
+            pending = Some((no, indent, acc, depth));
+        } else {
+            out.push(Line {
+                no,
+                indent,
+                text: std::borrow::Cow::Owned(acc),
+            });
+        }
+    }
+    // an unclosed bracket: the parser reports it
+    if let Some((no, indent, acc, _)) = pending {
+        out.push(Line {
+            no,
+            indent,
+            text: std::borrow::Cow::Owned(acc),
+        });
+    }
+    out
 }
 
 /// Index of the first ':' outside brackets and quotes.
@@ -375,7 +454,7 @@ fn parse_block(
         if line.indent > indent {
             return Err(line_err(line.no, "unexpected indent"));
         }
-        let t = line.text;
+        let t: &str = &line.text;
         let no = line.no;
         let word = t.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or("");
         match word {
@@ -395,13 +474,13 @@ fn parse_block(
                                 .next()
                                 .unwrap_or("");
                             if w == "elif" {
-                                let (h, inl) = header(l.text, "elif", l.no)?;
+                                let (h, inl) = header(&l.text, "elif", l.no)?;
                                 let cond = parse_expr_text(h, cx, l.no)?;
                                 let lno = l.no;
                                 *i += 1;
                                 branches.push((cond, body_of(lines, i, indent, inl, cx, depth, lno)?));
                             } else if w == "else" {
-                                let (_, inl) = header(l.text, "else", l.no)?;
+                                let (_, inl) = header(&l.text, "else", l.no)?;
                                 let lno = l.no;
                                 *i += 1;
                                 otherwise = body_of(lines, i, indent, inl, cx, depth, lno)?;
@@ -482,26 +561,7 @@ impl Script {
             Some(rest) => (Dialect::Feel, rest),
             None => (Dialect::Python, src),
         };
-        let lines: Vec<Line<'_>> = text
-            .lines()
-            .enumerate()
-            .filter_map(|(i, l)| {
-                let t = l.trim();
-                if t.is_empty() || t.starts_with('#') {
-                    return None;
-                }
-                let indent = l
-                    .chars()
-                    .take_while(|c| c.is_whitespace())
-                    .map(|c| if c == '\t' { 8 } else { 1 })
-                    .sum();
-                Some(Line {
-                    no: i + 1,
-                    indent,
-                    text: t,
-                })
-            })
-            .collect();
+        let lines = logical_lines(text);
         let base = lines.iter().map(|l| l.indent).min().unwrap_or(0);
         let mut i = 0;
         let cx = Cx {
@@ -673,6 +733,22 @@ mod tests {
         assert_eq!(v.get("wait"), Some(&json!("PT65S")));
         let err = run_script("while True:\n    x = 1", &mut Map::new()).unwrap_err();
         assert!(err.to_string().contains("max_steps"), "{err}");
+    }
+
+    #[test]
+    fn statements_continue_over_lines_as_in_python() {
+        // implicit joining inside brackets (SpiffWorkflow's ScriptTest.bpmn), and a backslash
+        let mut v = Map::new();
+        run_script(
+            "testvar2 = [{'x':1,'y':'a'},\n            {'x':2,'y':'b'},  # a comment\n             {'x':3,'y':'c'}]\nn = len(testvar2) + \\\n    1\nif n > 3:\n    ok = (n,\n          'yes')",
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(v.get("n"), Some(&json!(4)));
+        assert_eq!(v.get("ok"), Some(&json!([4, "yes"])));
+        assert_eq!(v.get("testvar2").and_then(|t| t[2]["y"].as_str()), Some("c"));
+        let err = run_script("a = 1\nb = [1,\n  2", &mut Map::new()).unwrap_err();
+        assert!(err.to_string().starts_with("script line 2:"), "{err}");
     }
 
     #[test]
