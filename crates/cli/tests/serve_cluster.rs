@@ -67,20 +67,21 @@ fn three_nodes_survive_a_kill_and_a_stop_past_the_lease() {
     ca.deploy("slow.bpmn", PROCESS);
     let cb = b.client(None);
     let cc = c.client(None);
-    // starts spread over the three nodes; each task works 50 ms before its side effect
+    // starts spread over the three nodes; each task works 300 ms before its side effect, so
+    // the nodes are busy with a backlog when the faults come
     let started = Instant::now();
     for n in 0..instances {
         let client = [&ca, &cb, &cc][n % 3];
         let (s, _, body) = client
             .post(
                 "/v1/instances",
-                &json!({"processId": "slow", "businessKey": format!("k{n}"), "variables": {"ledger": ledger, "delay_ms": 50}}),
+                &json!({"processId": "slow", "businessKey": format!("k{n}"), "variables": {"ledger": ledger, "delay_ms": 300}}),
             )
             .unwrap();
         assert_eq!(s, 201, "{body}");
     }
-    // mid-run: kill a, and stop b while it holds leases, for longer than the lease
-    std::thread::sleep(Duration::from_millis(300));
+    // mid-run (a backlog of jobs: every node holds leases): kill a, and stop b for longer than
+    // its leases
     let leased = metrics(&cb)["store"]["leased_jobs"].as_i64();
     a.kill9();
     b.signal("STOP");

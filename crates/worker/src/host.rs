@@ -433,11 +433,13 @@ impl Host {
                 self.metrics.job_completed();
                 Ok(true)
             }
-            Err(HostError::Store(StoreError::LeaseLost(_))) => {
+            // the lease was taken over, or the instance moved on or ended without this job
+            Err(HostError::Store(StoreError::LeaseLost(_)))
+            | Err(HostError::Finished(_))
+            | Err(HostError::NotFound { .. }) => {
                 self.metrics.late_completion();
                 Ok(false)
             }
-            Err(HostError::Finished(_)) | Err(HostError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }
