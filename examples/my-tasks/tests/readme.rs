@@ -48,15 +48,30 @@ fn the_readme_blocks_are_this_crates_files() {
     };
     assert_excerpt(find("pub fn register"), &read("src/lib.rs"), "src/lib.rs");
     assert_excerpt(find("servicetask_cli::Cli::new()"), &read("src/main.rs"), "src/main.rs");
-    assert_excerpt(find("[tasks.ship_order]"), &read("servicetask.toml"), "servicetask.toml");
-    assert_excerpt(find("[[scenario]]"), &read("tests/order.test.toml"), "tests/order.test.toml");
-    assert_excerpt(find("#[tokio::test]"), &read("tests/scenarios.rs"), "tests/scenarios.rs");
+    assert_excerpt(
+        find("[tasks.ship_order]"),
+        &read("servicetask.toml"),
+        "servicetask.toml",
+    );
+    assert_excerpt(
+        find("[[scenario]]"),
+        &read("tests/order.test.toml"),
+        "tests/order.test.toml",
+    );
+    assert_excerpt(
+        find("#[tokio::test]"),
+        &read("tests/scenarios.rs"),
+        "tests/scenarios.rs",
+    );
 
     // Cargo.toml: the same dependencies and features; versions where this crate has paths
     let shown: toml::Table = toml::from_str(find("[dependencies]")).unwrap();
     let ours: toml::Table = toml::from_str(&read("Cargo.toml")).unwrap();
     assert_eq!(shown["package"]["name"], ours["package"]["name"]);
-    assert_eq!(shown["dependencies"].as_table().unwrap().len(), ours["dependencies"].as_table().unwrap().len());
+    assert_eq!(
+        shown["dependencies"].as_table().unwrap().len(),
+        ours["dependencies"].as_table().unwrap().len()
+    );
     for (name, dep) in ours["dependencies"].as_table().unwrap() {
         let readme = &shown["dependencies"][name];
         if dep.get("path").is_some() {
