@@ -29,6 +29,11 @@ mod task_input;
 /// window = "time_based", max_wait_in_half_open = "1m")`: the same keys as `[tasks.x.breaker]`
 /// in `servicetask.toml`), `bulkhead = N`, `attributes(key = "value", ...)`, and
 /// `type_name = "Name"` to choose the generated type's name.
+///
+/// The other keys are shorthands for the file's keys: `retries = N` is `retry.max_attempts =
+/// N + 1`, `timeout` is `timeout.total`, `attempt_timeout` is `timeout.attempt`, `backoff` is
+/// `retry.initial_delay`, `max_backoff` is `retry.max_delay`, `jitter` is `retry.jitter`,
+/// `retry_mode` is `retry.mode`, `bulkhead = N` is `bulkhead.max_concurrent = N`.
 #[proc_macro_attribute]
 pub fn service_task(args: TokenStream, item: TokenStream) -> TokenStream {
     service_task::expand(args.into(), item.into()).into()
