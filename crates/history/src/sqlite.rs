@@ -12,6 +12,20 @@
 //! `journal_mode=WAL` with `synchronous=NORMAL`: a committed batch survives the process being
 //! killed at any point (the WAL is replayed on the next open); a power cut may lose the last
 //! batches committed before it, never the integrity of the file.
+//!
+//! # Damage
+//!
+//! A corrupt page, or a file that is not a database, is [`HistoryError::Damaged`] wherever
+//! SQLite meets it; its message says how to recover (move the file aside, or salvage it with
+//! `sqlite3 DAMAGED.db .recover`). [`SqliteStore::open_checked`] looks for damage before any
+//! work (`PRAGMA quick_check`, linear in the file's size); the writer keeps its first failed
+//! batch's error for [`crate::HistoryWriter::health`].
+//!
+//! # Indexes
+//!
+//! Every query searches an index (`tests/integrity.rs` checks each plan with `EXPLAIN QUERY
+//! PLAN`): executions by (task, start), by start and by batch; files and dependencies by
+//! execution.
 
 use std::collections::HashMap;
 use std::path::Path;
