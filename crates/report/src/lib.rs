@@ -10,6 +10,7 @@
 //! | [`html`] | [`render_html`]: a page with a table of contents, full-width SVG charts of duration, CPU and memory, retries, files |
 //! | `charts`, `svg` | the charts and their primitives (axes with round ticks, lines, legends) |
 //! | `format` | durations, bytes, periods, sparklines, escaping |
+//! | [`browser`] | the headless-Chromium check of a rendered page (loads, every chart has data, no console error) |
 //!
 //! ```
 //! use servicetask_analytics::report::{ReportData, ReportOptions};
@@ -23,6 +24,7 @@
 //! assert!(render_html(&data).contains("<svg"));
 //! ```
 
+pub mod browser;
 mod charts;
 mod format;
 pub mod html;

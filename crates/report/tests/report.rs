@@ -1,14 +1,12 @@
 //! The report over a synthetic history with planted anomalies, a change point, retries and file
 //! access; and the HTML page checked in headless Chromium when it is installed.
 
-use std::process::Command;
-
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use servicetask_analytics::recommend::RecommendationKind;
 use servicetask_analytics::report::{ReportData, ReportOptions};
 use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileAccessKind, OutcomeKind};
-use servicetask_report::{render_html, render_terminal};
+use servicetask_report::{browser, render_html, render_terminal};
 
 const T0: i64 = 1_764_201_600_000_000_000; // 2025-11-27 00:00 UTC
 const PLANTED: [usize; 3] = [700, 1100, 1500];
@@ -126,21 +124,10 @@ fn task_and_since_filters() {
 }
 
 /// Loads the page in headless Chromium: it must load, run its inline script (which counts the
-/// charts into the DOM) and log no console errors. Skips when Chromium is missing, unless
-/// SERVICETASK_REQUIRE_CHROMIUM=1, in which case a missing browser fails the test.
+/// charts, and those with data, into the DOM) and log no console errors. Skips when Chromium is
+/// missing, unless SERVICETASK_REQUIRE_CHROMIUM=1, in which case a missing browser fails the test.
 #[test]
 fn html_page_renders_in_headless_chromium() {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(chromium) = chromium else {
-        assert!(
-            std::env::var("SERVICETASK_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-            "SERVICETASK_REQUIRE_CHROMIUM=1 but chromium is not installed"
-        );
-        eprintln!("chromium not installed: skipping the browser check");
-        return;
-    };
     let dir = std::env::temp_dir().join(format!("servicetask-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("report.html");
@@ -149,36 +136,15 @@ fn html_page_renders_in_headless_chromium() {
         render_html(&ReportData::from_records(&history(), &ReportOptions::default())),
     )
     .unwrap();
-    let profile = dir.join("profile");
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {log}");
-    assert!(
-        dom.contains("data-rendered=\"6\"") && dom.contains("data-with-data=\"6\""),
-        "charts not rendered; dom starts {}",
-        &dom[..dom.len().min(500)]
-    );
-    let console_errors: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("CONSOLE") && (l.contains("ERROR") || l.contains("Uncaught")))
-        .collect();
-    assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
+    let Some(seen) = browser::check_page(&page).unwrap() else {
+        assert!(
+            !browser::chromium_required(),
+            "SERVICETASK_REQUIRE_CHROMIUM=1 but chromium is not installed"
+        );
+        eprintln!("chromium not installed: skipping the browser check");
+        return;
+    };
+    assert_eq!((seen.expected, seen.rendered, seen.with_data), (6, 6, 6), "{seen:?}");
+    assert!(seen.console_errors.is_empty(), "{seen:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
