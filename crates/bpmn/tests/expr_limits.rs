@@ -54,6 +54,8 @@ fn overflowing_arithmetic_from_variables_is_an_error() {
     }
     // FEEL numbers are decimals: an integer overflow is not an error there, and wrong types are null
     assert_eq!(evaluate("=amount % divisor", &v).unwrap(), json!(0));
+    assert_eq!(evaluate("=big + 1", &v).unwrap(), json!(9.223372036854776e18));
+    assert_eq!(evaluate("=amount // divisor", &v).unwrap(), json!(9.223372036854776e18));
     assert_eq!(evaluate("=amount / 0", &v).unwrap(), Value::Null);
 }
 

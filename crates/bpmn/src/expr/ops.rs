@@ -276,21 +276,27 @@ pub(crate) fn arith(op: BinOp, l: &Value, r: &Value, dialect: Dialect) -> Result
         )));
     };
     if let (Some(x), Some(y)) = (as_i64(l), as_i64(r)) {
-        let int = match op {
-            BinOp::Add => Some(x.checked_add(y).ok_or_else(|| overflow(sym, x, y))?),
-            BinOp::Sub => Some(x.checked_sub(y).ok_or_else(|| overflow(sym, x, y))?),
-            BinOp::Mul => Some(x.checked_mul(y).ok_or_else(|| overflow(sym, x, y))?),
-            BinOp::FloorDiv => Some(floor_div(x, y)?),
-            BinOp::Mod => Some(floor_mod(x, y)?),
-            BinOp::Pow if y >= 0 => {
-                let e = u32::try_from(y).map_err(|_| overflow(sym, x, y))?;
-                Some(x.checked_pow(e).ok_or_else(|| overflow(sym, x, y))?)
-            }
-            // true division and negative powers give floats, as in Python
-            _ => None,
+        let int = || -> Result<Option<i64>, ExprError> {
+            Ok(match op {
+                BinOp::Add => Some(x.checked_add(y).ok_or_else(|| overflow(sym, x, y))?),
+                BinOp::Sub => Some(x.checked_sub(y).ok_or_else(|| overflow(sym, x, y))?),
+                BinOp::Mul => Some(x.checked_mul(y).ok_or_else(|| overflow(sym, x, y))?),
+                BinOp::FloorDiv => Some(floor_div(x, y)?),
+                BinOp::Mod => Some(floor_mod(x, y)?),
+                BinOp::Pow if y >= 0 => {
+                    let e = u32::try_from(y).map_err(|_| overflow(sym, x, y))?;
+                    Some(x.checked_pow(e).ok_or_else(|| overflow(sym, x, y))?)
+                }
+                // true division and negative powers give floats, as in Python
+                _ => None,
+            })
         };
-        if let Some(v) = int {
-            return Ok(Value::from(v));
+        match int() {
+            Ok(Some(v)) => return Ok(Value::from(v)),
+            Ok(None) => {}
+            // FEEL numbers are decimals, not 64-bit integers: past the range, a float
+            Err(_) if dialect == Dialect::Feel && y != 0 => {}
+            Err(e) => return Err(e),
         }
     }
     let v = match op {
