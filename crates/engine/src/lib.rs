@@ -50,8 +50,8 @@ pub use handler::{HandlerRegistry, ServiceCall, ServiceFuture, ServiceResult, St
 pub use instance::{Instance, InstanceState, RunOutcome};
 pub use observer::{ElementEvent, EngineObserver};
 pub use persist::{SavedInstance, SqliteInstanceStore};
-pub use validate::validate_file;
 pub use state::{
     CompletedActivity, Id, Incident, InstanceSnapshot, InstanceStatus, MiState, Scope, ScopeKind, TimerAction,
     TimerEntry, Token, TokenState, WaitingTask,
 };
+pub use validate::validate_file;

@@ -71,7 +71,9 @@ fn stubbed_run(path: &Path) -> Option<EngineError> {
         };
         let mut outcome = inst.run_through_timers(1_000).await;
         for _ in 0..200 {
-            let RunOutcome::Waiting { tasks, .. } = &outcome else { break };
+            let RunOutcome::Waiting { tasks, .. } = &outcome else {
+                break;
+            };
             if tasks.is_empty() {
                 break;
             }
