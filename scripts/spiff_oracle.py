@@ -63,6 +63,9 @@ class VirtualDatetime(datetime):
 
 
 timer_module.datetime = VirtualDatetime
+# SpiffWorkflow walks its task tree recursively: a model with loops nests it deeply. Python 3.11
+# calls between Python functions use no C stack, so a higher limit is safe.
+sys.setrecursionlimit(20000)
 
 
 class Log:

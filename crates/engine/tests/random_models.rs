@@ -400,8 +400,8 @@ enum Compared {
     /// Both engines agree.
     Agree,
     /// SpiffWorkflow did not finish within its driver's bounds (endless loop, fan-out,
-    /// Python's stack): nothing to compare, the engine is not run.
-    OracleUnbounded,
+    /// Python's stack): nothing to compare, the engine is not run. Why, as SpiffWorkflow said.
+    OracleUnbounded(String),
 }
 
 /// Runs `m` on SpiffWorkflow and on the engine; the differences, if any.
@@ -424,7 +424,8 @@ fn differential(m: &Model) -> Result<Compared, String> {
     };
     if answer.get("limit") == Some(&Value::Bool(true)) {
         let _ = std::fs::remove_dir_all(&dir);
-        return Ok(Compared::OracleUnbounded);
+        let why = answer.get("error").and_then(Value::as_str).unwrap_or("").to_string();
+        return Ok(Compared::OracleUnbounded(why));
     }
     let field = |k: &str| answer.get(k).cloned().unwrap_or(Value::Null);
 
@@ -489,7 +490,7 @@ fn random_models_survey() {
     let strategy = shared_model();
     let mut groups: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
     let mut slowest: Vec<(Duration, usize)> = Vec::new();
-    let mut unbounded = 0;
+    let mut unbounded: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for k in 0..total {
         let m = strategy.new_tree(&mut runner).expect("a model").current();
         let started = std::time::Instant::now();
@@ -498,8 +499,9 @@ fn random_models_survey() {
         if started.elapsed() > Duration::from_secs(10) {
             std::fs::write(out.join(format!("slow-{k}.txt")), format!("{}\n{m:?}\n", xml(&m))).expect("write");
         }
-        if result == Ok(Compared::OracleUnbounded) {
-            unbounded += 1;
+        if let Ok(Compared::OracleUnbounded(why)) = &result {
+            let why: String = why.chars().take(60).filter(|c| !c.is_ascii_digit()).collect();
+            *unbounded.entry(why).or_default() += 1;
         }
         if let Err(e) = result {
             let first = e.lines().nth(1).unwrap_or("").trim().to_string();
@@ -517,10 +519,14 @@ fn random_models_survey() {
     let differ: usize = groups.values().map(Vec::len).sum();
     slowest.sort();
     println!("slowest models: {:?}", slowest.iter().rev().take(5).collect::<Vec<_>>());
+    let unbounded_total: usize = unbounded.values().sum();
     println!(
-        "differential survey: {total} models, {} agree, {unbounded} unbounded in SpiffWorkflow (not compared), {differ} differ",
-        total - differ - unbounded
+        "differential survey: {total} models, {} agree, {unbounded_total} unbounded in SpiffWorkflow (not compared), {differ} differ",
+        total - differ - unbounded_total
     );
+    for (why, n) in &unbounded {
+        println!("  unbounded {n:5}  {why}");
+    }
     for (key, ks) in &groups {
         println!("  {:5}  {key}  (e.g. {}/{}.txt)", ks.len(), out.display(), ks[0]);
     }
