@@ -23,6 +23,16 @@ static ALLOCATOR: CappedAllocator = CappedAllocator::new();
 /// The budget for one input.
 const TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The smoke runner's limit: the budget in an optimised build; ten times it in a debug build
+/// (CI's), which runs the evaluator's step budget about ten times slower.
+fn smoke_timeout() -> Duration {
+    if cfg!(debug_assertions) {
+        TIMEOUT * 10
+    } else {
+        TIMEOUT
+    }
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -95,7 +105,7 @@ fn smoke_run(execs_per_target: u64, seed: u64) -> ExitCode {
     let cfg = SmokeConfig {
         execs_per_target,
         seed,
-        timeout: TIMEOUT,
+        timeout: smoke_timeout(),
         corpus: corpus.is_dir().then_some(corpus),
         regressions: Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions"),
         findings: workspace().join("target/fuzz/findings/smoke"),
@@ -103,6 +113,10 @@ fn smoke_run(execs_per_target: u64, seed: u64) -> ExitCode {
     if cfg.corpus.is_none() {
         eprintln!("note: no seed corpus (run `servicetask-fuzz corpus` first): mutating the regressions only");
     }
+    println!(
+        "smoke run: seed {seed}, {execs_per_target} mutated inputs per target, {:?} per input",
+        cfg.timeout
+    );
     let reports = smoke::run(&cfg);
     let mut crashes = 0;
     println!("target    replayed      execs   execs/s  slowest  crashes");

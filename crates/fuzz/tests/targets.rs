@@ -72,3 +72,26 @@ fn the_seed_corpus_from_shared_runs_clean_through_every_target() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Open findings: inputs AFL++ saved as hangs (over 1 s per input, instrumented release build)
+/// whose fix belongs to the expression evaluator's default budget (`EvalLimits`: 10 million
+/// steps, "about a second" per evaluation; the expr target evaluates each input three ways).
+/// They end with a clear budget error, but not within the issue's 1 s per input.
+#[test]
+#[ignore = "open finding for the expression budget (issue 10, item 1); run with: cargo test --release -p servicetask-fuzz -- --ignored open_findings"]
+fn open_findings_end_within_the_time_budget() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("open-findings");
+    for target in Target::ALL {
+        for input in smoke::read_inputs(&dir.join(target.name())) {
+            let started = std::time::Instant::now();
+            target.exec(&input);
+            let took = started.elapsed();
+            assert!(
+                took <= Duration::from_secs(1),
+                "{} took {took:?} on {:?}",
+                target.name(),
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+}
