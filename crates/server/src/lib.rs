@@ -41,6 +41,39 @@ pub struct ServerConfig {
     pub worker: WorkerConfig,
     /// Variable names never shown in responses (the runner's sensitive input fields).
     pub redact: Vec<String>,
+    /// When set, `GET /metrics` answers with its text (Prometheus exposition format).
+    pub metrics: Option<MetricsText>,
+}
+
+/// What `GET /metrics` answers: a function rendering the current metrics as Prometheus text
+/// (`servicetask::telemetry::Prometheus::render`, kept behind a function so this crate needs no
+/// telemetry setup of its own).
+#[derive(Clone)]
+pub struct MetricsText(Arc<dyn Fn() -> String + Send + Sync>);
+
+impl MetricsText {
+    /// Answers `/metrics` with `render()`.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        MetricsText(Arc::new(render))
+    }
+}
+
+impl std::fmt::Debug for MetricsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsText")
+    }
+}
+
+/// `GET /metrics`, rendering on each scrape.
+fn metrics_route(text: MetricsText) -> axum::Router {
+    const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = text.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, PROMETHEUS_TEXT)], (text.0)()) }
+        }),
+    )
 }
 
 impl Default for ServerConfig {
@@ -52,6 +85,7 @@ impl Default for ServerConfig {
             body_limit: 4 * 1024 * 1024,
             worker: WorkerConfig::default(),
             redact: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -148,8 +182,11 @@ pub async fn serve_until(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(Worker::new(host.clone(), handler, config.worker.clone()).run(stopped));
     let token = Arc::new(config.api_token.clone());
-    let app =
-        api::router(host, config.body_limit).layer(axum::middleware::from_fn_with_state(token, auth::require_token));
+    let mut app = api::router(host, config.body_limit);
+    if let Some(text) = config.metrics.clone() {
+        app = app.merge(metrics_route(text));
+    }
+    let app = app.layer(axum::middleware::from_fn_with_state(token, auth::require_token));
     println!("listening on http://{addr}");
     let (draining, mut drain) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -13,8 +13,9 @@ use crate::Tasks;
 
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
-    // telemetry where the standard OTEL_* variables say (none when they say nothing)
-    let telemetry = servicetask::telemetry::init()?;
+    // telemetry where the standard OTEL_* variables say (none when they say nothing),
+    // and the same meter scraped at GET /metrics
+    let telemetry = servicetask::telemetry::init_with_prometheus()?;
     let runner = Runner::builder().telemetry(telemetry.telemetry()).build();
     tasks.register_into(&runner)?;
     let redact = runner.sensitive_variables().into_iter().map(str::to_string).collect();
@@ -38,6 +39,9 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
             grace: Duration::from_secs(a.grace_secs),
         },
         redact,
+        metrics: telemetry
+            .prometheus()
+            .map(|scrape| servicetask_server::MetricsText::new(move || scrape.render())),
     };
     let served = servicetask_server::serve(config, handler).await;
     telemetry.shutdown(Duration::from_secs(5));

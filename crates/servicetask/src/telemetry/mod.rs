@@ -46,6 +46,7 @@ mod console;
 mod losses;
 #[cfg(feature = "otlp")]
 mod otlp;
+pub mod prometheus;
 pub mod propagation;
 
 use std::sync::Arc;
@@ -114,6 +115,7 @@ pub struct TelemetryGuard {
     telemetry: Arc<Telemetry>,
     target: ExportTarget,
     losses: Option<Arc<SpanLosses>>,
+    prometheus: Option<prometheus::Prometheus>,
 }
 
 impl std::fmt::Debug for TelemetryGuard {
@@ -138,6 +140,11 @@ impl TelemetryGuard {
     /// The batch processor's span counts (OTLP export only; see "losses admitted" above).
     pub fn span_losses(&self) -> Option<&Arc<SpanLosses>> {
         self.losses.as_ref()
+    }
+
+    /// The `/metrics` text of the installed meter, when set up by [`init_with_prometheus`].
+    pub fn prometheus(&self) -> Option<prometheus::Prometheus> {
+        self.prometheus.clone()
     }
 
     /// Flushes pending spans and metrics now (bounded by the export timeout).
@@ -182,7 +189,17 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 
 /// Installs global providers for an explicit target.
 pub fn init_with(target: ExportTarget) -> Result<TelemetryGuard, TelemetryError> {
-    install::<ConsoleSpanExporter>(target, None)
+    install::<ConsoleSpanExporter>(target, None, None)
+}
+
+/// Like [`init`], and the same meter provider also feeds a Prometheus scrape:
+/// [`TelemetryGuard::prometheus`] renders it for a `/metrics` endpoint (`OTEL_SDK_DISABLED`
+/// leaves the scrape empty of servicetask metrics but still answers).
+pub fn init_with_prometheus() -> Result<TelemetryGuard, TelemetryError> {
+    let (scrape, reader) = prometheus::Prometheus::new()?;
+    let mut guard = install::<ConsoleSpanExporter>(ExportTarget::from_env(), None, Some(reader))?;
+    guard.prometheus = Some(scrape);
+    Ok(guard)
 }
 
 /// Like [`init`], and also hands every finished span to `exporter` (synchronously, so keep it
@@ -191,15 +208,20 @@ pub fn init_with_exporter<E>(exporter: E) -> Result<TelemetryGuard, TelemetryErr
 where
     E: opentelemetry_sdk::trace::SpanExporter + 'static,
 {
-    install(ExportTarget::from_env(), Some(exporter))
+    install(ExportTarget::from_env(), Some(exporter), None)
 }
 
-fn install<E>(target: ExportTarget, extra: Option<E>) -> Result<TelemetryGuard, TelemetryError>
+fn install<E>(
+    target: ExportTarget,
+    extra: Option<E>,
+    scrape: Option<prometheus::Reader>,
+) -> Result<TelemetryGuard, TelemetryError>
 where
     E: opentelemetry_sdk::trace::SpanExporter + 'static,
 {
     let target = match (&target, &extra) {
         (ExportTarget::Disabled, Some(_)) => ExportTarget::None,
+        (ExportTarget::Disabled, None) if scrape.is_some() => ExportTarget::None,
         _ => target,
     };
     let add = |b: opentelemetry_sdk::trace::TracerProviderBuilder| match extra {
@@ -215,21 +237,22 @@ where
                 telemetry: Telemetry::disabled(),
                 target,
                 losses: None,
+                prometheus: None,
             })
         }
         ExportTarget::None => (
             add(SdkTracerProvider::builder().with_resource(resource())).build(),
-            SdkMeterProvider::builder().with_resource(resource()).build(),
+            meter_builder(scrape).build(),
         ),
         ExportTarget::Console => (
             add(SdkTracerProvider::builder()
                 .with_resource(resource())
                 .with_simple_exporter(ConsoleSpanExporter))
             .build(),
-            SdkMeterProvider::builder().with_resource(resource()).build(),
+            meter_builder(scrape).build(),
         ),
         ExportTarget::Otlp => {
-            let (tb, mp, counted) = otlp_providers()?;
+            let (tb, mp, counted) = otlp_providers(meter_builder(scrape))?;
             losses = Some(counted);
             (add(tb).build(), mp)
         }
@@ -243,7 +266,17 @@ where
         telemetry,
         target,
         losses,
+        prometheus: None,
     })
+}
+
+/// A meter provider builder with this process's resource and, when asked, the Prometheus reader.
+fn meter_builder(scrape: Option<prometheus::Reader>) -> opentelemetry_sdk::metrics::MeterProviderBuilder {
+    let builder = SdkMeterProvider::builder().with_resource(resource());
+    match scrape {
+        Some(reader) => builder.with_reader(reader),
+        None => builder,
+    }
 }
 
 /// The OTLP providers. The meter provider is built and installed first: the SDK's batch
@@ -256,14 +289,11 @@ type OtlpProviders = (
 );
 
 #[cfg(feature = "otlp")]
-fn otlp_providers() -> Result<OtlpProviders, TelemetryError> {
+fn otlp_providers(meters: opentelemetry_sdk::metrics::MeterProviderBuilder) -> Result<OtlpProviders, TelemetryError> {
     use opentelemetry::metrics::MeterProvider as _;
     let sizes = BatchSizes::from_vars(|k| std::env::var(k).ok()).map_err(TelemetryError::Setting)?;
     let metrics = otlp::metric_exporter()?;
-    let mp = SdkMeterProvider::builder()
-        .with_resource(resource())
-        .with_periodic_exporter(metrics)
-        .build();
+    let mp = meters.with_periodic_exporter(metrics).build();
     opentelemetry::global::set_meter_provider(mp.clone());
     let spans = otlp::span_exporter()?;
     let (processor, losses) = counted_batch_processor(spans, sizes);
@@ -283,6 +313,6 @@ fn otlp_providers() -> Result<OtlpProviders, TelemetryError> {
 }
 
 #[cfg(not(feature = "otlp"))]
-fn otlp_providers() -> Result<OtlpProviders, TelemetryError> {
+fn otlp_providers(_: opentelemetry_sdk::metrics::MeterProviderBuilder) -> Result<OtlpProviders, TelemetryError> {
     Err(TelemetryError::NoOtlpSupport)
 }
