@@ -5,9 +5,10 @@
 //! effect happened at least once; every instance's state shows each task completed exactly
 //! once (its completed path, and one committed job completion per task in its history).
 //!
-//! `SERVICETASK_CRASH_INSTANCES` sets the instance count (the suite runs 150 in a debug build;
-//! the full figure is `SERVICETASK_CRASH_INSTANCES=2000 cargo test --release -p
-//! servicetask-cli --test serve_crash`); `SERVICETASK_CRASH_SEED` fixes the kill moments.
+//! `SERVICETASK_CRASH_INSTANCES` sets the instance count (the suite runs 150, about 10 s; the
+//! issue's full figure is `SERVICETASK_CRASH_INSTANCES=2000 cargo test -p servicetask-cli --test
+//! serve_crash -- --nocapture`, about 40 s in a debug build); `SERVICETASK_CRASH_SEED` fixes the
+//! kill moments.
 
 mod serve_support;
 
