@@ -408,6 +408,13 @@ impl TaskContext {
         Dependency::new(self, name)
     }
 
+    /// Many items processed with a concurrency limit, progress, a failure policy and
+    /// checkpoints: `cx.batch(rows).concurrency(8).run(|row| async { .. }).await` (see
+    /// [`crate::batch`]).
+    pub fn batch<I: IntoIterator>(&self, items: I) -> crate::batch::Batch<'_, I::IntoIter> {
+        crate::batch::Batch::new(self, items.into_iter())
+    }
+
     /// A BPMN error to return from the task: `return Err(cx.bpmn_error("E1", "no stock"))`.
     pub fn bpmn_error(&self, code: impl Into<String>, message: impl Into<String>) -> TaskError {
         TaskError::business(code, message)

@@ -11,6 +11,7 @@
 //! assert_eq!(t.config().name, "noop");
 //! ```
 
+pub mod batch;
 pub mod config;
 mod context;
 mod dependency;

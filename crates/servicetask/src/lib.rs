@@ -59,11 +59,11 @@ pub mod testing;
 
 #[doc(inline)]
 pub use servicetask_core::{
-    layer, record, redact, redact_keys, semconv, task_fn, task_schema, BreakerConfig, BulkheadConfig, ContextParts,
-    Dependency, DependencyPermit, DependencyPolicy, ErrorClass, ErrorContext, ExecutionStats, FallbackConfig, FnTask,
-    Jitter, ProcessInfo, RetryBudgetConfig, RetryConfig, RetryMode, ServiceTask, TaskConfig, TaskConfigBuilder,
-    TaskContext, TaskError, TaskInput, TaskMetrics, TaskOutcome, TaskScope, Telemetry, TimeoutConfig, TrackedFs,
-    TrackedPath, TrackingConfig, WindowKind,
+    batch, layer, record, redact, redact_keys, semconv, task_fn, task_schema, BreakerConfig, BulkheadConfig,
+    ContextParts, Dependency, DependencyPermit, DependencyPolicy, ErrorClass, ErrorContext, ExecutionStats,
+    FallbackConfig, FnTask, Jitter, ProcessInfo, RetryBudgetConfig, RetryConfig, RetryMode, ServiceTask, TaskConfig,
+    TaskConfigBuilder, TaskContext, TaskError, TaskInput, TaskMetrics, TaskOutcome, TaskScope, Telemetry,
+    TimeoutConfig, TrackedFs, TrackedPath, TrackingConfig, WindowKind,
 };
 
 pub use config::{ConfigError, ConfigLoader, ConfigProblem, DependencySettings, HistorySettings};

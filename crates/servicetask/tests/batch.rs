@@ -1,0 +1,297 @@
+//! `cx.batch(items)` read through the OpenTelemetry SDK's in-memory exporters: 100,000 items
+//! with progress in order and a bounded number of spans, the partial-failure policies, and a
+//! batch dropped midway whose retry skips the items already checkpointed.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use opentelemetry::Context;
+use servicetask::batch::{Batch, BatchProgress, FailurePolicy, MemoryCheckpoint, PROGRESS_EVENT};
+use servicetask::testing::TestTelemetry;
+use servicetask::{
+    task_fn, ContextParts, ErrorClass, ProcessInfo, RunOptions, Runner, TaskConfig, TaskContext, TaskError,
+    TaskOutcome, TrackingConfig,
+};
+
+const N: u64 = 100_000;
+
+fn context(t: &TestTelemetry, idempotency_key: Option<&str>) -> TaskContext {
+    TaskContext::new(ContextParts {
+        task: "import".into(),
+        otel: Context::new(),
+        telemetry: t.telemetry(),
+        process: ProcessInfo {
+            idempotency_key: idempotency_key.map(Into::into),
+            ..ProcessInfo::default()
+        },
+        variables: serde_json::Map::new(),
+        tracking: TrackingConfig::default(),
+        dependencies: None,
+    })
+}
+
+fn int_attr(attrs: &[opentelemetry::KeyValue], key: &str) -> Option<i64> {
+    attrs
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .and_then(|kv| match kv.value {
+            opentelemetry::Value::I64(v) => Some(v),
+            _ => None,
+        })
+}
+
+#[tokio::test]
+async fn hundred_thousand_items_report_progress_in_order_with_bounded_spans() {
+    let t = TestTelemetry::new();
+    let runner = Runner::builder().telemetry(t.telemetry()).build();
+    let seen: Arc<Mutex<Vec<BatchProgress>>> = Arc::default();
+    let seen_in_task = seen.clone();
+    let task = task_fn(TaskConfig::named("import"), move |cx: TaskContext, n: u64| {
+        let seen = seen_in_task.clone();
+        async move {
+            let summary = cx
+                .batch(0..n)
+                .name("rows")
+                .concurrency(16)
+                .failure_policy(FailurePolicy::Tolerate(1000))
+                .on_progress(move |p| seen.lock().unwrap().push(p.clone()))
+                .run(|i| async move {
+                    if i % 1000 == 7 {
+                        Err(TaskError::validation(format!("row {i} is malformed")))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .await?;
+            Ok::<_, TaskError>((summary.progress.done, summary.progress.failed, summary.durations.count))
+        }
+    });
+    let handle = runner.register(task).unwrap();
+    let out = handle.run_with(N, RunOptions::default()).await;
+    assert!(matches!(out, TaskOutcome::Complete((99_900, 100, N))), "{out:?}");
+
+    // The callback: a report per hundredth and one at the end, never going backwards.
+    let seen = seen.lock().unwrap();
+    assert!((100..=102).contains(&seen.len()), "{} reports", seen.len());
+    for w in seen.windows(2) {
+        assert!(
+            w[0].processed() <= w[1].processed() && w[0].failed <= w[1].failed,
+            "{w:?}"
+        );
+    }
+    let last = seen.last().unwrap();
+    assert_eq!((last.done, last.failed, last.total), (99_900, 100, Some(N)));
+    assert!(seen.iter().all(|p| p.rate > 0.0 || p.processed() == 0));
+    assert!(seen[seen.len() / 2].eta.is_some(), "a known total gives a time left");
+
+    // Spans: the execution, the batch, and a bounded sample of items, not 100,000.
+    let spans = t.spans();
+    let items = spans.iter().filter(|s| s.name == "batch item").count();
+    assert!((1..=100).contains(&items), "{items} item spans");
+    assert!(spans.len() <= 102, "{} spans", spans.len());
+    let batch = t.span("batch rows");
+    assert_eq!(batch.parent_span_id, t.span("import").span_context.span_id());
+    let events: Vec<_> = batch.events.iter().filter(|e| e.name == PROGRESS_EVENT).collect();
+    assert_eq!(events.len(), seen.len());
+    let done: Vec<i64> = events
+        .iter()
+        .map(|e| int_attr(&e.attributes, "servicetask.batch.done").unwrap())
+        .collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "progress events out of order");
+    assert_eq!(*done.last().unwrap(), 99_900);
+    let failed_events = batch.events.iter().filter(|e| e.name == "batch.item.failed").count();
+    assert_eq!(failed_events, 20, "failed items are kept up to a cap");
+    assert_eq!(
+        int_attr(&batch.attributes, "servicetask.batch.item.count"),
+        Some(N as i64)
+    );
+
+    // Metrics by outcome.
+    let items = t.metric("servicetask.batch.items");
+    let by = |o: &str| {
+        items
+            .iter()
+            .filter(|p| p.attr("servicetask.outcome").as_deref() == Some(o))
+            .map(|p| p.value)
+            .sum::<f64>()
+    };
+    assert_eq!((by("success"), by("failure"), by("skipped")), (99_900.0, 100.0, 0.0));
+    assert!(!t.metric("servicetask.batch.rate").is_empty());
+}
+
+#[tokio::test]
+async fn small_batches_get_a_span_per_item() {
+    let t = TestTelemetry::new();
+    let cx = context(&t, None);
+    let summary = cx
+        .batch(0..50u32)
+        .run(|_| async { Ok::<_, TaskError>(()) })
+        .await
+        .unwrap();
+    assert_eq!(summary.progress.done, 50);
+    assert_eq!(t.spans().iter().filter(|s| s.name == "batch item").count(), 50);
+}
+
+#[tokio::test]
+async fn fail_fast_stops_at_the_first_failure_with_its_class() {
+    let t = TestTelemetry::new();
+    let cx = context(&t, None);
+    let ran = AtomicU64::new(0);
+    let err = cx
+        .batch(0..N)
+        .concurrency(4)
+        .run(|i| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            async move {
+                match i {
+                    500 => Err(TaskError::dependency("the ledger refused")),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Dependency);
+    assert!(
+        err.message().contains("item 500: the ledger refused"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        ran.load(Ordering::Relaxed) < 520,
+        "the batch went on after failing fast"
+    );
+    assert_eq!(
+        t.span("batch items").status,
+        opentelemetry::trace::Status::error(err.message().to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_fraction_is_tolerated_and_one_more_failure_is_not() {
+    let t = TestTelemetry::new();
+    let cx = context(&t, None);
+    let fail_every_20th = |i: u64| async move {
+        if i % 20 == 0 {
+            Err(TaskError::validation("bad"))
+        } else {
+            Ok(())
+        }
+    };
+    let ok = cx
+        .batch(0..N)
+        .failure_policy(FailurePolicy::TolerateFraction(0.05))
+        .run(fail_every_20th)
+        .await
+        .unwrap();
+    assert_eq!((ok.progress.done, ok.progress.failed), (95_000, 5_000));
+    assert_eq!(ok.failures.len(), 20);
+
+    let err = cx
+        .batch(0..N)
+        .failure_policy(FailurePolicy::TolerateFraction(0.01))
+        .run(fail_every_20th)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("1001 of 100000 items failed"),
+        "{}",
+        err.message()
+    );
+
+    let err = cx
+        .batch(0..N)
+        .failure_policy(FailurePolicy::Tolerate(3))
+        .run(fail_every_20th)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("4 of 100000 items failed"), "{}", err.message());
+}
+
+/// The resumable batch of the drop test, the same on both attempts.
+fn rows<'a>(cx: &'a TaskContext, store: &Arc<MemoryCheckpoint>) -> Batch<'a, std::ops::Range<u64>> {
+    cx.batch(0..N)
+        .name("rows")
+        .concurrency(8)
+        .key(|i| format!("row-{i}"))
+        .checkpoint(store.clone())
+}
+
+#[tokio::test]
+async fn a_batch_dropped_midway_then_retried_skips_the_items_done() {
+    let t = TestTelemetry::new();
+    let store = Arc::new(MemoryCheckpoint::new());
+    let runs: Arc<Vec<AtomicU8>> = Arc::new((0..N).map(|_| AtomicU8::new(0)).collect());
+
+    // First attempt: items from 50,000 on never finish; when the first of them starts, the
+    // execution is abandoned (its future dropped), as a cancelled or killed attempt would be.
+    let first = context(&t, Some("job-7"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = Mutex::new(Some(stop_tx));
+    let batch = rows(&first, &store).run(|i| {
+        let runs = runs.clone();
+        let stop = (i >= N / 2).then(|| stop_tx.lock().unwrap().take()).flatten();
+        async move {
+            if i >= N / 2 {
+                if let Some(stop) = stop {
+                    let _ = stop.send(());
+                }
+                std::future::pending::<()>().await;
+            }
+            runs[i as usize].fetch_add(1, Ordering::Relaxed);
+            Ok::<_, TaskError>(())
+        }
+    });
+    tokio::select! {
+        r = batch => panic!("the batch finished: {r:?}"),
+        _ = stop_rx => {}
+    }
+    let acknowledged = store.done("job-7/rows") as u64;
+    assert!(
+        (N / 2 - 1000..=N / 2).contains(&acknowledged),
+        "{acknowledged} acknowledged"
+    );
+    assert_eq!(acknowledged % 1000, 0, "keys are saved in groups");
+
+    // The retry (same idempotency key) skips exactly what was acknowledged.
+    let second = context(&t, Some("job-7"));
+    let ran_again = AtomicU64::new(0);
+    let summary = rows(&second, &store)
+        .run(|i| {
+            let runs = runs.clone();
+            if runs[i as usize].load(Ordering::Relaxed) > 0 {
+                ran_again.fetch_add(1, Ordering::Relaxed);
+            }
+            async move {
+                runs[i as usize].fetch_add(1, Ordering::Relaxed);
+                Ok::<_, TaskError>(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.progress.skipped, acknowledged);
+    assert_eq!(summary.progress.done, N);
+    assert_eq!(summary.durations.count, N - acknowledged);
+    assert!(
+        runs.iter().all(|r| r.load(Ordering::Relaxed) >= 1),
+        "an item was never done"
+    );
+    // Only items done but not yet acknowledged when the first attempt was dropped run twice.
+    assert!(
+        ran_again.load(Ordering::Relaxed) <= 1000,
+        "{} items ran twice",
+        ran_again.load(Ordering::Relaxed)
+    );
+    assert_eq!(store.done("job-7/rows") as u64, N);
+
+    // Another execution (another key) starts from nothing.
+    let other = context(&t, Some("job-8"));
+    let s = other
+        .batch(0..10u64)
+        .name("rows")
+        .checkpoint(store.clone())
+        .run(|_| async { Ok::<_, TaskError>(()) })
+        .await
+        .unwrap();
+    assert_eq!(s.progress.skipped, 0);
+}
