@@ -107,6 +107,31 @@ pub const BPMN_ELEMENT_TYPE: &str = "bpmn.element.type";
 /// `bpmn.error.code`: the code of a thrown BPMN error.
 pub const BPMN_ERROR_CODE: &str = "bpmn.error.code";
 
+/// `servicetask.batch.name`: the name of a `cx.batch` (span `batch NAME`).
+pub const SERVICETASK_BATCH_NAME: &str = "servicetask.batch.name";
+/// `servicetask.batch.total`: items in the batch, when known.
+pub const SERVICETASK_BATCH_TOTAL: &str = "servicetask.batch.total";
+/// `servicetask.batch.done`: batch items done (including those skipped as already checkpointed).
+pub const SERVICETASK_BATCH_DONE: &str = "servicetask.batch.done";
+/// `servicetask.batch.failed`: batch items failed in this run.
+pub const SERVICETASK_BATCH_FAILED: &str = "servicetask.batch.failed";
+/// `servicetask.batch.skipped`: batch items skipped because the checkpoint had them.
+pub const SERVICETASK_BATCH_SKIPPED: &str = "servicetask.batch.skipped";
+/// `servicetask.batch.rate`: batch items processed per second by this run.
+pub const SERVICETASK_BATCH_RATE: &str = "servicetask.batch.rate";
+/// `servicetask.batch.eta_s`: seconds left at the batch's current rate.
+pub const SERVICETASK_BATCH_ETA_S: &str = "servicetask.batch.eta_s";
+/// `servicetask.batch.item.index`: 0-based position of a batch item.
+pub const SERVICETASK_BATCH_ITEM_INDEX: &str = "servicetask.batch.item.index";
+/// `servicetask.batch.item.count`: batch items run (and measured) by this run.
+pub const SERVICETASK_BATCH_ITEM_COUNT: &str = "servicetask.batch.item.count";
+/// `servicetask.batch.item.duration.min_ms`: shortest batch item, milliseconds.
+pub const SERVICETASK_BATCH_ITEM_DURATION_MIN_MS: &str = "servicetask.batch.item.duration.min_ms";
+/// `servicetask.batch.item.duration.max_ms`: longest batch item, milliseconds.
+pub const SERVICETASK_BATCH_ITEM_DURATION_MAX_MS: &str = "servicetask.batch.item.duration.max_ms";
+/// `servicetask.batch.item.duration.mean_ms`: mean batch item duration, milliseconds.
+pub const SERVICETASK_BATCH_ITEM_DURATION_MEAN_MS: &str = "servicetask.batch.item.duration.mean_ms";
+
 /// Span event names.
 pub mod event {
     /// A retried attempt failed; attributes: attempt, error.type, delay.
@@ -125,6 +150,10 @@ pub mod event {
     pub const ANOMALY: &str = "servicetask.anomaly";
     /// An exception (panic or error), per the semantic conventions.
     pub const EXCEPTION: &str = "exception";
+    /// A batch's progress; attributes: done, failed, skipped, total, rate, eta_s.
+    pub const BATCH_PROGRESS: &str = "servicetask.batch.progress";
+    /// A batch item failed (the first 20); attributes: item index, error.type.
+    pub const BATCH_ITEM_FAILED: &str = "servicetask.batch.item_failed";
 }
 
 /// Metric names.
@@ -180,4 +209,10 @@ pub mod metric {
     pub const INSTANCES_CONFLICTS: &str = "servicetask.instances.conflicts";
     /// Gauge: durable instances by `servicetask.instance.state`.
     pub const INSTANCES: &str = "servicetask.instances";
+    /// Counter: batch items by outcome (success, failure, skipped).
+    pub const BATCH_ITEMS: &str = "servicetask.batch.items";
+    /// Gauge: items per second of a batch's current run.
+    pub const BATCH_RATE: &str = "servicetask.batch.rate";
+    /// Gauge: seconds left at a batch's current rate.
+    pub const BATCH_ETA: &str = "servicetask.batch.eta";
 }

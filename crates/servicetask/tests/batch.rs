@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::Context;
-use servicetask::batch::{Batch, BatchProgress, FailurePolicy, MemoryCheckpoint, PROGRESS_EVENT};
+use servicetask::batch::{Batch, BatchProgress, FailurePolicy, MemoryCheckpoint};
+use servicetask::semconv::event::{BATCH_ITEM_FAILED, BATCH_PROGRESS};
 use servicetask::testing::TestTelemetry;
 use servicetask::{
     task_fn, ContextParts, ErrorClass, ProcessInfo, RunOptions, Runner, TaskConfig, TaskContext, TaskError,
@@ -91,7 +92,7 @@ async fn hundred_thousand_items_report_progress_in_order_with_bounded_spans() {
     assert!(spans.len() <= 102, "{} spans", spans.len());
     let batch = t.span("batch rows");
     assert_eq!(batch.parent_span_id, t.span("import").span_context.span_id());
-    let events: Vec<_> = batch.events.iter().filter(|e| e.name == PROGRESS_EVENT).collect();
+    let events: Vec<_> = batch.events.iter().filter(|e| e.name == BATCH_PROGRESS).collect();
     assert_eq!(events.len(), seen.len());
     let done: Vec<i64> = events
         .iter()
@@ -99,7 +100,7 @@ async fn hundred_thousand_items_report_progress_in_order_with_bounded_spans() {
         .collect();
     assert!(done.windows(2).all(|w| w[0] <= w[1]), "progress events out of order");
     assert_eq!(*done.last().unwrap(), 99_900);
-    let failed_events = batch.events.iter().filter(|e| e.name == "batch.item.failed").count();
+    let failed_events = batch.events.iter().filter(|e| e.name == BATCH_ITEM_FAILED).count();
     assert_eq!(failed_events, 20, "failed items are kept up to a cap");
     assert_eq!(
         int_attr(&batch.attributes, "servicetask.batch.item.count"),

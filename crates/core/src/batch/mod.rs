@@ -4,7 +4,7 @@
 //! Accounting stays cheap at any size: one `batch NAME` span; a `batch item` span per item
 //! for small batches (up to [`Batch::span_threshold`] items) and an evenly spread sample of at
 //! most [`Batch::sampled_spans`] item spans above it; item durations kept as
-//! [`DurationStats`] (constant memory); progress as `batch.progress` span events, metrics
+//! [`DurationStats`] (constant memory); progress as `servicetask.batch.progress` span events, metrics
 //! (`servicetask.batch.items` by outcome, `servicetask.batch.rate`, `servicetask.batch.eta`)
 //! and an optional callback, every progress step (a hundredth of a known total by default).
 //!
@@ -48,14 +48,8 @@ use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::semconv;
 
-/// Span attribute and metric attribute: the batch name.
-pub const BATCH_NAME: &str = "servicetask.batch.name";
-/// Span attribute: the item's 0-based position in the batch.
-pub const BATCH_ITEM_INDEX: &str = "servicetask.batch.item.index";
-/// Span event on the batch span at each progress step.
-pub const PROGRESS_EVENT: &str = "batch.progress";
-/// Span event on the batch span for a failed item (the first [`BatchSummary::KEPT_FAILURES`]).
-pub const ITEM_FAILED_EVENT: &str = "batch.item.failed";
+use semconv::event::{BATCH_ITEM_FAILED as ITEM_FAILED_EVENT, BATCH_PROGRESS as PROGRESS_EVENT};
+use semconv::{SERVICETASK_BATCH_ITEM_INDEX as BATCH_ITEM_INDEX, SERVICETASK_BATCH_NAME as BATCH_NAME};
 
 type KeyFn<'a, T> = Box<dyn Fn(&T) -> String + Send + Sync + 'a>;
 type ProgressFn<'a> = Box<dyn Fn(&BatchProgress) + Send + Sync + 'a>;
@@ -198,7 +192,7 @@ impl<'a, I: Iterator> Batch<'a, I> {
                 KeyValue::new(BATCH_NAME, self.name.clone()),
             ];
             if let Some(total) = self.total {
-                attrs.push(KeyValue::new("servicetask.batch.total", total as i64));
+                attrs.push(KeyValue::new(semconv::SERVICETASK_BATCH_TOTAL, total as i64));
             }
             let span = tracer
                 .span_builder(format!("batch {}", self.name))
@@ -360,16 +354,16 @@ impl Tally {
             let meter = telemetry.meter();
             BatchMetrics {
                 items: meter
-                    .u64_counter("servicetask.batch.items")
+                    .u64_counter(semconv::metric::BATCH_ITEMS)
                     .with_description("Batch items processed, by outcome (success, failure, skipped)")
                     .build(),
                 rate: meter
-                    .f64_gauge("servicetask.batch.rate")
+                    .f64_gauge(semconv::SERVICETASK_BATCH_RATE)
                     .with_unit("{item}/s")
                     .with_description("Items per second of the batch's current run")
                     .build(),
                 eta: meter
-                    .f64_gauge("servicetask.batch.eta")
+                    .f64_gauge(semconv::metric::BATCH_ETA)
                     .with_unit("s")
                     .with_description("Time left at the batch's current rate")
                     .build(),
@@ -457,13 +451,13 @@ impl Tally {
             let d = &self.durations;
             let ms = |x: Duration| x.as_secs_f64() * 1e3;
             batch_cx.span().set_attributes([
-                KeyValue::new("servicetask.batch.done", self.done as i64),
-                KeyValue::new("servicetask.batch.failed", self.failed as i64),
-                KeyValue::new("servicetask.batch.skipped", self.skipped as i64),
-                KeyValue::new("servicetask.batch.item.count", d.count as i64),
-                KeyValue::new("servicetask.batch.item.duration.min_ms", ms(d.min)),
-                KeyValue::new("servicetask.batch.item.duration.max_ms", ms(d.max)),
-                KeyValue::new("servicetask.batch.item.duration.mean_ms", ms(d.mean())),
+                KeyValue::new(semconv::SERVICETASK_BATCH_DONE, self.done as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_FAILED, self.failed as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_SKIPPED, self.skipped as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_COUNT, d.count as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_DURATION_MIN_MS, ms(d.min)),
+                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_DURATION_MAX_MS, ms(d.max)),
+                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_DURATION_MEAN_MS, ms(d.mean())),
             ]);
         }
         let progress = self.progress();
@@ -526,16 +520,16 @@ impl Tally {
         let p = self.progress();
         if self.batch_cx.is_some() {
             let mut attrs = vec![
-                KeyValue::new("servicetask.batch.done", p.done as i64),
-                KeyValue::new("servicetask.batch.failed", p.failed as i64),
-                KeyValue::new("servicetask.batch.skipped", p.skipped as i64),
-                KeyValue::new("servicetask.batch.rate", p.rate),
+                KeyValue::new(semconv::SERVICETASK_BATCH_DONE, p.done as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_FAILED, p.failed as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_SKIPPED, p.skipped as i64),
+                KeyValue::new(semconv::SERVICETASK_BATCH_RATE, p.rate),
             ];
             if let Some(total) = p.total {
-                attrs.push(KeyValue::new("servicetask.batch.total", total as i64));
+                attrs.push(KeyValue::new(semconv::SERVICETASK_BATCH_TOTAL, total as i64));
             }
             if let Some(eta) = p.eta {
-                attrs.push(KeyValue::new("servicetask.batch.eta_s", eta.as_secs_f64()));
+                attrs.push(KeyValue::new(semconv::SERVICETASK_BATCH_ETA_S, eta.as_secs_f64()));
             }
             self.event(PROGRESS_EVENT, attrs);
         }
