@@ -20,7 +20,9 @@ const LEDGER: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/2010052
 
 /// Series that exist only once something happens that a healthy serve workload does not cause
 /// (a retry, a breaker, a rejection, memory tracking, an anomaly, a dead node's lease): checked
-/// against the registry by name instead. Keep this list short.
+/// against the registry by name here; `crates/servicetask/tests/prometheus_names.rs` causes all
+/// but the take-overs and lease expiries and finds them under these names and labels (the
+/// cluster test `serve_cluster.rs` causes those). Keep this list short.
 const AFTER_AN_EVENT: &[&str] = &[
     "servicetask_retries_total",
     "servicetask_breaker_state_ratio",
