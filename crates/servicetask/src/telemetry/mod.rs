@@ -193,8 +193,8 @@ pub fn init_with(target: ExportTarget) -> Result<TelemetryGuard, TelemetryError>
 }
 
 /// Like [`init`], and the same meter provider also feeds a Prometheus scrape:
-/// [`TelemetryGuard::prometheus`] renders it for a `/metrics` endpoint (`OTEL_SDK_DISABLED`
-/// leaves the scrape empty of servicetask metrics but still answers).
+/// [`TelemetryGuard::prometheus`] renders it for a `/metrics` endpoint (`OTEL_SDK_DISABLED=true`
+/// installs nothing, as with [`init`]: the scrape answers with no series).
 pub fn init_with_prometheus() -> Result<TelemetryGuard, TelemetryError> {
     let (scrape, reader) = prometheus::Prometheus::new()?;
     let mut guard = install::<ConsoleSpanExporter>(ExportTarget::from_env(), None, Some(reader))?;
@@ -221,7 +221,6 @@ where
 {
     let target = match (&target, &extra) {
         (ExportTarget::Disabled, Some(_)) => ExportTarget::None,
-        (ExportTarget::Disabled, None) if scrape.is_some() => ExportTarget::None,
         _ => target,
     };
     let add = |b: opentelemetry_sdk::trace::TracerProviderBuilder| match extra {
