@@ -296,3 +296,49 @@ async fn a_batch_dropped_midway_then_retried_skips_the_items_done() {
         .unwrap();
     assert_eq!(s.progress.skipped, 0);
 }
+
+#[tokio::test]
+async fn the_runners_retry_of_a_failed_attempt_skips_the_items_checkpointed() {
+    let t = TestTelemetry::new();
+    let runner = Runner::builder().telemetry(t.telemetry()).build();
+    let store = Arc::new(MemoryCheckpoint::new());
+    let task_store = store.clone();
+    let config = TaskConfig::builder("import")
+        .retry(servicetask::RetryConfig {
+            max_attempts: 3,
+            initial_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(1),
+            ..servicetask::RetryConfig::default()
+        })
+        .build();
+    let task = task_fn(config, move |cx: TaskContext, n: u64| {
+        let store = task_store.clone();
+        async move {
+            let attempt = cx.attempt();
+            let summary = cx
+                .batch(0..n)
+                .checkpoint(store)
+                .checkpoint_every(100)
+                .run(|i| async move {
+                    match (attempt, i) {
+                        (1, 500) => Err(TaskError::network("connection reset")),
+                        _ => Ok(()),
+                    }
+                })
+                .await?;
+            Ok::<_, TaskError>((attempt, summary.progress.skipped, summary.durations.count))
+        }
+    });
+    let handle = runner.register(task).unwrap();
+    let options = RunOptions {
+        process: ProcessInfo {
+            idempotency_key: Some("job-9".into()),
+            ..ProcessInfo::default()
+        },
+        ..RunOptions::default()
+    };
+    let out = handle.run_with(1000, options).await;
+    // Attempt 1 failed fast at item 500 after saving items 0..500; attempt 2 runs the rest.
+    assert!(matches!(out, TaskOutcome::Complete((2, 500, 500))), "{out:?}");
+    assert_eq!(store.done("job-9/items"), 1000);
+}
