@@ -116,7 +116,10 @@ fn run_with_stub_and_unknown_task_incident() {
     assert!(text.contains("incident on t"), "{text}");
     assert!(text.contains("send_invoice"), "{text}");
     // a retry in the same binary cannot help: the hint says how to get the task in
-    assert!(text.contains("build your own CLI") && !text.contains("--retry"), "{text}");
+    assert!(
+        text.contains("build your own CLI") && !text.contains("--retry"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A future a clock returns for a wait.
@@ -30,25 +30,37 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Wall-clock time through tokio (`tokio::time`): the default.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TokioClock;
+/// Wall-clock time through tokio (`tokio::time`): the default. Its origin is the moment it was
+/// made, read on the runtime that made it, so an engine built inside a test's paused runtime
+/// measures that runtime's time (a process-wide origin taken on another runtime's paused clock
+/// could lie after this one's "now", and every reading would then saturate to zero).
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+}
 
-/// The origin of [`TokioClock`] time: the first time it was read in this process.
-fn tokio_origin() -> tokio::time::Instant {
-    static ORIGIN: OnceLock<tokio::time::Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(tokio::time::Instant::now)
+impl TokioClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self { origin: tokio::time::Instant::now() }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Clock for TokioClock {
     fn now(&self) -> Duration {
-        tokio::time::Instant::now().saturating_duration_since(tokio_origin())
+        tokio::time::Instant::now().saturating_duration_since(self.origin)
     }
 
     fn sleep_until(&self, at: Duration) -> Wait {
         // a year is "never" for a timer (and keeps the instant in range)
         let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
-        let deadline = tokio_origin().checked_add(at).map_or(far, |t| t.min(far));
+        let deadline = self.origin.checked_add(at).map_or(far, |t| t.min(far));
         Box::pin(tokio::time::sleep_until(deadline))
     }
 }

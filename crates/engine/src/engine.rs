@@ -207,7 +207,7 @@ impl Engine {
             tracer: None,
             config: EngineConfig::default(),
             observer: None,
-            clock: Arc::new(TokioClock),
+            clock: Arc::new(TokioClock::new()),
             library: Vec::new(),
         }
     }
