@@ -42,7 +42,9 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock whose origin is now.
     pub fn new() -> Self {
-        Self { origin: tokio::time::Instant::now() }
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
     }
 }
 
