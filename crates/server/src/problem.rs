@@ -104,7 +104,16 @@ impl From<HostError> for Problem {
             HostError::Store(StoreError::Conflict(_)) => {
                 Problem::new(StatusCode::CONFLICT, "concurrent-change", e.to_string())
             }
-            HostError::Store(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", e.to_string()),
+            // the store's own text (SQL, file paths, a snapshot's serde error quoting a stored
+            // value) stays in the server's log; the client learns what kind of problem it is
+            HostError::Store(_) => {
+                eprintln!("servicetask serve: store error: {e}");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store-unavailable",
+                    "the instance store could not answer; the server's log has the cause".to_string(),
+                )
+            }
         }
     }
 }

@@ -141,16 +141,37 @@ impl InstanceView {
     }
 }
 
-/// Replaces the values of the named variables, at any depth, by [`REDACTED`].
+/// Replaces the values of the named variables, at any depth (inside objects and arrays), by
+/// [`REDACTED`], through core's `redact_keys` (the one redaction walk the runner uses too).
 pub fn redact_vars(vars: &mut Map<String, Value>, names: &[String]) {
     if names.is_empty() {
         return;
     }
-    for (k, v) in vars.iter_mut() {
-        if names.iter().any(|n| n == k) {
-            *v = Value::String(REDACTED.to_string());
-        } else if let Value::Object(inner) = v {
-            redact_vars(inner, names);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut value = Value::Object(std::mem::take(vars));
+    servicetask_core::redact_keys(&mut value, &names);
+    if let Value::Object(m) = value {
+        *vars = m;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_variables_are_redacted_inside_arrays_too() {
+        let mut vars =
+            serde_json::json!({"creds": [{"password": "s1"}], "a": {"password": "s2"}, "password": "s3", "n": 1})
+                .as_object()
+                .cloned()
+                .unwrap();
+        redact_vars(&mut vars, &["password".to_string()]);
+        let text = Value::Object(vars.clone()).to_string();
+        for s in ["s1", "s2", "s3"] {
+            assert!(!text.contains(s), "{text}");
         }
+        assert_eq!(vars["creds"][0]["password"], REDACTED);
+        assert_eq!(vars["n"], 1);
     }
 }
