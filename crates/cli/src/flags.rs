@@ -83,11 +83,11 @@ pub struct ServeArgs {
     /// Jobs run at once on this node.
     #[arg(long, default_value_t = 64)]
     pub max_jobs: usize,
-    /// Job lease, in milliseconds (a heartbeat extends it every third of it).
-    #[arg(long, default_value_t = 30_000)]
+    /// Job lease, in milliseconds (a heartbeat extends it every third of it; at least 3).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(3..))]
     pub lease_ms: u64,
-    /// How often to look for jobs and due timers when idle, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    /// How often to look for jobs and due timers when idle, in milliseconds (at least 1).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub poll_ms: u64,
     /// How long SIGTERM waits for in-flight jobs before releasing them, in seconds.
     #[arg(long, default_value_t = 10)]

@@ -297,3 +297,15 @@ fn the_demo_leaves_the_current_folder_alone_and_report_finds_its_history() {
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("generate_samples"), "{}", stdout(&out));
 }
+
+#[test]
+fn serve_refuses_a_zero_lease_or_poll_interval() {
+    // a zero lease would make the heartbeat interval zero (a tokio panic in every job) and every
+    // job re-acquirable at once; a zero poll interval would spin
+    let dir = tempfile::tempdir().unwrap();
+    for flag in ["--lease-ms", "--poll-ms"] {
+        let out = servicetask(&["serve", flag, "0"], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{flag} 0: {}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{flag} 0: {}", stderr(&out));
+    }
+}
