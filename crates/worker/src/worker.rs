@@ -169,17 +169,28 @@ impl Worker {
     }
 }
 
+/// A spawned task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs one job with heartbeats and commits its result.
 async fn run_job(host: &Host, handler: &dyn TaskHandler, job: LeasedJob, lease: Duration) {
     let result = match call_of(&job) {
         Ok(call) => {
-            let mut running = tokio::spawn(handler.call(call));
+            // aborted with this future: a drain that gives the lease back stops the task too
+            // (at its next await), so another node does not run it beside this one
+            let mut running = AbortOnDrop(tokio::spawn(handler.call(call)));
             let mut beat = tokio::time::interval(lease / 3);
             beat.tick().await;
             let mut held = true;
             loop {
                 tokio::select! {
-                    r = &mut running => break match r {
+                    r = &mut running.0 => break match r {
                         Ok(r) => r,
                         Err(e) => failed(if e.is_panic() { "the task panicked" } else { "the task was cancelled" }, "panic"),
                     },
