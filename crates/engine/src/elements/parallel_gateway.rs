@@ -49,7 +49,11 @@ impl Instance {
                     None => return Ok(()),
                 }
             }
-            let keep = picked[0];
+            // no incoming flow of the arriving token's kind (a token with no recorded flow at
+            // a join whose flows are all loop flows): nothing to fire; the stuck check names it
+            let Some(&keep) = picked.first() else {
+                return Ok(());
+            };
             for t in picked.into_iter().skip(1) {
                 self.tokens.remove(&t);
             }
