@@ -119,10 +119,13 @@ impl Worker {
             }
             match store.due_instances(now_ms(), 64).await {
                 Ok(due) => {
-                    busy |= !due.is_empty();
+                    // only timers that fired make the loop go round at once: an instance whose
+                    // timers keep failing (or that ended) waits for the next poll instead of
+                    // spinning the loop at full speed
                     for id in due {
                         match self.host.fire_timers(&id).await {
-                            Ok(()) | Err(HostError::Finished(_)) | Err(HostError::NotFound { .. }) => {}
+                            Ok(()) => busy = true,
+                            Err(HostError::Finished(_)) | Err(HostError::NotFound { .. }) => {}
                             Err(e) => eprintln!("servicetask worker: timers of instance {id}: {e}"),
                         }
                     }
