@@ -19,6 +19,7 @@ mod migrate;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 mod sqlite;
 mod store;
 

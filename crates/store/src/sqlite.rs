@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::model::{
-    Acquire, Deployment, HistoryEvent, InstanceQuery, InstanceRow, InstanceState, Job, LeasedJob, NewDeployment,
-    NewHistoryEvent, NewJob, StoreStats, Transition, TransitionKind,
+    Acquire, Deployment, HistoryEvent, InstanceQuery, InstanceRow, InstanceState, LeasedJob, NewDeployment, StoreStats,
+    Transition, TransitionKind,
 };
+use crate::rows::{self, JobColumns};
 use crate::store::{Store, StoreFuture};
 use crate::{now_ms, StoreError};
 
@@ -160,48 +161,18 @@ fn commit_batch(
 }
 
 fn load_deployment(c: &Connection, id: &str) -> Result<Option<Deployment>, StoreError> {
-    let row = c
-        .query_row(
-            "SELECT id, file, content, created_ms FROM deployments WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(Deployment {
-                    id: r.get(0)?,
-                    file: r.get(1)?,
-                    content: r.get(2)?,
-                    processes: Vec::new(),
-                    created_ms: r.get(3)?,
-                })
-            },
-        )
-        .optional()?;
-    let Some(mut d) = row else { return Ok(None) };
-    let mut st = c.prepare_cached(
-        "SELECT process_id, version FROM deployment_processes WHERE deployment_id = ?1 ORDER BY process_id",
-    )?;
-    d.processes = st
+    let Some(mut d) = c
+        .prepare_cached(rows::SELECT_DEPLOYMENT)?
+        .query_row([id], |r| rows::deployment(r))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    d.processes = c
+        .prepare_cached(rows::SELECT_DEPLOYMENT_PROCESSES)?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     Ok(Some(d))
-}
-
-const INSTANCE_COLUMNS: &str =
-    "id, deployment_id, process_id, business_key, state, revision, snapshot, saved_at_ms, wake_at_ms, created_ms";
-
-fn instance_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InstanceRow> {
-    let state: String = r.get(4)?;
-    Ok(InstanceRow {
-        id: r.get(0)?,
-        deployment_id: r.get(1)?,
-        process_id: r.get(2)?,
-        business_key: r.get(3)?,
-        state: InstanceState::parse(&state).unwrap_or(InstanceState::Failed),
-        revision: r.get(5)?,
-        snapshot: r.get(6)?,
-        saved_at_ms: r.get(7)?,
-        wake_at_ms: r.get(8)?,
-        created_ms: r.get(9)?,
-    })
 }
 
 /// Applies one transition inside the writer's open transaction (a savepoint of it: a
@@ -276,8 +247,7 @@ fn apply(tx: &Connection, t: Transition) -> Result<i64, StoreError> {
             "INSERT OR IGNORE INTO jobs (key, instance_id, deployment_id, spec, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for j in t.jobs.iter().filter(|j| !keys.contains(&j.key)) {
-            let spec = serde_json::to_string(j).map_err(|e| StoreError::Database(e.to_string()))?;
-            insert.execute(params![j.key, t.instance_id, deployment_id, spec, now])?;
+            insert.execute(params![j.key, t.instance_id, deployment_id, rows::spec_json(j)?, now])?;
         }
     }
     {
@@ -299,41 +269,27 @@ fn acquire(c: &mut Connection, a: Acquire) -> Result<Vec<LeasedJob>, StoreError>
             "SELECT id, instance_id, deployment_id, spec, created_ms, leases, lease_token IS NOT NULL
              FROM jobs WHERE lease_until_ms <= ?1 ORDER BY lease_until_ms, id LIMIT ?2",
         )?;
-        let rows = select
+        let found = select
             .query_map(params![a.now_ms, a.max as i64], |r| {
-                let spec: String = r.get(3)?;
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    spec,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, bool>(6)?,
-                ))
+                Ok(JobColumns {
+                    id: r.get(0)?,
+                    instance_id: r.get(1)?,
+                    deployment_id: r.get(2)?,
+                    spec: r.get(3)?,
+                    created_ms: r.get(4)?,
+                    leases: r.get::<_, i64>(5)? + 1,
+                    was_leased: r.get(6)?,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut lease = tx.prepare_cached(
             "UPDATE jobs SET lease_owner = ?1, lease_token = ?2, lease_until_ms = ?3, leases = leases + 1 WHERE id = ?4",
         )?;
-        for (id, instance_id, deployment_id, spec, created_ms, leases, was_leased) in rows {
-            let spec: NewJob = serde_json::from_str(&spec).map_err(|e| StoreError::Database(e.to_string()))?;
+        let until = a.now_ms + a.lease_ms;
+        for job in found {
             let token = format!("{:016x}", rand::random::<u64>());
-            let until = a.now_ms + a.lease_ms;
-            lease.execute(params![a.owner, token, until, id])?;
-            out.push(LeasedJob {
-                job: Job {
-                    id,
-                    instance_id,
-                    deployment_id,
-                    spec,
-                    created_ms,
-                    leases: leases + 1,
-                },
-                lease_token: token,
-                lease_until_ms: until,
-                taken_over: was_leased,
-            });
+            lease.execute(params![a.owner, token, until, job.id])?;
+            out.push(job.leased(token, until)?);
         }
     }
     tx.commit()?;
@@ -354,11 +310,7 @@ impl Store for SqliteStore {
                     params![d.hash, d.file, d.content, now_ms()],
                 )?;
                 for p in &d.process_ids {
-                    tx.execute(
-                        "INSERT INTO deployment_processes (process_id, version, deployment_id)
-                         SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2 FROM deployment_processes WHERE process_id = ?1",
-                        params![p, d.hash],
-                    )?;
+                    tx.execute(rows::INSERT_DEPLOYMENT_PROCESS, params![p, d.hash])?;
                 }
             }
             let out = load_deployment(&tx, &d.hash)?.ok_or_else(|| StoreError::NotFound(d.hash.clone()))?;
@@ -376,11 +328,8 @@ impl Store for SqliteStore {
         let pid = process_id.to_string();
         self.with(move |c| {
             let id: Option<String> = c
-                .query_row(
-                    "SELECT deployment_id FROM deployment_processes WHERE process_id = ?1 ORDER BY version DESC LIMIT 1",
-                    [&pid],
-                    |r| r.get(0),
-                )
+                .prepare_cached(rows::SELECT_LATEST_DEPLOYMENT)?
+                .query_row([&pid], |r| r.get(0))
                 .optional()?;
             match id {
                 Some(id) => load_deployment(c, &id),
@@ -392,7 +341,7 @@ impl Store for SqliteStore {
     fn deployments(&self) -> StoreFuture<'_, Vec<Deployment>> {
         self.with(|c| {
             let ids: Vec<String> = c
-                .prepare("SELECT id FROM deployments ORDER BY created_ms, id")?
+                .prepare_cached(rows::SELECT_DEPLOYMENT_IDS)?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             let mut out = Vec::new();
@@ -415,24 +364,17 @@ impl Store for SqliteStore {
     fn instance<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<InstanceRow>> {
         let id = id.to_string();
         self.with(move |c| {
-            Ok(
-                c.prepare_cached(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?1"))?
-                    .query_row([id], instance_row)
-                    .optional()?,
-            )
+            Ok(c.prepare_cached(rows::SELECT_INSTANCE)?
+                .query_row([id], |r| rows::instance_row(r))
+                .optional()?)
         })
     }
 
     fn instances(&self, q: InstanceQuery) -> StoreFuture<'_, Vec<InstanceRow>> {
         self.with(move |c| {
-            let sql = format!(
-                "SELECT {INSTANCE_COLUMNS} FROM instances
-                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR process_id = ?2) AND (?3 IS NULL OR business_key = ?3)
-                 ORDER BY created_ms, id LIMIT ?4 OFFSET ?5"
-            );
-            let limit = q.limit.map_or(-1, |l| l as i64);
-            let rows = c
-                .prepare_cached(&sql)?
+            let limit = q.limit.map_or(i64::MAX, |l| l as i64);
+            let found = c
+                .prepare_cached(rows::SELECT_INSTANCES)?
                 .query_map(
                     params![
                         q.state.map(InstanceState::as_str),
@@ -441,10 +383,10 @@ impl Store for SqliteStore {
                         limit,
                         q.offset as i64
                     ],
-                    instance_row,
+                    |r| rows::instance_row(r),
                 )?
                 .collect::<Result<_, _>>()?;
-            Ok(rows)
+            Ok(found)
         })
     }
 
@@ -455,77 +397,44 @@ impl Store for SqliteStore {
     fn heartbeat<'a>(&'a self, job_id: i64, lease_token: &'a str, until_ms: i64) -> StoreFuture<'a, bool> {
         let token = lease_token.to_string();
         self.write(move |c| {
-            Ok(c.execute(
-                "UPDATE jobs SET lease_until_ms = ?1 WHERE id = ?2 AND lease_token = ?3",
-                params![until_ms, job_id, token],
-            )? == 1)
+            Ok(c.prepare_cached(rows::HEARTBEAT)?
+                .execute(params![until_ms, job_id, token])?
+                == 1)
         })
     }
 
     fn release<'a>(&'a self, job_id: i64, lease_token: &'a str) -> StoreFuture<'a, bool> {
         let token = lease_token.to_string();
-        self.write(move |c| {
-            Ok(c.execute(
-                "UPDATE jobs SET lease_owner = NULL, lease_token = NULL, lease_until_ms = 0 WHERE id = ?1 AND lease_token = ?2",
-                params![job_id, token],
-            )? == 1)
-        })
+        self.write(move |c| Ok(c.prepare_cached(rows::RELEASE)?.execute(params![job_id, token])? == 1))
     }
 
     fn due_instances(&self, now_ms: i64, limit: usize) -> StoreFuture<'_, Vec<String>> {
         self.with(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT id FROM instances WHERE wake_at_ms IS NOT NULL AND wake_at_ms <= ?1 ORDER BY wake_at_ms LIMIT ?2",
-            )?
-            .query_map(params![now_ms, limit as i64], |r| r.get(0))?
-            .collect::<Result<_, _>>()?)
+            Ok(c.prepare_cached(rows::DUE_INSTANCES)?
+                .query_map(params![now_ms, limit as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?)
         })
     }
 
     fn history<'a>(&'a self, instance_id: &'a str) -> StoreFuture<'a, Vec<HistoryEvent>> {
         let id = instance_id.to_string();
         self.with(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT id, instance_id, at_ms, kind, element_id, detail FROM history WHERE instance_id = ?1 ORDER BY id",
-            )?
-            .query_map([id], |r| {
-                Ok(HistoryEvent {
-                    id: r.get(0)?,
-                    instance_id: r.get(1)?,
-                    at_ms: r.get(2)?,
-                    event: NewHistoryEvent {
-                        kind: r.get(3)?,
-                        element_id: r.get(4)?,
-                        detail: r.get(5)?,
-                    },
-                })
-            })?
-            .collect::<Result<_, _>>()?)
+            Ok(c.prepare_cached(rows::SELECT_HISTORY)?
+                .query_map([id], |r| rows::history_event(r))?
+                .collect::<Result<_, _>>()?)
         })
     }
 
     fn stats(&self, now_ms: i64) -> StoreFuture<'_, StoreStats> {
         self.with(move |c| {
-            let (depth, oldest, leased): (i64, Option<i64>, i64) = c.query_row(
-                "SELECT COUNT(*), MIN(created_ms), COALESCE(SUM(lease_until_ms > ?1), 0) FROM jobs",
-                [now_ms],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
-            let mut instances = Vec::new();
-            let mut st = c.prepare_cached("SELECT state, COUNT(*) FROM instances GROUP BY state")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-            for row in rows {
-                let (s, n) = row?;
-                if let Some(s) = InstanceState::parse(&s) {
-                    instances.push((s, n));
-                }
-            }
-            Ok(StoreStats {
-                queue_depth: depth,
-                oldest_job_age_ms: oldest.map_or(0, |o| (now_ms - o).max(0)),
-                leased_jobs: leased,
-                instances,
-            })
+            let jobs = c
+                .prepare_cached(rows::JOB_FIGURES)?
+                .query_row([now_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let by_state = c
+                .prepare_cached(rows::INSTANCES_BY_STATE)?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows::stats(now_ms, jobs, by_state))
         })
     }
 }
