@@ -11,11 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use servicetask_engine::{
-    Deployment as Compiled, Engine, EngineConfig, EngineError, Instance, InstanceSnapshot, RunOutcome, ServiceResult,
-    StubHandler,
+    Deployment as Compiled, Engine, EngineConfig, EngineError, Instance, InstanceSnapshot, RunOutcome, StubHandler,
 };
 use servicetask_store::{
-    now_ms, Deployment, InstanceQuery, InstanceRow, InstanceState, JobLease, LeasedJob, NewDeployment, NewHistoryEvent,
+    now_ms, Deployment, InstanceQuery, InstanceRow, InstanceState, JobLease, NewDeployment, NewHistoryEvent,
     NewInstance, NewJob, Store, StoreError, Transition, TransitionKind,
 };
 use sha2::Digest as _;
@@ -70,7 +69,14 @@ impl std::fmt::Debug for Host {
 
 /// A change to apply to a resumed instance: history events to record, or `None` to change
 /// nothing (and commit nothing).
-type Change<'a> = Box<dyn FnMut(&mut Instance) -> Result<Option<Vec<NewHistoryEvent>>, HostError> + Send + 'a>;
+pub(crate) type Change<'a> =
+    Box<dyn FnMut(&mut Instance, &Resumed) -> Result<Option<Vec<NewHistoryEvent>>, HostError> + Send + 'a>;
+
+/// What a commit loop's builder returns: the row it was given back, with the transition to
+/// commit (`None`: nothing to commit).
+pub(crate) type BuildFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(InstanceRow, Option<Transition>), HostError>> + Send + 'a>,
+>;
 
 impl Host {
     /// A host over `store`, counting into `metrics`.
@@ -94,6 +100,11 @@ impl Host {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The names of sensitive variables (never shown, never in a stored message).
+    pub fn sensitive_names(&self) -> &[String] {
+        &self.config.redact
     }
 
     /// The metrics.
@@ -205,7 +216,7 @@ impl Host {
                     process_id: req.process_id.clone(),
                     business_key: req.business_key.clone(),
                 });
-                let t = self.transition(&mut inst, outcome, kind, None, history, now);
+                let t = self.transition(&mut inst, outcome, kind, None, history);
                 let row = row_of(&t, 1, now);
                 (t, row)
             };
@@ -249,270 +260,22 @@ impl Host {
         })
     }
 
-    /// Completes a waiting task (user task, manual task, receive task, catch event), by token
-    /// id or element id, setting `vars` in its scope.
-    pub async fn complete_task(
-        &self,
+    /// Reads the instance, builds its next transition with `build` and commits it, again
+    /// from the new row after each revision conflict. `build` returning `None` commits
+    /// nothing (and answers `None`). The one commit loop of every change of a live instance.
+    pub(crate) async fn commit_loop<'a>(
+        &'a self,
         id: &str,
-        key: &str,
-        vars: Map<String, Value>,
-    ) -> Result<InstanceView, HostError> {
-        self.change(
-            id,
-            None,
-            Box::new(move |i| {
-                let element = i
-                    .waiting_tasks()
-                    .into_iter()
-                    .find(|t| t.element_id == key || t.token_id.to_string() == key)
-                    .map(|t| t.element_id)
-                    .ok_or_else(|| HostError::NotFound {
-                        what: "task",
-                        key: key.to_string(),
-                        field: "taskKey",
-                    })?;
-                i.complete_task(key, vars.clone())?;
-                Ok(Some(vec![event("task_completed", Some(element), None)]))
-            }),
-        )
-        .await
-    }
-
-    /// Delivers message `name` to one instance (by id, else the oldest live instance with
-    /// `business_key` that catches it). Returns the instance, or `None` when none caught it.
-    pub async fn correlate_message(
-        &self,
-        name: &str,
-        instance_id: Option<&str>,
-        business_key: Option<&str>,
-        vars: Map<String, Value>,
+        mut build: impl FnMut(InstanceRow) -> BuildFuture<'a>,
     ) -> Result<Option<InstanceView>, HostError> {
-        let targets: Vec<String> = match (instance_id, business_key) {
-            (Some(id), _) => vec![id.to_string()],
-            (None, Some(bk)) => self
-                .store
-                .instances(InstanceQuery {
-                    business_key: Some(bk.to_string()),
-                    ..InstanceQuery::default()
-                })
-                .await?
-                .into_iter()
-                .filter(|r| !r.state.is_final())
-                .map(|r| r.id)
-                .collect(),
-            (None, None) => Vec::new(),
-        };
-        for id in targets {
-            let vars = vars.clone();
-            let caught = self
-                .change(
-                    &id,
-                    None,
-                    Box::new(move |i| catch(i.send_message(name, vars.clone())?, "message", name)),
-                )
-                .await;
-            match caught {
-                Ok(v) => return Ok(Some(v)),
-                Err(HostError::NotFound { what: "catcher", .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Broadcasts signal `name` to every live instance; returns how many caught it.
-    pub async fn broadcast_signal(&self, name: &str, vars: Map<String, Value>) -> Result<usize, HostError> {
-        let mut caught = 0;
-        for state in [InstanceState::Waiting, InstanceState::Active, InstanceState::Incident] {
-            let rows = self
-                .store
-                .instances(InstanceQuery {
-                    state: Some(state),
-                    ..InstanceQuery::default()
-                })
-                .await?;
-            for r in rows {
-                let vars = vars.clone();
-                let res = self
-                    .change(
-                        &r.id,
-                        None,
-                        Box::new(move |i| catch(i.send_signal(name, vars.clone())?, "signal", name)),
-                    )
-                    .await;
-                match res {
-                    Ok(_) => caught += 1,
-                    Err(HostError::NotFound { what: "catcher", .. }) | Err(HostError::Finished(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(caught)
-    }
-
-    /// Retries an incident (by token id or element id) after setting `vars` in its scope.
-    pub async fn retry_incident(
-        &self,
-        id: &str,
-        key: &str,
-        vars: Map<String, Value>,
-    ) -> Result<InstanceView, HostError> {
-        self.change(
-            id,
-            None,
-            Box::new(move |i| {
-                let element = incident_element(i, key)?.1;
-                i.retry_incident(key, vars.clone())?;
-                Ok(Some(vec![event("incident_retried", Some(element), None)]))
-            }),
-        )
-        .await
-    }
-
-    /// Resolves an incident by hand: its task counts as completed with `vars` as its output.
-    pub async fn resolve_incident(
-        &self,
-        id: &str,
-        key: &str,
-        vars: Map<String, Value>,
-    ) -> Result<InstanceView, HostError> {
-        self.change(
-            id,
-            None,
-            Box::new(move |i| {
-                let (token, element) = incident_element(i, key)?;
-                i.retry_incident(&token.to_string(), Map::new())?;
-                i.complete_job(token, ServiceResult::Complete(vars.clone()))?;
-                Ok(Some(vec![event("incident_resolved", Some(element), None)]))
-            }),
-        )
-        .await
-    }
-
-    /// Fires the due timers of an instance (after a restart: every overdue one, at once).
-    pub async fn fire_timers(&self, id: &str) -> Result<(), HostError> {
-        self.change(id, None, Box::new(|_| Ok(Some(Vec::new()))))
-            .await
-            .map(drop)
-    }
-
-    /// Applies a job's result, provided its lease still holds. Returns false when the
-    /// completion was rejected as late (the lease was taken over) or the job is gone.
-    pub async fn complete_job(&self, job: &LeasedJob, result: ServiceResult) -> Result<bool, HostError> {
-        let lease = JobLease {
-            job_id: job.job.id,
-            lease_token: job.lease_token.clone(),
-        };
-        let token = job.job.spec.token_id;
-        let element = job.job.spec.element_id.clone();
-        let key = job.job.spec.key.clone();
-        let outcome = match &result {
-            ServiceResult::Complete(_) => "complete",
-            ServiceResult::BpmnError { .. } => "bpmn_error",
-            ServiceResult::Failed { .. } => "failed",
-        };
-        let r = self
-            .change(
-                &job.job.instance_id,
-                Some(lease),
-                Box::new(move |i| {
-                    match i.complete_job(token, result.clone()) {
-                        Ok(()) => {
-                            let detail = serde_json::json!({"key": key, "outcome": outcome}).to_string();
-                            Ok(Some(vec![event("job_completed", Some(element.clone()), Some(detail))]))
-                        }
-                        // the token moved on without this job (interrupted, cancelled)
-                        Err(EngineError::NoSuchTask(_)) => Ok(None),
-                        Err(e) => Err(e.into()),
-                    }
-                }),
-            )
-            .await;
-        match r {
-            Ok(_) => {
-                self.metrics.job_completed();
-                Ok(true)
-            }
-            // the lease was taken over, or the instance moved on or ended without this job
-            Err(HostError::Store(StoreError::LeaseLost(_)))
-            | Err(HostError::Finished(_))
-            | Err(HostError::NotFound { .. }) => {
-                self.metrics.late_completion();
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Cancels an instance: no job of it runs again and nothing moves it any more.
-    pub async fn cancel(&self, id: &str) -> Result<InstanceView, HostError> {
         for _ in 0..MAX_CONFLICTS {
             let row = self.row(id).await?;
             if row.state.is_final() {
                 return Err(HostError::Finished(id.to_string()));
             }
-            let t = Transition {
-                instance_id: row.id.clone(),
-                kind: TransitionKind::Update {
-                    expected_revision: row.revision,
-                },
-                state: InstanceState::Cancelled,
-                snapshot: row.snapshot.clone(),
-                saved_at_ms: row.saved_at_ms,
-                wake_at_ms: None,
-                jobs: Vec::new(),
-                completes_job: None,
-                history: vec![event("cancelled", None, None)],
-            };
-            match self.store.commit(t).await {
-                Ok(revision) => {
-                    return Ok(self.view(&InstanceRow {
-                        state: InstanceState::Cancelled,
-                        revision,
-                        wake_at_ms: None,
-                        ..row
-                    }))
-                }
-                Err(StoreError::Conflict(_)) => self.metrics.conflict(),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(HostError::Store(StoreError::Conflict(id.to_string())))
-    }
-
-    /// Resumes, changes, runs and commits one instance, again after each revision conflict.
-    async fn change(
-        &self,
-        id: &str,
-        lease: Option<JobLease>,
-        mut apply: Change<'_>,
-    ) -> Result<InstanceView, HostError> {
-        for _ in 0..MAX_CONFLICTS {
-            let row = self.row(id).await?;
-            if row.state.is_final() {
-                return Err(HostError::Finished(id.to_string()));
-            }
-            let compiled = self.compiled(&row.deployment_id).await?;
-            let now = now_ms();
-            let t = {
-                let mut inst = resume(&compiled, &row, now)?;
-                let Some(history) = apply(&mut inst)? else {
-                    return match lease {
-                        // the instance moved on without this job (its lease was taken over
-                        // and completed, or its token was interrupted): a late completion
-                        Some(l) => Err(HostError::Store(StoreError::LeaseLost(l.job_id))),
-                        None => Err(HostError::NotFound {
-                            what: "catcher",
-                            key: id.to_string(),
-                            field: "name",
-                        }),
-                    };
-                };
-                let outcome = inst.run().await;
-                let kind = TransitionKind::Update {
-                    expected_revision: row.revision,
-                };
-                self.transition(&mut inst, outcome, kind, lease.clone(), history, now)
+            let (row, t) = build(row).await?;
+            let Some(t) = t else {
+                return Ok(None);
             };
             let has_jobs = !t.jobs.is_empty();
             let (state, snapshot, saved_at_ms, wake_at_ms) = (t.state, t.snapshot.clone(), t.saved_at_ms, t.wake_at_ms);
@@ -521,14 +284,14 @@ impl Host {
                     if has_jobs {
                         self.jobs_ready.notify_one();
                     }
-                    return Ok(self.view(&InstanceRow {
+                    return Ok(Some(self.view(&InstanceRow {
                         state,
                         revision,
                         snapshot,
                         saved_at_ms,
                         wake_at_ms,
                         ..row
-                    }));
+                    })));
                 }
                 Err(StoreError::Conflict(_)) => self.metrics.conflict(),
                 Err(e) => return Err(e.into()),
@@ -537,32 +300,58 @@ impl Host {
         Err(HostError::Store(StoreError::Conflict(id.to_string())))
     }
 
-    /// The transition that records `inst` as it stands after `outcome`.
-    fn transition(
+    /// Resumes one instance, applies `apply`, runs it to its next wait and commits, again
+    /// after each revision conflict. `apply` returning `None` changes nothing and commits
+    /// nothing (the answer is then `None`).
+    pub(crate) async fn change(
+        &self,
+        id: &str,
+        lease: Option<JobLease>,
+        apply: Change<'_>,
+    ) -> Result<Option<InstanceView>, HostError> {
+        let apply = Arc::new(tokio::sync::Mutex::new(apply));
+        self.commit_loop(id, |row| {
+            let (apply, lease) = (apply.clone(), lease.clone());
+            Box::pin(async move {
+                let compiled = self.compiled(&row.deployment_id).await?;
+                let (mut inst, resumed) = resume(&compiled, &row, now_ms())?;
+                let applied = (apply.lock().await)(&mut inst, &resumed)?;
+                let Some(history) = applied else {
+                    return Ok((row, None));
+                };
+                let outcome = inst.run().await;
+                let kind = TransitionKind::Update {
+                    expected_revision: row.revision,
+                };
+                let t = self.transition(&mut inst, outcome, kind, lease, history);
+                Ok((row, Some(t)))
+            })
+        })
+        .await
+    }
+
+    /// The transition that records `inst` as it stands after `outcome`. Its wake-up time is
+    /// read from the snapshot it saves, on the same clock reading as `saved_at_ms`, so the
+    /// row is due exactly when a timer of the snapshot is.
+    pub(crate) fn transition(
         &self,
         inst: &mut Instance,
         outcome: RunOutcome,
         kind: TransitionKind,
         completes_job: Option<JobLease>,
         mut history: Vec<NewHistoryEvent>,
-        now: i64,
     ) -> Transition {
-        let (mut state, next_timer) = match &outcome {
-            RunOutcome::Completed => (InstanceState::Completed, None),
-            RunOutcome::Failed(_) => (InstanceState::Failed, None),
-            RunOutcome::Waiting {
-                tasks,
-                incidents,
-                next_timer,
-            } => {
-                let s = if !incidents.is_empty() {
+        let mut state = match &outcome {
+            RunOutcome::Completed => InstanceState::Completed,
+            RunOutcome::Failed(_) => InstanceState::Failed,
+            RunOutcome::Waiting { tasks, incidents, .. } => {
+                if !incidents.is_empty() {
                     InstanceState::Incident
                 } else if !tasks.is_empty() {
                     InstanceState::Waiting
                 } else {
                     InstanceState::Active
-                };
-                (s, *next_timer)
+                }
             }
         };
         let mut jobs = Vec::new();
@@ -592,16 +381,16 @@ impl Host {
             (_, InstanceState::Failed) => history.push(event("failed", None, inst.error().map(ToString::to_string))),
             _ => {}
         }
-        let snapshot = serde_json::to_string(&inst.snapshot()).unwrap_or_default();
+        let snap = inst.snapshot();
+        let saved_at_ms = now_ms();
+        let wake_at_ms = wake_at(&snap, saved_at_ms).filter(|_| !state.is_final());
         Transition {
             instance_id: inst.id().to_string(),
             kind,
             state,
-            snapshot,
-            saved_at_ms: now,
-            wake_at_ms: next_timer
-                .filter(|_| !state.is_final())
-                .map(|d| now.saturating_add(d.as_millis().min(i64::MAX as u128 / 2) as i64)),
+            snapshot: serde_json::to_string(&snap).unwrap_or_default(),
+            saved_at_ms,
+            wake_at_ms,
             jobs,
             completes_job,
             history,
@@ -609,19 +398,42 @@ impl Host {
     }
 }
 
-/// The engine instance saved in `row`, its timers moved on by the time since it was saved.
-fn resume(compiled: &Compiled, row: &InstanceRow, now: i64) -> Result<Instance, HostError> {
+/// What resuming found, for a change to decide whether there is anything to do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resumed {
+    /// A timer of the snapshot is due (it fires when the instance runs).
+    pub timers_due: bool,
+    /// The row's wake-up time is not the snapshot's earliest timer (a row written otherwise).
+    pub wake_stale: bool,
+}
+
+/// When the earliest timer of `snap`, saved at `saved_at_ms`, is due (Unix ms).
+fn wake_at(snap: &InstanceSnapshot, saved_at_ms: i64) -> Option<i64> {
+    snap.timers
+        .iter()
+        .map(|t| t.due_ms)
+        .min()
+        .map(|d| saved_at_ms.saturating_add(d.min(i64::MAX as u64 / 2) as i64))
+}
+
+/// The engine instance saved in `row`, its timers moved on by the time since it was saved,
+/// and whether any of them is due now.
+fn resume(compiled: &Compiled, row: &InstanceRow, now: i64) -> Result<(Instance, Resumed), HostError> {
     let mut snap: InstanceSnapshot = serde_json::from_str(&row.snapshot).map_err(|e| {
         HostError::Store(StoreError::Database(format!(
             "instance '{}': bad snapshot: {e}",
             row.id
         )))
     })?;
+    let resumed = Resumed {
+        timers_due: wake_at(&snap, row.saved_at_ms).is_some_and(|w| w <= now),
+        wake_stale: wake_at(&snap, row.saved_at_ms) != row.wake_at_ms,
+    };
     let elapsed = (now - row.saved_at_ms).max(0) as u64;
     for t in &mut snap.timers {
         t.due_ms = t.due_ms.saturating_sub(elapsed);
     }
-    Ok(compiled.resume(snap)?)
+    Ok((compiled.resume(snap)?, resumed))
 }
 
 /// The row a committed creation leaves (for the view returned to the caller).
@@ -644,38 +456,12 @@ fn row_of(t: &Transition, revision: i64, created_ms: i64) -> InstanceRow {
     }
 }
 
-fn event(kind: &str, element_id: Option<String>, detail: Option<String>) -> NewHistoryEvent {
+pub(crate) fn event(kind: &str, element_id: Option<String>, detail: Option<String>) -> NewHistoryEvent {
     NewHistoryEvent {
         kind: kind.to_string(),
         element_id,
         detail,
     }
-}
-
-/// A delivery that `n` catchers took: an event, or "not found" when none did.
-fn catch(n: usize, what: &str, name: &str) -> Result<Option<Vec<NewHistoryEvent>>, HostError> {
-    if n == 0 {
-        return Err(HostError::NotFound {
-            what: "catcher",
-            key: name.to_string(),
-            field: "name",
-        });
-    }
-    let detail = serde_json::json!({ what: name, "caught": n }).to_string();
-    Ok(Some(vec![event(what, None, Some(detail))]))
-}
-
-/// The token and element of the incident named by `key` (token id or element id).
-fn incident_element(i: &Instance, key: &str) -> Result<(u64, String), HostError> {
-    i.incidents()
-        .into_iter()
-        .find(|x| x.element_id == key || x.token_id.to_string() == key)
-        .map(|x| (x.token_id, x.element_id))
-        .ok_or_else(|| HostError::NotFound {
-            what: "incident",
-            key: key.to_string(),
-            field: "incidentKey",
-        })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -18,8 +18,10 @@
 //! (`cx.idempotency_key()`) stays the same, so a task can make the repeat harmless.
 
 mod error;
+mod events;
 mod host;
 mod metrics;
+mod secrets;
 pub mod view;
 mod worker;
 

@@ -19,6 +19,7 @@ pub struct Metrics {
     late_completions: AtomicU64,
     conflicts: AtomicU64,
     jobs_completed: AtomicU64,
+    timer_failures: AtomicU64,
     stats: Arc<Mutex<StoreStats>>,
     otel: Option<Instruments>,
 }
@@ -52,6 +53,9 @@ pub struct MetricsSnapshot {
     pub conflicts: u64,
     /// Job completions this node committed.
     pub jobs_completed: u64,
+    /// Firings of an instance's timers that failed on this node (the instance then waits
+    /// longer before each next try).
+    pub timer_failures: u64,
     /// The store's figures when last read.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub store: StoreStats,
@@ -66,6 +70,7 @@ impl Metrics {
             late_completions: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
             jobs_completed: AtomicU64::new(0),
+            timer_failures: AtomicU64::new(0),
             stats: Arc::new(Mutex::new(StoreStats::default())),
             otel: None,
         }
@@ -79,6 +84,7 @@ impl Metrics {
             let stats = stats.clone();
             meter
                 .u64_observable_gauge(metric::JOBS_QUEUE_DEPTH)
+                .with_description("Jobs in the store of servicetask serve (leased or not).")
                 .with_unit("{job}")
                 .with_callback(move |o| o.observe(lock(&stats).queue_depth.max(0) as u64, &[]))
                 .build()
@@ -87,6 +93,7 @@ impl Metrics {
             let stats = stats.clone();
             meter
                 .u64_observable_gauge(metric::INSTANCES)
+                .with_description("Durable instances by state.")
                 .with_unit("{instance}")
                 .with_callback(move |o| {
                     for (state, n) in &lock(&stats).instances {
@@ -100,21 +107,29 @@ impl Metrics {
         };
         let age = meter
             .f64_observable_gauge(metric::JOBS_OLDEST_AGE)
+            .with_description("Age of the oldest job in the store.")
             .with_unit("s")
             .with_callback(move |o| o.observe(lock(&stats).oldest_job_age_ms as f64 / 1000.0, &[]))
             .build();
         m.otel = Some(Instruments {
             lease_expiries: meter
                 .u64_counter(metric::JOBS_LEASE_EXPIRIES)
+                .with_description("This node's job leases that ended before the job did.")
                 .with_unit("{lease}")
                 .build(),
-            takeovers: meter.u64_counter(metric::JOBS_TAKEOVERS).with_unit("{job}").build(),
+            takeovers: meter
+                .u64_counter(metric::JOBS_TAKEOVERS)
+                .with_description("Jobs this node acquired after another lease on them expired.")
+                .with_unit("{job}")
+                .build(),
             late_completions: meter
                 .u64_counter(metric::JOBS_LATE_COMPLETIONS)
+                .with_description("Job completions rejected as late: their lease had been taken over, or the instance had moved on without them.")
                 .with_unit("{completion}")
                 .build(),
             conflicts: meter
                 .u64_counter(metric::INSTANCES_CONFLICTS)
+                .with_description("Instance transitions redone because another change committed first (optimistic-lock conflicts).")
                 .with_unit("{conflict}")
                 .build(),
             _gauges: vec![depth, by_state],
@@ -160,6 +175,11 @@ impl Metrics {
         self.jobs_completed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Firing an instance's timers failed.
+    pub fn timer_failed(&self) {
+        self.timer_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the store's latest figures for the gauges.
     pub fn set_store_stats(&self, stats: StoreStats) {
         *lock(&self.stats) = stats;
@@ -173,6 +193,7 @@ impl Metrics {
             late_completions: self.late_completions.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
             jobs_completed: self.jobs_completed.load(Ordering::Relaxed),
+            timer_failures: self.timer_failures.load(Ordering::Relaxed),
             store: lock(&self.stats).clone(),
         }
     }

@@ -31,6 +31,14 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// How long a drain waits for in-flight jobs before it releases them.
     pub grace: Duration,
+    /// Instances whose timers one round fires at most (the rest wait for the next round, so
+    /// jobs are acquired in between).
+    pub timer_batch: usize,
+    /// The longest wait before the timers of an instance that keeps failing are tried again
+    /// (the wait doubles from `poll` with each failure).
+    pub max_backoff: Duration,
+    /// Failing instances remembered at most (past it, the oldest is forgotten and tried again).
+    pub max_backoffs: usize,
 }
 
 impl Default for WorkerConfig {
@@ -41,6 +49,9 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(100),
             grace: Duration::from_secs(10),
+            timer_batch: 64,
+            max_backoff: Duration::from_secs(60),
+            max_backoffs: 10_000,
         }
     }
 }
@@ -76,6 +87,7 @@ impl Worker {
         let mut tasks = JoinSet::new();
         let store = self.host.store().clone();
         let mut stats_at = 0i64;
+        let mut timers = Timers::default();
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
             let free = slots.available_permits();
@@ -117,20 +129,8 @@ impl Worker {
                     Err(e) => eprintln!("servicetask worker: acquiring jobs failed: {e}"),
                 }
             }
-            match store.due_instances(now_ms(), 64).await {
-                Ok(due) => {
-                    // only timers that fired make the loop go round at once: an instance whose
-                    // timers keep failing (or that ended) waits for the next poll instead of
-                    // spinning the loop at full speed
-                    for id in due {
-                        match self.host.fire_timers(&id).await {
-                            Ok(()) => busy = true,
-                            Err(HostError::Finished(_)) | Err(HostError::NotFound { .. }) => {}
-                            Err(e) => eprintln!("servicetask worker: timers of instance {id}: {e}"),
-                        }
-                    }
-                }
-                Err(e) => eprintln!("servicetask worker: reading due timers failed: {e}"),
+            if now_ms() >= timers.next_check {
+                busy |= self.fire_due_timers(&mut timers).await;
             }
             let now = now_ms();
             if now - stats_at >= 1000 {
@@ -152,6 +152,62 @@ impl Worker {
         self.drain(tasks, in_flight).await;
     }
 
+    /// Fires the timers of up to `timer_batch` due instances, skipping those backing off after
+    /// failures; returns whether any fired. The store is asked again at once only when the
+    /// batch was full (more are due), else after the poll interval: rounds driven by jobs do
+    /// not ask it each time.
+    async fn fire_due_timers(&self, timers: &mut Timers) -> bool {
+        let now = now_ms();
+        let batch = self.config.timer_batch.max(1);
+        timers.next_check = now + self.config.poll.as_millis() as i64;
+        timers.forget_expired(now, self.config.max_backoff);
+        // asking for as many more as are backing off keeps them from filling the batch
+        let limit = batch.saturating_add(timers.backing_off(now));
+        let due = match self.host.store().due_instances(now, limit).await {
+            Ok(due) => due,
+            Err(e) => {
+                eprintln!("servicetask worker: reading due timers failed: {e}");
+                return false;
+            }
+        };
+        let full = due.len() >= limit;
+        let mut fired = false;
+        let ready: Vec<String> = due
+            .into_iter()
+            .filter(|id| !timers.is_backing_off(id, now))
+            .take(batch)
+            .collect();
+        for id in ready {
+            match self.host.fire_timers(&id).await {
+                Ok(committed) => {
+                    timers.succeeded(&id);
+                    fired |= committed;
+                }
+                Err(HostError::Finished(_)) | Err(HostError::NotFound { what: "instance", .. }) => {
+                    timers.succeeded(&id)
+                }
+                Err(e) => {
+                    self.host.metrics().timer_failed();
+                    let wait = timers.failed(
+                        &id,
+                        now,
+                        self.config.poll,
+                        self.config.max_backoff,
+                        self.config.max_backoffs,
+                    );
+                    eprintln!(
+                        "servicetask worker: timers of instance {id} failed (tried again in {} ms): {e}",
+                        wait.as_millis()
+                    );
+                }
+            }
+        }
+        if full {
+            timers.next_check = now;
+        }
+        fired
+    }
+
     /// Waits for in-flight jobs up to the grace period, then aborts the rest and gives their
     /// leases back.
     async fn drain(&self, mut tasks: JoinSet<()>, in_flight: InFlight) {
@@ -169,6 +225,67 @@ impl Worker {
         for (id, token) in left {
             let _ = self.host.store().release(id, &token).await;
         }
+    }
+}
+
+/// The timer side of the loop: when to ask the store next, and the instances whose timers
+/// failed, each with when to try again (doubling waits, so a few broken instances cost a
+/// query's worth of rows, not the loop).
+#[derive(Debug, Default)]
+struct Timers {
+    next_check: i64,
+    failing: HashMap<String, Backoff>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    retry_at: i64,
+}
+
+impl Timers {
+    fn is_backing_off(&self, id: &str, now: i64) -> bool {
+        self.failing.get(id).is_some_and(|b| b.retry_at > now)
+    }
+
+    fn backing_off(&self, now: i64) -> usize {
+        self.failing.values().filter(|b| b.retry_at > now).count()
+    }
+
+    fn succeeded(&mut self, id: &str) {
+        self.failing.remove(id);
+    }
+
+    /// Records a failure; returns the wait before the next try.
+    fn failed(&mut self, id: &str, now: i64, poll: Duration, max: Duration, max_entries: usize) -> Duration {
+        if !self.failing.contains_key(id) && self.failing.len() >= max_entries.max(1) {
+            if let Some(oldest) = self
+                .failing
+                .iter()
+                .min_by_key(|(_, b)| b.retry_at)
+                .map(|(k, _)| k.clone())
+            {
+                self.failing.remove(&oldest);
+            }
+        }
+        let b = self.failing.entry(id.to_string()).or_insert(Backoff {
+            failures: 0,
+            retry_at: now,
+        });
+        b.failures = b.failures.saturating_add(1);
+        let wait = poll
+            .max(Duration::from_millis(1))
+            .saturating_mul(1u32 << b.failures.min(20))
+            .min(max);
+        b.retry_at = now.saturating_add(wait.as_millis() as i64);
+        wait
+    }
+
+    /// Forgets failures whose retry is long past (the instance was not due again: it was
+    /// fixed, or another node moved it on).
+    fn forget_expired(&mut self, now: i64, max: Duration) {
+        let horizon = now.saturating_sub(2 * max.as_millis() as i64);
+        self.failing.retain(|_, b| b.retry_at > horizon);
     }
 }
 
@@ -208,6 +325,11 @@ async fn run_job(host: &Host, handler: &dyn TaskHandler, job: LeasedJob, lease: 
             }
         }
         Err(message) => failed(&message, "invalid_job"),
+    };
+    // a task may quote its input in a message that is stored and shown: not a secret of it
+    let result = match serde_json::from_str::<Map<String, Value>>(&job.job.spec.variables) {
+        Ok(vars) => crate::secrets::scrub_result(result, &vars, host.sensitive_names()),
+        Err(_) => result,
     };
     for attempt in 0..5u32 {
         match host.complete_job(&job, result.clone()).await {
