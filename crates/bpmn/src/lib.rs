@@ -22,6 +22,7 @@
 //! **Architecture Invariant:** this crate knows nothing of OpenTelemetry, tokio or the CLI.
 
 mod binding;
+pub mod di;
 mod diagnostic;
 mod encoding;
 pub mod expr;
