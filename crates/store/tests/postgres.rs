@@ -60,6 +60,12 @@ fn jobs_follow_the_transitions_and_keep_their_leases() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set SERVICETASK_TEST_POSTGRES_URL (run by .ci/run)"]
+fn a_batch_of_mixed_outcomes_keeps_each_transition_alone() {
+    on_postgres(contract::a_batch_of_mixed_outcomes_keeps_each_transition_alone);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set SERVICETASK_TEST_POSTGRES_URL (run by .ci/run)"]
 fn concurrent_transitions_commit_together_and_fail_alone() {
     on_postgres(contract::concurrent_transitions_commit_together_and_fail_alone);
 }

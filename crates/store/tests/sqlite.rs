@@ -39,6 +39,11 @@ fn jobs_follow_the_transitions_and_keep_their_leases() {
 }
 
 #[test]
+fn a_batch_of_mixed_outcomes_keeps_each_transition_alone() {
+    on_sqlite(contract::a_batch_of_mixed_outcomes_keeps_each_transition_alone);
+}
+
+#[test]
 fn concurrent_transitions_commit_together_and_fail_alone() {
     on_sqlite(contract::concurrent_transitions_commit_together_and_fail_alone);
 }

@@ -236,3 +236,117 @@ pub async fn concurrent_transitions_commit_together_and_fail_alone(store: Arc<dy
     assert_eq!((ok, conflicts), (51, 1));
     assert_eq!(store.instances(InstanceQuery::default()).await.unwrap().len(), 51);
 }
+
+/// A batch mixing every outcome keeps each transition alone: a completion with the live lease
+/// stands, one whose lease was taken over is refused and leaves the job with its new holder,
+/// two changes from one revision give one winner, a creation the database refuses (an unknown
+/// deployment) fails without taking the others with it, and a creation carrying a lost lease
+/// leaves no instance behind.
+pub async fn a_batch_of_mixed_outcomes_keeps_each_transition_alone(store: Arc<dyn Store>) {
+    deploy(store.as_ref()).await;
+    store.commit(create("a", vec![job("a:1", 1)])).await.unwrap();
+    store.commit(create("b", vec![job("b:1", 1)])).await.unwrap();
+    store.commit(create("c", vec![])).await.unwrap();
+    let first = store.acquire_jobs(acquire("x", 100)).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let lease_of = |jobs: &[servicetask_store::LeasedJob], key: &str| {
+        let j = jobs.iter().find(|j| j.job.spec.key == key).unwrap();
+        JobLease {
+            job_id: j.job.id,
+            lease_token: j.lease_token.clone(),
+        }
+    };
+    let (a_lease, b_stale) = (lease_of(&first, "a:1"), lease_of(&first, "b:1"));
+    // a's lease is extended; b's expires and node y takes that job over
+    assert!(store
+        .heartbeat(a_lease.job_id, &a_lease.lease_token, 10_000)
+        .await
+        .unwrap());
+    let taken = store.acquire_jobs(acquire("y", 5000)).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(taken[0].taken_over);
+    let b_live = lease_of(&taken, "b:1");
+
+    let mut orphan = create("orphan", vec![]);
+    if let TransitionKind::Create(n) = &mut orphan.kind {
+        n.deployment_id = "no-such-deployment".into();
+    }
+    let mut stale_create = create("y", vec![]);
+    stale_create.completes_job = Some(b_stale.clone());
+    let batch = vec![
+        ("a", update("a", 1, InstanceState::Completed, vec![], Some(a_lease))),
+        ("b", update("b", 1, InstanceState::Completed, vec![], Some(b_stale))),
+        ("c1", update("c", 1, InstanceState::Completed, vec![], None)),
+        ("c2", update("c", 1, InstanceState::Cancelled, vec![], None)),
+        ("orphan", orphan),
+        ("y", stale_create),
+        ("z", create("z", vec![job("z:1", 1)])),
+    ];
+    let tasks: Vec<_> = batch
+        .into_iter()
+        .map(|(name, t)| {
+            let store = store.clone();
+            (name, tokio::spawn(async move { store.commit(t).await }))
+        })
+        .collect();
+    let mut outcomes = std::collections::BTreeMap::new();
+    for (name, task) in tasks {
+        outcomes.insert(name, task.await.unwrap());
+    }
+    assert!(matches!(outcomes["a"], Ok(2)), "{:?}", outcomes["a"]);
+    assert!(
+        matches!(outcomes["b"], Err(StoreError::LeaseLost(_))),
+        "{:?}",
+        outcomes["b"]
+    );
+    let c_wins = [&outcomes["c1"], &outcomes["c2"]]
+        .iter()
+        .filter(|o| matches!(o, Ok(2)))
+        .count();
+    let c_conflicts = [&outcomes["c1"], &outcomes["c2"]]
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict(_))))
+        .count();
+    assert_eq!((c_wins, c_conflicts), (1, 1), "{outcomes:?}");
+    assert!(
+        matches!(outcomes["orphan"], Err(StoreError::Database(_))),
+        "{:?}",
+        outcomes["orphan"]
+    );
+    assert!(
+        matches!(outcomes["y"], Err(StoreError::LeaseLost(_))),
+        "{:?}",
+        outcomes["y"]
+    );
+    assert!(matches!(outcomes["z"], Ok(1)), "{:?}", outcomes["z"]);
+
+    assert!(store.instance("orphan").await.unwrap().is_none());
+    assert!(
+        store.instance("y").await.unwrap().is_none(),
+        "a refused creation leaves no row"
+    );
+    assert_eq!(store.instance("b").await.unwrap().unwrap().revision, 1);
+    assert_eq!(store.instance("c").await.unwrap().unwrap().revision, 2);
+    let z = store.instance("z").await.unwrap().unwrap();
+    assert_eq!((z.revision, z.business_key.as_deref()), (1, Some("bk-z")));
+    assert_eq!(store.history("z").await.unwrap()[0].event.kind, "started");
+    // b's job stays with its new holder, whose completion still counts
+    assert_eq!(
+        store
+            .commit(update("b", 1, InstanceState::Completed, vec![], Some(b_live)))
+            .await
+            .unwrap(),
+        2
+    );
+    let left: Vec<String> = store
+        .acquire_jobs(acquire("w", 1_000_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.job.spec.key)
+        .collect();
+    assert!(
+        left.contains(&"z:1".to_string()) && !left.contains(&"b:1".to_string()),
+        "{left:?}"
+    );
+}
