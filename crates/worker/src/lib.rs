@@ -28,4 +28,4 @@ mod worker;
 pub use error::HostError;
 pub use host::{Host, HostConfig, StartRequest};
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use worker::{Worker, WorkerConfig};
+pub use worker::{TimerConfig, Worker, WorkerConfig};

@@ -31,14 +31,29 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// How long a drain waits for in-flight jobs before it releases them.
     pub grace: Duration,
+}
+
+/// How a worker fires timers ([`Worker::timers`]).
+#[derive(Debug, Clone)]
+pub struct TimerConfig {
     /// Instances whose timers one round fires at most (the rest wait for the next round, so
     /// jobs are acquired in between).
-    pub timer_batch: usize,
+    pub batch: usize,
     /// The longest wait before the timers of an instance that keeps failing are tried again
-    /// (the wait doubles from `poll` with each failure).
+    /// (the wait doubles from the poll interval with each failure).
     pub max_backoff: Duration,
     /// Failing instances remembered at most (past it, the oldest is forgotten and tried again).
     pub max_backoffs: usize,
+}
+
+impl Default for TimerConfig {
+    fn default() -> Self {
+        TimerConfig {
+            batch: 64,
+            max_backoff: Duration::from_secs(60),
+            max_backoffs: 10_000,
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -49,9 +64,6 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(100),
             grace: Duration::from_secs(10),
-            timer_batch: 64,
-            max_backoff: Duration::from_secs(60),
-            max_backoffs: 10_000,
         }
     }
 }
@@ -61,6 +73,7 @@ pub struct Worker {
     host: Arc<Host>,
     handler: Arc<dyn TaskHandler>,
     config: WorkerConfig,
+    timers: TimerConfig,
 }
 
 impl std::fmt::Debug for Worker {
@@ -77,7 +90,18 @@ type InFlight = Arc<Mutex<HashMap<i64, String>>>;
 impl Worker {
     /// A worker that runs jobs through `handler`.
     pub fn new(host: Arc<Host>, handler: Arc<dyn TaskHandler>, config: WorkerConfig) -> Self {
-        Worker { host, handler, config }
+        Worker {
+            host,
+            handler,
+            config,
+            timers: TimerConfig::default(),
+        }
+    }
+
+    /// The same, firing timers as `timers` says.
+    pub fn timers(mut self, timers: TimerConfig) -> Self {
+        self.timers = timers;
+        self
     }
 
     /// Runs until `shutdown` turns true, then drains.
@@ -152,15 +176,15 @@ impl Worker {
         self.drain(tasks, in_flight).await;
     }
 
-    /// Fires the timers of up to `timer_batch` due instances, skipping those backing off after
+    /// Fires the timers of up to `TimerConfig::batch` due instances, skipping those backing off after
     /// failures; returns whether any fired. The store is asked again at once only when the
     /// batch was full (more are due), else after the poll interval: rounds driven by jobs do
     /// not ask it each time.
     async fn fire_due_timers(&self, timers: &mut Timers) -> bool {
         let now = now_ms();
-        let batch = self.config.timer_batch.max(1);
+        let batch = self.timers.batch.max(1);
         timers.next_check = now + self.config.poll.as_millis() as i64;
-        timers.forget_expired(now, self.config.max_backoff);
+        timers.forget_expired(now, self.timers.max_backoff);
         // asking for as many more as are backing off keeps them from filling the batch
         let limit = batch.saturating_add(timers.backing_off(now));
         let due = match self.host.store().due_instances(now, limit).await {
@@ -192,8 +216,8 @@ impl Worker {
                         &id,
                         now,
                         self.config.poll,
-                        self.config.max_backoff,
-                        self.config.max_backoffs,
+                        self.timers.max_backoff,
+                        self.timers.max_backoffs,
                     );
                     eprintln!(
                         "servicetask worker: timers of instance {id} failed (tried again in {} ms): {e}",

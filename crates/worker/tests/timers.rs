@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use servicetask_store::{InstanceState, SqliteStore, Store};
-use servicetask_worker::{Host, HostConfig, Metrics, StartRequest, Worker, WorkerConfig};
+use servicetask_worker::{Host, HostConfig, Metrics, StartRequest, TimerConfig, Worker, WorkerConfig};
 
 /// start -> timer -> review (user task) -> end, the timer's duration given.
 fn process(id: &str, timer: &str) -> String {
@@ -133,12 +133,18 @@ async fn healthy_instances_fire_beside_64_whose_timers_keep_failing() {
     }
     let config = WorkerConfig {
         poll: Duration::from_millis(20),
-        timer_batch: 64,
         ..WorkerConfig::default()
     };
+    let timers = TimerConfig {
+        batch: 64,
+        ..TimerConfig::default()
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker =
-        tokio::spawn(Worker::new(host.clone(), Arc::new(servicetask_engine::StubHandler), config).run(stopped));
+    let worker = tokio::spawn(
+        Worker::new(host.clone(), Arc::new(servicetask_engine::StubHandler), config)
+            .timers(timers)
+            .run(stopped),
+    );
     let began = Instant::now();
     for id in &healthy {
         loop {
