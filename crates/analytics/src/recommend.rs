@@ -285,6 +285,7 @@ mod tests {
                     calls: 1,
                     failures: 0,
                     total_ns: 1,
+                    ..DependencyUse::default()
                 });
                 if i % 4 == 0 {
                     r.attempts = 2;

@@ -26,7 +26,7 @@ use opentelemetry::{Context, KeyValue};
 
 use crate::config::TrackingConfig;
 use crate::dependency::{Dependency, DependencyPolicy};
-use crate::error::TaskError;
+use crate::error::{ErrorClass, TaskError};
 use crate::fs::TrackedFs;
 use crate::record::{DependencyUse, FileAccess, FileAccessKind};
 use crate::telemetry::{TaskMetrics, Telemetry};
@@ -94,6 +94,10 @@ pub struct ExecutionStats {
     pub rss_end_bytes: AtomicU64,
     /// Whether `disk_read_bytes`/`disk_write_bytes` were measured at all.
     pub disk_measured: AtomicBool,
+    /// Network bytes sent (request bodies through the HTTP client).
+    pub net_bytes_sent: AtomicU64,
+    /// Network bytes received (response bodies through the HTTP client).
+    pub net_bytes_received: AtomicU64,
     files: Mutex<FileTable>,
     dependencies: Mutex<Vec<DependencyUse>>,
 }
@@ -135,21 +139,40 @@ impl ExecutionStats {
         }
     }
 
-    /// Adds one dependency call to the per-dependency totals.
-    pub fn add_dependency_call(&self, name: &str, failed: bool, elapsed_ns: u64) {
+    /// Runs `f` on the totals of dependency `name`, adding them on first use.
+    fn with_dependency(&self, name: &str, f: impl FnOnce(&mut DependencyUse)) {
         let mut deps = self.dependencies.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = deps.iter_mut().find(|d| d.name == name) {
-            d.calls += 1;
-            d.failures += u32::from(failed);
-            d.total_ns += elapsed_ns;
-        } else {
-            deps.push(DependencyUse {
-                name: name.to_string(),
-                calls: 1,
-                failures: u32::from(failed),
-                total_ns: elapsed_ns,
-            });
+        match deps.iter_mut().find(|d| d.name == name) {
+            Some(d) => f(d),
+            None => {
+                let mut d = DependencyUse::named(name);
+                f(&mut d);
+                deps.push(d);
+            }
         }
+    }
+
+    /// Adds one dependency call to the per-dependency totals (`failure`: its error class).
+    pub fn add_dependency_call(&self, name: &str, failure: Option<ErrorClass>, elapsed_ns: u64) {
+        self.with_dependency(name, |d| {
+            d.calls += 1;
+            d.total_ns += elapsed_ns;
+            if let Some(class) = failure {
+                d.failures += 1;
+                *d.errors.entry(class.as_str().to_string()).or_default() += 1;
+            }
+        });
+    }
+
+    /// Adds body bytes sent and received by a call to dependency `name`, to its totals and to
+    /// the execution's network figures.
+    pub fn add_dependency_bytes(&self, name: &str, sent: u64, received: u64) {
+        self.net_bytes_sent.fetch_add(sent, Ordering::Relaxed);
+        self.net_bytes_received.fetch_add(received, Ordering::Relaxed);
+        self.with_dependency(name, |d| {
+            d.bytes_sent += sent;
+            d.bytes_received += received;
+        });
     }
 
     /// Per-file totals so far.
@@ -450,14 +473,22 @@ impl TaskContext {
         result
     }
 
-    /// Starts a client span for a dependency call (used by [`Dependency`]).
-    pub(crate) fn client_span(&self, name: &str) -> Context {
+    /// Starts a client span for a call to dependency `name` (used by [`Dependency`]): named
+    /// `span_name` (the dependency's name when `None`), with `peer.service` and `attributes`.
+    pub(crate) fn client_span(
+        &self,
+        name: &str,
+        span_name: Option<Cow<'static, str>>,
+        attributes: Vec<KeyValue>,
+    ) -> Context {
         let parent = self.current_parent();
         let tracer = self.inner.scope.telemetry.tracer();
+        let mut attrs = attributes;
+        attrs.push(KeyValue::new(crate::semconv::PEER_SERVICE, name.to_string()));
         let span = tracer
-            .span_builder(name.to_string())
+            .span_builder(span_name.unwrap_or_else(|| Cow::Owned(name.to_string())))
             .with_kind(SpanKind::Client)
-            .with_attributes([KeyValue::new(crate::semconv::PEER_SERVICE, name.to_string())])
+            .with_attributes(attrs)
             .start_with_context(tracer, &parent);
         parent.with_span(span)
     }

@@ -3,6 +3,9 @@
 //! Each call gets a client span (`peer.service`), is timed and counted per dependency, and is
 //! guarded by the [`DependencyPolicy`] when one is configured (a breaker and a bulkhead per
 //! dependency, shared by every execution). A rejection is immediate and does not run the call.
+//! [`Dependency::call_retrying`] also applies the dependency's retry policy (a delay hint such
+//! as HTTP `Retry-After` bounded by the policy's cap); [`Dependency::call_as`] lets a client
+//! (the HTTP client) name the span and give it its own semantic conventions.
 //!
 //! ```
 //! use servicetask_core::{TaskContext, TaskError};
@@ -14,6 +17,7 @@
 //! # });
 //! ```
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -33,12 +37,40 @@ pub trait DependencyPolicy: Send + Sync + 'static {
         dependency: &'a str,
         cx: &'a TaskContext,
     ) -> crate::layer::BoxFuture<'a, Result<Box<dyn DependencyPermit>, TaskError>>;
+
+    /// The wait before retry number `retry` (1-based) of a call to `dependency` that failed
+    /// with `error`, or `None` to give up. `previous` is the wait chosen before the previous
+    /// retry. The default never retries.
+    fn retry_delay(
+        &self,
+        dependency: &str,
+        retry: u32,
+        previous: Option<Duration>,
+        error: &TaskError,
+    ) -> Option<Duration> {
+        let _ = (dependency, retry, previous, error);
+        None
+    }
 }
 
 /// Permission to make one call; told how it went.
 pub trait DependencyPermit: Send {
     /// Records the call's result (`None`: success) and its duration.
     fn record(self: Box<Self>, failure: Option<ErrorClass>, elapsed: Duration);
+}
+
+/// How a client describes its call's span: its name and attributes (the HTTP client's
+/// `GET` with `http.request.method`, `url.full`, ...). Without one, the span is named after
+/// the dependency.
+#[derive(Debug, Clone, Default)]
+pub struct CallSpan {
+    /// The span name.
+    pub name: Cow<'static, str>,
+    /// Attributes known when the call starts (`peer.service` is added).
+    pub attributes: Vec<KeyValue>,
+    /// Whether the call sets `error.type` and the span status itself (through
+    /// `Context::current().span()` while it runs); otherwise a failed call gets its error class.
+    pub sets_error_type: bool,
 }
 
 /// A named dependency of the current execution.
@@ -53,24 +85,100 @@ impl<'a> Dependency<'a> {
         Dependency { cx, name }
     }
 
+    /// The dependency's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
     /// Runs `fut` as a call to this dependency.
     pub async fn call<T, E, F>(self, fut: F) -> Result<T, TaskError>
     where
         F: Future<Output = Result<T, E>>,
         E: Into<TaskError>,
     {
+        self.run(None, fut).await
+    }
+
+    /// Runs `fut` as a call to this dependency, with the span `span` describes.
+    pub async fn call_as<T, E, F>(self, span: CallSpan, fut: F) -> Result<T, TaskError>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: Into<TaskError>,
+    {
+        self.run(Some(span), fut).await
+    }
+
+    /// Runs `attempt(n)` (n = 1, 2, ...) as calls to this dependency until one succeeds or the
+    /// dependency's retry policy gives up, sleeping the policy's delay in between. Each attempt
+    /// is a call of its own: its own span (`span(n)`), breaker permit and bulkhead slot. A
+    /// rejection (breaker open, bulkhead full) is not retried.
+    pub async fn call_retrying<T, S, A, F>(self, mut span: S, mut attempt: A) -> Result<T, TaskError>
+    where
+        S: FnMut(u32) -> CallSpan,
+        A: FnMut(u32) -> F,
+        F: Future<Output = Result<T, TaskError>>,
+    {
+        let mut n = 1u32;
+        let mut previous = None;
+        loop {
+            let err = match self.run(Some(span(n)), attempt(n)).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let delay = match (err.class(), self.cx.dependency_policy()) {
+                (ErrorClass::CircuitOpen | ErrorClass::BulkheadFull, _) | (_, None) => None,
+                (_, Some(policy)) => policy.retry_delay(self.name, n, previous, &err),
+            };
+            let Some(delay) = delay else {
+                return Err(err);
+            };
+            self.cx.span().add_event(
+                semconv::event::RETRY,
+                vec![
+                    KeyValue::new(semconv::PEER_SERVICE, self.name.to_string()),
+                    KeyValue::new(semconv::SERVICETASK_ATTEMPT, i64::from(n)),
+                    KeyValue::new(semconv::ERROR_TYPE, err.class().as_str()),
+                    KeyValue::new(semconv::SERVICETASK_RETRY_DELAY_MS, delay.as_millis() as i64),
+                ],
+            );
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            previous = Some(delay);
+            n = n.saturating_add(1);
+        }
+    }
+
+    async fn run<T, E, F>(self, call: Option<CallSpan>, fut: F) -> Result<T, TaskError>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: Into<TaskError>,
+    {
+        let track = self.cx.tracking().dependencies;
         let permit = match self.cx.dependency_policy() {
-            Some(policy) => Some(policy.acquire(self.name, self.cx).await?),
+            Some(policy) => match policy.acquire(self.name, self.cx).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    // a rejection is a failed call of its own class (`circuit_open`, ...)
+                    if track {
+                        self.cx.stats().add_dependency_call(self.name, Some(e.class()), 0);
+                    }
+                    return Err(e);
+                }
+            },
             None => None,
         };
-        let track = self.cx.tracking().dependencies;
-        let otel = self.cx.client_span(self.name);
+        let (span_name, attributes, caller_sets_error) = match call {
+            Some(c) => (Some(c.name), c.attributes, c.sets_error_type),
+            None => (None, Vec::new(), false),
+        };
+        let otel = self.cx.client_span(self.name, span_name, attributes);
         let start = Instant::now();
         let result = fut.with_context(otel.clone()).await.map_err(Into::into);
         let elapsed = start.elapsed();
         let failure = result.as_ref().err().map(TaskError::class);
         let span = otel.span();
-        if let Err(e) = &result {
+        if let (Err(e), false) = (&result, caller_sets_error) {
             span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, e.class().as_str()));
             span.set_status(Status::error(e.message().to_string()));
         }
@@ -81,7 +189,7 @@ impl<'a> Dependency<'a> {
         if track {
             self.cx
                 .stats()
-                .add_dependency_call(self.name, failure.is_some(), elapsed.as_nanos() as u64);
+                .add_dependency_call(self.name, failure, elapsed.as_nanos() as u64);
             let outcome = if failure.is_some() { "failure" } else { "success" };
             let attrs = [
                 KeyValue::new(semconv::PEER_SERVICE, self.name.to_string()),

@@ -30,7 +30,7 @@ pub use config::{
     TaskConfigBuilder, TimeoutConfig, TrackingConfig, WindowKind,
 };
 pub use context::{ContextParts, ExecutionStats, ProcessInfo, TaskContext, TaskScope};
-pub use dependency::{Dependency, DependencyPermit, DependencyPolicy};
+pub use dependency::{CallSpan, Dependency, DependencyPermit, DependencyPolicy};
 pub use error::{ErrorClass, ErrorContext, TaskError};
 pub use fs::TrackedFs;
 pub use input::{__derive, redact, redact_keys, TaskInput, TrackedPath};

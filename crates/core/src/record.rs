@@ -10,6 +10,8 @@
 //! assert_eq!(r.duration_secs(), 0.002);
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// How an execution ended, as stored in the history.
@@ -73,7 +75,7 @@ pub struct FileAccess {
 }
 
 /// Per-dependency totals of one execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DependencyUse {
     /// Logical dependency name (`peer.service`).
     pub name: String,
@@ -83,6 +85,25 @@ pub struct DependencyUse {
     pub failures: u32,
     /// Total time spent in calls, in nanoseconds.
     pub total_ns: u64,
+    /// Request body bytes sent (the HTTP client counts them; 0 for calls that carry none).
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Response body bytes received (the HTTP client counts them).
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// Failed calls by error class (`network`, `timeout`, `circuit_open`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u32>,
+}
+
+impl DependencyUse {
+    /// Totals with only the name set.
+    pub fn named(name: impl Into<String>) -> Self {
+        DependencyUse {
+            name: name.into(),
+            ..DependencyUse::default()
+        }
+    }
 }
 
 /// Everything the history keeps about one task execution.
@@ -157,6 +178,16 @@ impl ExecutionRecord {
     /// Duration in seconds.
     pub fn duration_secs(&self) -> f64 {
         self.duration_ns as f64 / 1e9
+    }
+
+    /// Network bytes sent by the execution (request bodies, over every dependency).
+    pub fn net_bytes_sent(&self) -> u64 {
+        self.dependencies.iter().map(|d| d.bytes_sent).sum()
+    }
+
+    /// Network bytes received by the execution (response bodies, over every dependency).
+    pub fn net_bytes_received(&self) -> u64 {
+        self.dependencies.iter().map(|d| d.bytes_received).sum()
     }
 }
 

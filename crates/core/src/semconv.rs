@@ -31,6 +31,24 @@ pub const PEER_SERVICE: &str = "peer.service";
 pub const EXCEPTION_MESSAGE: &str = "exception.message";
 /// `exception.type`: the type of a panic or error on an exception event.
 pub const EXCEPTION_TYPE: &str = "exception.type";
+/// `http.request.method`: the HTTP method, upper case (stable HTTP conventions).
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `http.request.method_original`: the method as sent when it is not a known one (stable).
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// `http.response.status_code`: the response's status code (stable).
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `http.request.resend_count`: how many times this request was sent before (stable).
+pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
+/// `http.request.body.size`: request body bytes (HTTP conventions, development).
+pub const HTTP_REQUEST_BODY_SIZE: &str = "http.request.body.size";
+/// `http.response.body.size`: response body bytes (HTTP conventions, development).
+pub const HTTP_RESPONSE_BODY_SIZE: &str = "http.response.body.size";
+/// `url.full`: the absolute URL, credentials and secret query values redacted (stable).
+pub const URL_FULL: &str = "url.full";
+/// `server.address`: the host the request went to (stable).
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port`: the port the request went to (stable).
+pub const SERVER_PORT: &str = "server.port";
 
 // ---- servicetask.* attributes ----------------------------------------------------------------
 

@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX dependency_use_execution ON dependency_use(execution_id);",
     // v2: executions by batch (batch_counts' correlated count searched the whole table)
     "CREATE INDEX executions_batch ON executions(batch_id);",
+    // v3: network bytes and failures by error class per dependency (the HTTP client's);
+    // `errors` is a JSON object {"class": count}, NULL when the calls did not fail
+    "ALTER TABLE dependency_use ADD COLUMN bytes_sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE dependency_use ADD COLUMN bytes_received INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE dependency_use ADD COLUMN errors TEXT;",
 ];
 
 /// Each batch with its declared and present record counts (the count searches
@@ -288,7 +293,8 @@ impl HistoryStore for SqliteStore {
                 "INSERT INTO file_access (execution_id, path, kind, bytes, ops, file_size) VALUES (?,?,?,?,?,?)",
             )?;
             let mut ins_dep = tx.prepare_cached(
-                "INSERT INTO dependency_use (execution_id, name, calls, failures, total_ns) VALUES (?,?,?,?,?)",
+                "INSERT INTO dependency_use (execution_id, name, calls, failures, total_ns, bytes_sent,
+                 bytes_received, errors) VALUES (?,?,?,?,?,?,?,?)",
             )?;
             for r in records {
                 ins.execute(params![
@@ -323,7 +329,21 @@ impl HistoryStore for SqliteStore {
                     ])?;
                 }
                 for d in &r.dependencies {
-                    ins_dep.execute(params![id, d.name, d.calls, d.failures, i(d.total_ns)])?;
+                    let errors = if d.errors.is_empty() {
+                        None
+                    } else {
+                        Some(serde_json::to_string(&d.errors).map_err(|e| HistoryError::Corrupt(e.to_string()))?)
+                    };
+                    ins_dep.execute(params![
+                        id,
+                        d.name,
+                        d.calls,
+                        d.failures,
+                        i(d.total_ns),
+                        i(d.bytes_sent),
+                        i(d.bytes_received),
+                        errors
+                    ])?;
                 }
                 ids.push(id);
             }
@@ -400,17 +420,25 @@ impl HistoryStore for SqliteStore {
         }
         drop(rows);
         let mut st = conn.prepare_cached(
-            "SELECT execution_id, name, calls, failures, total_ns FROM dependency_use
-             WHERE execution_id BETWEEN ? AND ? ORDER BY rowid",
+            "SELECT execution_id, name, calls, failures, total_ns, bytes_sent, bytes_received, errors
+             FROM dependency_use WHERE execution_id BETWEEN ? AND ? ORDER BY rowid",
         )?;
         let mut rows = st.query(params![lo, hi])?;
         while let Some(r) = rows.next()? {
             if let Some(&k) = pos.get(&r.get::<_, i64>(0)?) {
+                let errors = match r.get::<_, Option<String>>(7)? {
+                    None => Default::default(),
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| HistoryError::Corrupt(format!("dependency errors {text:?}: {e}")))?,
+                };
                 out[k].record.dependencies.push(DependencyUse {
                     name: r.get(1)?,
                     calls: r.get(2)?,
                     failures: r.get(3)?,
                     total_ns: u(r.get(4)?),
+                    bytes_sent: u(r.get(5)?),
+                    bytes_received: u(r.get(6)?),
+                    errors,
                 });
             }
         }

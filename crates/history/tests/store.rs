@@ -45,6 +45,7 @@ fn round_trip_keeps_every_field() {
         calls: 3,
         failures: 2,
         total_ns: 1000,
+        ..DependencyUse::default()
     });
     let ids = s.insert_batch(std::slice::from_ref(&r)).unwrap();
     let got = s.query(&RecordQuery::default()).unwrap();

@@ -67,6 +67,7 @@ fn record(i: u64, rng: &mut SplitMix64) -> ExecutionRecord {
             calls: 2,
             failures: 1,
             total_ns: 1_000_000,
+            ..DependencyUse::default()
         });
     }
     r

@@ -54,6 +54,7 @@ fn main() {
             calls: 1,
             failures: 0,
             total_ns: 1000,
+            ..DependencyUse::default()
         });
         if i % 10 == 0 {
             r.attempts = 2;

@@ -48,6 +48,7 @@ fn history() -> Vec<ExecutionRecord> {
                 calls: 1,
                 failures: 0,
                 total_ns: 1000,
+                ..DependencyUse::default()
             });
             if i % 10 == 0 {
                 r.attempts = 2;

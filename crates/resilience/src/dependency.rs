@@ -1,6 +1,7 @@
 //! [`Resilience`] as the context's `DependencyPolicy`: each `cx.dependency(name).call(fut)`
 //! takes a bulkhead slot (waiting up to the bulkhead's `max_wait`) and a breaker permit for
-//! `name` first, and reports the result.
+//! `name` first, and reports the result. It also answers the dependency's retry policy for
+//! `Dependency::call_retrying`.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use servicetask_core::{DependencyPermit, DependencyPolicy, ErrorClass, TaskConte
 
 use crate::breaker::OwnedBreakerPermit;
 use crate::bulkhead::BulkheadPermit;
+use crate::retry::Backoff;
 use crate::telemetry::{record_rejection, RejectionReason};
 use crate::Resilience;
 
@@ -33,6 +35,25 @@ impl DependencyPolicy for Resilience {
         cx: &'a TaskContext,
     ) -> BoxFuture<'a, Result<Box<dyn DependencyPermit>, TaskError>> {
         Box::pin(self.acquire_guards(dependency, cx))
+    }
+
+    fn retry_delay(
+        &self,
+        dependency: &str,
+        retry: u32,
+        previous: Option<Duration>,
+        error: &TaskError,
+    ) -> Option<Duration> {
+        let config = self.dependency_retry(dependency)?;
+        if retry >= config.max_attempts.max(1) || !config.retries_class(error.class()) {
+            return None;
+        }
+        let backoff = Backoff::new(config);
+        Some(match error.retry_after() {
+            // the callee's hint, bounded by the policy's cap
+            Some(hint) => hint.min(backoff.cap()),
+            None => backoff.delay(retry, previous, &mut rand::rng()),
+        })
     }
 }
 

@@ -6,7 +6,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use servicetask_core::layer::Layer;
-use servicetask_core::{BreakerConfig, BulkheadConfig, RetryBudgetConfig, RetryMode, TaskConfig, Telemetry};
+use servicetask_core::{
+    BreakerConfig, BulkheadConfig, RetryBudgetConfig, RetryConfig, RetryMode, TaskConfig, Telemetry,
+};
 
 use crate::breaker::{BreakerLayer, CircuitBreaker};
 use crate::budget::RetryBudget;
@@ -42,6 +44,7 @@ pub struct Resilience {
     seed: Option<u64>,
     dependency_configs: HashMap<String, DependencyConfig>,
     default_dependency: Option<DependencyConfig>,
+    dependency_retries: HashMap<String, RetryConfig>,
     fallbacks: HashMap<String, Vec<(FallbackMatch, FallbackFn)>>,
     dependencies: HashMap<String, DependencyGuards>,
     lazy_dependencies: Mutex<HashMap<String, DependencyGuards>>,
@@ -176,6 +179,11 @@ impl Resilience {
         Some(g)
     }
 
+    /// The retry policy of calls to dependency `name` (`Dependency::call_retrying`), if any.
+    pub fn dependency_retry(&self, name: &str) -> Option<&RetryConfig> {
+        self.dependency_retries.get(name)
+    }
+
     /// The fallback functions registered for `task`.
     pub fn fallback_fns(&self, task: &str) -> Vec<(FallbackMatch, FallbackFn)> {
         self.fallbacks.get(task).cloned().unwrap_or_default()
@@ -207,6 +215,7 @@ pub struct ResilienceBuilder {
     seed: Option<u64>,
     dependencies: HashMap<String, DependencyConfig>,
     default_dependency: Option<DependencyConfig>,
+    dependency_retries: HashMap<String, RetryConfig>,
     fallbacks: HashMap<String, Vec<(FallbackMatch, FallbackFn)>>,
 }
 
@@ -246,6 +255,14 @@ impl ResilienceBuilder {
         self
     }
 
+    /// Retries failed calls to dependency `name` made with `Dependency::call_retrying` (the
+    /// HTTP client's): attempts, backoff and jitter as for a task; a delay hint from the
+    /// dependency (`Retry-After`) replaces the computed delay but never exceeds `max_delay`.
+    pub fn dependency_retry(mut self, name: impl Into<String>, retry: RetryConfig) -> Self {
+        self.dependency_retries.insert(name.into(), retry);
+        self
+    }
+
     /// Guards every dependency not named by [`ResilienceBuilder::dependency`] (one breaker
     /// and bulkhead per name, made on first call).
     pub fn default_dependency(mut self, config: DependencyConfig) -> Self {
@@ -269,6 +286,7 @@ impl ResilienceBuilder {
             seed: self.seed,
             dependency_configs: self.dependencies,
             default_dependency: self.default_dependency,
+            dependency_retries: self.dependency_retries,
             fallbacks: self.fallbacks,
             dependencies: HashMap::new(),
             lazy_dependencies: Mutex::new(HashMap::new()),
