@@ -7,6 +7,9 @@ pub enum HistoryError {
     /// The SQLite database reported an error.
     #[error("sqlite error: {0}")]
     Sqlite(rusqlite::Error),
+    /// The PostgreSQL database reported an error (or could not be reached).
+    #[error("database error: {0}")]
+    Database(String),
     /// The database file is damaged (SQLite found a corrupt page, or it is not a database):
     /// records cannot be written or read reliably.
     #[error(
