@@ -217,6 +217,9 @@ pub(crate) fn read(node: Node, kind: ElementKind, id: &str, cx: &mut Ctx<'_>) ->
     if !(kind.is_service_like() || (kind == ElementKind::ScriptTask && zeebe.is_some())) {
         return ext;
     }
+    if kind == ElementKind::BusinessRuleTask && zeebe.is_none() {
+        decision(node, id, cx);
+    }
     let binding = if let Some(mut b) = zeebe {
         b.headers = headers;
         b.input_mappings = std::mem::take(&mut ext.input_mappings);
@@ -251,4 +254,25 @@ pub(crate) fn read(node: Node, kind: ElementKind, id: &str, cx: &mut Ctx<'_>) ->
     };
     ext.binding = Some(binding);
     ext
+}
+
+/// A business rule task that names a DMN decision (`camunda:decisionRef`,
+/// `zeebe:calledDecision decisionId`, `spiffworkflow:calledDecisionId`) is an error:
+/// servicetask evaluates no DMN, and running it as a plain registered task would skip the
+/// decision silently. (A Zeebe `taskDefinition` on the task binds it to a job worker instead.)
+fn decision(node: Node, id: &str, cx: &mut Ctx<'_>) {
+    let attr = attr_vendor(node, Vendor::Camunda, "decisionRef").map(|d| (node, d.to_string()));
+    let child = ext_children(node).find_map(|c| match (vendor(c.tag_name().namespace()), c.tag_name().name()) {
+        (Vendor::Zeebe, "calledDecision") => Some((c, c.attribute("decisionId").unwrap_or("").to_string())),
+        (Vendor::Spiff, "calledDecisionId") => Some((c, text_of(c).trim().to_string())),
+        _ => None,
+    });
+    if let Some((at, name)) = attr.or(child) {
+        cx.diags.push(Diagnostic::error(
+            cx.file,
+            (cx.pos)(at),
+            format!("business rule task '{id}' calls DMN decision '{name}', but servicetask does not evaluate DMN decisions"),
+            "compute the decision in a registered task (zeebe:taskDefinition type=\"...\" or a serviceTask) or in a script task",
+        ));
+    }
 }

@@ -209,6 +209,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                 name,
                 position: pos(child),
             }),
+            "dataStore" => diags.push(data_store_error(file, pos(child), "data store", &id, name.as_deref())),
             _ => {}
         }
     }
@@ -253,6 +254,18 @@ fn xml_help(e: &roxmltree::Error, text: &str) -> String {
     } else {
         "fix the XML at this position; the file must be well-formed XML".to_string()
     }
+}
+
+/// Data stores (BPMN 2.0 §10.4.3) persist beyond an instance; servicetask has none, and a
+/// task reading or writing one would silently get nothing, so the model is refused.
+fn data_store_error(file: &str, at: Position, what: &str, id: &str, name: Option<&str>) -> Diagnostic {
+    let named = name.map(|n| format!(" ('{n}')")).unwrap_or_default();
+    Diagnostic::error(
+        file,
+        at,
+        format!("{what} '{id}'{named}: servicetask has no data store implementation, so nothing could be read from or written to it"),
+        "keep the data in process variables (or a data object), or read and write the store in a registered task",
+    )
 }
 
 const IGNORED: &[&str] = &[
@@ -309,7 +322,16 @@ fn read_container(node: Node, parent: Option<&str>, depth: usize, p: &mut Proces
             continue;
         }
         let Some(kind) = ElementKind::from_tag(tag) else {
-            if !IGNORED.contains(&tag) {
+            if tag == "dataStoreReference" {
+                let store = child.attribute("dataStoreRef").or(child.attribute("name"));
+                cx.diags.push(data_store_error(
+                    cx.file,
+                    (cx.pos)(child),
+                    "data store reference",
+                    &id,
+                    store,
+                ));
+            } else if !IGNORED.contains(&tag) {
                 cx.diags.push(Diagnostic::warning(
                     cx.file,
                     (cx.pos)(child),

@@ -52,6 +52,20 @@ pub fn validate_with(defs: &Definitions, limits: &Limits) -> Vec<Diagnostic> {
         }
     }
     v.foreign_expressions(defs);
+    if let Some(first) = defs
+        .processes
+        .first()
+        .filter(|_| defs.processes.iter().all(|p| !p.executable))
+    {
+        v.error(
+            first.position,
+            format!(
+                "no process of the file is executable (process '{}' has isExecutable=\"false\")",
+                first.id
+            ),
+            "set isExecutable=\"true\" on the process to run; a non-executable process only documents one (BPMN 2.0 §10.2)",
+        );
+    }
     for p in &defs.processes {
         v.process(p);
     }
@@ -97,22 +111,22 @@ impl Validator<'_> {
         if self.foreign.contains(src.trim()) {
             return;
         }
-        let parsed = Expression::parse_with(src, &self.limits.eval).ok();
-        if let Some(e) = parsed.and_then(|x| x.static_error(&self.limits.eval)) {
-            self.error(
-                pos,
-                format!("{what} '{}' fails whatever the variables: {e}", src.trim()),
-                "fix the expression: it reads no variable, so every run would fail on it",
-            );
-        }
-        if let Err(e) = Expression::parse_with(src, &self.limits.eval) {
-            self.error(
+        match Expression::parse_with(src, &self.limits.eval) {
+            Ok(parsed) => {
+                if let Some(e) = parsed.static_error(&self.limits.eval) {
+                    self.error(
+                        pos,
+                        format!("{what} '{}' fails whatever the variables: {e}", src.trim()),
+                        "fix the expression: it reads no variable, so every run would fail on it",
+                    );
+                }
+                self.functions(pos, what, src);
+            }
+            Err(e) => self.error(
                 pos,
                 format!("{what} '{}' is not a valid expression: {e}", src.trim()),
                 "write a Python-style expression (x > 1 and answer == 'Yes') or a FEEL one with a leading '=' (=x > 1)",
-            );
-        } else {
-            self.functions(pos, what, src);
+            ),
         }
     }
 
@@ -389,6 +403,16 @@ impl Validator<'_> {
                         "add <loopCardinality>3</loopCardinality> or <loopDataInputRef>items</loopDataInputRef>",
                     );
                 }
+                if mi.cardinality.is_some() && mi.input_collection.is_some() {
+                    self.error(
+                        e.position,
+                        format!(
+                            "multi-instance '{}' has both loopCardinality and an input collection: which one sets the number of instances is ambiguous",
+                            e.id
+                        ),
+                        "keep one: <loopCardinality> for a count, or <loopDataInputRef> for one instance per item",
+                    );
+                }
                 if let Some(c) = &mi.cardinality {
                     self.expression(e.position, &format!("loop cardinality of '{}'", e.id), c);
                     self.literal_cardinality(e, c);
@@ -403,11 +427,14 @@ impl Validator<'_> {
                     .filter(|f| flows.get(f.as_str()).is_some_and(|f| f.condition.is_none()))
                     .map(String::as_str)
                     .collect();
+                // BPMN 2.0 §13.3.2 picks the first flow whose condition holds, else the default:
+                // a flow with neither has no defined meaning (SpiffWorkflow, Camunda and Zeebe
+                // refuse such a model too)
                 if !unconditioned.is_empty() {
-                    self.warning(
+                    self.error(
                         e.position,
                         format!("exclusive gateway '{}' has outgoing flows without a condition that are not its default: {}", e.id, unconditioned.join(", ")),
-                        "add a conditionExpression to each, or make one of them the gateway's default flow",
+                        "add a conditionExpression to each, or make one of them the gateway's default flow (default=\"<flow id>\")",
                     );
                 }
             }
@@ -439,6 +466,56 @@ impl Validator<'_> {
                 format!("process '{}' has no start event", p.id),
                 "add a <startEvent> connected to the first element",
             );
+        } else if p.executable {
+            self.start_for_end(p, &tree);
+        }
+    }
+
+    /// BPMN 2.0 §10.5.2: "if there is an End Event, then there MUST be at least one Start
+    /// Event" (at each process level). Without one, where the process begins is a guess
+    /// (SpiffWorkflow refuses the file: "No start event found").
+    fn start_for_end(&mut self, p: &Process, tree: &Tree<'_>) {
+        let mut levels: Vec<Option<&str>> = vec![None];
+        levels.extend(
+            p.elements
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.kind,
+                        ElementKind::SubProcess | ElementKind::Transaction | ElementKind::AdHocSubProcess
+                    ) && !e.triggered_by_event
+                })
+                .map(|e| Some(e.id.as_str())),
+        );
+        for level in levels {
+            let mut children = tree.children(level).peekable();
+            if children.peek().is_none() {
+                continue;
+            }
+            let (mut starts, mut end) = (0, None);
+            for c in tree.children(level) {
+                match c.kind {
+                    ElementKind::StartEvent => starts += 1,
+                    ElementKind::EndEvent => end = end.or(Some(c)),
+                    _ => {}
+                }
+            }
+            // an ad-hoc subprocess starts its activities without a start event
+            let adhoc = level
+                .and_then(|l| tree.element(l))
+                .is_some_and(|c| c.kind == ElementKind::AdHocSubProcess);
+            if let (0, Some(end), false) = (starts, end, adhoc) {
+                self.error(
+                    end.position,
+                    format!(
+                        "{} '{}' has an end event ('{}') but no start event",
+                        if level.is_some() { "subprocess" } else { "process" },
+                        level.unwrap_or(&p.id),
+                        end.id
+                    ),
+                    "add a <startEvent> connected to the first activity (BPMN 2.0 §10.5.2: if there is an End Event, there must be at least one Start Event)",
+                );
+            }
         }
     }
 
@@ -530,7 +607,7 @@ impl Validator<'_> {
             ("post-script", e.post_script.as_deref()),
         ];
         for (what, src) in scripts {
-            if let Some(src) = src.filter(|s| Script::parse(s).is_ok()) {
+            if let Some(src) = src.filter(|s| Script::parse_with(s, &self.limits.eval).is_ok()) {
                 self.functions(e.position, &format!("{what} of '{}'", e.id), src);
             }
         }
@@ -567,7 +644,10 @@ impl Validator<'_> {
     /// A literal `loopCardinality` the engine would refuse (over `max_instances`, negative,
     /// fractional) is reported here rather than at run time.
     fn literal_cardinality(&mut self, e: &FlowElement, src: &str) {
-        let Some(value) = Expression::parse(src).ok().and_then(|x| x.literal()) else {
+        let Some(value) = Expression::parse_with(src, &self.limits.eval)
+            .ok()
+            .and_then(|x| x.literal())
+        else {
             return;
         };
         if let Err(message) = self.limits.instance_count(&value) {
@@ -622,7 +702,7 @@ impl Validator<'_> {
         };
         if let Err(err) = ok {
             // maybe an expression that yields the text
-            if Expression::parse(t).is_err() {
+            if Expression::parse_with(t, &self.limits.eval).is_err() {
                 self.error(e.position, format!("timer of '{}': {err}", e.id), "write an ISO-8601 duration such as PT5S, a cycle such as R3/PT10S, or a date such as 2026-01-01T00:00:00Z");
             }
         }

@@ -120,3 +120,82 @@ fn cancel_and_compensation_events_are_errors() {
         "does not run compensation yet",
     );
 }
+
+#[test]
+fn an_exclusive_flow_without_condition_that_is_not_the_default_is_an_error() {
+    let flows = r#"<exclusiveGateway id="x"/><endEvent id="e1"/><endEvent id="e2"/>
+        <sequenceFlow id="f1" sourceRef="x" targetRef="e1"><conditionExpression>n &gt; 1</conditionExpression></sequenceFlow>
+        <sequenceFlow id="f2" sourceRef="x" targetRef="e2"/>"#;
+    one_error(
+        &format!("{START}{flows}"),
+        "without a condition that are not its default: f2",
+    );
+    let with_default = flows.replace(
+        r#"<exclusiveGateway id="x"/>"#,
+        r#"<exclusiveGateway id="x" default="f2"/>"#,
+    );
+    assert!(errors(&format!("{START}{with_default}")).is_empty());
+}
+
+#[test]
+fn an_end_event_without_a_start_event_is_an_error() {
+    one_error(
+        r#"<task id="t"/><sequenceFlow id="a" sourceRef="t" targetRef="e"/><endEvent id="e"/>"#,
+        "has an end event ('e') but no start event",
+    );
+    // without an end event, the elements with no incoming flow start (BPMN 2.0 §10.5.2)
+    assert!(errors(r#"<task id="t"/>"#).is_empty());
+}
+
+#[test]
+fn a_multi_instance_with_both_cardinality_and_collection_is_an_error() {
+    one_error(
+        &format!(
+            r#"{START}<task id="x"><multiInstanceLoopCharacteristics><loopCardinality>3</loopCardinality><loopDataInputRef>items</loopDataInputRef></multiInstanceLoopCharacteristics></task>"#
+        ),
+        "both loopCardinality and an input collection",
+    );
+}
+
+#[test]
+fn a_business_rule_task_calling_a_decision_is_an_error() {
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"><process id="p">
+      <startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="r1"/>
+      <businessRuleTask id="r1" camunda:decisionRef="d1"/><sequenceFlow id="b" sourceRef="r1" targetRef="r2"/>
+      <businessRuleTask id="r2"><extensionElements><spiffworkflow:calledDecisionId>d2</spiffworkflow:calledDecisionId></extensionElements></businessRuleTask>
+      </process></definitions>"#;
+    let (_, diags) = parse("v.bpmn", xml.as_bytes());
+    let errs: Vec<String> = diags.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(
+        errs[0].starts_with("v.bpmn:3:") && errs[0].contains("DMN decision 'd1'"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[1].starts_with("v.bpmn:4:") && errs[1].contains("DMN decision 'd2'"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn data_stores_and_non_executable_files_are_errors() {
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+      <dataStore id="ds" name="Orders"/>
+      <process id="p"><startEvent id="s"/><dataStoreReference id="r" dataStoreRef="ds"/></process></definitions>"#;
+    let (_, diags) = parse("v.bpmn", xml.as_bytes());
+    let errs: Vec<String> = diags.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(
+        errs.iter().all(|e| e.contains("no data store implementation")),
+        "{errs:?}"
+    );
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+      <process id="p" isExecutable="false"><startEvent id="s"/></process></definitions>"#;
+    let (_, diags) = parse("v.bpmn", xml.as_bytes());
+    let errs: Vec<String> = diags.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].starts_with("v.bpmn:2:") && errs[0].contains("no process of the file is executable"),
+        "{errs:?}"
+    );
+}

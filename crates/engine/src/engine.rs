@@ -267,7 +267,7 @@ impl Engine {
     pub fn deploy(&self, defs: &Definitions) -> Result<Deployment, EngineError> {
         let compiled = self.compiled(defs);
         if !compiled.validated.load(Ordering::Acquire) {
-            Self::validate(defs, &self.inner.config.limits)?;
+            self.validate(defs)?;
             compiled.validated.store(true, Ordering::Release);
         }
         Ok(Deployment {
@@ -276,13 +276,17 @@ impl Engine {
         })
     }
 
-    /// The errors that keep `defs` from starting: validation errors and bindings the parser
-    /// could not complete.
-    fn validate(defs: &Definitions, limits: &servicetask_bpmn::Limits) -> Result<(), EngineError> {
-        let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate_with(defs, limits)
+    /// The errors that keep `defs` from starting: validation errors, bindings the parser
+    /// could not complete, and call activities whose process is neither in `defs` nor in the
+    /// library (a run would fail on reaching them; SpiffWorkflow refuses such a file too).
+    fn validate(&self, defs: &Definitions) -> Result<(), EngineError> {
+        let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate_with(defs, &self.inner.config.limits)
             .into_iter()
             .filter(Diagnostic::is_error)
             .collect();
+        errors.extend(servicetask_bpmn::missing_called_processes(defs, |c| {
+            self.inner.library.iter().any(|d| d.process(c).is_some())
+        }));
         // bindings the parser could not complete (reported by `parse` as well)
         for p in &defs.processes {
             for e in &p.elements {
@@ -358,6 +362,19 @@ impl Deployment {
                 process_id: process_id.to_string(),
                 at: None,
             });
+        }
+        if let Some(p) = compiled
+            .defs
+            .processes
+            .iter()
+            .find(|p| p.id == process_id && !p.executable)
+        {
+            return Err(EngineError::Invalid(vec![Diagnostic::error(
+                &compiled.defs.file,
+                p.position,
+                format!("process '{process_id}' is not executable (isExecutable=\"false\")"),
+                "set isExecutable=\"true\" to run it; a non-executable process only documents one (BPMN 2.0 §10.2)",
+            )]));
         }
         Instance::start(self.engine.clone(), compiled.clone(), process_id, vars)
     }

@@ -521,12 +521,12 @@ async fn call_activity_calls_a_process_from_another_file_with_mappings() {
     assert_eq!(Value::Object(inst.variables()), json!({"n": 1, "from_child": 20}));
     assert_eq!(ids(&inst), ["start", "c_start", "c_work", "c_end", "call", "end"]);
 
+    // without the library the call cannot be made: refused before anything runs
     let lonely = Engine::new(Arc::new(StubHandler));
-    let mut inst = lonely.start(&parent, "parent", obj(json!({"n": 1}))).unwrap();
-    match inst.run().await {
-        RunOutcome::Failed(e) => assert!(e.to_string().contains("no process 'child'"), "{e}"),
-        other => panic!("unexpected {other:?}"),
-    }
+    let e = lonely
+        .start(&parent, "parent", obj(json!({"n": 1})))
+        .expect_err("the called process is nowhere");
+    assert!(e.to_string().contains("calls process 'child'"), "{e}");
 }
 
 #[tokio::test(start_paused = true)]

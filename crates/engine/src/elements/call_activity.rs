@@ -72,20 +72,17 @@ impl Instance {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::run;
-    use crate::RunOutcome;
-    use serde_json::json;
+    use crate::{Engine, StubHandler};
+    use std::sync::Arc;
 
     #[test]
-    fn an_unknown_called_process_fails_with_its_position() {
-        let (o, _, _) = run(
-            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="c"/><callActivity id="c" calledElement="nowhere"/>"#,
-            json!({}),
-            0,
-        );
-        match o {
-            RunOutcome::Failed(e) => assert!(e.to_string().starts_with("unit.bpmn:1:"), "{e}"),
-            other => panic!("unexpected {other:?}"),
-        }
+    fn an_unknown_called_process_is_refused_before_running_with_its_position() {
+        let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p"><startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="c"/><callActivity id="c" calledElement="nowhere"/></process></definitions>"#;
+        let (defs, _) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
+        let e = Engine::new(Arc::new(StubHandler))
+            .start(&defs, "p", Default::default())
+            .expect_err("a call of a process nobody defines");
+        let text = e.to_string();
+        assert!(text.contains("unit.bpmn:1:") && text.contains("'nowhere'"), "{text}");
     }
 }

@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn a_join_missing_a_branch_that_was_not_taken_is_stuck() {
         let (o, _, _) = run(
-            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="x"/><exclusiveGateway id="x"/>
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="x"/><exclusiveGateway id="x" default="b"/>
             <sequenceFlow id="b" sourceRef="x" targetRef="j"/><sequenceFlow id="c" sourceRef="x" targetRef="j"><conditionExpression>False</conditionExpression></sequenceFlow>
             <parallelGateway id="j"/><sequenceFlow id="d" sourceRef="j" targetRef="end"/><endEvent id="end"/>"#,
             json!({}),
