@@ -98,6 +98,11 @@ pub struct ServeArgs {
     /// Answer task types no registered task handles like the conformance stub.
     #[arg(long)]
     pub stub_unknown: bool,
+    /// Serve only the connector protocol SpiffArena calls service tasks with (GET
+    /// /v1/commands, POST /v1/do/servicetask/TASK): no store, no worker. --max-jobs bounds
+    /// the calls run at once.
+    #[arg(long)]
+    pub connector: bool,
 }
 
 /// `report` arguments.

@@ -40,7 +40,7 @@ pub async fn require_token(State(token): State<Arc<Option<String>>>, req: Reques
 
 /// Compares without stopping at the first difference, so the time taken tells nothing of the
 /// token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

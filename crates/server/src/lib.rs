@@ -14,6 +14,7 @@
 
 pub mod api;
 mod auth;
+pub mod connector;
 pub mod json;
 pub mod problem;
 
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub redact: Vec<String>,
     /// When set, `GET /metrics` answers with its text (Prometheus exposition format).
     pub metrics: Option<MetricsText>,
+    /// When set, the connector protocol SpiffArena calls service tasks with ([`connector`]).
+    pub connector: Option<connector::Connector>,
 }
 
 /// What `GET /metrics` answers: a function rendering the current metrics as Prometheus text
@@ -65,7 +68,7 @@ impl std::fmt::Debug for MetricsText {
 }
 
 /// `GET /metrics`, rendering on each scrape.
-fn metrics_route(text: MetricsText) -> axum::Router {
+pub(crate) fn metrics_route(text: MetricsText) -> axum::Router {
     const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
     axum::Router::new().route(
         "/metrics",
@@ -86,6 +89,7 @@ impl Default for ServerConfig {
             worker: WorkerConfig::default(),
             redact: Vec::new(),
             metrics: None,
+            connector: None,
         }
     }
 }
@@ -186,7 +190,11 @@ pub async fn serve_until(
     if let Some(text) = config.metrics.clone() {
         app = app.merge(metrics_route(text));
     }
-    let app = app.layer(axum::middleware::from_fn_with_state(token, auth::require_token));
+    let mut app = app.layer(axum::middleware::from_fn_with_state(token, auth::require_token));
+    if let Some(connector) = &config.connector {
+        // after the API's token layer: the connector checks the token itself (SpiffArena's header too)
+        app = app.merge(connector.router());
+    }
     println!("listening on http://{addr}");
     let (draining, mut drain) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -206,7 +214,7 @@ pub async fn serve_until(
 }
 
 /// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

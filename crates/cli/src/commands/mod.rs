@@ -2,6 +2,7 @@
 //! the process exit code.
 
 pub mod conformance;
+pub mod connector;
 pub mod demo;
 pub mod instances;
 pub mod report;

@@ -18,6 +18,23 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     let telemetry = servicetask::telemetry::init_with_prometheus()?;
     let runner = Runner::builder().telemetry(telemetry.telemetry()).build();
     tasks.register_into(&runner)?;
+    let connector = servicetask_server::connector::Connector::new(
+        Arc::new(super::connector::RunnerCommands(runner.clone())),
+        servicetask_server::connector::ConnectorConfig {
+            api_token: a.api_token.clone(),
+            body_limit: a.body_limit,
+            max_in_flight: a.max_jobs,
+        },
+    );
+    if a.connector {
+        let metrics = telemetry
+            .prometheus()
+            .map(|s| servicetask_server::MetricsText::new(move || s.render()));
+        let served = servicetask_server::connector::serve(a.bind, connector, metrics).await;
+        telemetry.shutdown(Duration::from_secs(5));
+        served?;
+        return Ok(super::exit::OK);
+    }
     let redact = runner.sensitive_variables().into_iter().map(str::to_string).collect();
     let unknown = if a.stub_unknown {
         UnknownTasks::Stub
@@ -42,6 +59,7 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
         metrics: telemetry
             .prometheus()
             .map(|scrape| servicetask_server::MetricsText::new(move || scrape.render())),
+        connector: Some(connector),
     };
     let served = servicetask_server::serve(config, handler).await;
     telemetry.shutdown(Duration::from_secs(5));
