@@ -4,6 +4,8 @@
 //!   tasks, percentiles over a range, mark anomalies, file access patterns);
 //! - [`SqliteStore`]: the default store, a single SQLite file in WAL mode with a versioned schema
 //!   (`PRAGMA user_version`, [`MIGRATIONS`]);
+//! - `PostgresStore` (feature `postgres`): the same records in PostgreSQL, one history for a
+//!   fleet of `servicetask serve` nodes ([`open_database`] picks the store a URL or path names);
 //! - [`HistoryWriter`]: the [`RecordSink`](servicetask_core::record::RecordSink) the runner is
 //!   given. It queues records in a bounded channel (dropping and counting when full) and a thread
 //!   writes them in batches of up to 256 records or 50 ms, one transaction each.
@@ -29,11 +31,17 @@
 //! checks exactly this.
 
 mod error;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 mod writer;
 
 pub use error::HistoryError;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, PG_MIGRATIONS};
 pub use sqlite::{SqliteStore, BATCH_COUNTS, MIGRATIONS, SCHEMA_VERSION};
-pub use store::{AccessTrait, FileAccessPattern, HistoryStore, RecordQuery, StoredRecord};
+pub use store::{
+    is_postgres_url, open_database, AccessTrait, FileAccessPattern, HistoryStore, RecordQuery, StoredRecord,
+};
 pub use writer::{HistoryWriter, WriterConfig};

@@ -192,3 +192,23 @@ pub(crate) fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+/// Whether `database` names a PostgreSQL database (`postgres://` or `postgresql://`) rather
+/// than a SQLite file.
+pub fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// The history store `database` names: a `postgres://` URL (every node of a fleet writing one
+/// history; needs the `postgres` feature), else a SQLite file path.
+pub fn open_database(database: &str) -> Result<std::sync::Arc<dyn HistoryStore>, HistoryError> {
+    if is_postgres_url(database) {
+        #[cfg(feature = "postgres")]
+        return Ok(std::sync::Arc::new(crate::PostgresStore::connect(database)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(HistoryError::Database(
+            "this build has no PostgreSQL history store (feature `postgres`)".into(),
+        ));
+    }
+    Ok(std::sync::Arc::new(crate::SqliteStore::open(database)?))
+}
