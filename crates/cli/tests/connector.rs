@@ -217,13 +217,21 @@ fn the_traceparent_header_makes_the_task_span_a_child_of_the_caller() {
 fn the_full_server_serves_the_connector_beside_the_api_and_checks_its_token() {
     let dir = tempfile::tempdir().unwrap();
     let server = ConnectorServer::start_full(&dir.path().join("st.db"), &["--api-token", "tok-123"]);
-    let (status, list) = get(&server.base, "/v1/commands");
-    assert_eq!(status, 200, "the command list is readable without the token");
+    let (status, e) = get(&server.base, "/v1/commands");
+    assert_eq!((status, e["error"]["error_code"].as_str()), (401, Some("unauthorized")));
+    let list: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/commands", server.base))
+        .header("Spiff-Connector-Proxy-Api-Key", "tok-123")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert!(list
         .as_array()
         .unwrap()
         .iter()
         .any(|c| c["id"] == "servicetask/quality_check"));
+    assert_eq!(get(&server.base, "/liveness").0, 200, "liveness stays open");
     let body = json!({"quality_score": 1.0});
     let (status, e) = post(&server.base, "/v1/do/servicetask/quality_check", &body, &[]);
     assert_eq!((status, e["error"]["error_code"].as_str()), (401, Some("unauthorized")));

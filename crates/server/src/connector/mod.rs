@@ -28,8 +28,8 @@ use crate::{MetricsText, ServerError};
 /// How the connector answers.
 #[derive(Debug, Clone)]
 pub struct ConnectorConfig {
-    /// When set, every call needs it (`Authorization: Bearer <token>` or SpiffArena's
-    /// `Spiff-Connector-Proxy-Api-Key` header); the command list stays readable.
+    /// When set, every route but `/liveness` needs it (`Authorization: Bearer <token>` or
+    /// SpiffArena's `Spiff-Connector-Proxy-Api-Key` header, which it sends on each).
     pub api_token: Option<String>,
     /// Largest request body, in bytes.
     pub body_limit: usize,

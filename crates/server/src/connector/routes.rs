@@ -1,7 +1,8 @@
 //! The connector's routes: `GET /v1/commands`, `POST /v1/do/<command>`, `GET /v1/auths` and
 //! `GET /liveness`, each turning a request into one [`Commands`] call and its outcome into the
-//! protocol's body ([`super::wire`]). The token, the body limit and the in-flight limit are
-//! checked here; nothing is kept between calls.
+//! protocol's body ([`super::wire`]). The token (on every route but `/liveness`, as SpiffArena
+//! sends it on each), the body limit and the in-flight limit are checked here; nothing is kept
+//! between calls.
 
 use std::sync::Arc;
 
@@ -34,14 +35,25 @@ pub(super) fn router(state: Arc<RouteState>, body_limit: usize) -> Router {
     Router::new()
         .route("/liveness", get(|| async { Json(json!({"ok": true})) }))
         .route("/v1/commands", get(list_commands))
-        .route("/v1/auths", get(|| async { Json(json!([])) }))
+        .route("/v1/auths", get(list_auths))
         .route("/v1/do/{*operator}", get(do_command).post(do_command))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
-async fn list_commands(State(state): State<Arc<RouteState>>) -> Response {
+async fn list_commands(State(state): State<Arc<RouteState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = check_token(state.token.as_deref(), &headers) {
+        return e.into_response();
+    }
     Json(state.list.clone()).into_response()
+}
+
+async fn list_auths(State(state): State<Arc<RouteState>>, headers: HeaderMap) -> Response {
+    if let Err(e) = check_token(state.token.as_deref(), &headers) {
+        return e.into_response();
+    }
+    // no authentications are served: tasks take their credentials as (sensitive) parameters
+    Json(json!([])).into_response()
 }
 
 async fn do_command(
@@ -107,7 +119,7 @@ async fn do_command(
     outcome_response(running.await)
 }
 
-/// When a token is configured, a call must carry it as `Authorization: Bearer <token>` or in
+/// When a token is configured, every route but `/liveness` needs it as `Authorization: Bearer <token>` or in
 /// SpiffArena's `Spiff-Connector-Proxy-Api-Key` header.
 fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ProtocolError> {
     let Some(expected) = expected else {
