@@ -1,104 +1,27 @@
 //! Finds the functions a Python-style script or expression calls that the expression language
-//! does not have, so `validate` reports them instead of a run failing on them. The names are
-//! found by a light scan of the source (identifiers followed by `(`, outside string literals
-//! and comments, not methods after a `.`); whether a name is a function is asked of the
-//! evaluator itself, so the list of builtins lives in one place (`expr`). FEEL and JUEL
-//! sources are not scanned (FEEL names hold spaces; JUEL calls Java methods).
+//! does not have, so `validate` reports them instead of a run failing on them. The calls are
+//! read from the parsed tree (the evaluator's own parser: strings, comments, f-strings and
+//! methods are told apart exactly as a run tells them apart), and whether a name is a function
+//! is asked of the evaluator's builtins, so the list of builtins lives in one place (`expr`).
+//! FEEL and JUEL sources are not checked (FEEL names hold spaces; JUEL calls Java methods).
 
-use crate::expr::{self, Dialect};
-use serde_json::Map;
-
-/// Python keywords that may stand before a parenthesis without being calls.
-const KEYWORDS: &[&str] = &[
-    "if", "elif", "else", "while", "for", "in", "not", "and", "or", "is", "return", "lambda", "del", "assert", "yield",
-    "print", "def", "class", "import", "from", "with", "as", "True", "False", "None",
-];
+use crate::expr::{self, Dialect, Expression, Script};
 
 /// The names `src` calls that the expression language has no function for, in order, once.
+/// A source that does not parse has none: its parse error is reported on its own.
 pub fn unknown_functions(src: &str) -> Vec<String> {
     let (dialect, _) = expr::detect_dialect(src);
     if dialect != Dialect::Python {
         return Vec::new();
     }
-    let mut out: Vec<String> = Vec::new();
-    for name in called_names(src) {
-        if KEYWORDS.contains(&name.as_str()) || out.contains(&name) {
-            continue;
-        }
-        if !is_function(&name) {
-            out.push(name);
-        }
-    }
-    out
-}
-
-/// True when the evaluator has a function `name`: called without arguments it does not say
-/// "unknown function", or it is one that only takes keyword arguments (`timedelta`).
-fn is_function(name: &str) -> bool {
-    let plain = match expr::evaluate(&format!("{name}()"), &Map::new()) {
-        Ok(_) => true,
-        Err(e) => !e.message.starts_with("unknown function"),
+    let called = match Expression::parse(src) {
+        Ok(e) => e.called_functions(),
+        Err(_) => match Script::parse(src) {
+            Ok(s) => s.called_functions(),
+            Err(_) => return Vec::new(),
+        },
     };
-    plain
-        || match expr::evaluate(&format!("{name}(_=0)"), &Map::new()) {
-            Ok(_) => true,
-            Err(e) => !e.message.contains("takes no keyword arguments"),
-        }
-}
-
-/// Identifiers directly followed by `(` (spaces allowed), outside strings and comments, not
-/// after a `.`.
-fn called_names(src: &str) -> Vec<String> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut names = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '#' {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            continue;
-        }
-        if c == '\'' || c == '"' {
-            // a string literal (triple-quoted too): skip to its end
-            let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
-            let quote_len = if triple { 3 } else { 1 };
-            i += quote_len;
-            while i < chars.len() {
-                if chars[i] == '\\' {
-                    i += 2;
-                    continue;
-                }
-                if chars[i] == c && (!triple || (chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c))) {
-                    i += quote_len;
-                    break;
-                }
-                i += 1;
-            }
-            continue;
-        }
-        if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            let name: String = chars[start..i].iter().collect();
-            let after_dot = chars[..start].iter().rev().find(|c| !c.is_whitespace()) == Some(&'.');
-            let mut j = i;
-            while j < chars.len() && (chars[j] == ' ' || chars[j] == '\t') {
-                j += 1;
-            }
-            // a string prefix (f'...', r"...") is not a name
-            let prefix = chars.get(i).is_some_and(|c| *c == '\'' || *c == '"');
-            if !after_dot && !prefix && chars.get(j) == Some(&'(') {
-                names.push(name);
-            }
-            continue;
-        }
-        i += 1;
-    }
-    names
+    called.into_iter().filter(|name| !expr::is_function(name)).collect()
 }
 
 #[cfg(test)]
@@ -118,5 +41,23 @@ mod tests {
         assert_eq!(unknown_functions("${execution.getVariable('x')}"), Vec::<String>::new());
         assert_eq!(unknown_functions("z = f'{a}' + str(b)"), Vec::<String>::new());
         assert_eq!(unknown_functions("d = timedelta(seconds=5)"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn reads_calls_from_the_tree_not_the_text() {
+        // a call inside an f-string's braces is a call; text that only looks like one is not
+        assert_eq!(unknown_functions("f'{shout(name)}'"), ["shout"]);
+        assert_eq!(unknown_functions("'it''s(not)' + \"a(call)\""), Vec::<String>::new());
+        assert_eq!(unknown_functions("'a\\'b(c)' == x"), Vec::<String>::new());
+        // calls inside comprehensions, conditions and subscripts; names in order, once
+        assert_eq!(unknown_functions("[g(v) for v in h(xs) if k(v)]"), ["h", "k", "g"]);
+        assert_eq!(
+            unknown_functions("xs[idx(1)] = f(2)\nwhile w(1):\n    f(3)"),
+            ["idx", "f", "w"]
+        );
+        // a method is not a function, whatever its name
+        assert_eq!(unknown_functions("x.custom(1)"), Vec::<String>::new());
+        // a source that does not parse has no calls to report (its parse error is reported)
+        assert_eq!(unknown_functions("foo((("), Vec::<String>::new());
     }
 }

@@ -148,13 +148,29 @@ fn growing_lists_stop_before_they_are_allocated() {
         let e = err(src, &Map::new());
         assert!(e.contains(limit), "{src}: {e}");
     }
+    // doubling a list: the step budget stops it first; without it, the size limits do
     let e = script_err("xs = [0]\nwhile True:\n    xs += xs");
+    assert!(e.contains("max_steps"), "{e}");
+    let unlimited_steps = EvalLimits {
+        max_steps: u64::MAX,
+        ..EvalLimits::default()
+    };
+    let unbounded = |src: &str| {
+        Script::parse(src)
+            .unwrap()
+            .run_with(&mut Map::new(), &[], &unlimited_steps)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = unbounded("xs = [0]\nwhile True:\n    xs += xs");
     assert!(e.contains("max_collection_len") || e.contains("max_bytes"), "{e}");
     let e = script_err("x = []\nwhile True:\n    x = [x]");
     assert!(e.contains("max_depth"), "{e}");
     let e = script_err("x = {}\nwhile True:\n    x = {'a': x}");
     assert!(e.contains("max_depth"), "{e}");
     let e = script_err("x = []\ny = x\nwhile True:\n    x.append(y)\n    y = x");
+    assert!(e.contains("max_steps"), "{e}");
+    let e = unbounded("x = []\ny = x\nwhile True:\n    x.append(y)\n    y = x");
     assert!(e.contains("max_depth") || e.contains("max_bytes"), "{e}");
 }
 
@@ -282,4 +298,80 @@ fn the_deepest_expressions_the_limits_allow_run_on_a_2_mib_thread() {
     let deeper = vec!["1"; 3 * n].join(" + ");
     let err = Expression::parse_with(&deeper, &limits).unwrap_err();
     assert!(err.message.contains("max_depth = 2000"), "{err}");
+}
+
+/// Runs `src` within `limits`, the step budget unbounded.
+fn run_with_bytes(src: &str, max_bytes: u64) -> Result<(), String> {
+    let limits = EvalLimits {
+        max_steps: u64::MAX,
+        max_bytes,
+        ..EvalLimits::default()
+    };
+    Script::parse(src)
+        .unwrap()
+        .run_with(&mut Map::new(), &[], &limits)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn loop_variables_are_held_memory_and_rebinding_them_frees_only_what_they_held() {
+    // each round binds `y` to a copy of `s` (1,000 bytes), rebinds it, and keeps a copy in
+    // `parts`: 5 MB in all. Loop variables once went uncounted while `y = 0` still credited the
+    // copy it dropped, so the budget stayed flat however much `parts` grew.
+    let src = "parts = []\ns = 'x' * 1000\nfor i in range(5000):\n    for y in [s]:\n        pass\n    y = 0\n    parts.append(s)";
+    let e = run_with_bytes(src, 1 << 20).unwrap_err();
+    assert!(e.contains("max_bytes"), "{e}");
+    // the same without the loop variable is stopped at the same limit
+    let e = run_with_bytes(
+        "parts = []\ns = 'x' * 1000\nfor i in range(5000):\n    parts.append(s)",
+        1 << 20,
+    )
+    .unwrap_err();
+    assert!(e.contains("max_bytes"), "{e}");
+    // a loop over a large list holds it while it runs, and gives it back when it ends
+    let src =
+        "xs = ['x' * 1000 for i in range(400)]\nfor x in xs:\n    pass\nxs = 0\nys = ['y' * 1000 for i in range(400)]";
+    run_with_bytes(src, 1 << 20).unwrap();
+    let e = run_with_bytes(
+        "xs = ['x' * 1000 for i in range(400)]\nfor x in xs:\n    ys = ['y' * 1000 for i in range(400)]",
+        1 << 20,
+    )
+    .unwrap_err();
+    assert!(e.contains("max_bytes"), "{e}");
+}
+
+#[test]
+fn removals_from_the_front_of_a_list_are_charged_for_the_items_they_move() {
+    // each removal moves the items after it: 20,000 removals from the front move 200 million,
+    // which is over the default budget; they once cost a few steps each (and re-measured the
+    // whole list twice per call, uncharged)
+    for src in [
+        "xs = [0] * 20000\nfor i in range(20000):\n    xs.pop(0)",
+        "xs = [0] * 20000\nfor i in range(20000):\n    v = xs.pop(0)",
+        "xs = [0] * 20000\nfor i in range(20000):\n    xs.remove(0)",
+        "xs = [1] * 20000\nfor i in range(20000):\n    xs.insert(0, 1)\n    xs.pop()",
+    ] {
+        let e = script_err(src);
+        assert!(e.contains("max_steps"), "{src}: {e}");
+    }
+    // from the back, nothing moves: 20,000 pops fit the default budget
+    let mut v = Map::new();
+    run_script(
+        "xs = [0] * 20000\nfor i in range(20000):\n    xs.pop()\nn = len(xs)",
+        &mut v,
+    )
+    .unwrap();
+    assert_eq!(v.get("n"), Some(&json!(0)));
+}
+
+#[test]
+fn indexing_a_long_string_is_charged_for_the_bytes_walked() {
+    // `s[-1]` walks from the end, `s[i]` from the start: a UTF-8 string has no fixed positions
+    let mut v = Map::new();
+    run_script("s = 'a' * 1000000\nx = s[-1] + s[0]", &mut v).unwrap();
+    assert_eq!(v.get("x"), Some(&json!("aa")));
+    // reading the middle of a 10 MB string in a loop: once a few steps per round (minutes of
+    // work within the budget), now the bytes walked
+    let e = script_err("s = 'a' * 10000000\nwhile True:\n    c = s[5000000]");
+    assert!(e.contains("max_steps"), "{e}");
 }

@@ -1,7 +1,8 @@
 //! `expressionLanguage` and `scriptFormat` as declared (BPMN 2.0 §8.3.4 / §10.3.3): FEEL is
 //! evaluated as FEEL, Python as Python; a language servicetask does not evaluate is a `validate`
 //! error naming it at the expression's line, not a generic parse error. Also what `validate`
-//! reports for the limits: literal cardinalities and expressions nested too deeply.
+//! reports for the limits: literal cardinalities and expressions nested too deeply. Python-style
+//! scripts' list and dict methods give what python3 gives (run beside them).
 
 use serde_json::{json, Map};
 use servicetask_bpmn::expr::{evaluate, EvalLimits};
@@ -206,4 +207,89 @@ fn expressions_that_fail_whatever_the_variables_are_validate_errors() {
     // a condition over variables is checked at run time
     let (_, diags) = parse("l.bpmn", model("", &flow("", "x // 0 == 1")).as_bytes());
     assert!(errors(&diags).is_empty(), "{diags:?}");
+}
+
+/// Runs `src` with python3 (`exec` over one namespace) and returns the named variables as a
+/// JSON object, or `Err` with the exception's class.
+fn python3(src: &str, names: &[&str]) -> Result<serde_json::Value, String> {
+    use std::io::Write;
+    let program = format!(
+        "import json, sys\nns = {{}}\ntry:\n    exec(sys.stdin.read(), ns)\n    print(json.dumps({{k: ns[k] for k in {names:?}}}))\nexcept Exception as e:\n    print('ERROR ' + type(e).__name__)\n"
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &program])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (the reference for Python-style scripts)");
+    child.stdin.take().unwrap().write_all(src.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    match text.trim().strip_prefix("ERROR ") {
+        Some(class) => Err(class.to_string()),
+        None => Ok(serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))),
+    }
+}
+
+/// Runs `src` as a servicetask script and returns the named variables, or `Err` with the message.
+fn servicetask(src: &str, names: &[&str]) -> Result<serde_json::Value, String> {
+    let mut vars = Map::new();
+    servicetask_bpmn::expr::run_script(src, &mut vars).map_err(|e| e.to_string())?;
+    Ok(serde_json::Value::Object(
+        names
+            .iter()
+            .map(|n| (n.to_string(), vars.get(*n).cloned().unwrap_or_default()))
+            .collect(),
+    ))
+}
+
+#[test]
+fn list_and_dict_methods_give_what_python_gives() {
+    let cases: &[(&str, &[&str])] = &[
+        // pop takes an index (it once always took the last item) and gives the item back
+        ("xs = [1, 2, 3, 4]\nxs.pop(0)", &["xs"]),
+        (
+            "xs = [1, 2, 3, 4]\nv = xs.pop(1)\nw = xs.pop(-1)\nu = xs.pop()",
+            &["xs", "v", "w", "u"],
+        ),
+        ("xs = [1, 2, 3]\nxs.pop(3)", &["xs"]),
+        ("xs = [1, 2, 3]\nxs.pop(-4)", &["xs"]),
+        ("xs = []\nxs.pop()", &["xs"]),
+        ("xs = [1, 2]\nxs.pop('a')", &["xs"]),
+        ("v = [3, 1].pop()", &["v"]),
+        (
+            "d = {'a': 1, 'b': 2}\nv = d.pop('a')\nw = d.pop('z', 7)",
+            &["d", "v", "w"],
+        ),
+        ("d = {'a': 1}\nd.pop('z')", &["d"]),
+        ("xs = [1, 2, 1, 3]\nxs.remove(1)", &["xs"]),
+        ("xs = [1, 2]\nxs.remove(5)", &["xs"]),
+        (
+            "xs = [1, 2, 3]\nxs.insert(-1, 9)\nxs.insert(100, 8)\nxs.insert(-100, 7)",
+            &["xs"],
+        ),
+        ("xs = [1, 2]\nd = {'a': 1}\nxs.clear()\nd.clear()", &["xs", "d"]),
+        (
+            "xs = [1]\nxs.extend([2, 3])\nxs.append([4])\nd = {'a': 1}\nd.update({'b': 2})",
+            &["xs", "d"],
+        ),
+        // loop variables outlive their loop; pairs unpack
+        (
+            "t = 0\nfor k, v in [[1, 2], [3, 4]]:\n    t += k * v\nlast = v",
+            &["t", "last"],
+        ),
+        (
+            "q = [1, 2, 3]\nseen = []\nwhile q:\n    seen.append(q.pop(0))",
+            &["q", "seen"],
+        ),
+    ];
+    for (src, names) in cases {
+        let want = python3(src, names);
+        let got = servicetask(src, names);
+        match (&want, &got) {
+            (Ok(w), Ok(g)) => assert_eq!(g, w, "{src}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{src}\npython3: {want:?}\nservicetask: {got:?}"),
+        }
+    }
 }

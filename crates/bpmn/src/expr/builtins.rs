@@ -367,6 +367,27 @@ pub(crate) fn format_spec(v: &Value, spec: Option<&str>, budget: &mut Budget) ->
     display(v, budget)
 }
 
+/// True when `name` is a built-in function: called without arguments it does not answer
+/// "unknown function", or it is one that takes keyword arguments only (`timedelta`).
+pub(crate) fn is_function(name: &str) -> bool {
+    let mut budget = Budget::new(super::EvalLimits::default());
+    let known = |r: Result<Value, ExprError>, unknown: &str| match r {
+        Ok(_) => true,
+        Err(e) => !e.message.contains(unknown),
+    };
+    known(call(name, &[], Dialect::Python, &mut budget), "unknown function")
+        || known(
+            call_kw(
+                name,
+                &[],
+                &[("_".to_string(), Value::Null)],
+                Dialect::Python,
+                &mut budget,
+            ),
+            "takes no keyword arguments",
+        )
+}
+
 /// Calls with keyword arguments: `timedelta(...)` (an ISO-8601 duration string, usable by
 /// timers), `round(x, ndigits=n)`.
 pub(crate) fn call_kw(
@@ -531,6 +552,12 @@ pub(crate) fn method(base: &Value, name: &str, args: &[Value], budget: &mut Budg
             [Value::String(p)] => Ok(Value::Bool(s.ends_with(p.as_str()))),
             _ => Err(ExprError::new("endswith() takes a string".to_string())),
         },
+        (Value::Array(_) | Value::Object(_), "append" | "extend" | "insert" | "pop" | "remove" | "update" | "clear") => {
+            Err(ExprError::new(format!(
+                "{name}() changes its {}: call it as a statement (xs.{name}(...)) or as the whole right side of an assignment (v = xs.{name}(...))",
+                type_name(base)
+            )))
+        }
         _ => Err(ExprError::new(format!("a {} has no method '{name}'", type_name(base)))),
     }
 }

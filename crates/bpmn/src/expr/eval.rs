@@ -88,9 +88,14 @@ fn field<'v>(
 }
 
 /// `base[i]`: a list item, an object key, or a string's character.
-fn item<'v>(base: Cow<'v, Value>, i: &Value, dialect: Dialect) -> Result<Cow<'v, Value>, ExprError> {
+fn item<'v>(
+    base: Cow<'v, Value>,
+    i: &Value,
+    dialect: Dialect,
+    budget: &mut Budget,
+) -> Result<Cow<'v, Value>, ExprError> {
     if let Value::String(s) = base.as_ref() {
-        return char_at(s, i).map(Cow::Owned);
+        return char_at(s, i, budget).map(Cow::Owned);
     }
     match base {
         Cow::Borrowed(b) => index_ref(b, i, dialect).map(Cow::Borrowed),
@@ -155,7 +160,7 @@ fn read_path(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
     for step in &path {
         v = match step {
             Step::Field(f) => field(v, f, env.dialect, env.budget)?,
-            Step::Index(i) => item(v, i, env.dialect)?,
+            Step::Index(i) => item(v, i, env.dialect, env.budget)?,
         };
     }
     env.budget.copy(&v)?;
@@ -451,10 +456,10 @@ pub(crate) fn iteration_items(v: Value, budget: &mut Budget) -> Result<Vec<Value
 fn feel_index(base: Value, idx: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
     let i = eval(idx, env)?;
     if env.dialect != Dialect::Feel {
-        return item(Cow::Owned(base), &i, env.dialect).map(Cow::into_owned);
+        return item(Cow::Owned(base), &i, env.dialect, env.budget).map(Cow::into_owned);
     }
     match (&base, &i) {
-        (Value::Array(_), Value::Number(_)) => Ok(item(Cow::Owned(base), &i, env.dialect)
+        (Value::Array(_), Value::Number(_)) => Ok(item(Cow::Owned(base), &i, env.dialect, env.budget)
             .map(Cow::into_owned)
             .unwrap_or(Value::Null)),
         (Value::Array(a), _) => {

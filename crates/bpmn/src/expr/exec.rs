@@ -3,9 +3,9 @@
 //! comprehension), and the memory it counts includes what the script's variables grow by.
 //! Appends and `+=` on strings and lists change the variable in place.
 
-use super::builtins::{method, to_display_string, truthy};
+use super::builtins::{to_display_string, truthy};
 use super::eval::{eval, iteration_items, Env};
-use super::limits::{measure, Budget};
+use super::limits::{measure, Budget, SLOT};
 use super::ops::{as_i64, binary, equal, list_position, type_name};
 use super::parser::{BinOp, Block, Expr, Seg, Stmt};
 use super::{Dialect, ExprError};
@@ -100,17 +100,24 @@ impl Exec<'_, '_> {
             }
             Stmt::For { vars, iter, body } => {
                 let items = iteration_items(self.eval(iter)?, &mut self.budget)?;
-                self.budget.settle(0)?;
+                // the items are held while the loop runs: the one bound moves to the loop
+                // variables, the others are dropped when the loop ends
+                let mut pool: i64 = items.iter().map(held).sum();
+                self.budget.settle(pool)?;
                 for item in items {
                     self.budget.steps(1)?;
-                    self.bind_loop_vars(vars, item)?;
+                    let size = held(&item);
+                    pool -= size;
+                    let delta = self.bind_loop_vars(vars, item)?;
+                    self.budget.settle(delta - size)?;
                     if let Flow::Break = self.block(body)? {
                         break;
                     }
                 }
+                self.budget.settle(-pool)?;
                 return Ok(Flow::Normal);
             }
-            Stmt::Expr(Expr::Method(base, name, args)) if is_mutator(name) => self.call_mutator(base, name, args)?,
+            Stmt::Expr(Expr::Method(base, name, args)) if is_mutator(name) => self.call_mutator(base, name, args)?.0,
             Stmt::Expr(e) => {
                 self.eval(e)?;
                 0
@@ -133,10 +140,12 @@ impl Exec<'_, '_> {
         Ok(Flow::Normal)
     }
 
-    fn bind_loop_vars(&mut self, vars: &[String], item: Value) -> Result<(), ExprError> {
+    /// Binds a loop's variables to `item`; returns what they hold now minus what they held.
+    fn bind_loop_vars(&mut self, vars: &[String], item: Value) -> Result<i64, ExprError> {
         if let [var] = vars {
-            self.local.insert(var.clone(), item);
-            return Ok(());
+            let new = held(&item);
+            let old = self.local.insert(var.clone(), item);
+            return Ok(new - old.map_or(0, |o| held(&o)));
         }
         let Value::Array(parts) = item else {
             return Err(ExprError::new(format!(
@@ -152,21 +161,28 @@ impl Exec<'_, '_> {
                 vars.len()
             )));
         }
+        let mut delta = 0;
         for (n, v) in vars.iter().zip(parts) {
-            self.local.insert(n.clone(), v);
+            delta += held(&v);
+            if let Some(old) = self.local.insert(n.clone(), v) {
+                delta -= held(&old);
+            }
         }
-        Ok(())
+        Ok(delta)
     }
 
     /// `target = value` / `target op= value`; returns what the variables grew by.
     fn assign(&mut self, target: &[Seg], op: Option<BinOp>, value: &Expr) -> Result<i64, ExprError> {
         let path = self.resolve(target)?;
-        let rhs = self.eval(value)?;
+        let (moved, rhs) = match op {
+            None => self.operand(value)?,
+            Some(_) => (0, self.eval(value)?),
+        };
         let m = measure(&rhs);
         self.budget.steps(m.nodes)?;
         self.budget.depth(path.len() - 1 + m.depth)?;
         match op {
-            None => self.write(&path, rhs),
+            None => Ok(moved + self.write(&path, rhs)?),
             Some(BinOp::Add) if self.grows_in_place(&path, &rhs)? => {
                 match self.place_mut(&path)? {
                     Value::String(s) => s.push_str(rhs.as_str().unwrap_or_default()),
@@ -201,34 +217,51 @@ impl Exec<'_, '_> {
         Ok(true)
     }
 
-    fn call_mutator(&mut self, base: &Expr, name: &str, args: &[Expr]) -> Result<i64, ExprError> {
+    /// The value of an assignment's right side or a mutating method's argument: a mutating
+    /// method called on a variable there (`v = xs.pop()`, `seen.append(q.pop(0))`) changes
+    /// that variable, as in Python. Returns what the variables grew by, and the value.
+    fn operand(&mut self, e: &Expr) -> Result<(i64, Value), ExprError> {
+        match e {
+            Expr::Method(base, name, args) if is_mutator(name) => self.call_mutator(base, name, args),
+            _ => Ok((0, self.eval(e)?)),
+        }
+    }
+
+    /// Calls a method that changes its receiver (`xs.append(v)`, `xs.pop(i)`, `d.update(o)`);
+    /// returns what the variables grew by and the method's result.
+    fn call_mutator(&mut self, base: &Expr, name: &str, args: &[Expr]) -> Result<(i64, Value), ExprError> {
         let Some(target) = expr_path(base) else {
-            let b = self.eval(base)?;
+            // a receiver that is no variable: the change is lost, as in Python
+            let mut b = self.eval(base)?;
             let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
-            method(&b, name, &vals, &mut self.budget)?;
-            return Ok(0);
+            let (_, out) = mutate(&mut b, name, vals, &mut self.budget)?;
+            return Ok((0, out));
         };
         let path = self.resolve(&target)?;
-        let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
-        let mut added = 0;
+        let mut vals = Vec::with_capacity(args.len());
+        let mut moved = 0;
+        for a in args {
+            let (delta, v) = self.operand(a)?;
+            moved += delta;
+            vals.push(v);
+        }
         let mut depth = 0;
         for v in &vals {
             let m = measure(v);
             self.budget.steps(m.nodes)?;
-            added += i64::try_from(m.bytes).unwrap_or(i64::MAX);
             depth = depth.max(m.depth);
         }
         self.budget.depth(path.len() + depth)?;
-        let max_len = self.budget.limits.max_collection_len;
-        let slot = self.place_mut(&path)?;
-        if matches!(name, "append" | "extend" | "insert" | "update") {
-            mutate(slot, name, vals, max_len)?;
-            return Ok(added);
-        }
-        // removals shrink the variable (measuring it costs what the removal may cost)
-        let before = held(slot);
-        mutate(slot, name, vals, max_len)?;
-        Ok(held(slot) - before)
+        // the first call copies a lower layer's variable up (charged); the slot then borrows
+        // the variables, so the budget is lent out beside it
+        self.place_mut(&path)?;
+        let limits = self.budget.limits;
+        let mut budget = std::mem::replace(&mut self.budget, Budget::new(limits));
+        let r = self
+            .place_mut(&path)
+            .and_then(|slot| mutate(slot, name, vals, &mut budget));
+        self.budget = budget;
+        r.map(|(delta, out)| (delta + moved, out))
     }
 
     fn resolve(&mut self, target: &[Seg]) -> Result<Vec<Value>, ExprError> {
@@ -411,14 +444,41 @@ fn grown(len: usize, by: usize, max: usize) -> Result<(), ExprError> {
     Ok(())
 }
 
-/// Applies a mutating list/dict method in place.
-fn mutate(v: &mut Value, name: &str, args: Vec<Value>, max_len: usize) -> Result<(), ExprError> {
+/// Steps for moving `slots` list items along (an insert or removal shifts the items after
+/// it): a step per 8 items, as copying 256 bytes.
+fn shift(budget: &mut Budget, slots: usize) -> Result<(), ExprError> {
+    budget.steps(slots as u64 / 8)
+}
+
+/// The position `list.insert(i, x)` inserts at (clamped into the list, as in Python).
+fn insert_position(i: &Value, len: usize) -> Result<usize, ExprError> {
+    let Some(n) = as_i64(i) else {
+        return Err(ExprError::new(format!(
+            "list indices must be integers, not {}",
+            type_name(i)
+        )));
+    };
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let at = if n < 0 {
+        len.saturating_add(n).max(0)
+    } else {
+        n.min(len)
+    };
+    Ok(usize::try_from(at).unwrap_or(0))
+}
+
+/// Applies a mutating list or object method in place, as Python does; returns what the value
+/// grew by (estimated bytes, negative when it shrank) and the method's result (`pop`'s item,
+/// else `None`). Every item moved, compared or dropped is charged to the budget.
+fn mutate(v: &mut Value, name: &str, args: Vec<Value>, budget: &mut Budget) -> Result<(i64, Value), ExprError> {
+    let max_len = budget.limits.max_collection_len;
+    let added: i64 = args.iter().map(held).sum();
     match (v, name) {
         (Value::Array(a), "append") => match <[Value; 1]>::try_from(args) {
             Ok([x]) => {
                 grown(a.len(), 1, max_len)?;
                 a.push(x);
-                Ok(())
+                Ok((added, Value::Null))
             }
             Err(_) => Err(ExprError::new("append() takes exactly one argument".to_string())),
         },
@@ -426,64 +486,102 @@ fn mutate(v: &mut Value, name: &str, args: Vec<Value>, max_len: usize) -> Result
             Ok([Value::Array(xs)]) => {
                 grown(a.len(), xs.len(), max_len)?;
                 a.extend(xs);
-                Ok(())
+                Ok((added, Value::Null))
             }
             _ => Err(ExprError::new("extend() takes a list".to_string())),
         },
         (Value::Array(a), "insert") => match <[Value; 2]>::try_from(args) {
             Ok([i, x]) => {
                 grown(a.len(), 1, max_len)?;
-                let len = i64::try_from(a.len()).unwrap_or(i64::MAX);
-                let n = as_i64(&i).unwrap_or(len);
-                let at = if n < 0 {
-                    len.saturating_add(n).max(0)
-                } else {
-                    n.min(len)
-                };
-                a.insert(at as usize, x);
-                Ok(())
+                let at = insert_position(&i, a.len())?;
+                shift(budget, a.len() - at)?;
+                let size = held(&x);
+                a.insert(at, x);
+                Ok((size, Value::Null))
             }
             Err(_) => Err(ExprError::new("insert() takes an index and a value".to_string())),
         },
         (Value::Array(a), "pop") => {
-            if a.pop().is_none() {
-                return Err(ExprError::new("pop from an empty list".to_string()));
-            }
-            Ok(())
-        }
-        (Value::Array(a), "remove") => match args.first() {
-            Some(x) => match a.iter().position(|y| equal(x, y)) {
-                Some(i) => {
-                    a.remove(i);
-                    Ok(())
+            let at = match args.as_slice() {
+                [] => a.len().checked_sub(1),
+                [i] => {
+                    let n = as_i64(i).ok_or_else(|| {
+                        ExprError::new(format!("list indices must be integers, not {}", type_name(i)))
+                    })?;
+                    list_position(n, a.len(), Dialect::Python)
                 }
-                None => Err(ExprError::new("list.remove(x): x not in list".to_string())),
-            },
-            None => Err(ExprError::new("remove() takes one argument".to_string())),
-        },
-        (Value::Array(a), "clear") => {
-            a.clear();
-            Ok(())
+                _ => {
+                    return Err(ExprError::new(format!(
+                        "pop expected at most 1 argument, got {}",
+                        args.len()
+                    )))
+                }
+            };
+            let Some(at) = at else {
+                return Err(ExprError::new(if a.is_empty() {
+                    "pop from empty list".to_string()
+                } else {
+                    "pop index out of range".to_string()
+                }));
+            };
+            shift(budget, a.len() - at)?;
+            let out = a.remove(at);
+            Ok((-held(&out), out))
         }
-        (Value::Object(o), "update") => match args.into_iter().next() {
-            Some(Value::Object(other)) => {
+        (Value::Array(a), "remove") => match <[Value; 1]>::try_from(args) {
+            Ok([x]) => {
+                let nodes = measure(&x).nodes;
+                let Some(at) = a.iter().position(|y| equal(&x, y)) else {
+                    budget.steps((a.len() as u64).saturating_mul(nodes))?;
+                    return Err(ExprError::new("list.remove(x): x not in list".to_string()));
+                };
+                budget.steps((at as u64 + 1).saturating_mul(nodes))?;
+                shift(budget, a.len() - at)?;
+                let out = a.remove(at);
+                Ok((-held(&out), Value::Null))
+            }
+            Err(_) => Err(ExprError::new("remove() takes exactly one argument".to_string())),
+        },
+        (Value::Array(a), "clear") if args.is_empty() => {
+            let m = measure_items(a.iter(), budget)?;
+            a.clear();
+            Ok((-m, Value::Null))
+        }
+        (Value::Object(o), "update") => match <[Value; 1]>::try_from(args) {
+            Ok([Value::Object(other)]) => {
                 grown(o.len(), other.len(), max_len)?;
                 o.extend(other);
-                Ok(())
+                Ok((added, Value::Null))
             }
             _ => Err(ExprError::new("update() takes an object".to_string())),
         },
-        (Value::Object(o), "pop") => match args.first() {
-            Some(Value::String(k)) => {
-                o.remove(k);
-                Ok(())
-            }
-            _ => Err(ExprError::new("pop() takes a key".to_string())),
+        (Value::Object(o), "pop") => match args.as_slice() {
+            [Value::String(k), rest @ ..] if rest.len() <= 1 => match (o.remove(k), rest.first()) {
+                (Some(out), _) => Ok((-(held(&out) + k.len() as i64 + SLOT as i64), out)),
+                (None, Some(default)) => Ok((0, default.clone())),
+                (None, None) => Err(ExprError::new(format!("key '{k}' not found"))),
+            },
+            _ => Err(ExprError::new("pop() takes a key and an optional default".to_string())),
         },
-        (Value::Object(o), "clear") => {
+        (Value::Object(o), "clear") if args.is_empty() => {
+            let m = measure_items(o.values(), budget)?;
+            let keys: i64 = o.keys().map(|k| k.len() as i64 + SLOT as i64).sum();
             o.clear();
-            Ok(())
+            Ok((-(m + keys), Value::Null))
         }
+        (Value::Array(_) | Value::Object(_), "clear") => Err(ExprError::new("clear() takes no arguments".to_string())),
         (other, name) => Err(ExprError::new(format!("a {} has no method '{name}'", type_name(other)))),
     }
+}
+
+/// Bytes held by `items`, with a step per 8 nodes measured (they are about to be dropped).
+fn measure_items<'v>(items: impl Iterator<Item = &'v Value>, budget: &mut Budget) -> Result<i64, ExprError> {
+    let (mut bytes, mut nodes) = (0i64, 0u64);
+    for x in items {
+        let m = measure(x);
+        nodes = nodes.saturating_add(m.nodes);
+        bytes = bytes.saturating_add(i64::try_from(m.bytes).unwrap_or(i64::MAX));
+    }
+    budget.steps(nodes / 8)?;
+    Ok(bytes)
 }

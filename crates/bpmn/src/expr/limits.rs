@@ -12,8 +12,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvalLimits {
     /// Steps one evaluation may take: one per node evaluated, per loop iteration, per item
-    /// built or copied. Shared by nested loops and comprehensions. Default 10 million
-    /// (about a second).
+    /// built or copied, per 128 bytes allocated, per 64 bytes walked. Shared by nested loops and
+    /// comprehensions. Default 1 million: a runaway script is stopped within about 0.1 s
+    /// (BENCHMARKS.md, "Expression budget"); an ordinary loop takes 5 to 10 steps per
+    /// iteration, so loops of about 100,000 iterations fit.
     pub max_steps: u64,
     /// Estimated bytes one evaluation may hold: every string, list and object an expression
     /// builds or copies, plus what a script's variables grow by. Checked before allocating.
@@ -34,7 +36,7 @@ pub struct EvalLimits {
 impl Default for EvalLimits {
     fn default() -> Self {
         EvalLimits {
-            max_steps: 10_000_000,
+            max_steps: 1_000_000,
             max_bytes: 64 << 20,
             max_depth: 100,
             max_collection_len: 1_000_000,
@@ -130,6 +132,12 @@ impl Budget {
         Ok(())
     }
 
+    /// Takes the steps for walking `bytes` bytes of a value that is not copied (a step per
+    /// 64 bytes: walking UTF-8 costs about a nanosecond a byte).
+    pub(crate) fn scan(&mut self, bytes: usize) -> Result<(), ExprError> {
+        self.steps(bytes as u64 / 64)
+    }
+
     fn used(&self) -> u64 {
         self.temp.saturating_add_signed(self.held)
     }
@@ -144,7 +152,7 @@ impl Budget {
             ));
         }
         self.temp += bytes;
-        self.steps(bytes / 256)
+        self.steps(bytes / 128)
     }
 
     /// A statement ended: its temporaries are gone; its variables changed by `delta` bytes.

@@ -232,6 +232,14 @@ impl Expression {
         }
     }
 
+    /// The names of the functions the expression calls (not methods), in source order, once
+    /// each.
+    pub fn called_functions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.expr.calls(&mut |name| push_once(&mut out, name));
+        out
+    }
+
     /// The dialect this expression was read in.
     pub fn dialect(&self) -> Dialect {
         self.dialect
@@ -602,6 +610,27 @@ impl Script {
         };
         exec.block(&self.stmts).map(|_| ())
     }
+}
+
+impl Script {
+    /// The names of the functions the script calls (not methods), in source order, once each.
+    pub fn called_functions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        parser::block_calls(&self.stmts, &mut |name| push_once(&mut out, name));
+        out
+    }
+}
+
+fn push_once(out: &mut Vec<String>, name: &str) {
+    if !out.iter().any(|n| n == name) {
+        out.push(name.to_string());
+    }
+}
+
+/// True when the expression language has a function `name` (a builtin such as `len`, or
+/// FEEL's `string length`).
+pub fn is_function(name: &str) -> bool {
+    builtins::is_function(name)
 }
 
 /// Parses and runs a script over `vars`.

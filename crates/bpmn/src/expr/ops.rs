@@ -111,14 +111,24 @@ pub(crate) fn list_position(n: i64, len: usize, dialect: Dialect) -> Option<usiz
     (0..len).contains(&idx).then_some(idx as usize)
 }
 
-/// The character `s[i]`.
-pub(crate) fn char_at(s: &str, i: &Value) -> Result<Value, ExprError> {
+/// The character `s[i]`. Finding it walks the string from the nearer end up to it; the
+/// bytes walked are charged (a string is UTF-8, so its characters have no fixed position).
+pub(crate) fn char_at(s: &str, i: &Value, budget: &mut Budget) -> Result<Value, ExprError> {
     let Some(n) = as_i64(i) else {
         return Err(ExprError::new("string index must be a number".to_string()));
     };
-    let len = s.chars().count();
-    list_position(n, len, Dialect::Python)
-        .and_then(|idx| s.chars().nth(idx))
+    let found = if n >= 0 {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        let found = s.char_indices().nth(n);
+        budget.scan(found.map_or(s.len(), |(at, _)| at))?;
+        found.map(|(_, c)| c)
+    } else {
+        let back = usize::try_from(n.unsigned_abs() - 1).unwrap_or(usize::MAX);
+        let found = s.char_indices().rev().nth(back);
+        budget.scan(found.map_or(s.len(), |(at, _)| s.len() - at))?;
+        found.map(|(_, c)| c)
+    };
+    found
         .map(|c| Value::String(c.to_string()))
         .ok_or_else(|| ExprError::new(format!("string index {n} out of range")))
 }
@@ -234,6 +244,8 @@ pub(crate) fn binary(
                 budget.collection((a.len() as u64).saturating_mul(n as u64))?;
                 for x in a {
                     let m = budget.copy(x)?;
+                    // every copy is a clone of the item's nodes
+                    budget.steps(m.nodes.saturating_mul(n as u64))?;
                     budget.alloc(m.bytes.saturating_mul(n as u64))?;
                 }
                 Ok(Value::Array(a.iter().cloned().cycle().take(a.len() * n).collect()))

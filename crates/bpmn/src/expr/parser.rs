@@ -103,6 +103,96 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Calls `f` with the name of every function the expression calls (`len` in `len(xs)`;
+    /// not methods), in source order. Bounded like [`Expr::reads_variables`].
+    pub(crate) fn calls(&self, f: &mut dyn FnMut(&str)) {
+        grow_stack(|| self.calls_here(f))
+    }
+
+    fn calls_here(&self, f: &mut dyn FnMut(&str)) {
+        match self {
+            Expr::Lit(_) | Expr::Var(_) => {}
+            Expr::Call(name, args) => {
+                f(name);
+                args.iter().for_each(|a| a.calls(f));
+            }
+            Expr::Attr(e, _) | Expr::Neg(e) | Expr::Not(e) | Expr::Kw(_, e) => e.calls(f),
+            Expr::Index(a, b) | Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {
+                a.calls(f);
+                b.calls(f);
+            }
+            Expr::Range { start, end } => {
+                start.calls(f);
+                end.calls(f);
+            }
+            Expr::Method(base, _, args) => {
+                base.calls(f);
+                args.iter().for_each(|a| a.calls(f));
+            }
+            Expr::List(items) => items.iter().for_each(|a| a.calls(f)),
+            Expr::Dict(entries) => entries.iter().for_each(|(k, v)| {
+                k.calls(f);
+                v.calls(f);
+            }),
+            Expr::FString(parts) => parts.iter().for_each(|p| {
+                if let FPart::Expr(e, _) = p {
+                    e.calls(f);
+                }
+            }),
+            Expr::IfElse { cond, then, otherwise } => {
+                cond.calls(f);
+                then.calls(f);
+                otherwise.calls(f);
+            }
+            Expr::Comp { elem, iter, cond, .. } => {
+                iter.calls(f);
+                if let Some(c) = cond {
+                    c.calls(f);
+                }
+                elem.calls(f);
+            }
+            Expr::Quantified { iter, cond, .. } => {
+                iter.calls(f);
+                cond.calls(f);
+            }
+        }
+    }
+}
+
+/// Calls `f` with the name of every function a block's statements call, in order.
+pub(crate) fn block_calls(block: &Block, f: &mut dyn FnMut(&str)) {
+    for (_, stmt) in block {
+        match stmt {
+            Stmt::Assign { target, value, .. } => {
+                for seg in target {
+                    if let Seg::Index(e) = seg {
+                        e.calls(f);
+                    }
+                }
+                value.calls(f);
+            }
+            Stmt::If { branches, otherwise } => {
+                for (cond, body) in branches {
+                    cond.calls(f);
+                    block_calls(body, f);
+                }
+                block_calls(otherwise, f);
+            }
+            Stmt::For { iter, body, .. } => {
+                iter.calls(f);
+                block_calls(body, f);
+            }
+            Stmt::While { cond, body } => {
+                cond.calls(f);
+                block_calls(body, f);
+            }
+            Stmt::Expr(e) => e.calls(f),
+            Stmt::Pass | Stmt::Break | Stmt::Continue | Stmt::Del(_) => {}
+        }
+    }
+}
+
 /// A part of an f-string.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FPart {
