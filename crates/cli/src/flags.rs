@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// the calls run at once.
     #[arg(long)]
     pub connector: bool,
+    /// Record every task execution in this history database; the console's per-task panels
+    /// (percentiles over time, error rate, anomalies, predicted duration) are computed from it.
+    #[arg(long, value_name = "FILE.db")]
+    pub history: Option<PathBuf>,
 }
 
 /// `report` arguments.

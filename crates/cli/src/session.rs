@@ -75,6 +75,17 @@ impl Records {
     }
 }
 
+/// A writer of execution records into the history database at `path` (created with its
+/// folder when missing; checked on open: a damaged file is refused before the run, not found
+/// after it).
+pub fn open_history(path: &Path) -> anyhow::Result<HistoryWriter> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let store = SqliteStore::open_checked(path).with_context(|| format!("opening history {}", path.display()))?;
+    Ok(HistoryWriter::spawn(Arc::new(store), WriterConfig::default())?)
+}
+
 /// Everything a command needs to run processes.
 pub struct Session {
     /// Telemetry with captured spans.
@@ -90,18 +101,7 @@ impl Session {
     /// (configured from `servicetask.toml` and `SERVICETASK__*` variables).
     pub fn start(history: Option<&Path>, tasks: &Tasks) -> anyhow::Result<Session> {
         let capture = Capture::install()?;
-        let history = match history {
-            Some(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                }
-                // checked on open: a damaged file is refused before the run, not found after it
-                let store =
-                    SqliteStore::open_checked(path).with_context(|| format!("opening history {}", path.display()))?;
-                Some(HistoryWriter::spawn(Arc::new(store), WriterConfig::default())?)
-            }
-            None => None,
-        };
+        let history = history.map(open_history).transpose()?;
         let records = Arc::new(Records {
             summary: Mutex::new(RecordSummary::default()),
             history,

@@ -15,6 +15,7 @@
 pub mod api;
 mod auth;
 pub mod connector;
+pub mod console;
 pub mod json;
 pub mod problem;
 
@@ -46,6 +47,8 @@ pub struct ServerConfig {
     pub metrics: Option<MetricsText>,
     /// When set, the connector protocol SpiffArena calls service tasks with ([`connector`]).
     pub connector: Option<connector::Connector>,
+    /// The web console at `/console/`.
+    pub console: console::ConsoleConfig,
 }
 
 /// What `GET /metrics` answers: a function rendering the current metrics as Prometheus text
@@ -90,6 +93,7 @@ impl Default for ServerConfig {
             redact: Vec::new(),
             metrics: None,
             connector: None,
+            console: console::ConsoleConfig::default(),
         }
     }
 }
@@ -186,7 +190,8 @@ pub async fn serve_until(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(Worker::new(host.clone(), handler, config.worker.clone()).run(stopped));
     let token = Arc::new(config.api_token.clone());
-    let mut app = api::router(host, config.body_limit);
+    let mut app = api::router(host.clone(), config.body_limit);
+    app = app.merge(console::router(host, config.console.clone(), config.metrics.clone()));
     if let Some(text) = config.metrics.clone() {
         app = app.merge(metrics_route(text));
     }

@@ -16,7 +16,16 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     // telemetry where the standard OTEL_* variables say (none when they say nothing),
     // and the same meter scraped at GET /metrics
     let telemetry = servicetask::telemetry::init_with_prometheus()?;
-    let runner = Runner::builder().telemetry(telemetry.telemetry()).build();
+    // the execution history the console's task panels read, when asked for
+    let history = match &a.history {
+        Some(path) => Some(Arc::new(crate::session::open_history(path)?)),
+        None => None,
+    };
+    let mut builder = Runner::builder().telemetry(telemetry.telemetry());
+    if let Some(h) = &history {
+        builder = builder.record_sink(h.clone()).anomaly_detection(Default::default());
+    }
+    let runner = builder.build();
     tasks.register_into(&runner)?;
     let connector = servicetask_server::connector::Connector::new(
         Arc::new(super::connector::RunnerCommands(runner.clone())),
@@ -60,8 +69,17 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
             .prometheus()
             .map(|scrape| servicetask_server::MetricsText::new(move || scrape.render())),
         connector: Some(connector),
+        console: servicetask_server::console::ConsoleConfig {
+            history: a.history.clone(),
+            ..Default::default()
+        },
     };
     let served = servicetask_server::serve(config, handler).await;
+    if let Some(h) = &history {
+        if let Err(e) = h.flush() {
+            eprintln!("servicetask serve: writing the history: {e}");
+        }
+    }
     telemetry.shutdown(Duration::from_secs(5));
     served?;
     Ok(super::exit::OK)
