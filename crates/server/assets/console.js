@@ -37,11 +37,12 @@ function showError(message) {
 
 // GET or POST JSON; a problem+json answer becomes an Error carrying its detail.
 async function api(path, body) {
+  // the token goes with every call: a server with a token may guard reads too
   const init = { headers: { Accept: "application/json" } };
+  if (tokenInput.value) init.headers.Authorization = "Bearer " + tokenInput.value;
   if (body !== undefined) {
     init.method = "POST";
     init.headers["Content-Type"] = "application/json";
-    if (tokenInput.value) init.headers.Authorization = "Bearer " + tokenInput.value;
     init.body = JSON.stringify(body);
   }
   const res = await fetch(path, init);
