@@ -77,7 +77,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 #[service_task(
     name = "data_analysis",
     description = "Analyze data with custom metrics",
-    timeout = "60s",
+    timeout(total = "60s"),
     attributes(analysis_type = "statistical", data_source = "csv")
 )]
 pub async fn data_analysis(cx: &TaskContext, input: DataAnalysis) -> Result<DatasetReport, TaskError> {

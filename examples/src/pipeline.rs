@@ -130,8 +130,7 @@ pub struct Published {
 #[service_task(
     name = "publish_report",
     description = "Publish the run's summary",
-    retries = 3,
-    backoff = "20ms"
+    retry(max_attempts = 4, initial_delay = "20ms")
 )]
 pub async fn publish_report(cx: &TaskContext, input: PublishReport) -> Result<Published, TaskError> {
     let outbox = input.output_dir.join("outbox");

@@ -40,9 +40,8 @@ pub struct ProcessedFiles {
 #[service_task(
     name = "file_processing",
     description = "Process files with automatic tracking",
-    timeout = "30s",
-    retries = 3,
-    backoff = "50ms"
+    timeout(total = "30s"),
+    retry(max_attempts = 4, initial_delay = "50ms")
 )]
 pub async fn file_processing(cx: &TaskContext, input: FileProcessing) -> Result<ProcessedFiles, TaskError> {
     let files: Vec<PathBuf> = input

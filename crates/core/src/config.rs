@@ -1,5 +1,8 @@
 //! Task configuration values: what a `#[service_task(...)]` attribute, the fluent builder,
-//! `servicetask.toml` and environment variables set.
+//! `servicetask.toml` and environment variables set, in one vocabulary: the fields here. The
+//! file's `retry.max_attempts` is `retry(max_attempts = ..)` in the attribute,
+//! `.retry_max_attempts(..)` on the builder (a key's path joined by `_`, as the variables join
+//! it by `__`) and `SERVICETASK__TASKS__<NAME>__RETRY__MAX_ATTEMPTS`.
 //!
 //! These are plain data with `Default`s; the runner turns them into pipeline layers. Layering
 //! (defaults < code < file < environment) is done by the facade crate's config loader, which
@@ -9,7 +12,10 @@
 //! ```
 //! use std::time::Duration;
 //! use servicetask_core::TaskConfig;
-//! let c = TaskConfig::builder("resize").retries(3).timeout(Duration::from_secs(30)).build();
+//! let c = TaskConfig::builder("resize")
+//!     .retry_max_attempts(4)
+//!     .timeout_total(Duration::from_secs(30))
+//!     .build();
 //! assert_eq!(c.retry.max_attempts, 4);
 //! assert_eq!(c.timeout.total, Some(Duration::from_secs(30)));
 //! ```
@@ -86,34 +92,92 @@ pub struct TaskConfigBuilder {
 }
 
 impl TaskConfigBuilder {
-    /// Retries after the first attempt (so `retries(3)` means up to 4 attempts).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.config.retry.max_attempts = retries.saturating_add(1);
-        self
-    }
-    /// Replaces the whole retry policy.
+    /// Replaces the whole retry policy (`[tasks.<name>.retry]`).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
         self
     }
-    /// Total time allowed for the execution, retries included.
-    pub fn timeout(mut self, total: Duration) -> Self {
+    /// `retry.max_attempts`: attempts in all, the first included (1 = no retry).
+    pub fn retry_max_attempts(mut self, attempts: u32) -> Self {
+        self.config.retry.max_attempts = attempts;
+        self
+    }
+    /// `retry.initial_delay`: base delay before the first retry.
+    pub fn retry_initial_delay(mut self, delay: Duration) -> Self {
+        self.config.retry.initial_delay = delay;
+        self
+    }
+    /// `retry.max_delay`: cap on any delay.
+    pub fn retry_max_delay(mut self, delay: Duration) -> Self {
+        self.config.retry.max_delay = delay;
+        self
+    }
+    /// `retry.max_elapsed`: stop retrying once this much time has passed since the first attempt.
+    pub fn retry_max_elapsed(mut self, elapsed: Duration) -> Self {
+        self.config.retry.max_elapsed = Some(elapsed);
+        self
+    }
+    /// `retry.multiplier`: the exponential factor.
+    pub fn retry_multiplier(mut self, multiplier: f64) -> Self {
+        self.config.retry.multiplier = multiplier;
+        self
+    }
+    /// `retry.jitter`.
+    pub fn retry_jitter(mut self, jitter: Jitter) -> Self {
+        self.config.retry.jitter = jitter;
+        self
+    }
+    /// `retry.mode`: in process or handed back to the engine.
+    pub fn retry_mode(mut self, mode: RetryMode) -> Self {
+        self.config.retry.mode = mode;
+        self
+    }
+    /// `retry.retry_on`: the classes to retry.
+    pub fn retry_on(mut self, classes: impl IntoIterator<Item = ErrorClass>) -> Self {
+        self.config.retry.retry_on = Some(classes.into_iter().collect());
+        self
+    }
+    /// `timeout.total`: time allowed for the execution, retries included.
+    pub fn timeout_total(mut self, total: Duration) -> Self {
         self.config.timeout.total = Some(total);
         self
     }
-    /// Time allowed for one attempt.
-    pub fn attempt_timeout(mut self, attempt: Duration) -> Self {
+    /// `timeout.attempt`: time allowed for one attempt.
+    pub fn timeout_attempt(mut self, attempt: Duration) -> Self {
         self.config.timeout.attempt = Some(attempt);
         self
     }
-    /// Adds a circuit breaker.
+    /// Retries after the first attempt (so `retries(3)` means up to 4 attempts).
+    #[deprecated(note = "write `retry_max_attempts(n + 1)`: `retry.max_attempts`, as in servicetask.toml")]
+    pub fn retries(self, retries: u32) -> Self {
+        self.retry_max_attempts(retries.saturating_add(1))
+    }
+    /// Total time allowed for the execution, retries included.
+    #[deprecated(note = "write `timeout_total(..)`: `timeout.total`, as in servicetask.toml")]
+    pub fn timeout(self, total: Duration) -> Self {
+        self.timeout_total(total)
+    }
+    /// Time allowed for one attempt.
+    #[deprecated(note = "write `timeout_attempt(..)`: `timeout.attempt`, as in servicetask.toml")]
+    pub fn attempt_timeout(self, attempt: Duration) -> Self {
+        self.timeout_attempt(attempt)
+    }
+    /// Adds a circuit breaker (`[tasks.<name>.breaker]`).
     pub fn breaker(mut self, breaker: BreakerConfig) -> Self {
         self.config.breaker = Some(breaker);
         self
     }
-    /// Adds a bulkhead.
+    /// Adds a bulkhead (`[tasks.<name>.bulkhead]`).
     pub fn bulkhead(mut self, bulkhead: BulkheadConfig) -> Self {
         self.config.bulkhead = Some(bulkhead);
+        self
+    }
+    /// `bulkhead.max_concurrent`: executions allowed at once (the other keys at their defaults).
+    pub fn bulkhead_max_concurrent(mut self, max: u32) -> Self {
+        self.config
+            .bulkhead
+            .get_or_insert_with(BulkheadConfig::default)
+            .max_concurrent = max;
         self
     }
     /// Answers failures of `class` with a fixed JSON value.
@@ -392,8 +456,8 @@ mod tests {
     #[test]
     fn config_round_trips_through_json_with_human_durations() {
         let c = TaskConfig::builder("t")
-            .retries(2)
-            .attempt_timeout(Duration::from_millis(250))
+            .retry_max_attempts(3)
+            .timeout_attempt(Duration::from_millis(250))
             .breaker(BreakerConfig::default())
             .build();
         let v = serde_json::to_value(&c).unwrap();

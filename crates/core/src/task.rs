@@ -89,7 +89,7 @@ pub fn task_schema<T: ServiceTask>(task: &T) -> serde_json::Value {
 ///
 /// ```
 /// use servicetask_core::{task_fn, TaskConfig, TaskContext, TaskError, ServiceTask};
-/// let t = task_fn(TaskConfig::builder("greet").retries(2).build(), |_cx: TaskContext, name: String| async move {
+/// let t = task_fn(TaskConfig::builder("greet").retry_max_attempts(3).build(), |_cx: TaskContext, name: String| async move {
 ///     Ok::<_, TaskError>(format!("hello {name}"))
 /// });
 /// assert_eq!(t.config().retry.max_attempts, 3);

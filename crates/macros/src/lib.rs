@@ -9,31 +9,41 @@
 //! #[derive(Clone, serde::Deserialize, schemars::JsonSchema, servicetask::TaskInput)]
 //! struct Input { #[task(path, required)] file: std::path::PathBuf, #[task(sensitive)] token: String }
 //!
-//! #[servicetask::service_task(name = "resize", retries = 3, timeout = "30s")]
+//! #[servicetask::service_task(name = "resize", retry(max_attempts = 4), timeout(total = "30s"))]
 //! async fn resize(cx: &servicetask::TaskContext, input: Input) -> Result<u64, servicetask::TaskError> { Ok(1) }
 //! ```
 
 use proc_macro::TokenStream;
 
+mod sections;
 mod service_task;
 mod task_input;
 
 /// Turns an `async fn(cx: &TaskContext, input: I) -> Result<O, E>` into a service task type
 /// (`<CamelName>Task`), or adds `fn config` to an `impl ServiceTask for X` block.
 ///
-/// Keys: `name` (required), `description`, `retries`, `timeout`, `attempt_timeout`,
-/// `backoff` (initial delay), `max_backoff`, `jitter` (`full`, `decorrelated`, `none`),
-/// `retry_mode` (`in_process`, `engine`), `breaker` (flag, or `breaker(failure_rate_threshold
-/// = 50, minimum_calls = 10, window_size = 20, wait_in_open = "30s",
-/// permitted_calls_in_half_open = 3, slow_call_duration = "2s", slow_call_rate_threshold = 80,
-/// window = "time_based", max_wait_in_half_open = "1m")`: the same keys as `[tasks.x.breaker]`
-/// in `servicetask.toml`), `bulkhead = N`, `attributes(key = "value", ...)`, and
-/// `type_name = "Name"` to choose the generated type's name.
+/// One vocabulary: besides `name` (required), `description` and `type_name = "Name"` (the
+/// generated type's name), the keys are the tables and keys of `[tasks.<name>]` in
+/// `servicetask.toml`, written `table(key = value, ...)`:
 ///
-/// The other keys are shorthands for the file's keys: `retries = N` is `retry.max_attempts =
-/// N + 1`, `timeout` is `timeout.total`, `attempt_timeout` is `timeout.attempt`, `backoff` is
-/// `retry.initial_delay`, `max_backoff` is `retry.max_delay`, `jitter` is `retry.jitter`,
-/// `retry_mode` is `retry.mode`, `bulkhead = N` is `bulkhead.max_concurrent = N`.
+/// - `retry(max_attempts = 4, initial_delay = "100ms", max_delay = "10s", multiplier = 2.0,
+///   jitter = "full" | "decorrelated" | "none", mode = "in_process" | "engine", max_elapsed =
+///   "1m", retry_on = ["timeout", "network"], budget(ratio = 0.2, window = "10s",
+///   min_per_second = 10))`
+/// - `timeout(total = "30s", attempt = "5s")`
+/// - `breaker` (the defaults) or `breaker(failure_rate_threshold = 50, slow_call_rate_threshold
+///   = 80, slow_call_duration = "2s", minimum_calls = 10, window = "count_based" | "time_based",
+///   window_size = 20, permitted_calls_in_half_open = 3, wait_in_open = "30s",
+///   max_wait_in_half_open = "1m")`
+/// - `bulkhead` (the defaults) or `bulkhead(max_concurrent = 5, max_wait = "100ms")`
+/// - `tracking(cpu = false, memory = true, process_rss = false, disk_io = true, files = true,
+///   dependencies = true, max_file_events = 32)`
+/// - `attributes(key = "value", ...)`
+///
+/// Every value is checked at compile time; an unknown key lists the keys known at its level.
+/// The shorthands of older releases (`retries = N`, `timeout = "30s"`, `attempt_timeout`,
+/// `backoff`, `max_backoff`, `jitter`, `retry_mode`, `bulkhead = N`) still work and warn with
+/// their spelling in this vocabulary.
 #[proc_macro_attribute]
 pub fn service_task(args: TokenStream, item: TokenStream) -> TokenStream {
     service_task::expand(args.into(), item.into()).into()

@@ -34,8 +34,8 @@ fn all_config() -> TaskConfig {
             budget: Some(RetryBudgetConfig::default()),
             ..RetryConfig::default()
         })
-        .timeout(Duration::from_secs(60))
-        .attempt_timeout(Duration::from_secs(30))
+        .timeout_total(Duration::from_secs(60))
+        .timeout_attempt(Duration::from_secs(30))
         .breaker(BreakerConfig::default())
         .bulkhead(BulkheadConfig::default())
         .fallback_value(ErrorClass::CircuitOpen, json!(0))

@@ -51,7 +51,7 @@ async fn main() {
             jitter: Jitter::None,
             ..RetryConfig::default()
         })
-        .attempt_timeout(Duration::from_secs(2))
+        .timeout_attempt(Duration::from_secs(2))
         .breaker(BreakerConfig {
             window_size: 6,
             minimum_calls: 6,

@@ -35,8 +35,8 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
 //! let config = TaskConfig::builder("sync-orders")
-//!     .retries(2)
-//!     .attempt_timeout(Duration::from_secs(5))
+//!     .retry_max_attempts(3)
+//!     .timeout_attempt(Duration::from_secs(5))
 //!     .breaker(BreakerConfig::default())
 //!     .build();
 //! validate(&config).expect("valid configuration");

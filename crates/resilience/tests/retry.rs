@@ -181,7 +181,7 @@ async fn a_delay_reaching_the_total_deadline_hands_the_failure_back_with_its_bac
     r.multiplier = 1.0;
     let config = TaskConfig::builder("t")
         .retry(r)
-        .timeout(Duration::from_secs(1))
+        .timeout_total(Duration::from_secs(1))
         .build();
     let stack = layers(&config, &resilience(&otel));
     let task = Script::new([Step::Err(net())]);
@@ -208,7 +208,7 @@ async fn the_total_deadline_cancels_a_hung_attempt() {
     let otel = Otel::new();
     let config = TaskConfig::builder("t")
         .retry(retry(3, 100, Jitter::None))
-        .timeout(Duration::from_secs(1))
+        .timeout_total(Duration::from_secs(1))
         .build();
     let stack = layers(&config, &resilience(&otel));
     let task = Script::new([Step::Hang]);
@@ -437,7 +437,7 @@ async fn failing_until_the_deadline(
     total: Duration,
     seed: u64,
 ) -> (TaskError, Vec<Duration>, Duration) {
-    let config = TaskConfig::builder("p").retry(retry.clone()).timeout(total).build();
+    let config = TaskConfig::builder("p").retry(retry.clone()).timeout_total(total).build();
     let res = Resilience::builder().seed(seed).build();
     let stack = layers(&config, &res);
     let task = Script::new([Step::After(ms(3), Box::new(Step::Err(net())))]);

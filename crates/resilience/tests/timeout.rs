@@ -19,7 +19,7 @@ fn resilience(otel: &Otel) -> Resilience {
 #[tokio::test(start_paused = true)]
 async fn a_slow_attempt_is_cancelled_at_the_limit_and_counted() {
     let otel = Otel::new();
-    let config = TaskConfig::builder("t").attempt_timeout(ms(100)).build();
+    let config = TaskConfig::builder("t").timeout_attempt(ms(100)).build();
     let stack = layers(&config, &resilience(&otel));
     let task = Script::new([Step::After(Duration::from_secs(1), Box::new(Step::Ok(1)))]);
     let cx = otel.context("t", None);
@@ -41,7 +41,7 @@ async fn a_slow_attempt_is_cancelled_at_the_limit_and_counted() {
 #[tokio::test(start_paused = true)]
 async fn a_fast_attempt_passes_untouched() {
     let otel = Otel::new();
-    let config = TaskConfig::builder("t").attempt_timeout(ms(100)).build();
+    let config = TaskConfig::builder("t").timeout_attempt(ms(100)).build();
     let stack = layers(&config, &resilience(&otel));
     let task = Script::new([Step::After(ms(99), Box::new(Step::Ok(3)))]);
     let cx = otel.context("t", None);
@@ -60,7 +60,7 @@ async fn timed_out_attempts_are_retried_with_the_timeout_class() {
             jitter: Jitter::None,
             ..RetryConfig::default()
         })
-        .attempt_timeout(ms(100))
+        .timeout_attempt(ms(100))
         .build();
     let stack = layers(&config, &resilience(&otel));
     let task = Script::new([Step::Hang, Step::Hang, Step::After(ms(10), Box::new(Step::Ok(9)))]);

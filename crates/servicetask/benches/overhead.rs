@@ -100,9 +100,9 @@ fn main() {
         ))
         .unwrap();
     let mut configured = TaskConfig::builder("noop_all_layers")
-        .retries(3)
-        .timeout(std::time::Duration::from_secs(30))
-        .attempt_timeout(std::time::Duration::from_secs(10))
+        .retry_max_attempts(4)
+        .timeout_total(std::time::Duration::from_secs(30))
+        .timeout_attempt(std::time::Duration::from_secs(10))
         .breaker(servicetask::BreakerConfig::default())
         .bulkhead(servicetask::BulkheadConfig {
             max_concurrent: 64,

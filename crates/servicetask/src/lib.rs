@@ -24,7 +24,7 @@
 //!     token: String,
 //! }
 //!
-//! #[service_task(name = "greet", retries = 2, timeout = "5s")]
+//! #[service_task(name = "greet", retry(max_attempts = 3), timeout(total = "5s"))]
 //! async fn greet(cx: &TaskContext, input: Greet) -> Result<String, TaskError> {
 //!     cx.step("format", async { Ok::<_, TaskError>(format!("hello {}", input.name)) }).await
 //! }

@@ -12,7 +12,7 @@ use servicetask::{
 
 static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
 
-#[service_task(name = "flaky", retries = 3, backoff = "10ms", max_backoff = "50ms")]
+#[service_task(name = "flaky", retry(max_attempts = 4, initial_delay = "10ms", max_delay = "50ms"))]
 async fn flaky(_cx: &TaskContext, fail_times: u32) -> Result<u32, TaskError> {
     let n = FLAKY_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
     if n <= fail_times {
@@ -52,7 +52,7 @@ async fn validation_errors_are_not_retried() {
     let runner = Runner::builder().telemetry(servicetask::Telemetry::disabled()).build();
     let h = runner
         .register(task_fn(
-            TaskConfig::builder("strict").retries(5).build(),
+            TaskConfig::builder("strict").retry_max_attempts(6).build(),
             move |_cx: TaskContext, _n: u32| {
                 let c = c.clone();
                 async move {
@@ -72,7 +72,7 @@ async fn validation_errors_are_not_retried() {
 #[tokio::test(start_paused = true)]
 async fn engine_mode_hands_the_retry_back_with_retries_left_and_backoff() {
     let runner = Runner::builder().telemetry(servicetask::Telemetry::disabled()).build();
-    let mut config = TaskConfig::builder("handback").retries(3).build();
+    let mut config = TaskConfig::builder("handback").retry_max_attempts(4).build();
     config.retry.mode = RetryMode::Engine;
     let h = runner
         .register(task_fn(config, |_cx: TaskContext, _n: u32| async {
@@ -97,7 +97,7 @@ async fn attempt_timeout_cancels_and_the_fallback_answers() {
     let t = TestTelemetry::new();
     let runner = Runner::builder().telemetry(t.telemetry()).build();
     let config = TaskConfig::builder("slow")
-        .attempt_timeout(Duration::from_millis(100))
+        .timeout_attempt(Duration::from_millis(100))
         .fallback_value(ErrorClass::Timeout, serde_json::json!(-1))
         .build();
     let h = runner

@@ -34,7 +34,7 @@ fn stock(sku: &str) -> u32 {
 }
 
 /// Reserves the ordered quantity, or throws BPMN error `OUT_OF_STOCK`.
-#[service_task(name = "reserve_stock", retries = 2, timeout = "5s")]
+#[service_task(name = "reserve_stock", retry(max_attempts = 3), timeout(total = "5s"))]
 pub async fn reserve_stock(cx: &TaskContext, input: Order) -> Result<Reservation, TaskError> {
     if stock(&input.sku) < input.quantity {
         return Err(cx.bpmn_error(
@@ -63,7 +63,7 @@ pub struct Shipped {
 }
 
 /// Ships a reservation.
-#[service_task(name = "ship_order", retries = 3, timeout = "30s")]
+#[service_task(name = "ship_order", retry(max_attempts = 4), timeout(total = "30s"))]
 pub async fn ship_order(_cx: &TaskContext, input: Shipment) -> Result<Shipped, TaskError> {
     Ok(Shipped {
         tracking: format!("T-{}", input.reservation.trim_start_matches("R-")),

@@ -7,14 +7,14 @@
 //! use std::time::Duration;
 //! use servicetask_core::TaskConfig;
 //! use servicetask_resilience::{layers, Resilience};
-//! let config = TaskConfig::builder("fetch-rates").retries(3).build(); // up to 4 attempts
+//! let config = TaskConfig::builder("fetch-rates").retry_max_attempts(4).build(); // up to 4 attempts
 //! let stack = layers(&config, &Resilience::default());
 //! assert_eq!(stack.len(), 1); // the retry layer
 //! ```
 //!
 //! # Configuration
 //!
-//! `retry` in [`servicetask_core::TaskConfig`] (`#[service_task(retries = 3)]`,
+//! `retry` in [`servicetask_core::TaskConfig`] (`#[service_task(retry(max_attempts = 4))]`,
 //! `TaskConfig::builder(..).retry(RetryConfig { .. })`, `[tasks.<name>.retry]` in
 //! `servicetask.toml`) and `timeout.total` for the deadline.
 //!
@@ -50,7 +50,7 @@
 //!
 //! | key | default | meaning |
 //! |---|---|---|
-//! | `max_attempts` | `1` | attempts in all, the first included (`retries = 3` gives 4) |
+//! | `max_attempts` | `1` | attempts in all, the first included (`4` is up to 3 retries) |
 //! | `max_elapsed` | none | no retry starts after this much time |
 //! | `initial_delay` | `100ms` | base delay |
 //! | `max_delay` | `10s` | cap on any delay |

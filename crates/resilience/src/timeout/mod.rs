@@ -12,7 +12,7 @@
 //! use servicetask_core::TaskConfig;
 //! use servicetask_resilience::{layers, Resilience};
 //! let config = TaskConfig::builder("resize")
-//!     .attempt_timeout(Duration::from_secs(5))
+//!     .timeout_attempt(Duration::from_secs(5))
 //!     .timeout(Duration::from_secs(30))
 //!     .build();
 //! // A retry layer (holding the 30 s deadline) and a timeout layer (5 s per attempt).
@@ -22,7 +22,7 @@
 //! # Configuration
 //!
 //! `timeout.attempt` and `timeout.total` in [`servicetask_core::TaskConfig`]
-//! (`#[service_task(timeout = "30s")]`, `TaskConfig::builder(..).attempt_timeout(..)`,
+//! (`#[service_task(timeout(total = "30s"))]`, `TaskConfig::builder(..).timeout_attempt(..)`,
 //! `[tasks.<name>.timeout]` in `servicetask.toml`), human durations (`"250ms"`, `"30s"`).
 //!
 //! # Defaults

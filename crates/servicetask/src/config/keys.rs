@@ -1,14 +1,19 @@
-//! Checks one layer's keys and values against the task configuration's shape, reporting every
-//! problem (not only serde's first), and finds where a key is written in a TOML text.
+//! Checks one layer's keys and values against the shape of what it configures (a task, or a
+//! `[dependencies.<name>]` table), reporting every problem (not only serde's first), and finds
+//! where a key is written in a TOML text.
 //!
-//! The shape is the serialised default [`TaskConfig`] with every optional section filled in:
-//! a key not in it is unknown (the problem lists the keys known at that level); a known key's
-//! value is checked by deserialising a default configuration with only that value set.
+//! The shape is the serialised default [`TaskConfig`] (or [`super::DependencySettings`]) with
+//! every optional section filled in: a key not in it is unknown (the problem lists the keys
+//! known at that level); a known key's value is checked by deserialising a default
+//! configuration with only that value set.
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use servicetask_core::TaskConfig;
+
+use super::DependencySettings;
 
 /// Tables whose keys are free (attribute names, error classes checked by `validate`).
 const OPEN_TABLES: &[&str] = &["attributes", "fallback.values"];
@@ -30,16 +35,39 @@ fn shape() -> Value {
     v
 }
 
+/// The full shape of a dependency's settings.
+fn dependency_shape() -> Value {
+    let mut m = Map::new();
+    for section in ["breaker", "bulkhead"] {
+        m.insert(section.into(), super::default_section(section).unwrap_or(Value::Null));
+    }
+    Value::Object(m)
+}
+
 /// Every problem with `values` (one layer: `[defaults]`, a task's table, a variable), as
 /// `(dotted key, message)`.
 pub(crate) fn check_layer(values: &Value) -> Vec<(String, String)> {
-    let shape = shape();
+    check::<TaskConfig>(values, &shape())
+}
+
+/// Every problem with one `[dependencies.<name>]` table, as `(dotted key, message)`.
+pub(crate) fn check_dependency(values: &Value) -> Vec<(String, String)> {
+    check::<DependencySettings>(values, &dependency_shape())
+}
+
+fn check<T: DeserializeOwned>(values: &Value, shape: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    walk(values, &shape, "", &mut out);
+    walk::<T>(values, shape, shape, "", &mut out);
     out
 }
 
-fn walk(values: &Value, shape: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
+fn walk<T: DeserializeOwned>(
+    values: &Value,
+    root: &Value,
+    shape: &Value,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) {
     let Value::Object(map) = values else {
         out.push((
             prefix.trim_end_matches('.').to_string(),
@@ -57,10 +85,10 @@ fn walk(values: &Value, shape: &Value, prefix: &str, out: &mut Vec<(String, Stri
                 out.push((path, format!("unknown key; known here: {}", names.join(", "))));
             }
             Some(Value::Object(_)) if value.is_object() && !OPEN_TABLES.contains(&path.as_str()) => {
-                walk(value, known.unwrap_or(&Value::Null), &format!("{path}."), out)
+                walk::<T>(value, root, known.unwrap_or(&Value::Null), &format!("{path}."), out)
             }
             Some(_) => {
-                if let Err(message) = check_value(&path, value) {
+                if let Err(message) = check_value::<T>(root, &path, value) {
                     out.push((path, message));
                 }
             }
@@ -68,9 +96,9 @@ fn walk(values: &Value, shape: &Value, prefix: &str, out: &mut Vec<(String, Stri
     }
 }
 
-/// Deserialises a default configuration with only `path = value` set.
-fn check_value(path: &str, value: &Value) -> Result<(), String> {
-    let mut base = shape();
+/// Deserialises a default `T` (the full `shape`) with only `path = value` set.
+fn check_value<T: DeserializeOwned>(shape: &Value, path: &str, value: &Value) -> Result<(), String> {
+    let mut base = shape.clone();
     let mut slot = &mut base;
     let parts: Vec<&str> = path.split('.').collect();
     for part in &parts[..parts.len() - 1] {
@@ -82,9 +110,7 @@ fn check_value(path: &str, value: &Value) -> Result<(), String> {
     if let Value::Object(m) = slot {
         m.insert(parts[parts.len() - 1].to_string(), value.clone());
     }
-    serde_json::from_value::<TaskConfig>(base)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    serde_json::from_value::<T>(base).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Byte offsets of every key in a TOML text, by dotted path (`tasks.resize.retry`).

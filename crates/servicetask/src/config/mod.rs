@@ -32,7 +32,10 @@
 //!
 //! The keys are the fields of [`TaskConfig`] (`retry.max_attempts`, `timeout.total`,
 //! `breaker.failure_rate_threshold`, `breaker.wait_in_open`, `breaker.window_size`, ...), the
-//! same in the file, the variables, the builder and `#[service_task(breaker(...))]`.
+//! same in the file, the variables (`SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS`), the builder
+//! (`.retry_max_attempts(..)`: the path joined by `_`) and the attribute
+//! (`#[service_task(retry(max_attempts = ..), breaker(wait_in_open = ..))]`).
+//! `tests/vocabulary.rs` writes every key four ways and compares the results.
 //!
 //! # Errors
 //!
@@ -49,21 +52,22 @@
 //! let loader = ConfigLoader::default()
 //!     .with_toml("servicetask.toml", "[tasks.resize]\nretry.max_attempts = 5\n").unwrap()
 //!     .with_env([("SERVICETASK__TASKS__RESIZE__TIMEOUT__TOTAL".to_string(), "2s".to_string())]);
-//! let c = loader.resolve(&TaskConfig::builder("resize").retries(1).build()).unwrap();
+//! let c = loader.resolve(&TaskConfig::builder("resize").retry_max_attempts(2).build()).unwrap();
 //! assert_eq!(c.retry.max_attempts, 5);
 //! assert_eq!(c.timeout.total, Some(std::time::Duration::from_secs(2)));
 //! ```
 
+mod error;
 mod keys;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 use servicetask_core::TaskConfig;
 
+pub use error::{ConfigError, ConfigProblem};
 pub use validate::validate;
 
 /// Environment variable prefix for configuration values.
@@ -74,77 +78,6 @@ pub const ENV_CONFIG_FILE: &str = "SERVICETASK_CONFIG";
 pub const ENV_PROFILE: &str = "SERVICETASK_PROFILE";
 /// The file read from the current folder when `$SERVICETASK_CONFIG` is not set.
 pub const DEFAULT_FILE: &str = "servicetask.toml";
-
-/// One configuration value that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// Where it came from: `servicetask.toml:4:1 [tasks.x]`, `environment variable X`...
-    pub origin: String,
-    /// The key (`retry.max_attempts`), empty when the whole table or source is at fault.
-    pub key: String,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.origin, self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.origin, self.key, self.message)
-        }
-    }
-}
-
-/// Configuration that cannot be used: every problem found, at once (never empty).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The problems, in the order of the sources.
-    pub problems: Vec<ConfigProblem>,
-}
-
-impl ConfigError {
-    /// An error with one problem.
-    pub fn new(origin: impl Into<String>, key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            problems: vec![ConfigProblem {
-                origin: origin.into(),
-                key: key.into(),
-                message: message.into(),
-            }],
-        }
-    }
-
-    /// The first problem.
-    pub fn first(&self) -> &ConfigProblem {
-        &self.problems[0]
-    }
-
-    fn from_problems(problems: Vec<ConfigProblem>) -> Result<(), ConfigError> {
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError { problems })
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.problems.as_slice() {
-            [one] => write!(f, "{one}"),
-            all => {
-                write!(f, "{} configuration problems:", all.len())?;
-                for p in all {
-                    write!(f, "\n  {p}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[derive(Debug, Clone)]
 struct Layer {
@@ -199,6 +132,8 @@ pub struct DependencySettings {
     pub breaker: Option<servicetask_core::BreakerConfig>,
     /// Concurrent calls allowed.
     pub bulkhead: Option<servicetask_core::BulkheadConfig>,
+    /// Retries of failed calls made through the HTTP client (keys as for a task's `retry`).
+    pub retry: Option<servicetask_core::RetryConfig>,
 }
 
 /// Where a key of a TOML text is written, as `label:line:column`.
@@ -341,17 +276,8 @@ impl ConfigLoader {
             None => {}
             Some(Value::Object(deps)) => {
                 for (name, v) in deps {
-                    let mut full = serde_json::json!({});
-                    merge(&mut full, v);
-                    match serde_path_to_error::deserialize::<_, DependencySettings>(full) {
-                        Ok(settings) => {
-                            self.dependencies.insert(name.clone(), settings);
-                        }
-                        Err(e) => problems.push(ConfigProblem {
-                            origin: format!("{} [dependencies.{name}]", at.at(&format!("dependencies.{name}"))),
-                            key: e.path().to_string(),
-                            message: e.into_inner().to_string(),
-                        }),
+                    if let Some(settings) = dependency(&at, name, v, &mut problems) {
+                        self.dependencies.insert(name.clone(), settings);
                     }
                 }
             }
@@ -562,6 +488,62 @@ impl ConfigLoader {
     }
 }
 
+/// One `[dependencies.<name>]` table: its settings, or every problem in it, each where it is
+/// written.
+fn dependency(
+    at: &Locator<'_>,
+    name: &str,
+    values: &Value,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<DependencySettings> {
+    let table = format!("dependencies.{name}");
+    let origin = |key: &str| {
+        let place = if key.is_empty() {
+            at.at(&table)
+        } else {
+            at.at(&format!("{table}.{key}"))
+        };
+        format!("{place} [{table}]")
+    };
+    let found = keys::check_dependency(values);
+    if !found.is_empty() {
+        problems.extend(found.into_iter().map(|(key, message)| ConfigProblem {
+            origin: origin(&key),
+            key,
+            message,
+        }));
+        return None;
+    }
+    let mut full = serde_json::json!({});
+    merge(&mut full, values);
+    let settings: DependencySettings = match serde_path_to_error::deserialize(full) {
+        Ok(s) => s,
+        Err(e) => {
+            let key = e.path().to_string();
+            problems.push(ConfigProblem {
+                origin: origin(&key),
+                key,
+                message: e.into_inner().to_string(),
+            });
+            return None;
+        }
+    };
+    // the ranges a task's breaker and bulkhead must keep
+    let as_task = TaskConfig {
+        breaker: settings.breaker.clone(),
+        bulkhead: settings.bulkhead.clone(),
+        ..TaskConfig::named(name)
+    };
+    let ranges = validate(&as_task);
+    let ok = ranges.is_empty();
+    problems.extend(ranges.into_iter().map(|(key, message)| ConfigProblem {
+        origin: origin(&key),
+        key,
+        message,
+    }));
+    ok.then_some(settings)
+}
+
 fn table_problem(at: &Locator<'_>, path: &str, message: &str) -> ConfigProblem {
     ConfigProblem {
         origin: at.at(path),
@@ -628,199 +610,4 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn layers_apply_in_order() {
-        let toml = r#"
-[defaults]
-retry.max_attempts = 2
-[tasks.resize]
-retry.max_attempts = 3
-[profiles.prod.tasks.resize]
-retry.max_attempts = 4
-"#;
-        let code = TaskConfig::builder("resize").retries(9).build();
-        let c = ConfigLoader::default()
-            .with_toml("f.toml", toml)
-            .unwrap()
-            .resolve(&code)
-            .unwrap();
-        assert_eq!(c.retry.max_attempts, 3);
-        let c = ConfigLoader::default()
-            .with_profile("prod")
-            .with_toml("f.toml", toml)
-            .unwrap()
-            .resolve(&code)
-            .unwrap();
-        assert_eq!(c.retry.max_attempts, 4);
-        let c = ConfigLoader::default()
-            .with_profile("prod")
-            .with_toml("f.toml", toml)
-            .unwrap()
-            .with_env([("SERVICETASK__TASKS__RESIZE__RETRY__MAX_ATTEMPTS".into(), "6".into())])
-            .resolve(&code)
-            .unwrap();
-        assert_eq!(c.retry.max_attempts, 6);
-        // Another task only sees the defaults.
-        let other = ConfigLoader::default()
-            .with_toml("f.toml", toml)
-            .unwrap()
-            .resolve(&TaskConfig::named("other"))
-            .unwrap();
-        assert_eq!(other.retry.max_attempts, 2);
-    }
-
-    #[test]
-    fn dependency_sections_start_from_defaults_and_reject_typos() {
-        let l = ConfigLoader::default()
-            .with_toml(
-                "s.toml",
-                "[dependencies.payments]\nbreaker.minimum_calls = 5\nbulkhead.max_concurrent = 3\n",
-            )
-            .unwrap();
-        let d = &l.dependencies()["payments"];
-        let b = d.breaker.as_ref().unwrap();
-        assert_eq!(b.minimum_calls, 5);
-        assert_eq!(
-            b.failure_rate_threshold,
-            servicetask_core::BreakerConfig::default().failure_rate_threshold
-        );
-        assert_eq!(d.bulkhead.as_ref().unwrap().max_concurrent, 3);
-        let err = ConfigLoader::default()
-            .with_toml("s.toml", "[dependencies.payments]\nbreaker.minimum_cals = 5\n")
-            .unwrap_err();
-        assert_eq!(err.first().origin, "s.toml:1:15 [dependencies.payments]");
-        assert!(err.to_string().contains("minimum_cals"), "{err}");
-    }
-
-    #[test]
-    fn code_values_survive_when_no_layer_sets_them() {
-        let code = TaskConfig::builder("t").timeout(Duration::from_secs(7)).build();
-        let c = ConfigLoader::default().resolve(&code).unwrap();
-        assert_eq!(c, code);
-    }
-
-    #[test]
-    fn bad_value_names_origin_key_and_expectation() {
-        // found when the file is read, before any task resolves
-        let err = ConfigLoader::default()
-            .with_toml("servicetask.toml", "[tasks.resize]\nretry.max_attempts = \"x\"\n")
-            .unwrap_err();
-        let s = err.to_string();
-        assert!(
-            s.starts_with("servicetask.toml:2:7 [tasks.resize]: retry.max_attempts: "),
-            "{s}"
-        );
-        assert!(s.contains("expected u32"), "{s}");
-    }
-
-    #[test]
-    fn bad_env_duration_names_the_variable() {
-        let err = ConfigLoader::default()
-            .with_env([("SERVICETASK__DEFAULTS__TIMEOUT__TOTAL".into(), "soon".into())])
-            .resolve(&TaskConfig::named("x"))
-            .unwrap_err();
-        assert_eq!(
-            err.first().origin,
-            "environment variable SERVICETASK__DEFAULTS__TIMEOUT__TOTAL"
-        );
-        assert_eq!(err.first().key, "timeout.total");
-    }
-
-    #[test]
-    fn out_of_range_values_are_rejected_with_the_allowed_range() {
-        let err = ConfigLoader::default()
-            .with_toml("s.toml", "[defaults]\nbreaker.failure_rate_threshold = 150\n")
-            .unwrap()
-            .resolve(&TaskConfig::named("x"))
-            .unwrap_err();
-        assert_eq!(err.first().key, "breaker.failure_rate_threshold");
-        assert!(err.first().message.contains("0 to 100"), "{err}");
-        assert_eq!(err.first().origin, "s.toml:2:9 [defaults]");
-    }
-
-    #[test]
-    fn unknown_sections_and_syntax_errors_are_explained() {
-        let err = ConfigLoader::default().with_toml("s.toml", "[task.x]\n").unwrap_err();
-        assert!(err.first().message.contains("unknown section"), "{err}");
-        let err = ConfigLoader::default().with_toml("s.toml", "[defaults\n").unwrap_err();
-        assert!(err.first().origin.starts_with("s.toml:1:"), "{err}");
-    }
-
-    /// The issue's case: two mistakes in one table, a misspelled task, and a variable for an
-    /// unknown task with a bad value: all reported at once, each where it is written.
-    #[test]
-    fn every_problem_is_reported_at_once_with_its_place() {
-        let toml = "[tasks.enrich_csv]\nretry.max_atempts = 3\ntimeout.total = \"soon\"\n\n[tasks.enrich_cvs]\nretry.max_attempts = 2\n";
-        let err = ConfigLoader::default().with_toml("servicetask.toml", toml).unwrap_err();
-        let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(lines.len(), 2, "{err}");
-        assert!(
-            lines[0]
-                .starts_with("servicetask.toml:2:7 [tasks.enrich_csv]: retry.max_atempts: unknown key; known here:"),
-            "{err}"
-        );
-        assert!(lines[0].contains("max_attempts"), "{err}");
-        assert!(
-            lines[1].starts_with("servicetask.toml:3:9 [tasks.enrich_csv]: timeout.total: "),
-            "{err}"
-        );
-        assert!(err.to_string().starts_with("2 configuration problems:"), "{err}");
-
-        let loader = ConfigLoader::default()
-            .with_toml("servicetask.toml", "[tasks.enrich_cvs]\nretry.max_attempts = 2\n")
-            .unwrap()
-            .with_env([(
-                "SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS".to_string(),
-                "abc".to_string(),
-            )]);
-        let err = loader.check_tasks(&["enrich_csv"]).unwrap_err();
-        let text = err.to_string();
-        assert_eq!(err.problems.len(), 3, "{text}");
-        assert!(
-            text.contains(
-                "environment variable SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS: retry.max_attempts: invalid type"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "servicetask.toml:1:8 [tasks.enrich_cvs]: unknown task 'enrich_cvs'; registered tasks: enrich_csv"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("environment variable SERVICETASK__TASKS__X__RETRY__MAX_ATTEMPTS: unknown task 'x'"),
-            "{text}"
-        );
-        assert!(ConfigLoader::default().check_tasks(&["a"]).is_ok());
-    }
-
-    /// `[history] path` is relative to the file; other keys, and a `[telemetry]` section (the
-    /// OTEL_* variables configure telemetry), are errors.
-    #[test]
-    fn the_history_section_applies_and_nothing_else_passes_unread() {
-        let l = ConfigLoader::default()
-            .with_toml("conf/s.toml", "[history]\npath = \"h/history.db\"\n")
-            .unwrap();
-        assert_eq!(l.history().path.as_deref(), Some(Path::new("conf/h/history.db")));
-        let err = ConfigLoader::default()
-            .with_toml("s.toml", "[history]\npth = \"x\"\n[telemetry]\nendpoint = \"x\"\n")
-            .unwrap_err();
-        assert_eq!(err.problems.len(), 2, "{err}");
-        assert!(err.to_string().contains("OTEL_"), "{err}");
-        assert!(err.to_string().contains("pth"), "{err}");
-    }
-
-    /// Profiles that are not selected are checked too: a typo in `prod` shows in development.
-    #[test]
-    fn unselected_profiles_are_checked() {
-        let err = ConfigLoader::default()
-            .with_toml("s.toml", "[profiles.prod.defaults]\nretry.max_attempt = 5\n")
-            .unwrap_err();
-        assert_eq!(err.first().key, "retry.max_attempt", "{err}");
-    }
-}
+mod tests;
