@@ -29,7 +29,7 @@ pub use model::{
     NewDeployment, NewHistoryEvent, NewInstance, NewJob, StoreStats, Transition, TransitionKind,
 };
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresConfig, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreFuture};
 

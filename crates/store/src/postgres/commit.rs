@@ -27,12 +27,6 @@ use crate::model::{Transition, TransitionKind};
 use crate::rows::spec_json;
 use crate::{now_ms, StoreError};
 
-/// Most transitions committed in one transaction.
-const MAX_BATCH: usize = 256;
-
-/// Batches in flight at once per store (each on a pooled connection of its own).
-const COMMITTERS: usize = 2;
-
 /// A transition waiting for its batch, and where its outcome goes.
 type Pending = (Transition, oneshot::Sender<Result<i64, StoreError>>);
 
@@ -43,11 +37,13 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer tasks over `pool` (on the current tokio runtime).
-    pub(super) fn start(pool: Pool) -> Self {
+    /// Starts `committers` tasks over `pool` (on the current tokio runtime), each committing up
+    /// to `max_batch` transitions per transaction.
+    pub(super) fn start(pool: Pool, committers: usize, max_batch: usize) -> Self {
         let (queue, rx) = mpsc::unbounded_channel::<Pending>();
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..COMMITTERS {
+        let max_batch = max_batch.max(1);
+        for _ in 0..committers.max(1) {
             let (pool, rx) = (pool.clone(), rx.clone());
             tokio::spawn(async move {
                 loop {
@@ -55,7 +51,7 @@ impl Committer {
                         let mut rx = rx.lock().await;
                         let Some(first) = rx.recv().await else { return };
                         let mut batch = vec![first];
-                        while batch.len() < MAX_BATCH {
+                        while batch.len() < max_batch {
                             match rx.try_recv() {
                                 Ok(p) => batch.push(p),
                                 Err(_) => break,

@@ -23,6 +23,28 @@ use crate::{now_ms, StoreError};
 /// The PostgreSQL scripts, version 1 first.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_initial.sql")];
 
+/// The limits of a [`PostgresStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// Pooled connections (at least one more than `committers`, so reads never wait for every
+    /// committer).
+    pub max_connections: usize,
+    /// Batches of transitions in flight at once (each on a pooled connection).
+    pub committers: usize,
+    /// Most transitions committed in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            max_connections: 16,
+            committers: 2,
+            max_batch: 256,
+        }
+    }
+}
+
 /// The PostgreSQL backend. Cheap to clone.
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -50,9 +72,21 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`) with a pool of `max_connections`
-    /// and migrates the schema (under an advisory lock, so nodes starting together migrate
-    /// once).
+    /// and the default batching ([`PostgresConfig`]), and migrates the schema (under an advisory
+    /// lock, so nodes starting together migrate once).
     pub async fn connect(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        Self::connect_with(
+            url,
+            PostgresConfig {
+                max_connections,
+                ..PostgresConfig::default()
+            },
+        )
+        .await
+    }
+
+    /// [`PostgresStore::connect`] with every limit given.
+    pub async fn connect_with(url: &str, c: PostgresConfig) -> Result<Self, StoreError> {
         let config =
             tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Database(format!("bad URL: {e}")))?;
         let manager = Manager::from_config(
@@ -63,11 +97,11 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(max_connections.max(1))
+            .max_size(c.max_connections.max(c.committers + 1))
             .build()
             .map_err(|e| StoreError::Database(e.to_string()))?;
         migrate(&pool).await?;
-        let committer = commit::Committer::start(pool.clone());
+        let committer = commit::Committer::start(pool.clone(), c.committers, c.max_batch);
         Ok(PostgresStore { pool, committer })
     }
 
