@@ -10,8 +10,10 @@ use std::fmt::Write as _;
 use servicetask_bpmn::di::{Bounds, Diagram};
 use servicetask_bpmn::{Definitions, ElementKind, FlowElement, SequenceFlow};
 
-/// Room around the drawing.
+/// Room around the drawing: above and below, and to the sides, where the names written under
+/// events and gateways (up to 120 units wide) may reach past their shapes.
 const PAD: f64 = 20.0;
+const SIDE_PAD: f64 = 50.0;
 
 /// The SVG of `diagram`, with kinds and names from `defs`.
 pub fn draw(defs: &Definitions, diagram: &Diagram) -> String {
@@ -39,7 +41,8 @@ pub fn draw(defs: &Definitions, diagram: &Diagram) -> String {
         width: 100.0,
         height: 40.0,
     });
-    let (x0, y0, w, h) = (ext.x - PAD, ext.y - PAD, ext.width + 2.0 * PAD, ext.height + 2.0 * PAD);
+    let (x0, y0) = (ext.x - SIDE_PAD, ext.y - PAD);
+    let (w, h) = (ext.width + 2.0 * SIDE_PAD, ext.height + 2.0 * PAD);
     let mut s = String::new();
     let _ = write!(
         s,
