@@ -136,3 +136,26 @@ fn dates_with_a_year_or_offset_past_the_calendar_are_errors_not_overflows() {
         Ok(-62_167_219_200)
     );
 }
+
+#[test]
+fn runaway_scripts_found_as_hangs_stop_at_the_step_budget() {
+    use serde_json::json;
+    use servicetask_bpmn::expr::{evaluate, run_script};
+    // AFL++ saved these as hangs over 1 s when the default budget was 10 million steps: each
+    // ended with the budget error, too late (the expr target evaluates an input three ways)
+    let Some(mut vars) = json!({"s": "text", "d": {"a": {"b": [1, 2, 3]}, "k": "v"}, "x": [1, {"a": 2}, "s"]})
+        .as_object()
+        .cloned()
+    else {
+        unreachable!("an object literal")
+    };
+    for src in ["while 3:s", "while 3:d", "while.1:0", "while 000000000<000001:0"] {
+        let e = run_script(src, &mut vars.clone()).unwrap_err().to_string();
+        assert!(e.contains("max_steps = 1000000"), "{src}: {e}");
+    }
+    // 203,608 copies of a three-item list: refused before the copies are made
+    let e = evaluate("203608*x", &vars).unwrap_err().to_string();
+    assert!(e.contains("max_steps"), "{e}");
+    let e = run_script("y = 203608*x\n+b+b", &mut vars).unwrap_err().to_string();
+    assert!(e.contains("max_steps"), "{e}");
+}

@@ -73,21 +73,31 @@ fn the_seed_corpus_from_shared_runs_clean_through_every_target() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Open findings: inputs AFL++ saved as hangs (over 1 s per input, instrumented release build)
-/// whose fix belongs to the expression evaluator's default budget (`EvalLimits`: 10 million
-/// steps, "about a second" per evaluation; the expr target evaluates each input three ways).
-/// They end with a clear budget error, but not within the issue's 1 s per input.
+/// The issue's budget for one input: 1 s in an optimised build (AFL++'s `-t 1000`); ten times
+/// it in a debug build, which runs the evaluator's step budget about ten times slower (as the
+/// smoke runner allows).
+fn time_budget() -> Duration {
+    let budget = Duration::from_secs(1);
+    if cfg!(debug_assertions) {
+        budget * 10
+    } else {
+        budget
+    }
+}
+
+/// Every kept input ends within the time budget, among them the hangs AFL++ found past 1 s
+/// when the default step budget was 10 million (`while 3:s`, a list of 600,000 copies), and the
+/// quadratic list and string operations found in review. Each ended with a budget error, but
+/// too late.
 #[test]
-#[ignore = "open finding for the expression budget (issue 10, item 1); run with: cargo test --release -p servicetask-fuzz -- --ignored open_findings"]
 fn open_findings_end_within_the_time_budget() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("open-findings");
     for target in Target::ALL {
-        for input in smoke::read_inputs(&dir.join(target.name())) {
+        for input in smoke::read_inputs(&regressions().join(target.name())) {
             let started = std::time::Instant::now();
             target.exec(&input);
             let took = started.elapsed();
             assert!(
-                took <= Duration::from_secs(1),
+                took <= time_budget(),
                 "{} took {took:?} on {:?}",
                 target.name(),
                 String::from_utf8_lossy(&input)
