@@ -1,6 +1,7 @@
 //! Inclusive gateways: a split takes every outgoing flow whose condition holds, else the
 //! default flow, else the process fails; a join fires once no other token of its scope can
-//! still reach it (the standard upstream-reachability rule).
+//! still reach one of its incoming flows that holds no token (BPMN 2.0 §13.4.3), consuming
+//! one token per flow that holds one.
 
 use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
@@ -26,29 +27,55 @@ impl Instance {
         self.split_inclusive(tid, p, el)
     }
 
-    /// Fires the join `el` (where `tid` waits) if no other token can still arrive.
+    /// Fires the join `el` (where `tid` waits) when BPMN 2.0 §13.4.3 activates it: some
+    /// incoming flow holds a token, and no other token of the scope can still reach an
+    /// incoming flow that holds none (without passing the gateway). It consumes one token per
+    /// incoming flow that has one (the first to arrive); a second token on the same flow
+    /// stays and fires the join again later.
     pub(crate) fn try_fire_inclusive(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<bool, EngineError> {
         let scope = self.tokens[&tid].scope;
-        let waiting: Vec<Id> = self
+        let mut waiting: Vec<(Id, Option<Arc<str>>)> = self
             .tokens
             .values()
             .filter(|t| t.scope == scope && *t.element == *el.id && t.state == TokenState::Joining)
-            .map(|t| t.id)
+            .map(|t| (t.id, t.via.clone()))
             .collect();
-        let others: Vec<Arc<str>> = self
-            .tokens
-            .values()
-            .filter(|t| t.scope == scope && !waiting.contains(&t.id))
-            .map(|t| t.element.clone())
+        waiting.sort_by_key(|(id, _)| *id);
+        let mut filled: HashSet<Option<Arc<str>>> = HashSet::new();
+        let mut picked = Vec::new();
+        for (id, via) in &waiting {
+            if filled.insert(via.clone()) {
+                picked.push(*id);
+            }
+        }
+        let empty_sources: HashSet<&str> = el
+            .incoming
+            .iter()
+            .filter(|f| !filled.contains(&Some(Arc::from(f.as_str()))))
+            .filter_map(|f| p.flow(f))
+            .map(|f| f.source.as_str())
             .collect();
-        if others.iter().any(|from| can_reach(p, from, &el.id)) {
+        let blocked = !empty_sources.is_empty()
+            && self
+                .tokens
+                .values()
+                .filter(|t| t.scope == scope && !waiting.iter().any(|(id, _)| *id == t.id))
+                .any(|t| {
+                    if *t.element == *el.id {
+                        // on its way in along an incoming flow: it fills that flow if empty
+                        !filled.contains(&t.via)
+                    } else {
+                        can_reach_any(p, &t.element, &empty_sources, &el.id)
+                    }
+                });
+        if blocked {
             return Ok(false);
         }
-        let keep = waiting.iter().copied().min().unwrap_or(tid);
-        for t in waiting {
-            if t != keep {
-                self.tokens.remove(&t);
-            }
+        let Some(&keep) = picked.first() else {
+            return Ok(false);
+        };
+        for t in picked.into_iter().skip(1) {
+            self.tokens.remove(&t);
         }
         if let Some(t) = self.tokens.get_mut(&keep) {
             t.state = TokenState::Ready;
@@ -92,15 +119,16 @@ impl Instance {
     }
 }
 
-/// True when a token at `from` can reach `target` along sequence flows (and boundary events).
-pub(crate) fn can_reach(p: &ProcIndex, from: &str, target: &str) -> bool {
+/// True when a token at `from` can reach one of `targets` along sequence flows (and
+/// boundary events), never passing through `avoid` (the join itself).
+pub(crate) fn can_reach_any(p: &ProcIndex, from: &str, targets: &HashSet<&str>, avoid: &str) -> bool {
     let mut seen = HashSet::new();
     let mut queue = VecDeque::from([from.to_string()]);
     while let Some(cur) = queue.pop_front() {
-        if cur == target {
+        if targets.contains(cur.as_str()) {
             return true;
         }
-        if !seen.insert(cur.clone()) {
+        if cur == avoid || !seen.insert(cur.clone()) {
             continue;
         }
         let Some(el) = p.element(&cur) else { continue };
@@ -137,5 +165,22 @@ mod tests {
         );
         assert_eq!(o, RunOutcome::Completed);
         assert_eq!(done, ["s", "g", "t1", "t2", "j", "end"]);
+    }
+
+    /// BPMN 2.0 §13.4.3: one token per incoming flow is consumed; a second token on the same
+    /// flow fires the join again once nothing can reach its empty flows.
+    #[test]
+    fn two_tokens_on_one_flow_fire_the_join_twice() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+            <sequenceFlow id="x1" sourceRef="g" targetRef="m"/><sequenceFlow id="x2" sourceRef="g" targetRef="m"/>
+            <sequenceFlow id="l" sourceRef="g" targetRef="j"/><task id="m"/><sequenceFlow id="k" sourceRef="m" targetRef="j"/>
+            <inclusiveGateway id="j"/><sequenceFlow id="i" sourceRef="j" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            0,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        let count = |id: &str| done.iter().filter(|d| *d == id).count();
+        assert_eq!((count("m"), count("j"), count("end")), (2, 2, 2), "{done:?}");
     }
 }
