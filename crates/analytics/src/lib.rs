@@ -11,6 +11,7 @@
 //! | [`percentiles`] | live per-task p50/p90/p95/p99 from mergeable DDSketches |
 //! | [`predict`] | a metric against input size: complexity class, power law, intervals; [`predict::Forecaster`] per task for duration, CPU and memory, and for batches |
 //! | [`trends`] | Mann-Kendall, Theil-Sen, PELT change points, plain statements |
+//! | [`dependencies`] | patterns over dependencies: calls per run, failures by class, time share, bytes; slow, flaky and chatty findings |
 //! | [`recommend`] | rules that tell an operator what to do |
 //! | [`report`] | [`report::ReportData`] built record by record in bounded memory ([`report::ReportBuilder`]); rendered by the `servicetask-report` crate |
 //! | [`bounded`] | reservoir sample, Space-Saving top-k, thinned series: summaries of unbounded streams |
@@ -47,6 +48,7 @@
 
 pub mod anomaly;
 pub mod bounded;
+pub mod dependencies;
 mod error;
 pub mod nab;
 pub mod percentiles;

@@ -10,6 +10,12 @@
 //! | [`RecommendationKind::TimeoutBelowP99`] | the configured timeout is below the task's p99 duration, or below the upper bound of the duration predicted for its p99 input size |
 //! | [`RecommendationKind::SuperlinearMemory`] | peak memory grows faster than linearly with input size (size model class above `O(n)`, min. 30 runs over a 4× size range) |
 //! | [`RecommendationKind::FrequentFailures`] | at least 20% of a task's runs fail (min. 20 runs) |
+//! | [`RecommendationKind::FlakyDependency`] (by calls) | at least 5% of a task's calls to a dependency fail (min. 20 runs, 50 calls), when the retry rule above did not already name it |
+//! | [`RecommendationKind::SlowDependency`] | a dependency's calls take at least half of the time of the task's runs that call it, at 0.1 s or more per call (min. 20 runs) |
+//! | [`RecommendationKind::ChattyDependency`] | a task calls a dependency at least 10 times per run on average (min. 20 runs): batch or cache |
+//!
+//! The dependency rules are [`crate::dependencies::findings`] over the task's runs, with
+//! [`DependencyThresholds::default`].
 //!
 //! ```
 //! use servicetask_analytics::recommend::{recommend, RecommendationKind};
@@ -28,6 +34,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use servicetask_core::record::{ExecutionRecord, FileAccessKind, OutcomeKind};
 
+use crate::dependencies::{dependency_patterns, findings, DependencyThresholds, Finding};
 use crate::percentiles::exact_percentiles;
 use crate::predict::SizeModel;
 
@@ -46,6 +53,10 @@ pub enum RecommendationKind {
     SuperlinearMemory,
     /// The task fails often.
     FrequentFailures,
+    /// A dependency takes much of the task's time.
+    SlowDependency,
+    /// A dependency is called many times per run: batch the calls or cache the answers.
+    ChattyDependency,
 }
 
 /// One piece of advice.
@@ -75,7 +86,8 @@ pub fn recommend_refs(records: &[&ExecutionRecord], timeouts: &HashMap<String, D
     }
     let mut out = Vec::new();
     for (task, runs) in by_task {
-        flaky_dependency(task, &runs, &mut out);
+        let named = flaky_dependency(task, &runs, &mut out);
+        dependency_rules(task, &runs, named.as_deref(), &mut out);
         cache_file(task, &runs, &mut out);
         if let Some(t) = timeouts.get(task) {
             timeout_below_p99(task, &runs, *t, &mut out);
@@ -90,14 +102,15 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-fn flaky_dependency(task: &str, runs: &[&ExecutionRecord], out: &mut Vec<Recommendation>) {
+/// The retry-based flaky rule; returns the dependency it named, if any.
+fn flaky_dependency(task: &str, runs: &[&ExecutionRecord], out: &mut Vec<Recommendation>) -> Option<String> {
     if runs.len() < MIN_RUNS {
-        return;
+        return None;
     }
     let retried: Vec<&&ExecutionRecord> = runs.iter().filter(|r| r.attempts > 1).collect();
     let rate = retried.len() as f64 / runs.len() as f64;
     if rate < 0.10 {
-        return;
+        return None;
     }
     let mut blame: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &retried {
@@ -107,21 +120,43 @@ fn flaky_dependency(task: &str, runs: &[&ExecutionRecord], out: &mut Vec<Recomme
             }
         }
     }
-    let Some((dep, n)) = blame.into_iter().max_by_key(|&(name, n)| (n, std::cmp::Reverse(name))) else {
-        return;
-    };
+    let (dep, n) = blame
+        .into_iter()
+        .max_by_key(|&(name, n)| (n, std::cmp::Reverse(name)))?;
     let share = n as f64 / retried.len() as f64;
-    if share >= 0.5 {
-        out.push(Recommendation {
-            task: task.to_string(),
-            kind: RecommendationKind::FlakyDependency,
-            message: format!(
-                "{task} is retried in {} of its runs and dependency '{dep}' failed in {} of those retried runs: \
-                 check '{dep}' or put a circuit breaker (and a fallback) in front of it",
-                pct(rate),
-                pct(share)
-            ),
-        });
+    if share < 0.5 {
+        return None;
+    }
+    out.push(Recommendation {
+        task: task.to_string(),
+        kind: RecommendationKind::FlakyDependency,
+        message: format!(
+            "{task} is retried in {} of its runs and dependency '{dep}' failed in {} of those retried runs: \
+             check '{dep}' or put a circuit breaker (and a fallback) in front of it",
+            pct(rate),
+            pct(share)
+        ),
+    });
+    Some(dep.to_string())
+}
+
+/// Slow, flaky (by failed calls) and chatty dependencies of one task's runs.
+fn dependency_rules(task: &str, runs: &[&ExecutionRecord], already_flaky: Option<&str>, out: &mut Vec<Recommendation>) {
+    let thresholds = DependencyThresholds::default();
+    for p in dependency_patterns(runs) {
+        for f in findings(&p, &thresholds) {
+            let kind = match f {
+                Finding::Slow { .. } => RecommendationKind::SlowDependency,
+                Finding::Chatty { .. } => RecommendationKind::ChattyDependency,
+                Finding::Flaky { .. } if already_flaky == Some(p.name.as_str()) => continue,
+                Finding::Flaky { .. } => RecommendationKind::FlakyDependency,
+            };
+            out.push(Recommendation {
+                task: task.to_string(),
+                kind,
+                message: format!("{task}: {}", f.advice(&p.name)),
+            });
+        }
     }
 }
 
@@ -301,6 +336,77 @@ mod tests {
             "{}",
             r[0].message
         );
+    }
+
+    #[test]
+    fn slow_chatty_and_failing_dependencies_are_named_once() {
+        let recs: Vec<_> = (0..30)
+            .map(|i| {
+                let mut r = run("sync", i); // 100 ms per run
+                                            // 'crm': 12 quick calls per run; 'geo': one 80 ms call; 'mail': 3 calls, 1 in 10 fail
+                r.dependencies.push(DependencyUse {
+                    calls: 12,
+                    total_ns: 12_000_000,
+                    ..DependencyUse::named("crm")
+                });
+                r.dependencies.push(DependencyUse {
+                    calls: 1,
+                    total_ns: 80_000_000,
+                    ..DependencyUse::named("geo")
+                });
+                let mut mail = DependencyUse {
+                    calls: 3,
+                    total_ns: 3_000,
+                    ..DependencyUse::named("mail")
+                };
+                if i % 3 == 0 {
+                    mail.failures = 1;
+                    mail.errors.insert("timeout".into(), 1);
+                }
+                r.dependencies.push(mail);
+                r
+            })
+            .collect();
+        let r = recommend(&recs, &HashMap::new());
+        // geo's call is 80 ms, under the 0.1 s a slow call needs, though 80% of the run
+        assert_eq!(
+            kinds(&r),
+            vec![
+                RecommendationKind::ChattyDependency,
+                RecommendationKind::FlakyDependency
+            ],
+            "{r:?}"
+        );
+        assert!(r[0].message.contains("'crm'") && r[0].message.contains("12.0 times per run"));
+        assert!(r[1].message.contains("'mail'") && r[1].message.contains("'timeout'"));
+        // a slower geo is named slow
+        let slow: Vec<_> = recs
+            .iter()
+            .cloned()
+            .map(|mut x| {
+                x.duration_ns = 300_000_000;
+                x.dependencies[1].total_ns = 250_000_000;
+                x
+            })
+            .collect();
+        let r = recommend(&slow, &HashMap::new());
+        assert!(r
+            .iter()
+            .any(|x| x.kind == RecommendationKind::SlowDependency && x.message.contains("'geo'")));
+        // when the retry rule names 'mail', the call rule does not repeat it
+        let retried: Vec<_> = recs
+            .iter()
+            .cloned()
+            .map(|mut x| {
+                if x.dependencies[2].failures > 0 {
+                    x.attempts = 2;
+                }
+                x
+            })
+            .collect();
+        let r = recommend(&retried, &HashMap::new());
+        let mail = r.iter().filter(|x| x.message.contains("'mail'")).count();
+        assert_eq!(mail, 1, "{r:?}");
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn render_html(d: &ReportData) -> String {
     if !d.files.is_empty() {
         files(&mut o, d);
     }
+    crate::dependencies::html(&mut o, d);
     let expected = o.matches(r#"<svg class="chart""#).count();
     let _ = write!(o, r#"<p id="chart-count" hidden data-expected="{expected}"></p>"#);
     o.push_str(
@@ -101,6 +102,9 @@ fn contents(o: &mut String, d: &ReportData) {
     }
     if !d.files.is_empty() {
         o.push_str(r##"<li><a href="#files">Files</a></li>"##);
+    }
+    if !d.dependencies.is_empty() {
+        o.push_str(r##"<li><a href="#dependencies">Dependencies</a></li>"##);
     }
     o.push_str("</ul></nav>");
 }
@@ -199,19 +203,23 @@ fn task_section(o: &mut String, t: &TaskReport, k: usize) {
     o.push_str("</section>");
 }
 
-/// Runs as table rows: when, outcome, duration, CPU, memory, input size, attempts.
+/// Runs as table rows: when, outcome, duration, CPU, memory, network, input size, attempts.
 fn runs_table(o: &mut String, runs: &[RunRow]) {
-    o.push_str("<table><tr><th>run</th><th>started</th><th>outcome</th><th>duration</th><th>CPU</th><th>peak memory</th><th>input size</th><th>attempts</th></tr>");
+    o.push_str("<table><tr><th>run</th><th>started</th><th>outcome</th><th>duration</th><th>CPU</th><th>peak memory</th><th>network sent / received</th><th>input size</th><th>attempts</th></tr>");
     for r in runs {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             group_thousands(r.run),
             esc(&format_time(r.at_unix_ns, true)),
             esc(&r.outcome),
             fmt_secs(r.duration_secs),
             fmt_opt(r.cpu_secs, fmt_secs),
             r.mem_peak_bytes.map_or("-".to_string(), fmt_bytes),
+            match r.net_bytes {
+                (0, 0) => "-".to_string(),
+                (s, r) => format!("{} / {}", fmt_bytes(s), fmt_bytes(r)),
+            },
             r.input_size.map_or("-".to_string(), group_thousands),
             r.attempts
         );

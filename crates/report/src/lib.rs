@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`terminal`] | [`render_terminal`]: a task table with sparklines, then per-task details |
 //! | [`html`] | [`render_html`]: a page with a table of contents, full-width SVG charts of duration, CPU and memory, retries, files |
+//! | `dependencies` | the dependencies section (text and HTML): calls per run, failures by class, time share, bytes, findings |
 //! | `charts`, `svg` | the charts and their primitives (axes with round ticks, lines, legends) |
 //! | `format` | durations, bytes, periods, sparklines, escaping |
 //! | [`browser`] | the headless-Chromium check of a rendered page (loads, every chart has data, no console error) |
@@ -26,6 +27,7 @@
 
 pub mod browser;
 mod charts;
+mod dependencies;
 mod format;
 pub mod html;
 mod svg;

@@ -1,5 +1,5 @@
-//! The report as terminal text: a task table with sparklines, then per-task details, files and
-//! recommendations.
+//! The report as terminal text: a task table with sparklines, then per-task details, files,
+//! dependencies and recommendations.
 
 use std::fmt::Write as _;
 
@@ -155,6 +155,7 @@ pub fn render_terminal(d: &ReportData) -> String {
             );
         }
     }
+    crate::dependencies::terminal(&mut o, d);
     if !d.recommendations.is_empty() {
         let _ = writeln!(o, "\n== recommendations ==");
         for r in &d.recommendations {

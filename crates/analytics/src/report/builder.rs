@@ -8,6 +8,7 @@ use sketches_ddsketch::DDSketch;
 use super::*;
 use crate::anomaly::AnomalyMonitor;
 use crate::bounded::{Reservoir, Thinned, TopK};
+use crate::dependencies::{sort_patterns, DependencyPattern, DependencyRow, DependencyThresholds};
 use crate::percentiles::new_sketch;
 use crate::predict::SizeModel;
 use crate::recommend::recommend_refs;
@@ -140,6 +141,7 @@ pub struct ReportBuilder {
     tasks: BTreeMap<String, TaskAcc>,
     monitor: AnomalyMonitor,
     files: TopK<String, FileRow>,
+    dependencies: TopK<String, DependencyPattern>,
 }
 
 impl ReportBuilder {
@@ -153,6 +155,7 @@ impl ReportBuilder {
             tasks: BTreeMap::new(),
             monitor: AnomalyMonitor::default(),
             files: TopK::new(TRACKED_FILES),
+            dependencies: TopK::new(TRACKED_DEPENDENCIES),
         }
     }
 
@@ -247,6 +250,7 @@ impl ReportBuilder {
             mem_peak_bytes: r.mem_peak_bytes,
             input_size: r.input_size,
             attempts: r.attempts,
+            net_bytes: (r.net_bytes_sent(), r.net_bytes_received()),
         });
         if acc.recent.len() > RECENT_RUNS {
             acc.recent.pop_front();
@@ -264,6 +268,13 @@ impl ReportBuilder {
                 .or_default() += 1;
         }
         self.count_files(r);
+        for d in &r.dependencies {
+            self.dependencies.add(
+                &d.name,
+                || DependencyPattern::named(d.name.as_str()),
+                |p| p.add(d, r.duration_ns),
+            );
+        }
     }
 
     /// The bucket of time `t`, widening the buckets (merging neighbours) when `t` lies beyond
@@ -345,7 +356,15 @@ impl ReportBuilder {
                 .cmp(&(a.read_runs + a.write_runs))
                 .then(a.path.cmp(&b.path))
         });
+        let mut patterns: Vec<DependencyPattern> = self.dependencies.entries().map(|(_, _, _, p)| p.clone()).collect();
+        sort_patterns(&mut patterns);
+        let thresholds = DependencyThresholds::default();
         ReportData {
+            dependencies_approximate: self.dependencies.approximate(),
+            dependencies: patterns
+                .into_iter()
+                .map(|p| DependencyRow::new(p, &thresholds))
+                .collect(),
             title: self.options.title.clone(),
             runs: self.runs,
             range: self.range,

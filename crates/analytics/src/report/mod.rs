@@ -49,6 +49,8 @@ pub const LISTED_ANOMALIES: usize = 200;
 pub const RECENT_RUNS: usize = 10;
 /// Files tracked (Space-Saving counters) and files listed.
 pub const TRACKED_FILES: usize = 10_000;
+/// Dependencies tracked (Space-Saving counters) and dependencies listed.
+pub const TRACKED_DEPENDENCIES: usize = 1_000;
 
 /// What the report covers and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +169,9 @@ pub struct RunRow {
     pub input_size: Option<u64>,
     /// Attempts made.
     pub attempts: u32,
+    /// Network bytes sent and received (request and response bodies, over every dependency).
+    #[serde(default)]
+    pub net_bytes: (u64, u64),
 }
 
 /// Everything the report shows about one task.
@@ -245,6 +250,13 @@ pub struct ReportData {
     /// More distinct files were seen than tracked: the counts of the files listed are upper
     /// bounds (Space-Saving).
     pub files_approximate: bool,
+    /// Dependencies called, most called first, with their findings (at most
+    /// [`TRACKED_DEPENDENCIES`]; counts are exact unless `dependencies_approximate`).
+    #[serde(default)]
+    pub dependencies: Vec<crate::dependencies::DependencyRow>,
+    /// More distinct dependencies were seen than tracked (Space-Saving upper bounds).
+    #[serde(default)]
+    pub dependencies_approximate: bool,
     /// Recommendations.
     pub recommendations: Vec<Recommendation>,
 }
