@@ -93,6 +93,7 @@ class ConnectorClient:
         if isinstance(urls, str):
             urls = [urls]
         self.urls = [_check_url(u) for u in urls]
+        self._prefix = {u: urllib.parse.urlsplit(u).path.rstrip("/") for u in self.urls}
         if not self.urls:
             raise ValueError("ConnectorClient needs at least one server URL")
         if timeout <= 0 or connect_timeout <= 0:
@@ -208,7 +209,7 @@ class ConnectorClient:
             if conn is not None:
                 conn.close()
             parts = urllib.parse.urlsplit(url)
-            cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            cls = _HTTPSConnection if parts.scheme == "https" else _HTTPConnection
             conn = cls(parts.hostname, parts.port, timeout=self.connect_timeout)
             conns[url] = conn
         return conn
@@ -217,7 +218,7 @@ class ConnectorClient:
         headers = dict(headers)
         if self.api_token:
             headers["Authorization"] = f"Bearer {self.api_token}"
-        prefix = urllib.parse.urlsplit(url).path.rstrip("/")
+        prefix = self._prefix[url]
         reused = url in getattr(self._local, "conns", {})
         ever_sent = False
         for fresh in ((False, True) if reused else (True,)):
@@ -229,7 +230,7 @@ class ConnectorClient:
                 conn.request(method, prefix + path, body=body, headers=headers)
                 ever_sent = True
                 resp = conn.getresponse()
-                raw = resp.read(self.max_response_bytes + 1)
+                raw = self._read_capped(resp)
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 # a kept-alive connection the server closed while idle fails at once: one more
@@ -240,13 +241,53 @@ class ConnectorClient:
                 if stale:
                     continue
                 raise _Broken(e, sent=ever_sent) from e
-            if len(raw) > self.max_response_bytes:
+            if raw is None:
                 conn.close()
                 raise _Broken(ValueError(f"the answer is over {self.max_response_bytes} bytes"), sent=True)
             if resp.will_close:
                 conn.close()
             return resp.status, raw
         raise AssertionError("unreachable")
+
+
+    def _read_capped(self, resp: http.client.HTTPResponse) -> Optional[bytes]:
+        """The body, or ``None`` when it is over ``max_response_bytes`` (never read past it)."""
+        length = resp.getheader("Content-Length")
+        if length is not None and length.isdigit():
+            if int(length) > self.max_response_bytes:
+                return None
+            return resp.read()
+        chunks, size = [], 0
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                return None
+            chunks.append(chunk)
+
+
+class _OneWrite:
+    """Sends a request's head and a bytes body in one write (http.client writes them apart,
+    waking the server twice per call)."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        if isinstance(message_body, bytes) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            msg = b"\r\n".join(self._buffer) + message_body
+            del self._buffer[:]
+            self.send(msg)
+        else:
+            super()._send_output(message_body, encode_chunked)
+
+
+class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
+    pass
 
 
 def _check_url(url: str) -> str:
