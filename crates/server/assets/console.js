@@ -12,7 +12,10 @@ let timer = null;
 let view = null; // the current view's state; a new route makes a new one
 
 tokenInput.value = sessionStorage.getItem("servicetask-token") || "";
-tokenInput.addEventListener("change", () => sessionStorage.setItem("servicetask-token", tokenInput.value));
+tokenInput.addEventListener("change", () => {
+  sessionStorage.setItem("servicetask-token", tokenInput.value);
+  route(); // read again at once with the new token
+});
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -49,6 +52,9 @@ async function api(path, body) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+  if (res.status === 401) {
+    throw new Error(`${init.method || "GET"} ${path}: the server asks for its API token: type it in the API token field above`);
+  }
   if (!res.ok) {
     const detail = data && data.detail ? data.detail : text || res.statusText;
     throw new Error(`${init.method || "GET"} ${path}: ${res.status} ${detail}`);
