@@ -116,6 +116,10 @@ pub struct ReportArgs {
     /// else the demo's history in the temporary folder).
     #[arg(long, value_name = "FILE.db")]
     pub db: Option<PathBuf>,
+    /// A history in PostgreSQL, one for every node of a fleet (a postgres:// URL), instead of
+    /// a file.
+    #[arg(long, value_name = "postgres://...", conflicts_with = "db")]
+    pub database: Option<String>,
     /// Only this task.
     #[arg(long)]
     pub task: Option<String>,

@@ -1,14 +1,17 @@
 //! `servicetask report`: the execution history as tables with sparklines, and as an HTML page.
 //!
-//! The history is streamed a chunk at a time into a `ReportBuilder` (bounded memory, however
-//! many records: BENCHMARKS.md), then rendered by `servicetask-report`.
+//! The history is a file (`--db`), or a history in PostgreSQL that every node of a fleet writes
+//! (`--database postgres://...`). It is streamed a chunk at a time into a `ReportBuilder`
+//! (bounded memory, however many records: BENCHMARKS.md), then rendered by
+//! `servicetask-report`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use servicetask_analytics::report::{ReportBuilder, ReportOptions};
-use servicetask_history::{HistoryStore, RecordQuery, SqliteStore};
+use servicetask_history::{is_postgres_url, open_database, HistoryStore, RecordQuery, SqliteStore};
 use servicetask_report::{render_html, render_terminal};
 
 use super::exit;
@@ -39,8 +42,18 @@ fn default_db() -> PathBuf {
 /// Records read from the history at a time.
 const READ_CHUNK: usize = 10_000;
 
-/// Runs the command.
-pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
+/// The history the flags name, and how to call it in messages.
+fn open(args: &ReportArgs) -> anyhow::Result<(Arc<dyn HistoryStore>, String)> {
+    if let Some(url) = &args.database {
+        if !is_postgres_url(url) {
+            bail!(
+                "--database {}: give a postgres:// URL (a history file is --db FILE.db)",
+                redact_url(url)
+            );
+        }
+        let store = open_database(url).context("opening the PostgreSQL history")?;
+        return Ok((store, redact_url(url)));
+    }
     let db = args.db.clone().unwrap_or_else(default_db);
     if !db.exists() {
         bail!(
@@ -49,6 +62,32 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
         );
     }
     let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    Ok((Arc::new(store), db.display().to_string()))
+}
+
+/// `url` without its secrets, fit for a title or a message: the password of its user
+/// information and its query (where libpq takes `password`, `sslpassword`, ...) are hidden.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (rest, hidden_query) = match rest.split_once(['?', '#']) {
+        Some((r, _)) => (r, "?***"),
+        None => (rest, ""),
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split_once(':').map_or(user, |(n, _)| n);
+            format!("{name}:***@{host}")
+        }
+        _ => rest.to_string(),
+    };
+    format!("{scheme}://{rest}{hidden_query}")
+}
+
+/// Runs the command.
+pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
+    let (store, name) = open(args)?;
     let since = args
         .since
         .as_deref()
@@ -62,13 +101,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<i32> {
     let options = ReportOptions {
         task: args.task.clone(),
         since_unix_ns: since,
-        title: format!("servicetask report: {}", db.display()),
+        title: format!("servicetask report: {name}"),
         ..ReportOptions::default()
     };
     let mut builder = ReportBuilder::new(options);
     let read = store.for_each_record(&query, READ_CHUNK, &mut |r| builder.push(&r.record))?;
     if read == 0 {
-        println!("no executions in {} match", db.display());
+        println!("no executions in {name} match");
         return Ok(exit::OK);
     }
     let data = builder.finish();
@@ -90,5 +129,18 @@ mod tests {
         assert_eq!(parse_since("100s", now).unwrap(), 9_900 * 1_000_000_000);
         assert_eq!(parse_since("1970-01-01T00:00:10Z", now).unwrap(), 10 * 1_000_000_000);
         assert!(parse_since("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn a_url_password_never_reaches_the_title() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.example:5432/fleet"),
+            "postgres://app:***@db.example:5432/fleet"
+        );
+        assert_eq!(redact_url("postgres://app@db/fleet"), "postgres://app@db/fleet");
+        assert_eq!(
+            redact_url("postgresql://app@db/fleet?sslmode=require&password=s3cret"),
+            "postgresql://app@db/fleet?***"
+        );
     }
 }
