@@ -155,6 +155,9 @@ async fn drive(
         .no_sandbox()
         .user_data_dir(profile)
         .window_size(1400, 1000)
+        // a loaded CI machine starts Chromium and answers commands slowly
+        .launch_timeout(Duration::from_secs(60))
+        .request_timeout(Duration::from_secs(60))
         .args([
             "disable-gpu",
             "disable-background-networking",
