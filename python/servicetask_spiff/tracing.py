@@ -70,11 +70,17 @@ class CallSpan:
             self._span.set_status(_trace.Status(_trace.StatusCode.ERROR, message))
 
 
+def _recording_provider() -> bool:
+    """Whether an SDK (or any real provider) is set: the API's own defaults record nothing."""
+    provider = _trace.get_tracer_provider()
+    return not isinstance(provider, (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider))
+
+
 @contextlib.contextmanager
 def call_span(operator: str, workflow: Any = None, attributes: Optional[Dict[str, Any]] = None) -> Iterator[CallSpan]:
     """The trace context for calling ``operator``: a client span when OpenTelemetry records,
     else a generated traceparent in the workflow's trace."""
-    if _trace is not None:
+    if _trace is not None and _recording_provider():
         tracer = _trace.get_tracer("servicetask_spiff")
         with tracer.start_as_current_span(
             f"call_service {operator}", kind=_trace.SpanKind.CLIENT, attributes=attributes or {}
