@@ -1,33 +1,34 @@
-//! `servicetask report --database postgres://...` end to end: two nodes' history writers fill
-//! one PostgreSQL history, and the real `servicetask` binary reports the whole fleet's
-//! executions from it (terminal table, task filter, HTML page). Needs
+//! `servicetask report --database postgres://...` end to end: two real `servicetask serve`
+//! nodes over one PostgreSQL write their executions to its history, and the real binary reports
+//! the whole fleet's executions from it; two nodes' history writers fill one history that the
+//! report reads whole (terminal table, task filter, HTML page). Needs
 //! `SERVICETASK_TEST_POSTGRES_URL` (`.ci/run` starts a PostgreSQL 15 and runs this with
 //! `--ignored`; without the variable it fails, so it is ignored).
 
 use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 use servicetask::record::{ExecutionRecord, OutcomeKind, RecordSink as _};
 use servicetask_history::{HistoryWriter, PostgresStore, WriterConfig};
 
-const ENV: &str = "SERVICETASK_TEST_POSTGRES_URL";
+mod serve_support;
 
-/// A fresh database on the test server; its URL.
 fn fresh_database() -> String {
-    let url =
-        std::env::var(ENV).unwrap_or_else(|_| panic!("{ENV} is not set: start a PostgreSQL (see .ci/postgres.sh)"));
-    let name = format!("report_{}_{}", std::process::id(), rand::random::<u32>());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    });
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
+    serve_support::fresh_postgres_database("report")
+}
+
+/// The runs of `task` in a report's table.
+fn runs_of(out: &str, task: &str) -> String {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(task))
+        .unwrap_or_else(|| panic!("no row for {task}:\n{out}"))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
 }
 
 fn report(args: &[&str]) -> (i32, String, String) {
@@ -84,16 +85,10 @@ fn report_reads_the_whole_fleets_history_from_postgres() {
     let (code, out, err) = report(&["--database", &url, "--html", html.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("600 executions"), "{out}");
-    let row = |name: &str| {
-        out.lines()
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"))
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!((row("charge"), row("ship")), ("200".to_string(), "400".to_string()));
+    assert_eq!(
+        (runs_of(&out, "charge"), runs_of(&out, "ship")),
+        ("200".into(), "400".into())
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("charge") && page.contains("ship"));
 
@@ -109,4 +104,53 @@ fn report_reads_the_whole_fleets_history_from_postgres() {
     let (code, _, err) = report(&["--database", "postgres://app:hunter2@127.0.0.1:1/none"]);
     assert_eq!(code, 2);
     assert!(err.contains("PostgreSQL history") && !err.contains("hunter2"), "{err}");
+}
+
+const THREE_TASKS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="three" isExecutable="true">
+  <startEvent id="start"/><sequenceFlow id="f1" sourceRef="start" targetRef="a"/>
+  <serviceTask id="a" implementation="ledger_append"/><sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
+  <serviceTask id="b" implementation="ledger_append"/><sequenceFlow id="f3" sourceRef="b" targetRef="c"/>
+  <serviceTask id="c" implementation="ledger_append"/><sequenceFlow id="f4" sourceRef="c" targetRef="end"/>
+  <endEvent id="end"/></process></definitions>"#;
+
+/// Two `servicetask serve` nodes over one PostgreSQL record every task execution in its
+/// history; the report reads both nodes' executions.
+#[test]
+#[ignore = "needs PostgreSQL: set SERVICETASK_TEST_POSTGRES_URL (run by .ci/run)"]
+fn serve_on_postgres_writes_the_history_report_reads() {
+    let url = fresh_database();
+    let (_dir, _, ledger) = serve_support::workdir();
+    let db = std::path::PathBuf::from(&url);
+    let nodes = [
+        serve_support::Server::start(&db, &["--node-id", "a"]),
+        serve_support::Server::start(&db, &["--node-id", "b"]),
+    ];
+    let clients: Vec<_> = nodes.iter().map(|n| n.client(None)).collect();
+    clients[0].deploy("three.bpmn", THREE_TASKS);
+    let instances = 20;
+    for n in 0..instances {
+        let (s, _, body) = clients[n % 2]
+            .post(
+                "/v1/instances",
+                &json!({"processId": "three", "variables": {"ledger": ledger}}),
+            )
+            .unwrap();
+        assert_eq!(s, 201, "{body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = clients[1].get("/v1/instances?state=completed").unwrap().2;
+        if done.as_array().unwrap().len() == instances {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all completed: {done}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGTERM drains and flushes each node's history writer
+    for n in nodes {
+        assert!(n.terminate().success());
+    }
+    let (code, out, err) = report(&["--database", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(runs_of(&out, "ledger_append"), (3 * instances).to_string(), "{out}");
 }

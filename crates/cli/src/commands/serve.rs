@@ -16,9 +16,16 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     // telemetry where the standard OTEL_* variables say (none when they say nothing),
     // and the same meter scraped at GET /metrics
     let telemetry = servicetask::telemetry::init_with_prometheus()?;
-    // the execution history the console's task panels read, when asked for
+    // the execution history the console's task panels read, when asked for; else, on
+    // PostgreSQL, the fleet's history in the same database (`report --database` reads it)
     let history = match &a.history {
         Some(path) => Some(Arc::new(crate::session::open_history(path)?)),
+        None if servicetask_history::is_postgres_url(&a.database) => {
+            let store = servicetask_history::PostgresStore::connect(&a.database)
+                .map_err(|e| anyhow::anyhow!("opening the execution history in PostgreSQL: {e}"))?;
+            let writer = servicetask_history::HistoryWriter::spawn(Arc::new(store), Default::default())?;
+            Some(Arc::new(writer))
+        }
         None => None,
     };
     let mut builder = Runner::builder().telemetry(telemetry.telemetry());
