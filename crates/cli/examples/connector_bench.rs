@@ -14,7 +14,9 @@ use servicetask::{RunOptions, Runner};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 /// p50, p99 (µs) and calls per second of sequential latencies over `wall`.
@@ -103,7 +105,10 @@ fn main() {
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("client thread"))
+                .collect()
         });
         let mut s = summary(lat, wall.elapsed());
         s["concurrency"] = concurrency.into();
