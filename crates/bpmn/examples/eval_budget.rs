@@ -1,12 +1,55 @@
 //! How long the default expression budget lets a runaway evaluation run before it is stopped
 //! (and so what one step costs), and how long ordinary loops take within it (BENCHMARKS.md,
-//! "Expression budget"). Run: `cargo run --release -p servicetask-bpmn --example eval_budget`
+//! "Expression budget"), and the peak resident memory of scripts that build as much as the
+//! default limits let them (each in a child process of its own, as `eval_budget memory N`).
+//! Run: `cargo run --release -p servicetask-bpmn --example eval_budget`
 
 use serde_json::Map;
 use servicetask_bpmn::expr::{EvalLimits, Script};
 use std::time::Instant;
 
+/// Scripts that build as much as the default limits allow, in shapes the byte estimate
+/// (`max_bytes`) counts differently from the allocator.
+const MEMORY_CASES: [&str; 5] = [
+    "parts = []\nwhile True:\n    parts.append('x' * 1000000)",
+    "xs = list(range(1000000))",
+    "xs = [{'a': i} for i in range(1000000)]",
+    "xs = [{'a': 1}] * 300000",
+    "xs = []\nwhile True:\n    xs.append([i for i in range(8)])",
+];
+
+/// A line of /proc/self/status in kB (Linux).
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs memory case `i` and prints its outcome and peak resident memory above the start.
+fn memory_case(i: usize) {
+    let before = status_kb("VmRSS:");
+    let script = Script::parse(MEMORY_CASES[i]).expect("the scripts parse");
+    let outcome = match script.run_with(&mut Map::new(), &[], &EvalLimits::default()) {
+        Ok(()) => "completes".to_string(),
+        Err(e) => e.to_string().split(':').nth(1).unwrap_or("").trim().to_string(),
+    };
+    let peak = status_kb("VmHWM:").saturating_sub(before);
+    println!(
+        "| `{}` | {outcome} | {:.0} MB |",
+        MEMORY_CASES[i].replace('\n', "; "),
+        peak as f64 / 1024.0
+    );
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let (Some("memory"), Some(i)) = (args.get(1).map(String::as_str), args.get(2)) {
+        memory_case(i.parse().expect("a case number"));
+        return;
+    }
     let limits = EvalLimits::default();
     let cases = [
         "while True:\n    x = 1",
@@ -61,5 +104,14 @@ fn main() {
             src.replace('\n', "; "),
             took * 1e3
         );
+    }
+    println!("\n| script | outcome | peak resident memory |");
+    println!("|---|---|---:|");
+    for i in 0..MEMORY_CASES.len() {
+        let status = std::process::Command::new(&args[0])
+            .args(["memory", &i.to_string()])
+            .status()
+            .expect("the example runs itself");
+        assert!(status.success(), "memory case {i} failed");
     }
 }

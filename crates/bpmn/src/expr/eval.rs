@@ -5,7 +5,7 @@
 //! [`EvalLimits`]: super::EvalLimits
 
 use super::builtins::{call, call_kw, format_spec, method, truthy};
-use super::limits::{exceeded, grow_stack, measure, Budget, SLOT};
+use super::limits::{exceeded, grow_stack, measure, Budget, MAP, SLOT};
 use super::ops::{as_i64, binary, char_at, compare, equal, index_ref, negate, type_name};
 use super::parser::{BinOp, Expr, FPart};
 use super::{Dialect, ExprError};
@@ -181,6 +181,7 @@ fn scope_object(env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
         m.insert(k.clone(), v.clone());
     }
     env.budget.collection(m.len() as u64)?;
+    env.budget.alloc(MAP)?;
     Ok(Value::Object(m))
 }
 
@@ -309,6 +310,7 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
             env.locals.truncate(bound);
             r?;
             check_container(m.values(), env.budget)?;
+            env.budget.alloc(MAP)?;
             Ok(Value::Object(m))
         }
         Expr::Range { start, end } => {

@@ -60,6 +60,12 @@ pub(crate) fn grow_stack<R>(f: impl FnOnce() -> R) -> R {
 /// Bytes one value slot is counted as (the size of a `serde_json::Value`).
 pub(crate) const SLOT: u64 = std::mem::size_of::<Value>() as u64;
 
+/// Bytes an object is counted as beyond its entries: the allocation a `serde_json::Map` makes
+/// for its first entry (a B-tree leaf of 11 keys and values, about 630 bytes; with
+/// `preserve_order`, an index table and entry vector of about 300). Without it a list of
+/// one-entry objects took 7 times its estimate (BENCHMARKS.md, "Expression budget").
+pub(crate) const MAP: u64 = 640;
+
 /// The error for a limit that was reached: names the limit, its value and how to raise it.
 pub(crate) fn exceeded(limit: &str, value: impl std::fmt::Display, what: &str) -> ExprError {
     ExprError::new(format!(
@@ -87,6 +93,7 @@ pub(crate) fn measure(v: &Value) -> Measure {
             Value::String(s) => m.bytes += s.len() as u64,
             Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
             Value::Object(o) => {
+                m.bytes += MAP;
                 for (k, x) in o {
                     m.bytes += k.len() as u64 + SLOT;
                     stack.push((x, d + 1));
@@ -235,7 +242,7 @@ mod tests {
     fn measure_counts_nodes_depth_and_bytes() {
         let m = measure(&json!({"a": [1, "xy"]}));
         assert_eq!((m.nodes, m.depth), (4, 3));
-        assert_eq!(m.bytes, 4 * SLOT + 1 + SLOT + 2);
+        assert_eq!(m.bytes, 4 * SLOT + MAP + 1 + SLOT + 2);
     }
 
     #[test]
