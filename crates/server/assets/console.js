@@ -124,6 +124,7 @@ window.addEventListener("DOMContentLoaded", route);
 // ---- the instances list --------------------------------------------------------------------
 
 const STATES = ["", "active", "waiting", "incident", "completed", "failed", "cancelled"];
+const SHOWN = 500; // instances listed at most
 
 function listView() {
   const q = query();
@@ -146,13 +147,21 @@ function listView() {
     el("table", {}, el("thead", {}, el("tr", {}, ["Instance", "Process", "Business key", "State", "Where", "Started"].map((h) => el("th", { text: h })))), body));
   return {
     async refresh() {
+      // the API lists oldest first: the store's counts by state tell where the newest start
+      const metrics = await api("/v1/metrics");
+      const by = (metrics.store && metrics.store.instances) || [];
+      const pairs = Array.isArray(by) ? by : Object.entries(by);
       const p = new URLSearchParams();
       for (const k of ["state", "processId", "businessKey"]) if (q.get(k)) p.set(k, q.get(k));
-      p.set("limit", "500");
-      const [rows, metrics] = await Promise.all([api("/v1/instances?" + p), api("/v1/metrics")]);
+      p.set("limit", String(SHOWN));
+      const narrowed = q.get("processId") || q.get("businessKey");
+      const total = pairs.filter(([s]) => !q.get("state") || s === q.get("state")).reduce((n, [, c]) => n + c, 0);
+      if (!narrowed && total > SHOWN) p.set("offset", String(total - SHOWN));
+      const rows = await api("/v1/instances?" + p);
       showError("");
-      const by = (metrics.store && metrics.store.instances) || [];
-      counts.textContent = (Array.isArray(by) ? by : Object.entries(by)).map(([s, n]) => `${s}: ${n}`).join(" · ");
+      let shown = pairs.map(([s, n]) => `${s}: ${n}`).join(" · ");
+      if (total > SHOWN || rows.length === SHOWN) shown += narrowed ? ` — the first ${SHOWN} that match` : ` — the newest ${SHOWN}`;
+      counts.textContent = shown;
       body.replaceChildren(...rows.slice().reverse().map((i) => el("tr", { "data-instance": i.id },
         el("td", {}, el("a", { href: "#/instance/" + encodeURIComponent(i.id) }, el("code", { text: i.id }))),
         el("td", { text: i.processId }), el("td", { text: i.businessKey || "" }), el("td", {}, badge(i.state)),
