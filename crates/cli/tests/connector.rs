@@ -2,8 +2,9 @@
 //! `servicetask serve --connector` (and the full `servicetask serve`): the command list from the
 //! tasks' input schemas, the version 2 answer, a BPMN error as the error code a boundary
 //! catches, a failure's class and recovery hint, protocol errors naming the field, the token,
-//! and the caller's `traceparent` continued (the task span, seen by a real OTLP receiver, is
-//! its child).
+//! the caller's `traceparent` continued (the task span, seen by a real OTLP receiver, is its
+//! child), the task's idempotency key from the caller's ids, a full server answering busy
+//! without running the call, and SIGTERM letting a call in flight finish.
 
 mod connector_support;
 
@@ -252,4 +253,67 @@ fn the_full_server_serves_the_connector_beside_the_api_and_checks_its_token() {
     assert_eq!(status, 200);
     assert_eq!(get(&server.base, "/health").0, 200, "the API is still there");
     assert!(server.terminate().success());
+}
+
+#[test]
+fn a_call_gets_its_idempotency_key_and_a_full_server_says_busy_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.txt");
+    let ledger_s = ledger.to_str().unwrap().to_string();
+    let server = ConnectorServer::start(&["--max-jobs", "1"], None);
+    let base = server.base.clone();
+    let slow_ledger = ledger_s.clone();
+    let slow = std::thread::spawn(move || {
+        post(
+            &base,
+            "/v1/do/servicetask/ledger_append",
+            &json!({"ledger": slow_ledger, "delay_ms": 1500, "spiff__process_instance_id": "wf-1", "spiff__task_id": "task-9"}),
+            &[],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let (status, busy) = post(
+        &server.base,
+        "/v1/do/servicetask/ledger_append",
+        &json!({"ledger": ledger_s, "spiff__task_id": "other"}),
+        &[],
+    );
+    assert_eq!(
+        (status, busy["error"]["error_code"].as_str()),
+        (503, Some("connector_busy")),
+        "{busy}"
+    );
+    let (status, done) = slow.join().unwrap();
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["command_response"]["body"]["key"], "wf-1/task-9");
+    assert_eq!(
+        std::fs::read_to_string(&ledger).unwrap(),
+        "wf-1/task-9\n",
+        "the busy call never ran"
+    );
+}
+
+#[test]
+fn sigterm_lets_a_call_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.txt");
+    let server = ConnectorServer::start(&[], None);
+    let base = server.base.clone();
+    let ledger_s = ledger.to_str().unwrap().to_string();
+    let call = std::thread::spawn(move || {
+        post(
+            &base,
+            "/v1/do/servicetask/ledger_append",
+            &json!({"ledger": ledger_s, "delay_ms": 1500, "spiff__task_id": "t-1"}),
+            &[],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let base = server.base.clone();
+    let status = server.terminate();
+    let (code, done) = call.join().unwrap();
+    assert_eq!(code, 200, "the call in flight finished: {done}");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(std::fs::read_to_string(&ledger).unwrap(), "t-1\n");
+    assert!(reqwest::blocking::get(format!("{base}/liveness")).is_err(), "stopped");
 }
