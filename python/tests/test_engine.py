@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
@@ -143,3 +144,39 @@ def test_generated_traceparents_share_the_workflows_trace():
     assert a and b
     assert a.group(1) == b.group(1) and a.group(2) != b.group(2)
     assert re.match(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$", new_traceparent())
+
+
+def test_a_server_killed_during_a_call_has_the_call_sent_again_with_the_same_key(two_servers, tmp_path):
+    a, b = two_servers
+    ledger = tmp_path / "ledger.txt"
+    client = ConnectorClient([a.url, b.url], cooldown=30)
+    engine = ServiceTaskScriptEngine(client=client)
+    wf = workflow("ledger.bpmn", "ledger", engine, ledger_path=str(ledger), delay_ms=800)
+    # the first call of a fresh client goes to the first server; kill it while the task sleeps
+    killer = threading.Timer(0.3, a.kill)
+    killer.start()
+    wf.do_engine_steps()
+    killer.join()
+    assert a.proc.returncode is not None, "the first server was killed during the call"
+    assert wf.is_completed()
+    key = wf.data["entry"]["body"]["key"]
+    wf_id = str(wf.task_tree.id)
+    assert key.startswith(wf_id + "/"), key  # spiff__process_instance_id / spiff__task_id
+    # the killed server died before appending; the other appended the same key once
+    assert ledger.read_text() == key + "\n"
+
+
+def test_at_most_once_raises_instead_of_sending_again(two_servers, tmp_path):
+    a, b = two_servers
+    ledger = tmp_path / "ledger.txt"
+    client = ConnectorClient([a.url, b.url], resend_after_send=False)
+    engine = ServiceTaskScriptEngine(client=client)
+    wf = workflow("ledger.bpmn", "ledger", engine, ledger_path=str(ledger), delay_ms=800)
+    killer = threading.Timer(0.3, a.kill)
+    killer.start()
+    with pytest.raises(ServiceTaskError) as caught:
+        wf.do_engine_steps()
+    killer.join()
+    assert caught.value.error_code == UNAVAILABLE_CODE
+    assert "not sent again" in caught.value.payload["message"]
+    assert not ledger.exists()
