@@ -43,7 +43,7 @@ pub struct ConsoleConfig {
     /// How far back the panels look (default 24 hours).
     pub window: Duration,
     /// How often the panels are recomputed at most, whatever the number of pages polling
-    /// (default 2 seconds).
+    /// (default 2 seconds; longer when one computation takes more than a fifth of it).
     pub refresh: Duration,
 }
 

@@ -118,8 +118,13 @@ pub struct Panels {
     metrics: Option<MetricsText>,
     window: Duration,
     refresh: Duration,
-    last: Mutex<Option<(Instant, Arc<Computed>)>>,
+    /// The last computation: when it finished, what it took, what it found.
+    last: Mutex<Option<(Instant, Duration, Arc<Computed>)>>,
 }
+
+/// A computation that took `t` is kept at least this many times `t`, so a long history never
+/// keeps the server reading it back to back.
+const COST_FACTOR: u32 = 5;
 
 /// A computation: the panels, and the size points for predictions.
 pub struct Computed {
@@ -141,16 +146,18 @@ impl Panels {
         }
     }
 
-    /// The current panels (blocking: SQLite reads; call from a blocking thread).
+    /// The current panels (blocking: SQLite reads; call from a blocking thread). Recomputed
+    /// after `refresh`, or after [`COST_FACTOR`] times the last computation's time when longer.
     pub fn current(&self) -> Arc<Computed> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, c)) = last.as_ref() {
-            if at.elapsed() < self.refresh {
+        if let Some((at, cost, c)) = last.as_ref() {
+            if at.elapsed() < self.refresh.max(*cost * COST_FACTOR) {
                 return c.clone();
             }
         }
+        let started = Instant::now();
         let c = Arc::new(self.compute());
-        *last = Some((Instant::now(), c.clone()));
+        *last = Some((Instant::now(), started.elapsed(), c.clone()));
         c
     }
 
