@@ -19,20 +19,7 @@ use serde_json::{json, Value};
 use serve_support::{workdir, Client, Server};
 
 fn fresh_database() -> String {
-    let url = std::env::var("SERVICETASK_TEST_POSTGRES_URL")
-        .expect("SERVICETASK_TEST_POSTGRES_URL is not set: start a PostgreSQL (see .ci/postgres.sh)");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let name = format!("cluster_{:016x}", rand::random::<u64>());
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    });
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b).to_string();
-    format!("{base}/{name}")
+    serve_support::fresh_postgres_database("cluster")
 }
 
 const PROCESS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="slow" isExecutable="true">

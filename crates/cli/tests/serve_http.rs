@@ -1,5 +1,5 @@
 //! `servicetask serve` over real HTTP, as a real process: the OpenAPI document, the token on
-//! mutating calls, problem+json naming the field at fault, the body limit, and an instance
+//! every call but liveness, the scrape and the document, problem+json naming the field at fault, the body limit, and an instance
 //! driven through the API (a service task, a message, a user task, an incident retried and
 //! resolved, a signal, a cancel); SIGTERM ends it cleanly.
 
@@ -87,7 +87,26 @@ fn the_api_drives_an_instance_end_to_end_and_refuses_bad_requests_clearly() {
         401,
         "Authorization",
     );
-    assert_eq!(anon.get("/v1/instances").unwrap().0, 200);
+    // with a token configured, reads of process data need it too; liveness, the scrape and
+    // the API's description do not
+    for path in [
+        "/v1/instances",
+        "/v1/deployments",
+        "/v1/metrics",
+        "/v1/instances/x/history",
+    ] {
+        problem(anon.get(path).unwrap(), 401, "Authorization");
+    }
+    for path in ["/health", "/openapi.json", "/metrics"] {
+        let (s, _, body) = anon.get(path).unwrap();
+        assert_ne!(s, 401, "{path} is open: {body}");
+    }
+    assert_eq!(api.get("/v1/instances").unwrap().0, 200);
+    assert!(
+        doc["security"][0].get("token").is_some(),
+        "the document says every operation needs the token: {}",
+        doc["security"]
+    );
 
     // problems name the field at fault
     let bad = problem(
@@ -140,6 +159,17 @@ fn the_api_drives_an_instance_end_to_end_and_refuses_bad_requests_clearly() {
     );
     problem(api.get("/v1/instances?state=sleeping").unwrap(), 400, "state");
     problem(api.get("/v1/instances?limit=many").unwrap(), 400, "limit");
+    // an offset past what the store can take is refused, not wrapped to a negative number
+    for huge in ["18446744073709551615", "9223372036854775808", "99999999999999999999999"] {
+        let p = problem(api.get(&format!("/v1/instances?offset={huge}")).unwrap(), 400, "offset");
+        assert!(p["detail"].as_str().unwrap().contains("at most"), "{p}");
+    }
+    problem(api.get("/v1/instances?offset=-1").unwrap(), 400, "offset");
+    assert_eq!(
+        api.get("/v1/instances?offset=9223372036854775807").unwrap().2,
+        json!([]),
+        "the largest offset is valid and finds nothing"
+    );
     problem(api.get("/v1/instances/nope").unwrap(), 404, "instanceId");
     let (s, ct, _) = api
         .post_raw("/v1/instances", "text/plain", b"processId=order".to_vec())
@@ -306,4 +336,28 @@ fn a_public_bind_without_a_token_is_warned_about_loudly() {
         stderr.contains("WARNING") && stderr.contains("NO API TOKEN"),
         "{stderr}"
     );
+}
+
+#[test]
+fn credentials_in_a_database_url_never_reach_the_output() {
+    // nothing listens on port 1: opening the store fails, and the message names the database
+    let url = "postgres://ann:pw-user-1@127.0.0.1:1/orders?sslmode=disable&password=pw-query-2&sslpassword=pw-query-3&application_name=st";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_servicetask"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database", url])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("postgres://ann:***@127.0.0.1:1/orders?sslmode=disable&password=***"),
+        "the database is named, without its credentials: {text}"
+    );
+    for secret in ["pw-user-1", "pw-query-2", "pw-query-3"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
 }

@@ -144,6 +144,8 @@ pub struct ListParams {
     info(title = "servicetask serve", description = "The durable BPMN service of servicetask."),
     paths(deploy, deployments, start, list, instance, history, complete_task, correlate, signal, retry_incident, resolve_incident, cancel, metrics),
     components(schemas(Problem, FieldError, InstanceView, DeploymentView, MetricsSnapshot)),
+    // with a token configured, every operation needs it, reads too
+    security(("token" = [])),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -271,12 +273,16 @@ async fn list(State(host): Api, Query(raw): Query<HashMap<String, String>>) -> A
             format!("{k}: unknown parameter (known: {})", known.join(", ")),
         ));
     }
+    // the stores take signed 64-bit numbers: a larger one would wrap to a negative number
     let number = |name: &str, default: usize| -> ApiResult<usize> {
-        match raw.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<usize>()
-                .map_err(|_| Problem::bad_field(name, format!("{name}: '{v}' is not a whole number"))),
+        let Some(v) = raw.get(name) else {
+            return Ok(default);
+        };
+        let too_large = || Problem::bad_field(name, format!("{name}: at most {}", i64::MAX));
+        match v.parse::<i64>() {
+            Ok(n) if n >= 0 => usize::try_from(n).map_err(|_| too_large()),
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(too_large()),
+            _ => Err(Problem::bad_field(name, format!("{name}: '{v}' is not a whole number"))),
         }
     };
     let state = match raw.get("state") {
@@ -292,12 +298,13 @@ async fn list(State(host): Api, Query(raw): Query<HashMap<String, String>>) -> A
     if limit > 1000 {
         return Err(Problem::bad_field("limit", "limit: at most 1000"));
     }
+    let offset = number("offset", 0)?;
     let q = InstanceQuery {
         state,
         process_id: raw.get("processId").cloned(),
         business_key: raw.get("businessKey").cloned(),
         limit: Some(limit),
-        offset: number("offset", 0)?,
+        offset,
     };
     Ok(Json(host.instances(q).await?))
 }

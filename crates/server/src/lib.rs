@@ -16,16 +16,17 @@ pub mod api;
 mod auth;
 pub mod connector;
 pub mod console;
+mod database;
 pub mod json;
 pub mod problem;
 
+pub use database::open_store;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use servicetask_engine::TaskHandler;
-use servicetask_store::{PostgresStore, SqliteStore, Store};
 use servicetask_worker::{Host, HostConfig, Metrics, Worker, WorkerConfig};
 
 /// How `servicetask serve` runs.
@@ -120,36 +121,6 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),
-}
-
-/// Opens the store named by `database`: a `postgres://` URL (one of many nodes; a pool of
-/// `connections`), else a SQLite file path.
-pub async fn open_store(database: &str, connections: usize) -> Result<Arc<dyn Store>, ServerError> {
-    let failed = |source| ServerError::Store {
-        database: redact_url(database),
-        source,
-    };
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        let store = PostgresStore::connect(database, connections).await.map_err(failed)?;
-        return Ok(Arc::new(store));
-    }
-    let path = PathBuf::from(database);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| failed(servicetask_store::StoreError::Database(e.to_string())))?;
-    }
-    Ok(Arc::new(SqliteStore::open(&path).map_err(failed)?))
-}
-
-/// A database URL without its password, for messages.
-fn redact_url(database: &str) -> String {
-    match (database.find("://"), database.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &database[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &database[..scheme + 3], &database[at..])
-        }
-        _ => database.to_string(),
-    }
 }
 
 /// Serves until SIGTERM or Ctrl-C, running jobs through `handler`; prints the address it

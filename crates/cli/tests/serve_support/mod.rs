@@ -22,12 +22,23 @@ impl Server {
     /// Starts `servicetask serve` on a free port over `database` with `extra` flags and waits
     /// until it listens.
     pub fn start(database: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_servicetask"))
+        Server::start_with_env(database, extra, &[])
+    }
+
+    /// [`Server::start`] with environment variables set (`OTEL_*` for telemetry: without
+    /// them a server exports nothing).
+    pub fn start_with_env(database: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_servicetask"));
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--database"])
             .arg(database)
             .args(["--poll-ms", "20"])
             .args(extra)
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -190,4 +201,23 @@ pub fn workdir() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let db = dir.path().join("serve.db");
     let ledger = dir.path().join("ledger.txt");
     (dir, db, ledger)
+}
+
+/// A new, empty database on the test PostgreSQL (`SERVICETASK_TEST_POSTGRES_URL`), named
+/// `<prefix>_<random>`; its URL.
+pub fn fresh_postgres_database(prefix: &str) -> String {
+    let url = std::env::var("SERVICETASK_TEST_POSTGRES_URL")
+        .expect("SERVICETASK_TEST_POSTGRES_URL is not set: start a PostgreSQL (see .ci/postgres.sh)");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = format!("{prefix}_{:016x}", rand::random::<u64>());
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    });
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b).to_string();
+    format!("{base}/{name}")
 }
