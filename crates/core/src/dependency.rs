@@ -64,7 +64,7 @@ pub trait DependencyPermit: Send {
 /// the dependency.
 #[derive(Debug, Clone, Default)]
 pub struct CallSpan {
-    /// The span name.
+    /// The span name (empty: the dependency's name).
     pub name: Cow<'static, str>,
     /// Attributes known when the call starts (`peer.service` is added).
     pub attributes: Vec<KeyValue>,
@@ -169,7 +169,8 @@ impl<'a> Dependency<'a> {
             None => None,
         };
         let (span_name, attributes, caller_sets_error) = match call {
-            Some(c) => (Some(c.name), c.attributes, c.sets_error_type),
+            // an unnamed span takes the dependency's name
+            Some(c) => ((!c.name.is_empty()).then_some(c.name), c.attributes, c.sets_error_type),
             None => (None, Vec::new(), false),
         };
         let otel = self.cx.client_span(self.name, span_name, attributes);

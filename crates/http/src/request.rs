@@ -100,8 +100,13 @@ impl<'a> HttpRequest<'a> {
         let url = url.map_err(TaskError::validation)?;
         let settings = http.settings();
         let name = dependency_name(&url, &settings.hosts).into_owned();
-        let shown = redacted_url(&url, &settings.redacted_query);
-        let call = CallTemplate::new(&method, &url, shown);
+        // span attributes only for a traced execution; the redacted URL is made again for an error
+        let call = CallTemplate::new(
+            &method,
+            &url,
+            &settings.redacted_query,
+            http.cx.telemetry().traces_enabled(),
+        );
         let mut template = reqwest::Request::new(method, url);
         *template.headers_mut() = headers;
         *template.body_mut() = Some(body.clone().into());
@@ -111,7 +116,7 @@ impl<'a> HttpRequest<'a> {
             template: &template,
             sent: body.len() as u64,
             max_body: settings.max_response_bytes,
-            shown: &call.shown,
+            secret: &settings.redacted_query,
         };
         http.cx
             .dependency(&name)
@@ -124,11 +129,11 @@ impl<'a> HttpRequest<'a> {
 struct CallTemplate {
     span_name: &'static str,
     attributes: Vec<KeyValue>,
-    shown: String,
 }
 
 impl CallTemplate {
-    fn new(method: &Method, url: &Url, shown: String) -> Self {
+    /// The span's name and, when `traced`, its attributes (`url.full` redacted with `secret`).
+    fn new(method: &Method, url: &Url, secret: &[String], traced: bool) -> Self {
         let known = matches!(
             *method,
             Method::GET
@@ -141,30 +146,31 @@ impl CallTemplate {
                 | Method::TRACE
                 | Method::PATCH
         );
+        let span_name = if known { static_method(method) } else { "HTTP" };
+        if !traced {
+            return CallTemplate {
+                span_name,
+                attributes: Vec::new(),
+            };
+        }
         let mut attributes = Vec::with_capacity(6);
-        let span_name = if known {
-            attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method.as_str().to_string()));
-            static_method(method)
+        if known {
+            attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, span_name));
         } else {
             attributes.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, "_OTHER"));
             attributes.push(KeyValue::new(
                 semconv::HTTP_REQUEST_METHOD_ORIGINAL,
                 method.as_str().to_string(),
             ));
-            "HTTP"
-        };
-        attributes.push(KeyValue::new(semconv::URL_FULL, shown.clone()));
+        }
+        attributes.push(KeyValue::new(semconv::URL_FULL, redacted_url(url, secret)));
         if let Some(host) = url.host_str() {
             attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, host.to_string()));
         }
         if let Some(port) = url.port_or_known_default() {
             attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
-        CallTemplate {
-            span_name,
-            attributes,
-            shown,
-        }
+        CallTemplate { span_name, attributes }
     }
 
     /// The span of attempt `n` (1-based): `http.request.resend_count` from the second on.
@@ -204,7 +210,7 @@ struct Attempt<'r> {
     template: &'r reqwest::Request,
     sent: u64,
     max_body: u64,
-    shown: &'r str,
+    secret: &'r [String],
 }
 
 struct HeaderInjector<'h>(&'h mut HeaderMap);
@@ -218,6 +224,11 @@ impl Injector for HeaderInjector<'_> {
 }
 
 impl Attempt<'_> {
+    /// The request's URL as messages show it (credentials and secret values redacted).
+    fn shown(&self) -> String {
+        redacted_url(self.template.url(), self.secret)
+    }
+
     async fn run(self) -> Result<HttpResponse, TaskError> {
         let otel = Context::current();
         let span = otel.span();
@@ -266,7 +277,7 @@ impl Attempt<'_> {
             } else {
                 ErrorClass::Dependency
             };
-            let mut err = TaskError::new(class, format!("{method} {} answered {status}", self.shown));
+            let mut err = TaskError::new(class, format!("{method} {} answered {status}", self.shown()));
             let wait = headers
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
@@ -299,12 +310,22 @@ impl Attempt<'_> {
         let too_big = |n: u64| {
             TaskError::internal(format!(
                 "{} answered a body over {} bytes ({n} or more)",
-                self.shown, self.max_body
+                self.shown(),
+                self.max_body
             ))
             .with_suggestion("raise http.max_response_bytes if such a body is expected")
         };
-        if let Some(n) = response.content_length().filter(|&n| n > self.max_body) {
-            return Err((0, too_big(n)));
+        match response.content_length() {
+            Some(n) if n > self.max_body => return Err((0, too_big(n))),
+            // a declared length within the limit: reqwest collects it without a second copy
+            // (hyper stops at the declared length)
+            Some(_) => {
+                return response.bytes().await.map_err(|e| {
+                    let method = self.template.method().clone();
+                    (0, self.transport_error(&Context::current().span(), &method, &e))
+                })
+            }
+            None => {}
         }
         let mut buf = BytesMut::new();
         loop {
@@ -355,7 +376,7 @@ impl Attempt<'_> {
         } else {
             "failed"
         };
-        let mut message = format!("{method} {} {what}", self.shown);
+        let mut message = format!("{method} {} {what}", self.shown());
         if !causes.is_empty() {
             message.push_str(": ");
             message.push_str(&causes.join(": "));

@@ -41,6 +41,14 @@ fn dependency_shape() -> Value {
     for section in ["breaker", "bulkhead"] {
         m.insert(section.into(), super::default_section(section).unwrap_or(Value::Null));
     }
+    // a dependency's retries are per call: no engine hand-back, budget or elapsed limit
+    let mut retry = serde_json::to_value(servicetask_core::RetryConfig::default()).unwrap_or(Value::Null);
+    if let Value::Object(r) = &mut retry {
+        for per_execution in ["mode", "budget", "max_elapsed"] {
+            r.remove(per_execution);
+        }
+    }
+    m.insert("retry".into(), retry);
     Value::Object(m)
 }
 

@@ -132,7 +132,8 @@ pub struct DependencySettings {
     pub breaker: Option<servicetask_core::BreakerConfig>,
     /// Concurrent calls allowed.
     pub bulkhead: Option<servicetask_core::BulkheadConfig>,
-    /// Retries of failed calls made through the HTTP client (keys as for a task's `retry`).
+    /// Retries of failed calls made through the HTTP client (`servicetask-http`): a task's
+    /// `retry` keys but `mode`, `budget` and `max_elapsed`, which are per execution.
     pub retry: Option<servicetask_core::RetryConfig>,
 }
 

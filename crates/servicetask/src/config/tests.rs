@@ -70,7 +70,7 @@ fn dependency_sections_start_from_defaults_and_reject_typos() {
 /// Several mistakes in one `[dependencies.X]` table: every one reported, each at its key.
 #[test]
 fn every_problem_in_a_dependency_table_is_reported() {
-    let toml = "[dependencies.payments]\nbreaker.minimum_cals = 5\nbreaker.wait_in_open = \"soon\"\nbulkhead.max_concurrent = \"x\"\nretry.max_attempts = 3\n\n[dependencies.ledger.breaker]\nfailure_rate_threshold = 150\nwindow_size = 0\n";
+    let toml = "[dependencies.payments]\nbreaker.minimum_cals = 5\nbreaker.wait_in_open = \"soon\"\nbulkhead.max_concurrent = \"x\"\nretry.mode = \"engine\"\n\n[dependencies.ledger.breaker]\nfailure_rate_threshold = 150\nwindow_size = 0\n";
     let err = ConfigLoader::default().with_toml("s.toml", toml).unwrap_err();
     let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
     assert_eq!(lines.len(), 6, "{err}");
@@ -80,7 +80,8 @@ fn every_problem_in_a_dependency_table_is_reported() {
         "s.toml:2:9 [dependencies.payments]: breaker.minimum_cals: unknown key; known here: ",
         "s.toml:3:9 [dependencies.payments]: breaker.wait_in_open: ",
         "s.toml:4:10 [dependencies.payments]: bulkhead.max_concurrent: invalid type",
-        "s.toml:5:1 [dependencies.payments]: retry: unknown key; known here: breaker, bulkhead",
+        // a dependency's retry is per call: no hand-back to the engine
+        "s.toml:5:7 [dependencies.payments]: retry.mode: unknown key; known here: initial_delay, jitter",
     ];
     for (line, want) in lines.iter().zip(expect) {
         assert!(line.starts_with(want), "{line}\n  should start with\n{want}\n{err}");

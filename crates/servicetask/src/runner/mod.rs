@@ -199,6 +199,9 @@ impl RunnerBuilder {
                             bulkhead: d.bulkhead.clone(),
                         },
                     );
+                    if let Some(r) = &d.retry {
+                        b = b.dependency_retry(name.clone(), r.clone());
+                    }
                 }
                 Arc::new(b.build())
             });
