@@ -153,7 +153,8 @@ pub struct Transition {
     pub kind: TransitionKind,
     /// Its new state.
     pub state: InstanceState,
-    /// Its new snapshot.
+    /// Its new snapshot, written as given: the caller leaves sensitive variable values out
+    /// (the store cannot tell variable data from the snapshot's own fields).
     pub snapshot: String,
     /// When the snapshot was taken (Unix ms).
     pub saved_at_ms: i64,
@@ -185,7 +186,8 @@ pub struct NewJob {
     pub task_type: String,
     /// The element's whole binding (JSON, opaque to the store).
     pub binding: String,
-    /// Its input variables (JSON object).
+    /// Its input variables (JSON object), written as given: the caller leaves sensitive values
+    /// out.
     pub variables: String,
     /// The instance span's W3C traceparent, so the task span joins the instance's trace on
     /// whichever node runs it.
