@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::log::{EnableParams as LogEnable, EventEntryAdded};
 use chromiumoxide::cdp::js_protocol::runtime::{EventConsoleApiCalled, EventExceptionThrown};
+use chromiumoxide::handler::viewport::Viewport;
 use chromiumoxide::page::ScreenshotParams;
 use chromiumoxide::Page;
 use futures::StreamExt;
@@ -155,6 +156,11 @@ async fn drive(
         .no_sandbox()
         .user_data_dir(profile)
         .window_size(1400, 1000)
+        .viewport(Viewport {
+            width: 1400,
+            height: 1000,
+            ..Viewport::default()
+        })
         // a loaded CI machine starts Chromium and answers commands slowly
         .launch_timeout(Duration::from_secs(60))
         .request_timeout(Duration::from_secs(60))
