@@ -9,7 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 py="$(bash scripts/connector-e2e.sh --venv)"
+target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build --release --quiet -p servicetask-cli --bin servicetask --example connector_bench
 "$py" python/benchmarks/connector_bench.py \
-  --server-bin "$root/target/release/servicetask" \
-  --rust-bench "$root/target/release/examples/connector_bench" "$@"
+  --server-bin "$target/release/servicetask" \
+  --rust-bench "$target/release/examples/connector_bench" "$@"

@@ -28,6 +28,7 @@ if [ "${1:-}" = "--venv" ]; then
   exit 0
 fi
 cd "$root"
+target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -p servicetask-cli --quiet
-SERVICETASK_BIN="$root/target/debug/servicetask" "$py" -m pytest -q -p no:cacheprovider "$root/python/tests"
+SERVICETASK_BIN="$target/debug/servicetask" "$py" -m pytest -q -p no:cacheprovider "$root/python/tests"
 SERVICETASK_CONNECTOR_PYTHON="$py" cargo test -p servicetask-cli --test connector_spiff -- --ignored
