@@ -1196,14 +1196,25 @@ impl Instance {
         use ElementKind::*;
         match el.kind {
             StartEvent => {
-                // a timer start event of a process or subprocess waits for its timer; the start
-                // events of event subprocesses have already been triggered
+                // a timer, message, signal or conditional start event of a process waits for
+                // its trigger (BPMN 2.0 §10.5.2: the trigger instantiates the process), as a
+                // catch event does; the start events of event subprocesses have already been
+                // triggered
                 let in_event_subprocess = el
                     .parent
                     .as_deref()
                     .and_then(|c| p.element(c))
                     .is_some_and(|c| c.triggered_by_event);
-                if matches!(el.event, Some(EventDefinition::Timer { .. })) && !in_event_subprocess {
+                let waits = matches!(
+                    el.event,
+                    Some(
+                        EventDefinition::Timer { .. }
+                            | EventDefinition::Message { .. }
+                            | EventDefinition::Signal { .. }
+                            | EventDefinition::Conditional { .. }
+                    )
+                );
+                if waits && !in_event_subprocess {
                     self.enter_catch_event(tid, p, el)
                 } else {
                     self.complete_activity(tid)

@@ -54,6 +54,8 @@ impl Instance {
             .filter(|f| !filled.contains(&Some(Arc::from(f.as_str()))))
             .filter_map(|f| p.flow(f))
             .map(|f| f.source.as_str())
+            // a flow out of the gateway back into it is reached only through the gateway
+            .filter(|s| *s != el.id)
             .collect();
         let blocked = !empty_sources.is_empty()
             && self
@@ -182,5 +184,23 @@ mod tests {
         assert_eq!(o, RunOutcome::Completed);
         let count = |id: &str| done.iter().filter(|d| *d == id).count();
         assert_eq!((count("m"), count("j"), count("end")), (2, 2, 2), "{done:?}");
+    }
+
+    /// A flow from the join back into itself can only be reached through the join: it does
+    /// not hold the join back, nor does a token that can reach only flows already holding one.
+    #[test]
+    fn a_self_loop_and_a_filled_flow_do_not_hold_the_join_back() {
+        let (o, done, _) = run(
+            r#"<startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+            <sequenceFlow id="x1" sourceRef="g" targetRef="m"/><sequenceFlow id="x2" sourceRef="g" targetRef="u"/>
+            <userTask id="u"/><sequenceFlow id="x3" sourceRef="u" targetRef="m"/>
+            <task id="m"/><sequenceFlow id="k" sourceRef="m" targetRef="j"/>
+            <inclusiveGateway id="j" default="i"/><sequenceFlow id="c" sourceRef="j" targetRef="j"><conditionExpression>False</conditionExpression></sequenceFlow>
+            <sequenceFlow id="i" sourceRef="j" targetRef="end"/><endEvent id="end"/>"#,
+            json!({}),
+            1,
+        );
+        assert_eq!(o, RunOutcome::Completed);
+        assert_eq!(done, ["s", "g", "m", "j", "end", "u", "m", "j", "end"]);
     }
 }

@@ -94,7 +94,10 @@ impl Instance {
             };
             // a waiting catch event (or receive task)
             let listens = match (el.kind, channel) {
-                (ElementKind::IntermediateCatchEvent, _) => el.event.as_ref().and_then(|e| channel_key(&p, e, channel)),
+                // a start event waits only at a process's start, for its trigger
+                (ElementKind::IntermediateCatchEvent | ElementKind::StartEvent, _) => {
+                    el.event.as_ref().and_then(|e| channel_key(&p, e, channel))
+                }
                 (ElementKind::ReceiveTask, Channel::Message) => el.message_ref.as_ref().map(|r| message_name(&p, r)),
                 _ => None,
             };
