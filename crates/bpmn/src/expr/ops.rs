@@ -117,20 +117,64 @@ pub(crate) fn char_at(s: &str, i: &Value, budget: &mut Budget) -> Result<Value, 
     let Some(n) = as_i64(i) else {
         return Err(ExprError::new("string index must be a number".to_string()));
     };
-    let found = if n >= 0 {
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        let found = s.char_indices().nth(n);
-        budget.scan(found.map_or(s.len(), |(at, _)| at))?;
-        found.map(|(_, c)| c)
+    let (found, walked) = if n >= 0 {
+        let found = nth_char(s, usize::try_from(n).unwrap_or(usize::MAX), false);
+        (found, found.map_or(s.len(), |(at, _)| at))
     } else {
         let back = usize::try_from(n.unsigned_abs() - 1).unwrap_or(usize::MAX);
-        let found = s.char_indices().rev().nth(back);
-        budget.scan(found.map_or(s.len(), |(at, _)| s.len() - at))?;
-        found.map(|(_, c)| c)
+        let found = nth_char(s, back, true);
+        (found, found.map_or(s.len(), |(at, _)| s.len() - at))
     };
+    // the bytes walked, and the last chunk's, decoded one character at a time, once more
+    budget.scan(walked)?;
+    budget.steps(walked.min(NTH_CHUNK) as u64 / 8)?;
     found
-        .map(|c| Value::String(c.to_string()))
+        .map(|(_, c)| Value::String(c.to_string()))
         .ok_or_else(|| ExprError::new(format!("string index {n} out of range")))
+}
+
+/// Bytes of a string counted at a time by [`nth_char`].
+const NTH_CHUNK: usize = 256;
+
+/// The `n`th character of `s` (0-based; counted from the end when `from_end`) and its byte
+/// offset. Whole chunks are counted with the standard library's character counter, which
+/// reads a word at a time; only the chunk holding the character is decoded one by one.
+fn nth_char(s: &str, n: usize, from_end: bool) -> Option<(usize, char)> {
+    const CHUNK: usize = NTH_CHUNK;
+    let mut left = n;
+    let (mut lo, mut hi) = (0, s.len());
+    while lo < hi {
+        let (start, end) = if from_end {
+            let mut start = hi.saturating_sub(CHUNK);
+            while !s.is_char_boundary(start) {
+                start -= 1;
+            }
+            (start, hi)
+        } else {
+            let mut end = (lo + CHUNK).min(s.len());
+            while !s.is_char_boundary(end) {
+                end += 1;
+            }
+            (lo, end)
+        };
+        let chunk = &s[start..end];
+        let count = chunk.chars().count();
+        if left < count {
+            let found = if from_end {
+                chunk.char_indices().rev().nth(left)
+            } else {
+                chunk.char_indices().nth(left)
+            };
+            return found.map(|(at, c)| (start + at, c));
+        }
+        left -= count;
+        if from_end {
+            hi = start;
+        } else {
+            lo = end;
+        }
+    }
+    None
 }
 
 pub(crate) fn compare(l: &Value, r: &Value) -> Result<Ordering, ExprError> {
@@ -365,6 +409,27 @@ mod tests {
         assert!(f64_to_i64(9.3e18, "int()").is_err());
         assert!(f64_to_i64(f64::NAN, "int()").is_err());
         assert!(f64_to_i64(i64::MAX as f64, "int()").is_err());
+    }
+
+    #[test]
+    fn characters_are_found_from_either_end_across_chunks() {
+        let s = format!("{}é{}", "a".repeat(5000), "ü".repeat(3000));
+        let at = |i: i64| {
+            let mut budget = Budget::new(super::super::EvalLimits::default());
+            char_at(&s, &Value::from(i), &mut budget).ok()
+        };
+        assert_eq!(at(0), Some(Value::from("a")));
+        assert_eq!(at(5000), Some(Value::from("é")));
+        assert_eq!(at(5001), Some(Value::from("ü")));
+        assert_eq!(at(8000), Some(Value::from("ü")));
+        assert_eq!(at(8001), None);
+        assert_eq!(at(-1), Some(Value::from("ü")));
+        assert_eq!(at(-3001), Some(Value::from("é")));
+        assert_eq!(at(-3002), Some(Value::from("a")));
+        assert_eq!(at(-8001), Some(Value::from("a")));
+        assert_eq!(at(-8002), None);
+        assert_eq!(at(i64::MIN), None);
+        assert_eq!(at(i64::MAX), None);
     }
 
     #[test]
