@@ -88,6 +88,10 @@ pub const SERVICETASK_MEMORY_SCOPE: &str = "servicetask.memory.scope";
 pub const SERVICETASK_IO_READ_BYTES: &str = "servicetask.io.read_bytes";
 /// `servicetask.io.write_bytes`: bytes written by the execution.
 pub const SERVICETASK_IO_WRITE_BYTES: &str = "servicetask.io.write_bytes";
+/// `servicetask.network.sent_bytes`: request body bytes the execution sent through the HTTP client.
+pub const SERVICETASK_NETWORK_SENT_BYTES: &str = "servicetask.network.sent_bytes";
+/// `servicetask.network.received_bytes`: response body bytes the execution received through the HTTP client.
+pub const SERVICETASK_NETWORK_RECEIVED_BYTES: &str = "servicetask.network.received_bytes";
 /// `servicetask.file.operation`: `read`, `write`, `append`, `copy`, `rename`, `remove`, ...
 pub const SERVICETASK_FILE_OPERATION: &str = "servicetask.file.operation";
 /// `servicetask.file.bytes`: bytes moved by one file operation.

@@ -603,6 +603,16 @@ fn record_resource_attributes(cx: &TaskContext) {
     if written > 0 {
         span.set_attribute(KeyValue::new(semconv::SERVICETASK_IO_WRITE_BYTES, written as i64));
     }
+    // network bytes join CPU, memory and disk among the execution's resource figures
+    let sent = s.net_bytes_sent.load(Ordering::Relaxed);
+    let received = s.net_bytes_received.load(Ordering::Relaxed);
+    if sent > 0 || received > 0 {
+        span.set_attribute(KeyValue::new(semconv::SERVICETASK_NETWORK_SENT_BYTES, sent as i64));
+        span.set_attribute(KeyValue::new(
+            semconv::SERVICETASK_NETWORK_RECEIVED_BYTES,
+            received as i64,
+        ));
+    }
     let events = s.file_events.load(Ordering::Relaxed);
     if events > 0 {
         let mut paths: Vec<String> = s.files().into_iter().map(|f| f.path).collect();
