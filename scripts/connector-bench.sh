@@ -10,7 +10,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 py="$(bash scripts/connector-e2e.sh --venv)"
 target="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --release --quiet -p servicetask-cli --bin servicetask --example connector_bench
+cargo build --release --locked --quiet -p servicetask-cli --bin servicetask --example connector_bench
 "$py" python/benchmarks/connector_bench.py \
   --server-bin "$target/release/servicetask" \
   --rust-bench "$target/release/examples/connector_bench" "$@"

@@ -29,6 +29,6 @@ if [ "${1:-}" = "--venv" ]; then
 fi
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
-cargo build -p servicetask-cli --quiet
+cargo build --locked -p servicetask-cli --quiet
 SERVICETASK_BIN="$target/debug/servicetask" "$py" -m pytest -q -p no:cacheprovider "$root/python/tests"
-SERVICETASK_CONNECTOR_PYTHON="$py" cargo test -p servicetask-cli --test connector_spiff -- --ignored
+SERVICETASK_CONNECTOR_PYTHON="$py" cargo test --locked -p servicetask-cli --test connector_spiff -- --ignored
