@@ -180,3 +180,16 @@ def test_at_most_once_raises_instead_of_sending_again(two_servers, tmp_path):
     assert caught.value.error_code == UNAVAILABLE_CODE
     assert "not sent again" in caught.value.payload["message"]
     assert not ledger.exists()
+
+
+def test_bad_configuration_is_refused_naming_what_is_wrong():
+    with pytest.raises(ValueError, match="not an http"):
+        ConnectorClient("ftp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="at least one"):
+        ConnectorClient([])
+    with pytest.raises(ValueError, match="timeouts"):
+        ConnectorClient("http://127.0.0.1:1", timeout=0)
+    with pytest.raises(ValueError, match="rounds"):
+        ConnectorClient("http://127.0.0.1:1", rounds=0)
+    with pytest.raises(ValueError, match="urls or a client"):
+        ServiceTaskScriptEngine()
