@@ -937,3 +937,22 @@ async fn a_snapshot_resumed_in_memory_continues() {
         assert!(done.iter().any(|d| d == id), "{id} missing from {done:?}");
     }
 }
+
+/// BPMN 2.0 §10.5.2: a message start event's trigger instantiates the process; started
+/// without the message, the instance waits at the start event, and the message starts it.
+#[tokio::test]
+async fn a_message_start_event_waits_for_its_message() {
+    let xml = br#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><message id="m" name="go"/>
+      <process id="p"><startEvent id="s"><messageEventDefinition messageRef="m"/></startEvent>
+      <sequenceFlow id="f" sourceRef="s" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+    let (defs, diags) = servicetask_bpmn::parse("msg.bpmn", xml);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let engine = Engine::new(Arc::new(StubHandler));
+    let mut inst = engine.start(&defs, "p", Map::new()).unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Waiting { .. }));
+    assert!(ids(&inst).is_empty(), "{:?}", ids(&inst));
+    assert_eq!(inst.send_message("go", obj(json!({"n": 1}))).unwrap(), 1);
+    assert_eq!(inst.run().await, RunOutcome::Completed);
+    assert_eq!(ids(&inst), ["s", "e"]);
+    assert_eq!(Value::Object(inst.variables()), json!({"n": 1}));
+}
