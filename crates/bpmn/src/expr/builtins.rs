@@ -320,8 +320,8 @@ fn feel_substring(args: &[Value]) -> Result<Value, ExprError> {
     let (Some(Value::String(s)), Some(start)) = (args.first(), args.get(1).and_then(as_i64)) else {
         return Ok(Value::Null);
     };
-    let chars: Vec<char> = s.chars().collect();
-    let len = chars.len() as i64;
+    // positions are found by walking the string; no array of its characters is built
+    let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
     let from = if start > 0 {
         start - 1
     } else {
@@ -338,7 +338,12 @@ fn feel_substring(args: &[Value]) -> Result<Value, ExprError> {
         None => len - from,
     };
     let end = from.saturating_add(take).min(len);
-    Ok(Value::String(chars[from as usize..end as usize].iter().collect()))
+    let byte = |k: i64| {
+        s.char_indices()
+            .nth(usize::try_from(k).unwrap_or(usize::MAX))
+            .map_or(s.len(), |(at, _)| at)
+    };
+    Ok(Value::String(s[byte(from)..byte(end)].to_string()))
 }
 
 fn keys(o: &serde_json::Map<String, Value>, budget: &mut Budget) -> Result<Value, ExprError> {
