@@ -143,7 +143,7 @@ impl Session {
         };
         let handler = RunnerHandler::new(self.runner.clone()).unknown_tasks(unknown);
         Engine::builder(Arc::new(MockHandler::new(mocks, Arc::new(handler))))
-            .observer(Arc::new(Progress::default()))
+            .observer(Progress::shared())
             .library(library)
     }
 }

@@ -139,6 +139,8 @@ pub const SERVICETASK_BATCH_DONE: &str = "servicetask.batch.done";
 pub const SERVICETASK_BATCH_FAILED: &str = "servicetask.batch.failed";
 /// `servicetask.batch.skipped`: batch items skipped because the checkpoint had them.
 pub const SERVICETASK_BATCH_SKIPPED: &str = "servicetask.batch.skipped";
+/// `servicetask.batch.retried`: failed batch item attempts that were tried again under the batch's retry policy.
+pub const SERVICETASK_BATCH_RETRIED: &str = "servicetask.batch.retried";
 /// `servicetask.batch.rate`: batch items processed per second by this run.
 pub const SERVICETASK_BATCH_RATE: &str = "servicetask.batch.rate";
 /// `servicetask.batch.eta_s`: seconds left at the batch's current rate.

@@ -4,6 +4,8 @@
 //!   tasks, percentiles over a range, mark anomalies, file access patterns);
 //! - [`SqliteStore`]: the default store, a single SQLite file in WAL mode with a versioned schema
 //!   (`PRAGMA user_version`, [`MIGRATIONS`]);
+//! - [`SqliteCheckpoint`]: the durable store of `cx.batch` checkpoints (completed item keys per
+//!   execution and batch), so a retried execution skips the items already done;
 //! - `PostgresStore` (feature `postgres`): the same records in PostgreSQL, one history for a
 //!   fleet of `servicetask serve` nodes ([`open_database`] picks the store a URL or path names);
 //! - [`HistoryWriter`]: the [`RecordSink`](servicetask_core::record::RecordSink) the runner is
@@ -30,6 +32,7 @@
 //! batch being written are lost. `tests/kill.rs` kills a real writer process with SIGKILL and
 //! checks exactly this.
 
+mod checkpoint;
 mod error;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -37,6 +40,7 @@ mod sqlite;
 mod store;
 mod writer;
 
+pub use checkpoint::{Durability, SqliteCheckpoint};
 pub use error::HistoryError;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PG_MIGRATIONS};

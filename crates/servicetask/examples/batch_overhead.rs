@@ -1,8 +1,9 @@
 //! Per-item overhead of `cx.batch(items)` against a plain loop over the same async item work,
 //! with the real OpenTelemetry SDK (batch span exporter, periodic metric reader) behind the
 //! context: aggregated accounting (sampled item spans, duration statistics, a progress event
-//! and metrics per hundredth), with and without a concurrency limit above 1 and an in-memory
-//! checkpoint.
+//! and metrics per hundredth), with and without a concurrency limit above 1, with an in-memory
+//! checkpoint and with the durable SQLite checkpoint (a file in a temporary folder, keys saved
+//! a thousand per row and transaction).
 //!
 //! Run: `cargo run --release -p servicetask --example batch_overhead`
 //!
@@ -74,11 +75,14 @@ fn main() {
         })
     };
     let store = Arc::new(MemoryCheckpoint::new());
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(servicetask_history::SqliteCheckpoint::open(&dir.path().join("checkpoint.db")).unwrap());
     let mut results: Vec<(&str, Vec<f64>)> = vec![
         ("plain loop", vec![]),
         ("cx.batch, concurrency 1", vec![]),
         ("cx.batch, concurrency 16", vec![]),
         ("cx.batch, concurrency 16, memory checkpoint", vec![]),
+        ("cx.batch, concurrency 16, SQLite checkpoint", vec![]),
     ];
     let per_item = |t: Instant| t.elapsed().as_nanos() as f64 / ITEMS as f64;
     rt.block_on(async {
@@ -109,18 +113,33 @@ fn main() {
                 .unwrap();
             results[3].1.push(per_item(t));
             assert_eq!(summary.progress.done, ITEMS);
+
+            let cx = context(Some(format!("sqlite-round-{round}")));
+            let t = Instant::now();
+            let summary = cx
+                .batch(0..ITEMS)
+                .concurrency(16)
+                .checkpoint(sqlite.clone())
+                .run(item)
+                .await
+                .unwrap();
+            results[4].1.push(per_item(t));
+            assert_eq!((summary.progress.done, summary.progress.skipped), (ITEMS, 0));
         }
     });
     otel.span().end();
     let _ = tp.force_flush();
     let plain = median(results[0].1.clone());
     println!("{ITEMS} items, median of {ROUNDS} rounds, current-thread runtime");
-    println!("{:<46} {:>10} {:>12}", "variant", "ns/item", "overhead ns");
+    println!(
+        "{:<46} {:>10} {:>12} {:>9}",
+        "variant", "ns/item", "overhead ns", "ratio"
+    );
     for (name, v) in &results {
         let m = median(v.clone());
-        println!("{name:<46} {m:>10.1} {:>12.1}", m - plain);
+        println!("{name:<46} {m:>10.1} {:>12.1} {:>8.2}x", m - plain, m / plain);
     }
-    let rounds = ROUNDS as u64 * 3;
+    let rounds = ROUNDS as u64 * 4;
     println!(
         "spans exported: {} for {} batches of {ITEMS} items",
         spans.0.load(Ordering::Relaxed),

@@ -1,12 +1,14 @@
 //! `cx.batch(items)` read through the OpenTelemetry SDK's in-memory exporters: 100,000 items
-//! with progress in order and a bounded number of spans, the partial-failure policies, and a
-//! batch dropped midway whose retry skips the items already checkpointed.
+//! with progress in order and a bounded number of spans, the partial-failure policies, failed
+//! items retried under the task's retry policy, progress observers, and a batch dropped midway
+//! whose retry skips the items already checkpointed, in memory and in a SQLite file. (A real
+//! process killed with SIGKILL and run again: `examples/my-tasks/tests/batch_kill.rs`.)
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::Context;
-use servicetask::batch::{Batch, BatchProgress, FailurePolicy, MemoryCheckpoint};
+use servicetask::batch::{Batch, BatchObserver, BatchProgress, Checkpoint, FailurePolicy, MemoryCheckpoint};
 use servicetask::semconv::event::{BATCH_ITEM_FAILED, BATCH_PROGRESS};
 use servicetask::testing::TestTelemetry;
 use servicetask::{
@@ -210,7 +212,7 @@ async fn a_fraction_is_tolerated_and_one_more_failure_is_not() {
 }
 
 /// The resumable batch of the drop test, the same on both attempts.
-fn rows<'a>(cx: &'a TaskContext, store: &Arc<MemoryCheckpoint>) -> Batch<'a, std::ops::Range<u64>> {
+fn rows<'a, C: Checkpoint>(cx: &'a TaskContext, store: &Arc<C>) -> Batch<'a, std::ops::Range<u64>> {
     cx.batch(0..N)
         .name("rows")
         .concurrency(8)
@@ -341,4 +343,127 @@ async fn the_runners_retry_of_a_failed_attempt_skips_the_items_checkpointed() {
     // Attempt 1 failed fast at item 500 after saving items 0..500; attempt 2 runs the rest.
     assert!(matches!(out, TaskOutcome::Complete((2, 500, 500))), "{out:?}");
     assert_eq!(store.done("job-9/items"), 1000);
+}
+
+/// Transient failures are tried again under the task's retry policy until they pass; a
+/// failure whose class the policy does not retry, or that outlives its attempts, counts
+/// against the failure policy once.
+#[tokio::test]
+async fn failed_items_are_retried_under_the_tasks_retry_policy() {
+    let t = TestTelemetry::new();
+    let cx = context(&t, None);
+    let config = TaskConfig::builder("import")
+        .retry_max_attempts(3)
+        .retry_initial_delay(std::time::Duration::from_micros(100))
+        .retry_max_delay(std::time::Duration::from_millis(1))
+        .build();
+    let attempts: Arc<Vec<AtomicU8>> = Arc::new((0..N).map(|_| AtomicU8::new(0)).collect());
+    let summary = cx
+        .batch(0..N)
+        .concurrency(16)
+        .retry(config.retry.clone())
+        .failure_policy(FailurePolicy::Tolerate(200))
+        .run(|i| {
+            let attempt = attempts[i as usize].fetch_add(1, Ordering::Relaxed) + 1;
+            async move {
+                match i % 1000 {
+                    // fails twice, then passes on the third and last attempt
+                    1 if attempt < 3 => Err(TaskError::network("connection reset")),
+                    // always fails: retried twice, then counted
+                    2 => Err(TaskError::dependency("the ledger is down")),
+                    // never retried
+                    3 => Err(TaskError::validation("bad row")),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await
+        .unwrap();
+    let p = &summary.progress;
+    assert_eq!((p.done, p.failed), (N - 200, 200), "{p:?}");
+    assert_eq!(p.retried, 100 * 2 + 100 * 2, "{p:?}");
+    let runs = |rem: u64| {
+        (0..N)
+            .filter(|i| i % 1000 == rem)
+            .map(|i| attempts[i as usize].load(Ordering::Relaxed))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(runs(1), [3].into(), "three attempts each");
+    assert_eq!(runs(2), [3].into(), "max_attempts is the cap");
+    assert_eq!(runs(3), [1].into(), "validation errors are not retried");
+    assert_eq!(runs(4), [1].into());
+    assert_eq!(
+        int_attr(&t.span("batch items").attributes, "servicetask.batch.retried"),
+        Some(400)
+    );
+}
+
+/// What the CLI's progress bar gets: every report of every batch, in order, ending at the total.
+#[tokio::test]
+async fn observers_receive_every_report_in_order() {
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<(String, BatchProgress)>>);
+    impl BatchObserver for Seen {
+        fn on_batch_progress(&self, task: &str, batch: &str, progress: &BatchProgress) {
+            if task == "observed" {
+                self.0.lock().unwrap().push((batch.to_string(), progress.clone()));
+            }
+        }
+    }
+    let seen = Arc::new(Seen::default());
+    servicetask::batch::observe(seen.clone());
+    let t = TestTelemetry::new();
+    let cx = TaskContext::new(ContextParts {
+        task: "observed".into(),
+        otel: Context::new(),
+        telemetry: t.telemetry(),
+        process: ProcessInfo::default(),
+        variables: serde_json::Map::new(),
+        tracking: TrackingConfig::default(),
+        dependencies: None,
+    });
+    cx.batch(0..N)
+        .name("lines")
+        .run(|_| async { Ok::<_, TaskError>(()) })
+        .await
+        .unwrap();
+    let seen = seen.0.lock().unwrap();
+    assert!((100..=102).contains(&seen.len()), "{} reports", seen.len());
+    assert!(seen.iter().all(|(b, _)| b == "lines"));
+    assert!(seen.windows(2).all(|w| w[0].1.processed() <= w[1].1.processed()));
+    assert_eq!(seen.last().unwrap().1.done, N);
+}
+
+/// The drop test against the durable store: the keys acknowledged before the drop are in the
+/// file, and a new store on the same file (a new process) skips exactly those.
+#[tokio::test]
+async fn a_sqlite_checkpoint_resumes_a_dropped_batch_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.db");
+    let t = TestTelemetry::new();
+    {
+        let store = Arc::new(servicetask_history::SqliteCheckpoint::open(&path).unwrap());
+        let first = context(&t, Some("job-11"));
+        let batch = rows(&first, &store).run(|i| async move {
+            if i >= 30_000 {
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, TaskError>(())
+        });
+        // the first 30,000 pass; the next eight hang: the attempt is abandoned
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), batch).await;
+    }
+    let store = Arc::new(servicetask_history::SqliteCheckpoint::open(&path).unwrap());
+    let acknowledged = store.keys("job-11/rows").unwrap().len() as u64;
+    assert_eq!(acknowledged, 30_000, "30 groups of 1,000 were saved");
+    let second = context(&t, Some("job-11"));
+    let summary = rows(&second, &store)
+        .run(|i| async move {
+            assert!(i >= 30_000, "row {i} was done already");
+            Ok::<_, TaskError>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((summary.progress.skipped, summary.progress.done), (30_000, N));
+    assert_eq!(store.integrity().unwrap(), "ok");
 }

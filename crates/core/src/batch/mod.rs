@@ -29,7 +29,10 @@
 //! ```
 
 mod checkpoint;
+mod observe;
 mod progress;
+mod retry;
+mod tally;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -42,17 +45,20 @@ use opentelemetry::trace::{FutureExt as _, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
 pub use checkpoint::{Checkpoint, MemoryCheckpoint};
+pub use observe::{observe, BatchObserver};
 pub use progress::{BatchProgress, BatchSummary, DurationStats, FailurePolicy};
 
+use crate::config::RetryConfig;
 use crate::context::TaskContext;
 use crate::error::TaskError;
 use crate::semconv;
+use tally::Tally;
 
-use semconv::event::{BATCH_ITEM_FAILED as ITEM_FAILED_EVENT, BATCH_PROGRESS as PROGRESS_EVENT};
 use semconv::{SERVICETASK_BATCH_ITEM_INDEX as BATCH_ITEM_INDEX, SERVICETASK_BATCH_NAME as BATCH_NAME};
 
 type KeyFn<'a, T> = Box<dyn Fn(&T) -> String + Send + Sync + 'a>;
 type ProgressFn<'a> = Box<dyn Fn(&BatchProgress) + Send + Sync + 'a>;
+type CloneFn<T> = fn(&T) -> T;
 
 /// A batch being configured; [`Batch::run`] processes it. Built by [`TaskContext::batch`].
 pub struct Batch<'a, I: Iterator> {
@@ -69,6 +75,7 @@ pub struct Batch<'a, I: Iterator> {
     progress_every: Option<u64>,
     span_threshold: u64,
     sampled_spans: u64,
+    retry: Option<(RetryConfig, CloneFn<I::Item>)>,
 }
 
 impl<I: Iterator> std::fmt::Debug for Batch<'_, I> {
@@ -80,6 +87,15 @@ impl<I: Iterator> std::fmt::Debug for Batch<'_, I> {
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
+}
+
+/// One item on its way: where it is, its checkpoint key, its attempt, and a copy of its value
+/// for the next attempt (kept only when the batch retries).
+struct Item<T> {
+    index: u64,
+    key: Option<String>,
+    attempt: u32,
+    copy: Option<T>,
 }
 
 impl<'a, I: Iterator> Batch<'a, I> {
@@ -102,6 +118,7 @@ impl<'a, I: Iterator> Batch<'a, I> {
             progress_every: None,
             span_threshold: 100,
             sampled_spans: 100,
+            retry: None,
         }
     }
 
@@ -173,6 +190,17 @@ impl<'a, I: Iterator> Batch<'a, I> {
         self
     }
 
+    /// Tries a failed item again under `policy` (the task's retry policy, usually
+    /// `config.retry`): while its class is retried and it has attempts left, after a jittered
+    /// exponential delay. The failure policy judges the items that failed for good.
+    pub fn retry(mut self, policy: RetryConfig) -> Self
+    where
+        I::Item: Clone,
+    {
+        self.retry = Some((policy, <I::Item as Clone>::clone));
+        self
+    }
+
     /// Runs `work` on every item not already done, at most [`Batch::concurrency`] at once.
     /// `Ok` when the failures stayed within the policy (the summary counts them); an error of
     /// the first failure's class when they did not, or when the checkpoint store failed.
@@ -239,16 +267,35 @@ impl<'a, I: Iterator> Batch<'a, I> {
         let mut next_index: u64 = 0;
         let mut exhausted = false;
         let mut breach = false;
+        // One future type for first tries and retries: wait `delay`, run `fut` in `run_cx`,
+        // end the item's span.
+        let launch = |item: Item<I::Item>, delay: Duration, fut: Fut, item_cx: Option<Context>, run_cx: Context| async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let start = Instant::now();
+            let result: Result<(), TaskError> = fut.with_context(run_cx).await.map_err(Into::into);
+            let elapsed = start.elapsed();
+            if let Some(item_cx) = item_cx {
+                let span = item_cx.span();
+                if let Err(e) = &result {
+                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, e.class().as_str()));
+                    span.set_status(Status::error(e.message().to_string()));
+                }
+                span.end();
+            }
+            (item, result, elapsed)
+        };
         loop {
             while !exhausted && !breach && in_flight.len() < self.concurrency {
-                let Some(item) = self.items.next() else {
+                let Some(value) = self.items.next() else {
                     exhausted = true;
                     break;
                 };
                 let index = next_index;
                 next_index += 1;
                 let key = store.as_ref().map(|_| match &self.key {
-                    Some(key) => key(&item),
+                    Some(key) => key(&value),
                     None => index.to_string(),
                 });
                 if key.as_ref().is_some_and(|k| already.contains(k)) {
@@ -266,31 +313,25 @@ impl<'a, I: Iterator> Batch<'a, I> {
                     }
                     false => None,
                 };
-                let fut = work(item);
+                let copy = self.retry.as_ref().map(|(_, clone)| clone(&value));
+                let fut = work(value);
                 let run_cx = item_cx.clone().unwrap_or_else(|| batch_cx.clone());
-                in_flight.push(async move {
-                    let start = Instant::now();
-                    let result = fut.with_context(run_cx).await.map_err(Into::into);
-                    let elapsed = start.elapsed();
-                    if let Some(item_cx) = item_cx {
-                        let span = item_cx.span();
-                        if let Err(e) = &result {
-                            span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, e.class().as_str()));
-                            span.set_status(Status::error(e.message().to_string()));
-                        }
-                        span.end();
-                    }
-                    (index, key, result, elapsed)
-                });
+                let item = Item {
+                    index,
+                    key,
+                    attempt: 1,
+                    copy,
+                };
+                in_flight.push(launch(item, Duration::ZERO, fut, item_cx, run_cx));
             }
-            let Some((index, key, result, elapsed)) = in_flight.next().await else {
+            let Some((item, result, elapsed)) = in_flight.next().await else {
                 break;
             };
             tally.durations.add(elapsed);
             match result {
                 Ok(()) => {
                     tally.succeeded(self);
-                    if let (Some(k), Some((store, scope))) = (key, &store) {
+                    if let (Some(k), Some((store, scope))) = (item.key, &store) {
                         acked.push(k);
                         if acked.len() >= self.checkpoint_every {
                             store.save(scope, &acked).await?;
@@ -299,7 +340,23 @@ impl<'a, I: Iterator> Batch<'a, I> {
                     }
                 }
                 Err(e) => {
-                    breach = tally.failed(self, index, e);
+                    let again = match (&self.retry, &item.copy) {
+                        (Some((policy, _)), Some(_)) => retry::next(policy, item.index, item.attempt, &e),
+                        _ => None,
+                    };
+                    if let (Some(delay), Some((_, clone)), Some(copy)) = (again, &self.retry, item.copy) {
+                        tally.retrying();
+                        let next_copy = Some(clone(&copy));
+                        let fut = work(copy);
+                        let item = Item {
+                            attempt: item.attempt + 1,
+                            copy: next_copy,
+                            ..item
+                        };
+                        in_flight.push(launch(item, delay, fut, None, batch_cx.clone()));
+                        continue;
+                    }
+                    breach = tally.failed(self, item.index, e);
                     if breach {
                         // Fail fast: what is in flight is dropped (cancelled) below.
                         break;
@@ -314,243 +371,5 @@ impl<'a, I: Iterator> Batch<'a, I> {
             }
         }
         tally.finish(self, breach)
-    }
-}
-
-/// Counters of one run of a batch, and its telemetry.
-struct Tally {
-    done: u64,
-    failed: u64,
-    skipped: u64,
-    total: Option<u64>,
-    start: Instant,
-    durations: DurationStats,
-    failures: Vec<(u64, TaskError)>,
-    traced: bool,
-    batch_cx: Option<Context>,
-    sampled: u64,
-    stride: u64,
-    every_item: bool,
-    step: u64,
-    next_report: u64,
-    reported: [u64; 3],
-    metrics: Option<BatchMetrics>,
-}
-
-struct BatchMetrics {
-    items: opentelemetry::metrics::Counter<u64>,
-    rate: opentelemetry::metrics::Gauge<f64>,
-    eta: opentelemetry::metrics::Gauge<f64>,
-    attrs: [KeyValue; 2],
-}
-
-impl Tally {
-    fn new<I: Iterator>(b: &Batch<'_, I>, batch_cx: &Context, traced: bool) -> Self {
-        let step = b
-            .progress_every
-            .unwrap_or_else(|| b.total.map_or(1000, |t| (t / 100).max(1)));
-        let telemetry = b.cx.telemetry();
-        let metrics = telemetry.metrics_enabled().then(|| {
-            let meter = telemetry.meter();
-            BatchMetrics {
-                items: meter
-                    .u64_counter(semconv::metric::BATCH_ITEMS)
-                    .with_description("Batch items processed, by outcome (success, failure, skipped)")
-                    .build(),
-                rate: meter
-                    .f64_gauge(semconv::SERVICETASK_BATCH_RATE)
-                    .with_unit("{item}/s")
-                    .with_description("Items per second of the batch's current run")
-                    .build(),
-                eta: meter
-                    .f64_gauge(semconv::metric::BATCH_ETA)
-                    .with_unit("s")
-                    .with_description("Time left at the batch's current rate")
-                    .build(),
-                attrs: [
-                    KeyValue::new(semconv::SERVICETASK_NAME, b.cx.task_name().to_string()),
-                    KeyValue::new(BATCH_NAME, b.name.clone()),
-                ],
-            }
-        });
-        Tally {
-            done: 0,
-            failed: 0,
-            skipped: 0,
-            total: b.total,
-            start: Instant::now(),
-            durations: DurationStats::default(),
-            failures: Vec::new(),
-            traced,
-            batch_cx: traced.then(|| batch_cx.clone()),
-            sampled: b.sampled_spans,
-            stride: b.total.map_or(1024, |t| t.div_ceil(b.sampled_spans.max(1)).max(1)),
-            every_item: b.total.is_some_and(|t| t <= b.span_threshold),
-            step,
-            next_report: step,
-            reported: [0; 3],
-            metrics,
-        }
-    }
-
-    /// Whether item `index` gets its own span (decided before it runs).
-    fn sample(&mut self, index: u64) -> bool {
-        if !self.traced {
-            return false;
-        }
-        if self.every_item {
-            return true;
-        }
-        if self.sampled > 0 && index % self.stride == 0 {
-            self.sampled -= 1;
-            return true;
-        }
-        false
-    }
-
-    fn skipped<I: Iterator>(&mut self, b: &Batch<'_, I>) {
-        self.skipped += 1;
-        self.done += 1;
-        self.tick(b);
-    }
-
-    fn succeeded<I: Iterator>(&mut self, b: &Batch<'_, I>) {
-        self.done += 1;
-        self.tick(b);
-    }
-
-    /// Counts a failure; true when it breaks the policy.
-    fn failed<I: Iterator>(&mut self, b: &Batch<'_, I>, index: u64, error: TaskError) -> bool {
-        self.failed += 1;
-        if self.failures.len() < BatchSummary::KEPT_FAILURES {
-            self.event(
-                ITEM_FAILED_EVENT,
-                vec![
-                    KeyValue::new(BATCH_ITEM_INDEX, index as i64),
-                    KeyValue::new(semconv::ERROR_TYPE, error.class().as_str()),
-                ],
-            );
-            self.failures.push((index, error));
-        }
-        self.tick(b);
-        b.policy
-            .exceeded(self.failed, self.total, self.done + self.failed - self.skipped)
-    }
-
-    /// An event on the batch span (nothing when untraced).
-    fn event(&self, name: &'static str, attrs: Vec<KeyValue>) {
-        if let Some(batch_cx) = &self.batch_cx {
-            batch_cx.span().add_event(name, attrs);
-        }
-    }
-
-    /// The last report, the span's duration statistics and the outcome.
-    fn finish<I: Iterator>(mut self, b: &Batch<'_, I>, breach: bool) -> Result<BatchSummary, TaskError> {
-        self.report(b);
-        if let Some(batch_cx) = &self.batch_cx {
-            let d = &self.durations;
-            let ms = |x: Duration| x.as_secs_f64() * 1e3;
-            batch_cx.span().set_attributes([
-                KeyValue::new(semconv::SERVICETASK_BATCH_DONE, self.done as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_FAILED, self.failed as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_SKIPPED, self.skipped as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_COUNT, d.count as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_DURATION_MIN_MS, ms(d.min)),
-                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_DURATION_MAX_MS, ms(d.max)),
-                KeyValue::new(semconv::SERVICETASK_BATCH_ITEM_DURATION_MEAN_MS, ms(d.mean())),
-            ]);
-        }
-        let progress = self.progress();
-        if breach {
-            let (class, first) = self
-                .failures
-                .first()
-                .map(|(i, e)| (e.class(), format!("item {i}: {}", e.message())))
-                .unwrap_or((crate::error::ErrorClass::Internal, String::new()));
-            let total = progress.total.map_or_else(|| "?".to_string(), |t| t.to_string());
-            return Err(TaskError::new(
-                class,
-                format!(
-                    "batch {}: {} of {total} items failed, more than the policy ({}) allows; first: {first}",
-                    b.name, progress.failed, b.policy
-                ),
-            ));
-        }
-        Ok(BatchSummary {
-            progress,
-            durations: self.durations,
-            failures: self.failures,
-        })
-    }
-
-    fn progress(&self) -> BatchProgress {
-        let elapsed = self.start.elapsed();
-        let ran = self.done + self.failed - self.skipped;
-        let rate = if elapsed.is_zero() {
-            0.0
-        } else {
-            ran as f64 / elapsed.as_secs_f64()
-        };
-        let eta = match self.total {
-            Some(total) if rate > 0.0 => {
-                let left = total.saturating_sub(self.done + self.failed);
-                Some(Duration::from_secs_f64(left as f64 / rate))
-            }
-            _ => None,
-        };
-        BatchProgress {
-            done: self.done,
-            failed: self.failed,
-            skipped: self.skipped,
-            total: self.total,
-            elapsed,
-            rate,
-            eta,
-        }
-    }
-
-    fn tick<I: Iterator>(&mut self, b: &Batch<'_, I>) {
-        if self.done + self.failed >= self.next_report {
-            self.next_report += self.step;
-            self.report(b);
-        }
-    }
-
-    fn report<I: Iterator>(&mut self, b: &Batch<'_, I>) {
-        let p = self.progress();
-        if self.batch_cx.is_some() {
-            let mut attrs = vec![
-                KeyValue::new(semconv::SERVICETASK_BATCH_DONE, p.done as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_FAILED, p.failed as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_SKIPPED, p.skipped as i64),
-                KeyValue::new(semconv::SERVICETASK_BATCH_RATE, p.rate),
-            ];
-            if let Some(total) = p.total {
-                attrs.push(KeyValue::new(semconv::SERVICETASK_BATCH_TOTAL, total as i64));
-            }
-            if let Some(eta) = p.eta {
-                attrs.push(KeyValue::new(semconv::SERVICETASK_BATCH_ETA_S, eta.as_secs_f64()));
-            }
-            self.event(PROGRESS_EVENT, attrs);
-        }
-        if let Some(m) = &self.metrics {
-            let now = [p.done - p.skipped, p.failed, p.skipped];
-            for (i, outcome) in ["success", "failure", "skipped"].into_iter().enumerate() {
-                let delta = now[i] - self.reported[i];
-                if delta > 0 {
-                    let mut attrs = m.attrs.to_vec();
-                    attrs.push(KeyValue::new(semconv::SERVICETASK_OUTCOME, outcome));
-                    m.items.add(delta, &attrs);
-                }
-            }
-            self.reported = now;
-            m.rate.record(p.rate, &m.attrs);
-            if let Some(eta) = p.eta {
-                m.eta.record(eta.as_secs_f64(), &m.attrs);
-            }
-        }
-        if let Some(f) = &b.on_progress {
-            f(&p);
-        }
     }
 }

@@ -87,6 +87,8 @@ pub struct BatchProgress {
     pub failed: u64,
     /// Items skipped because the checkpoint had them (included in `done`).
     pub skipped: u64,
+    /// Failed item attempts that were tried again under the batch's retry policy.
+    pub retried: u64,
     /// All items, when known.
     pub total: Option<u64>,
     /// Time since the batch started.
