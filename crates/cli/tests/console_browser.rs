@@ -3,7 +3,8 @@
 //! incident is opened (its diagram drawn with the incident marked, its error report shown), the
 //! cause is fixed through the Retry form (the variable the failing task needs) and the page
 //! shows the instance completing along its path; a user task's generated form completes it; the
-//! task panels draw a chart per task; no page logs a console error or throws.
+//! task panels draw a chart per task; no page logs a console error or throws. Against a server
+//! with an API token, the page asks for it and shows the instances once it is typed.
 //!
 //! Needs Chromium (`/usr/bin/chromium`): without it the test says so and passes, unless
 //! `SERVICETASK_REQUIRE_CHROMIUM=1` (set by `.ci/run`) makes that a failure.
@@ -140,6 +141,60 @@ fn the_console_retries_an_incident_to_completion_in_chromium() {
     drop(server);
 }
 
+/// A server with an API token: the page loads, says the token is needed, and shows the
+/// instances once it is typed; no script error on the way (the refused loads are expected).
+#[test]
+fn the_console_asks_for_the_api_token_and_uses_it() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var("SERVICETASK_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+            "SERVICETASK_REQUIRE_CHROMIUM=1 but chromium is not installed"
+        );
+        eprintln!("console_browser: NOT RUN: no chromium at /usr/bin/chromium (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("serve.db"), &["--api-token", "s3cret-token"]);
+    let api = server.client(Some("s3cret-token"));
+    api.deploy("review.bpmn", REVIEW);
+    let (status, _, v) = api
+        .post(
+            "/v1/instances",
+            &json!({"processId": "review", "businessKey": "guarded"}),
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{v}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let errors = runtime.block_on(async {
+        let session = Session::launch(chromium, &dir.path().join("chromium-profile")).await;
+        let page = session.page.clone();
+        page.goto(format!("{}/console/", server.base)).await.unwrap();
+        wait_for(
+            &page,
+            "document.querySelector('#banner').innerText.includes('API token')",
+        )
+        .await;
+        let token = page.find_element("#token").await.unwrap();
+        token.click().await.unwrap();
+        token.type_str("s3cret-token").await.unwrap();
+        token.press_key("Enter").await.unwrap();
+        wait_for(
+            &page,
+            "document.querySelectorAll('#instances tr[data-instance]').length === 1",
+        )
+        .await;
+        wait_for(&page, "document.querySelector('#banner').hidden").await;
+        session.finish().await
+    });
+    // the loads refused before the token was typed are the only errors
+    let unexpected: Vec<_> = errors.iter().filter(|e| !e.contains("401")).collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
+
 /// The browser part; returns the console errors and exceptions seen.
 async fn drive(
     chromium: &str,
@@ -150,34 +205,8 @@ async fn drive(
     review: &str,
     shots: Option<&Path>,
 ) -> Vec<String> {
-    let config = BrowserConfig::builder()
-        .chrome_executable(chromium)
-        .disable_default_args()
-        .no_sandbox()
-        .user_data_dir(profile)
-        .window_size(1400, 1000)
-        .viewport(Viewport {
-            width: 1400,
-            height: 1000,
-            ..Viewport::default()
-        })
-        // a loaded CI machine starts Chromium and answers commands slowly
-        .launch_timeout(Duration::from_secs(60))
-        .request_timeout(Duration::from_secs(60))
-        .args([
-            "disable-gpu",
-            "disable-background-networking",
-            "disable-component-update",
-            "disable-sync",
-            "no-first-run",
-        ])
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
-    let page = browser.new_page("about:blank").await.unwrap();
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    listen(&page, errors.clone()).await;
+    let session = Session::launch(chromium, profile).await;
+    let page = session.page.clone();
     if let Some(dir) = shots {
         std::fs::create_dir_all(dir).unwrap();
     }
@@ -289,13 +318,66 @@ async fn drive(
     }
     shot("tasks.png").await;
 
-    // late errors (a poll that failed after the last check) are caught too
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    browser.close().await.unwrap();
-    let _ = browser.wait().await;
-    events.abort();
-    let seen = errors.lock().unwrap().clone();
-    seen
+    session.finish().await
+}
+
+/// A headless Chromium with one page whose errors are collected.
+struct Session {
+    browser: Browser,
+    page: Page,
+    errors: Arc<Mutex<Vec<String>>>,
+    events: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    /// Starts Chromium with a fresh profile in `profile`.
+    async fn launch(chromium: &str, profile: &Path) -> Session {
+        let config = BrowserConfig::builder()
+            .chrome_executable(chromium)
+            .disable_default_args()
+            .no_sandbox()
+            .user_data_dir(profile)
+            .window_size(1400, 1000)
+            .viewport(Viewport {
+                width: 1400,
+                height: 1000,
+                ..Viewport::default()
+            })
+            // a loaded CI machine starts Chromium and answers commands slowly
+            .launch_timeout(Duration::from_secs(60))
+            .request_timeout(Duration::from_secs(60))
+            .args([
+                "disable-gpu",
+                "disable-background-networking",
+                "disable-component-update",
+                "disable-sync",
+                "no-first-run",
+            ])
+            .build()
+            .unwrap();
+        let (browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
+        let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+        let page = browser.new_page("about:blank").await.unwrap();
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        listen(&page, errors.clone()).await;
+        Session {
+            browser,
+            page,
+            errors,
+            events,
+        }
+    }
+
+    /// Closes the browser; the console errors, exceptions and failed loads seen.
+    async fn finish(mut self) -> Vec<String> {
+        // late errors (a poll that failed after the last check) are caught too
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.browser.close().await.unwrap();
+        let _ = self.browser.wait().await;
+        self.events.abort();
+        let seen = self.errors.lock().unwrap().clone();
+        seen
+    }
 }
 
 /// Collects console errors, uncaught exceptions and failed loads into `errors`.
