@@ -21,8 +21,14 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     let history = match &a.history {
         Some(path) => Some(Arc::new(crate::session::open_history(path)?)),
         None if servicetask_history::is_postgres_url(&a.database) => {
-            let store = servicetask_history::PostgresStore::connect(&a.database)
-                .map_err(|e| anyhow::anyhow!("opening the execution history in PostgreSQL: {e}"))?;
+            let store = match servicetask_history::PostgresStore::connect(&a.database) {
+                Ok(store) => store,
+                Err(e) => {
+                    // the store's own error names the database without its credentials
+                    servicetask_server::open_store(&a.database, 1).await?;
+                    anyhow::bail!("opening the execution history in PostgreSQL: {e}");
+                }
+            };
             let writer = servicetask_history::HistoryWriter::spawn(Arc::new(store), Default::default())?;
             Some(Arc::new(writer))
         }
