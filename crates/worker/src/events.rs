@@ -225,7 +225,8 @@ impl Host {
                             expected_revision: row.revision,
                         },
                         state: InstanceState::Cancelled,
-                        snapshot: row.snapshot.clone(),
+                        // no job will need them again: no secret stays at rest
+                        snapshot: crate::secrets::redact_stored(&row.snapshot, self.sensitive_names()),
                         saved_at_ms: row.saved_at_ms,
                         wake_at_ms: None,
                         // no jobs: the instance's pending jobs are deleted with the commit

@@ -381,7 +381,11 @@ impl Host {
             (_, InstanceState::Failed) => history.push(event("failed", None, inst.error().map(ToString::to_string))),
             _ => {}
         }
-        let snap = inst.snapshot();
+        let mut snap = inst.snapshot();
+        if state.is_final() {
+            // no job will need them again: a finished instance keeps no secret at rest
+            crate::secrets::redact_snapshot(&mut snap, &self.config.redact);
+        }
         let saved_at_ms = now_ms();
         let wake_at_ms = wake_at(&snap, saved_at_ms).filter(|_| !state.is_final());
         Transition {

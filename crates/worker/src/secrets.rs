@@ -1,9 +1,11 @@
-//! Sensitive values out of the text a job leaves: a task's failure or BPMN-error message is
-//! stored (an incident, the history) and shown (the API), and a task may quote its input in it;
-//! every value of a sensitive variable the job was given is cut out of that text first.
+//! Sensitive values out of what is stored: a task's failure or BPMN-error message is stored
+//! (an incident, the history) and shown (the API), and a task may quote its input in it, so
+//! every value of a sensitive variable the job was given is cut out of that text first; and
+//! the snapshot of an instance that has ended (completed, failed, cancelled) keeps no
+//! sensitive variable, since no job will need it again.
 
 use serde_json::{Map, Value};
-use servicetask_engine::ServiceResult;
+use servicetask_engine::{InstanceSnapshot, ServiceResult, TokenState};
 
 use crate::view::REDACTED;
 
@@ -45,6 +47,51 @@ pub fn scrub_result(result: ServiceResult, vars: &Map<String, Value>, names: &[S
             variables,
         },
         done => done,
+    }
+}
+
+/// Replaces every sensitive variable of `snap` (scope variables, multi-instance items and
+/// outputs, undelivered message payloads, at any depth) by [`REDACTED`].
+pub fn redact_snapshot(snap: &mut InstanceSnapshot, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let redact_map = |vars: &mut Map<String, Value>| {
+        let mut v = Value::Object(std::mem::take(vars));
+        servicetask_core::redact_keys(&mut v, &names);
+        if let Value::Object(m) = v {
+            *vars = m;
+        }
+    };
+    for scope in &mut snap.scopes {
+        redact_map(&mut scope.vars);
+    }
+    for token in &mut snap.tokens {
+        if let TokenState::MiBody(mi) = &mut token.state {
+            mi.items
+                .iter_mut()
+                .chain(mi.outputs.iter_mut())
+                .for_each(|v| servicetask_core::redact_keys(v, &names));
+        }
+    }
+    for (_, payload) in &mut snap.pending_messages {
+        redact_map(payload);
+    }
+}
+
+/// A stored snapshot (JSON) with its sensitive variables redacted; as it was when it does not
+/// read as a snapshot (it is kept, not lost).
+pub fn redact_stored(snapshot: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        return snapshot.to_string();
+    }
+    match serde_json::from_str::<InstanceSnapshot>(snapshot) {
+        Ok(mut snap) => {
+            redact_snapshot(&mut snap, names);
+            serde_json::to_string(&snap).unwrap_or_else(|_| snapshot.to_string())
+        }
+        Err(_) => snapshot.to_string(),
     }
 }
 
