@@ -35,11 +35,14 @@ const STYLE: &str = include_str!("../../assets/console.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// How the console behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConsoleConfig {
     /// The execution history the per-task panels are computed from (the file the runner
     /// writes with `servicetask serve --history`); none: the page says how to get panels.
     pub history: Option<PathBuf>,
+    /// An open history store to read instead of `history` (the fleet's history in
+    /// PostgreSQL), with its name for messages (no credentials in it).
+    pub history_store: Option<(Arc<dyn servicetask_history::HistoryStore>, String)>,
     /// How far back the panels look (default 24 hours).
     pub window: Duration,
     /// How often the panels are recomputed at most, whatever the number of pages polling
@@ -51,9 +54,21 @@ impl Default for ConsoleConfig {
     fn default() -> Self {
         ConsoleConfig {
             history: None,
+            history_store: None,
             window: Duration::from_secs(24 * 3600),
             refresh: Duration::from_secs(2),
         }
+    }
+}
+
+impl std::fmt::Debug for ConsoleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleConfig")
+            .field("history", &self.history)
+            .field("history_store", &self.history_store.as_ref().map(|s| &s.1))
+            .field("window", &self.window)
+            .field("refresh", &self.refresh)
+            .finish()
     }
 }
 
@@ -68,7 +83,15 @@ type Shared = State<Arc<Console>>;
 pub fn router(host: Arc<Host>, config: ConsoleConfig, metrics: Option<MetricsText>) -> Router {
     let console = Arc::new(Console {
         host,
-        panels: tasks::Panels::new(config.history, metrics, config.window, config.refresh),
+        panels: tasks::Panels::new(
+            match config.history_store {
+                Some((store, name)) => Some(tasks::Source::Store(store, name)),
+                None => config.history.map(tasks::Source::File),
+            },
+            metrics,
+            config.window,
+            config.refresh,
+        ),
     });
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/console/") }))

@@ -112,9 +112,17 @@ pub struct BreakerState {
     pub state: String,
 }
 
+/// Where the execution history is.
+pub enum Source {
+    /// A SQLite file (opened on each computation: it may not exist yet).
+    File(PathBuf),
+    /// An open store (the fleet's PostgreSQL history), named for messages without credentials.
+    Store(Arc<dyn HistoryStore>, String),
+}
+
 /// Computes panels from the history, sharing the last result between requests.
 pub struct Panels {
-    history: Option<PathBuf>,
+    history: Option<Source>,
     metrics: Option<MetricsText>,
     window: Duration,
     refresh: Duration,
@@ -136,7 +144,7 @@ pub struct Computed {
 impl Panels {
     /// Panels over `history` (none: a message says how to get them), reading the last
     /// `window`, recomputed at most every `refresh`.
-    pub fn new(history: Option<PathBuf>, metrics: Option<MetricsText>, window: Duration, refresh: Duration) -> Self {
+    pub fn new(history: Option<Source>, metrics: Option<MetricsText>, window: Duration, refresh: Duration) -> Self {
         Panels {
             history,
             metrics,
@@ -176,14 +184,17 @@ impl Panels {
             },
             report: None,
         };
-        let Some(path) = &self.history else {
-            return empty(
-                "no execution history: start `servicetask serve --history FILE.db` for per-task panels".into(),
-            );
+        let (file, name) = match &self.history {
+            None => {
+                let how = "no execution history: start `servicetask serve --history FILE.db` for per-task panels";
+                return empty(how.into());
+            }
+            Some(Source::File(path)) if !path.exists() => {
+                return empty(format!("no execution history yet at {}", path.display()));
+            }
+            Some(Source::File(path)) => (Some(path), path.display().to_string()),
+            Some(Source::Store(_, name)) => (None, name.clone()),
         };
-        if !path.exists() {
-            return empty(format!("no execution history yet at {}", path.display()));
-        }
         let now_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
@@ -197,10 +208,16 @@ impl Panels {
             since_unix_ns: Some(since),
             ..RecordQuery::default()
         };
-        let read = SqliteStore::open(path)
-            .and_then(|store| store.for_each_record(&query, READ_CHUNK, &mut |r| builder.push(&r.record)));
+        let mut each = |r: servicetask_history::StoredRecord| builder.push(&r.record);
+        let read = match (file, &self.history) {
+            (Some(path), _) => {
+                SqliteStore::open(path).and_then(|store| store.for_each_record(&query, READ_CHUNK, &mut each))
+            }
+            (None, Some(Source::Store(store, _))) => store.for_each_record(&query, READ_CHUNK, &mut each),
+            (None, _) => Ok(0),
+        };
         if let Err(e) = read {
-            return empty(format!("reading the history {}: {e}", path.display()));
+            return empty(format!("reading the history {name}: {e}"));
         }
         let report = builder.finish();
         let panels = TaskPanels {
@@ -372,7 +389,12 @@ mod tests {
             records.push(r);
         }
         store.insert_batch(&records).unwrap();
-        let panels = Panels::new(Some(path), None, Duration::from_secs(3600), Duration::ZERO);
+        let panels = Panels::new(
+            Some(Source::File(path)),
+            None,
+            Duration::from_secs(3600),
+            Duration::ZERO,
+        );
         let c = panels.current();
         assert_eq!(c.panels.message, None);
         let t = &c.panels.tasks[0];
@@ -387,12 +409,27 @@ mod tests {
     }
 
     #[test]
+    fn an_open_store_is_read_like_a_file() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+        let r = ExecutionRecord::new("fleet_task", now - 1_000_000_000, 5_000_000, OutcomeKind::Complete);
+        store.insert_batch(&[r]).unwrap();
+        let source = Source::Store(store, "postgres://db-host/servicetask".into());
+        let c = Panels::new(Some(source), None, Duration::from_secs(60), Duration::ZERO).current();
+        assert_eq!(c.panels.message, None);
+        assert_eq!(
+            (c.panels.tasks[0].name.as_str(), c.panels.tasks[0].runs),
+            ("fleet_task", 1)
+        );
+    }
+
+    #[test]
     fn without_a_history_the_message_says_how_to_get_one() {
         let c = Panels::new(None, None, Duration::from_secs(1), Duration::ZERO).current();
         assert!(c.panels.message.as_deref().unwrap().contains("--history"));
         let dir = tempfile::tempdir().unwrap();
         let c = Panels::new(
-            Some(dir.path().join("none.db")),
+            Some(Source::File(dir.path().join("none.db"))),
             None,
             Duration::from_secs(1),
             Duration::ZERO,
