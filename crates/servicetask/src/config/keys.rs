@@ -63,6 +63,27 @@ pub(crate) fn check_dependency(values: &Value) -> Vec<(String, String)> {
     check::<DependencySettings>(values, &dependency_shape())
 }
 
+/// Every problem with the `[http]` table, as `(dotted key, message)`. Its keys are one level
+/// deep; `hosts` is a free map (host -> dependency name), checked whole.
+#[cfg(feature = "http")]
+pub(crate) fn check_http(values: &Value) -> Vec<(String, String)> {
+    let shape = serde_json::to_value(servicetask_http::HttpSettings::default()).unwrap_or(Value::Null);
+    let (Value::Object(map), Value::Object(known)) = (values, &shape) else {
+        return vec![(String::new(), "must be a table of settings".into())];
+    };
+    let names: Vec<&str> = known.keys().map(String::as_str).collect();
+    map.iter()
+        .filter_map(|(key, value)| {
+            if !known.contains_key(key) {
+                return Some((key.clone(), format!("unknown key; known here: {}", names.join(", "))));
+            }
+            check_value::<servicetask_http::HttpSettings>(&shape, key, value)
+                .err()
+                .map(|message| (key.clone(), message))
+        })
+        .collect()
+}
+
 fn check<T: DeserializeOwned>(values: &Value, shape: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     walk::<T>(values, shape, shape, "", &mut out);

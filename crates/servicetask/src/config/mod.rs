@@ -17,6 +17,20 @@
 //! timeout.total = "10s"
 //! ```
 //!
+//! `[dependencies.NAME]` guards a dependency (`breaker`, `bulkhead`, `retry`), `[history]`
+//! says where the history goes (`path`), and `[http]` sets the HTTP client `cx.http()` hands
+//! out (`servicetask-http`, the `http` feature, on by default), installed when the runner is
+//! built:
+//!
+//! ```toml
+//! [http]
+//! hosts = { "api.stripe.com" = "payments", "localhost:8080" = "inventory" }  # host -> dependency
+//! timeout = "30s"              # a whole attempt
+//! connect_timeout = "10s"
+//! max_response_bytes = 67108864
+//! redacted_query = ["sig", "token"]   # query values shown as REDACTED (replaces the default list)
+//! ```
+//!
 //! The file is `$SERVICETASK_CONFIG`, else `./servicetask.toml` when it exists. A
 //! [`crate::Runner`] reads it and the variables by default (`RunnerBuilder::code_config_only`
 //! opts out).
@@ -110,9 +124,12 @@ pub struct ConfigLoader {
     profile: Option<String>,
     history: HistorySettings,
     dependencies: BTreeMap<String, DependencySettings>,
+    /// The `[http]` table, when the file has one.
+    #[cfg(feature = "http")]
+    http: Option<Box<servicetask_http::HttpSettings>>,
 }
 
-const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "dependencies", "history"];
+const FILE_SECTIONS: &[&str] = &["defaults", "tasks", "profiles", "dependencies", "history", "http"];
 
 /// Where the execution history goes (`[history]`): read by the CLI's `run`, `complete` and
 /// `report` when no flag or `SERVICETASK_HISTORY` says otherwise.
@@ -304,8 +321,49 @@ impl ConfigLoader {
                 }),
             }
         }
+        if let Some(h) = root.get("http") {
+            self.read_http(&at, h, &mut problems);
+        }
         ConfigError::from_problems(problems)?;
         Ok(self)
+    }
+
+    /// Reads the `[http]` table: every problem in it, each where it is written.
+    #[cfg(feature = "http")]
+    fn read_http(&mut self, at: &Locator<'_>, values: &Value, problems: &mut Vec<ConfigProblem>) {
+        let origin = |key: &str| match key {
+            "" => format!("{} [http]", at.at("http")),
+            k => format!("{} [http]", at.at(&format!("http.{k}"))),
+        };
+        let mut found = keys::check_http(values);
+        if found.is_empty() {
+            match serde_path_to_error::deserialize::<_, servicetask_http::HttpSettings>(values.clone()) {
+                Ok(s) => match s.check() {
+                    Ok(()) => self.http = Some(Box::new(s)),
+                    // each message is `http.<key>: what is allowed`
+                    Err(p) => found.extend(p.into_iter().map(|m| match m.split_once(": ") {
+                        Some((k, rest)) => (k.trim_start_matches("http.").to_string(), rest.to_string()),
+                        None => (String::new(), m),
+                    })),
+                },
+                Err(e) => found.push((e.path().to_string(), e.into_inner().to_string())),
+            }
+        }
+        problems.extend(found.into_iter().map(|(key, message)| ConfigProblem {
+            origin: origin(&key),
+            key,
+            message,
+        }));
+    }
+
+    /// Without the `http` feature the `[http]` table has no client to configure.
+    #[cfg(not(feature = "http"))]
+    fn read_http(&mut self, at: &Locator<'_>, _values: &Value, problems: &mut Vec<ConfigProblem>) {
+        problems.push(table_problem(
+            at,
+            "http",
+            "the HTTP client is not built in; enable servicetask's `http` feature",
+        ));
     }
 
     /// Adds the `defaults` and `tasks` layers of one scope (the file, or a profile), checking
@@ -406,6 +464,12 @@ impl ConfigLoader {
     /// Breakers and bulkheads per dependency, from `[dependencies.<name>]`.
     pub fn dependencies(&self) -> &BTreeMap<String, DependencySettings> {
         &self.dependencies
+    }
+
+    /// The file's `[http]` settings for `cx.http()`, when it has that table.
+    #[cfg(feature = "http")]
+    pub fn http(&self) -> Option<&servicetask_http::HttpSettings> {
+        self.http.as_deref()
     }
 
     /// The configuration file in use, if any.

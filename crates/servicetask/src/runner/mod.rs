@@ -185,6 +185,8 @@ impl RunnerBuilder {
             ConfigSource::Given(c) => (c, None),
             ConfigSource::CodeOnly => (ConfigLoader::default(), None),
         };
+        #[cfg(feature = "http")]
+        let config_error = install_http(&config, config_error);
         #[allow(unused_mut)]
         let mut dependencies = self.dependencies;
         #[cfg(feature = "resilience")]
@@ -233,6 +235,34 @@ impl RunnerBuilder {
             tasks: Arc::default(),
         }
     }
+}
+
+/// Installs the file's `[http]` settings as the client `cx.http()` hands out (one per
+/// process); a clash with a client installed before is a configuration problem.
+#[cfg(feature = "http")]
+fn install_http(config: &ConfigLoader, error: Option<ConfigError>) -> Option<ConfigError> {
+    use servicetask_http::HttpClient;
+    let Some(settings) = config.http() else {
+        return error;
+    };
+    let message = match HttpClient::new(settings.clone()).map(HttpClient::install) {
+        Ok(Ok(())) => return error,
+        Ok(Err(_)) if HttpClient::global().settings() == settings => return error,
+        Ok(Err(_)) => "the HTTP client of this process was already installed with other settings \
+                       (HttpClient::install, or a cx.http() before the runner was built)"
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    let problem = crate::config::ConfigProblem {
+        origin: config
+            .file()
+            .map_or("[http]".to_string(), |f| format!("{} [http]", f.display())),
+        key: String::new(),
+        message,
+    };
+    let mut error = error.unwrap_or(ConfigError { problems: Vec::new() });
+    error.problems.push(problem);
+    Some(error)
 }
 
 impl Runner {
