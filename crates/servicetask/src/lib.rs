@@ -73,6 +73,11 @@ pub use runner::{
 };
 pub use servicetask_macros::{service_task, TaskInput};
 
+/// The instrumented HTTP client `cx.http()` hands out (the `http` feature, on by default): bring
+/// [`http::HttpExt`] into scope to call it, no extra dependency needed.
+#[cfg(feature = "http")]
+pub use servicetask_http as http;
+
 /// Items the macros expand to. Not public API.
 #[doc(hidden)]
 pub mod __private {
