@@ -7,6 +7,8 @@
 //! [`DurationStats`] (constant memory); progress as `servicetask.batch.progress` span events, metrics
 //! (`servicetask.batch.items` by outcome, `servicetask.batch.rate`, `servicetask.batch.eta`)
 //! and an optional callback, every progress step (a hundredth of a known total by default).
+//! The time left starts from the task's history (a [`BatchHistory`] registered with
+//! [`predict_from`], or [`Batch::expected_item_time`]) and blends into the run's own rate.
 //!
 //! With a [`Checkpoint`] and an execution that has an idempotency key, completed item keys are
 //! saved in groups under `IDEMPOTENCY_KEY/NAME`; a retried execution loads them and skips those
@@ -30,6 +32,7 @@
 
 mod checkpoint;
 mod observe;
+mod predict;
 mod progress;
 mod retry;
 mod tally;
@@ -46,6 +49,7 @@ use opentelemetry::{Context, KeyValue};
 
 pub use checkpoint::{Checkpoint, MemoryCheckpoint};
 pub use observe::{observe, BatchObserver};
+pub use predict::{predict_from, BatchHistory};
 pub use progress::{BatchProgress, BatchSummary, DurationStats, FailurePolicy};
 
 use crate::config::RetryConfig;
@@ -73,6 +77,7 @@ pub struct Batch<'a, I: Iterator> {
     checkpoint_every: usize,
     on_progress: Option<ProgressFn<'a>>,
     progress_every: Option<u64>,
+    expected_item_time: Option<Duration>,
     span_threshold: u64,
     sampled_spans: u64,
     retry: Option<(RetryConfig, CloneFn<I::Item>)>,
@@ -116,6 +121,7 @@ impl<'a, I: Iterator> Batch<'a, I> {
             checkpoint_every: 1000,
             on_progress: None,
             progress_every: None,
+            expected_item_time: None,
             span_threshold: 100,
             sampled_spans: 100,
             retry: None,
@@ -175,6 +181,14 @@ impl<'a, I: Iterator> Batch<'a, I> {
     /// Items between progress reports (default: a hundredth of a known total, else 1000).
     pub fn progress_every(mut self, items: u64) -> Self {
         self.progress_every = Some(items.max(1));
+        self
+    }
+
+    /// The expected wall time per item of the whole batch (at its concurrency), which the time
+    /// left starts from before the run's own rate means much (default: the registered
+    /// [`BatchHistory`]'s figure for this task and batch, if any; see [`predict_from`]).
+    pub fn expected_item_time(mut self, per_item: Duration) -> Self {
+        self.expected_item_time = Some(per_item);
         self
     }
 

@@ -95,7 +95,8 @@ pub struct BatchProgress {
     pub elapsed: Duration,
     /// Items processed per second by this run (skipped items not counted).
     pub rate: f64,
-    /// Time left at this run's rate, when the total is known and the rate positive.
+    /// Time left, when the total is known: the task's history (or the batch's expected time
+    /// per item) blended into this run's rate, or that rate alone without a history.
     pub eta: Option<Duration>,
 }
 

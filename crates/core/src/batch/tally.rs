@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 
+use super::predict::{self, Prior};
 use super::progress::{BatchProgress, BatchSummary, DurationStats};
 use super::Batch;
 use crate::error::TaskError;
@@ -21,6 +22,7 @@ pub(super) struct Tally {
     skipped: u64,
     retried: u64,
     total: Option<u64>,
+    prior: Option<Prior>,
     start: Instant,
     pub(super) durations: DurationStats,
     failures: Vec<(u64, TaskError)>,
@@ -63,7 +65,7 @@ impl Tally {
                 eta: meter
                     .f64_gauge(semconv::metric::BATCH_ETA)
                     .with_unit("s")
-                    .with_description("Time left at the batch's current rate")
+                    .with_description("Time left: the task's history blended into the run's rate")
                     .build(),
                 attrs: [
                     KeyValue::new(semconv::SERVICETASK_NAME, b.cx.task_name().to_string()),
@@ -71,7 +73,14 @@ impl Tally {
                 ],
             }
         });
+        let prior = b.total.and_then(|total| {
+            let per_item = b
+                .expected_item_time
+                .or_else(|| predict::from_history(b.cx.task_name(), &b.name))?;
+            Some(Prior::new(per_item, total))
+        });
         Tally {
+            prior,
             done: 0,
             failed: 0,
             skipped: 0,
@@ -151,6 +160,12 @@ impl Tally {
     /// The last report, the span's duration statistics and the outcome.
     pub(super) fn finish<I: Iterator>(mut self, b: &Batch<'_, I>, breach: bool) -> Result<BatchSummary, TaskError> {
         self.report(b);
+        predict::record(
+            b.cx.task_name(),
+            &b.name,
+            self.done + self.failed - self.skipped,
+            self.start.elapsed(),
+        );
         if let Some(batch_cx) = &self.batch_cx {
             let d = &self.durations;
             let ms = |x: Duration| x.as_secs_f64() * 1e3;
@@ -196,13 +211,10 @@ impl Tally {
         } else {
             ran as f64 / elapsed.as_secs_f64()
         };
-        let eta = match self.total {
-            Some(total) if rate > 0.0 => {
-                let left = total.saturating_sub(self.done + self.failed);
-                Some(Duration::from_secs_f64(left as f64 / rate))
-            }
-            _ => None,
-        };
+        let eta = self.total.and_then(|total| {
+            let left = total.saturating_sub(self.done + self.failed);
+            predict::time_left(self.prior, left, ran, elapsed)
+        });
         BatchProgress {
             done: self.done,
             failed: self.failed,
