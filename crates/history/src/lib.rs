@@ -6,6 +6,8 @@
 //!   (`PRAGMA user_version`, [`MIGRATIONS`]);
 //! - [`SqliteCheckpoint`]: the durable store of `cx.batch` checkpoints (completed item keys per
 //!   execution and batch), so a retried execution skips the items already done;
+//! - [`SqliteBatchPace`]: past `cx.batch` runs' pace per task and batch, the history a batch's
+//!   time left starts from (registered with `servicetask_core::batch::predict_from`);
 //! - `PostgresStore` (feature `postgres`): the same records in PostgreSQL, one history for a
 //!   fleet of `servicetask serve` nodes ([`open_database`] picks the store a URL or path names);
 //! - [`HistoryWriter`]: the [`RecordSink`](servicetask_core::record::RecordSink) the runner is
@@ -32,6 +34,7 @@
 //! batch being written are lost. `tests/kill.rs` kills a real writer process with SIGKILL and
 //! checks exactly this.
 
+mod batch_pace;
 mod checkpoint;
 mod error;
 #[cfg(feature = "postgres")]
@@ -40,6 +43,7 @@ mod sqlite;
 mod store;
 mod writer;
 
+pub use batch_pace::SqliteBatchPace;
 pub use checkpoint::{Durability, SqliteCheckpoint};
 pub use error::HistoryError;
 #[cfg(feature = "postgres")]

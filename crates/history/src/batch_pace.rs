@@ -1,0 +1,113 @@
+//! [`SqliteBatchPace`]: the pace of past `cx.batch` runs per task and batch (items processed and
+//! wall time), in a SQLite file, as the [`BatchHistory`] a batch's time left starts from.
+//!
+//! Each run that processed at least one item adds one row. The prior time per item is the
+//! median of the last [`SqliteBatchPace::RUNS`] runs' wall time per item: one unusually slow or
+//! fast run does not move it. Reads and writes are one indexed query each, once per batch run.
+//! A store error is dropped (a batch's time left then falls back to the run's rate): the
+//! prediction is a convenience and never fails a batch.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection};
+use servicetask_core::batch::BatchHistory;
+
+use crate::HistoryError;
+
+/// Past batch runs' pace in a SQLite file (see the module documentation).
+#[derive(Debug)]
+pub struct SqliteBatchPace {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS batch_pace (
+    task TEXT NOT NULL,
+    batch TEXT NOT NULL,
+    ended_ms INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    elapsed_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_pace_task ON batch_pace (task, batch, ended_ms);";
+
+impl SqliteBatchPace {
+    /// How many recent runs the prior is the median of.
+    pub const RUNS: u32 = 20;
+
+    /// Opens (or creates) the store at `path` (WAL, `synchronous=NORMAL`).
+    pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::with_connection(conn)
+    }
+
+    /// A store in memory (tests; lost with the process).
+    pub fn open_in_memory() -> Result<Self, HistoryError> {
+        Self::with_connection(Connection::open_in_memory()?)
+    }
+
+    fn with_connection(conn: Connection) -> Result<Self, HistoryError> {
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteBatchPace { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds one run of `batch` in `task`: `items` processed in `elapsed`.
+    pub fn add(&self, task: &str, batch: &str, items: u64, elapsed: Duration) -> Result<(), HistoryError> {
+        let items = i64::try_from(items).unwrap_or(i64::MAX);
+        let us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
+        self.lock()
+            .prepare_cached(
+                "INSERT INTO batch_pace (task, batch, ended_ms, items, elapsed_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![task, batch, now_ms(), items, us])?;
+        Ok(())
+    }
+
+    /// The median wall time per item of the last [`Self::RUNS`] runs (`None` before any run).
+    pub fn median_per_item(&self, task: &str, batch: &str) -> Result<Option<Duration>, HistoryError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT elapsed_us, items FROM batch_pace WHERE task = ?1 AND batch = ?2 AND items > 0
+             ORDER BY ended_ms DESC, rowid DESC LIMIT ?3",
+        )?;
+        let mut per_item: Vec<f64> = stmt
+            .query_map(params![task, batch, Self::RUNS], |r| {
+                Ok(r.get::<_, i64>(0)? as f64 / r.get::<_, i64>(1)? as f64)
+            })?
+            .collect::<Result<_, _>>()?;
+        if per_item.is_empty() {
+            return Ok(None);
+        }
+        per_item.sort_by(f64::total_cmp);
+        let n = per_item.len();
+        let median = match n % 2 {
+            1 => per_item[n / 2],
+            _ => (per_item[n / 2 - 1] + per_item[n / 2]) / 2.0,
+        };
+        Ok(Some(Duration::from_secs_f64(median.max(0.0) / 1e6)))
+    }
+}
+
+impl BatchHistory for SqliteBatchPace {
+    fn time_per_item(&self, task: &str, batch: &str) -> Option<Duration> {
+        self.median_per_item(task, batch).ok().flatten()
+    }
+
+    fn record(&self, task: &str, batch: &str, items: u64, elapsed: Duration) {
+        let _ = self.add(task, batch, items, elapsed);
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
