@@ -1,6 +1,7 @@
 //! Progress bars (hidden when stderr is not a terminal): one per running multi-instance
 //! activity, from the engine's observer calls, and one per `cx.batch` inside a task, from the
-//! process-wide batch observer, with the batch's predicted time left.
+//! process-wide batch observer, with the batch's predicted time left (from the task's history of
+//! batch runs at first, blended into the run's own rate as items complete).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -77,12 +77,16 @@ impl Records {
 
 /// A writer of execution records into the history database at `path` (created with its
 /// folder when missing; checked on open: a damaged file is refused before the run, not found
-/// after it).
+/// after it), also registered as the batches' history of their pace.
 pub fn open_history(path: &Path) -> anyhow::Result<HistoryWriter> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let store = SqliteStore::open_checked(path).with_context(|| format!("opening history {}", path.display()))?;
+    // past cx.batch runs' pace, in the same file: where a batch's time left starts from
+    let pace = servicetask_history::SqliteBatchPace::open(path)
+        .with_context(|| format!("opening history {}", path.display()))?;
+    servicetask::batch::predict_from(Arc::new(pace));
     Ok(HistoryWriter::spawn(Arc::new(store), WriterConfig::default())?)
 }
 
