@@ -143,7 +143,7 @@ pub const SERVICETASK_BATCH_SKIPPED: &str = "servicetask.batch.skipped";
 pub const SERVICETASK_BATCH_RETRIED: &str = "servicetask.batch.retried";
 /// `servicetask.batch.rate`: batch items processed per second by this run.
 pub const SERVICETASK_BATCH_RATE: &str = "servicetask.batch.rate";
-/// `servicetask.batch.eta_s`: seconds left at the batch's current rate.
+/// `servicetask.batch.eta_s`: seconds left: the task's history of the batch's pace blended into this run's rate (the rate alone without history).
 pub const SERVICETASK_BATCH_ETA_S: &str = "servicetask.batch.eta_s";
 /// `servicetask.batch.item.index`: 0-based position of a batch item.
 pub const SERVICETASK_BATCH_ITEM_INDEX: &str = "servicetask.batch.item.index";
@@ -237,6 +237,6 @@ pub mod metric {
     pub const BATCH_ITEMS: &str = "servicetask.batch.items";
     /// Gauge: items per second of a batch's current run.
     pub const BATCH_RATE: &str = "servicetask.batch.rate";
-    /// Gauge: seconds left at a batch's current rate.
+    /// Gauge: seconds left of a batch, from the task's history blended into the run's rate.
     pub const BATCH_ETA: &str = "servicetask.batch.eta";
 }
