@@ -179,7 +179,11 @@ mod tests {
         assert_eq!(keys, ["1", "2", "3"].map(String::from).into_iter().collect());
         assert_eq!(cp.forget("job-1/rows").unwrap(), 2);
         assert!(cp.keys("job-1/rows").unwrap().is_empty());
-        assert_eq!(cp.prune(Duration::from_secs(3600)).unwrap(), 0, "nothing is an hour old");
+        assert_eq!(
+            cp.prune(Duration::from_secs(3600)).unwrap(),
+            0,
+            "nothing is an hour old"
+        );
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(cp.prune(Duration::from_millis(1)).unwrap(), 1);
         assert!(cp.keys("job-2/rows").unwrap().is_empty());

@@ -437,7 +437,10 @@ async fn failing_until_the_deadline(
     total: Duration,
     seed: u64,
 ) -> (TaskError, Vec<Duration>, Duration) {
-    let config = TaskConfig::builder("p").retry(retry.clone()).timeout_total(total).build();
+    let config = TaskConfig::builder("p")
+        .retry(retry.clone())
+        .timeout_total(total)
+        .build();
     let res = Resilience::builder().seed(seed).build();
     let stack = layers(&config, &res);
     let task = Script::new([Step::After(ms(3), Box::new(Step::Err(net())))]);
