@@ -108,6 +108,9 @@ fn the_console_endpoints_answer_from_the_store_and_the_history() {
     }
     let (s, _, v) = api.get("/console/api/tasks/nope/predict?size=1").unwrap();
     assert_eq!((s, &v["field"]), (404, &json!("task")), "{v}");
+    // the batches panel's endpoint (these demo tasks run no `cx.batch`: an empty list)
+    let (status, _, v) = api.get("/console/api/batches").unwrap();
+    assert_eq!((status, &v["batches"]), (200, &json!([])), "{v}");
     drop(server);
 
     // without a history the page says how to get the panels

@@ -402,16 +402,31 @@ function taskCard(t) {
       el("span", { class: "muted", text: t.model ? `grows as ${t.model}` : t.predictable ? "" : "needs 5 sized runs of 2 sizes to predict" })));
 }
 
+// the batches (`cx.batch`) running in this process: progress, rate and time left
+function batchRows(list) {
+  if (!list.length) return [];
+  const count = (b) => `${b.done} done · ${b.failed} failed · ${b.total == null ? "?" : b.total} total`;
+  const left = (b) => (b.finished ? "finished" : b.etaSeconds == null ? "unknown" : seconds(b.etaSeconds));
+  return [el("h2", { text: "Batches" }), el("table", {},
+    el("thead", {}, el("tr", {}, ["task", "batch", "progress", "items", "rate", "time left"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, list.map((b) => el("tr", { "data-batch": `${b.task}/${b.batch}` },
+      el("td", { text: b.task }), el("td", {}, el("code", { text: b.batch })),
+      el("td", {}, b.total == null ? el("progress", {}) : el("progress", { max: Math.max(b.total, 1), value: Math.min(b.done + b.failed, b.total) })),
+      el("td", { text: count(b) }), el("td", { text: `${b.rate.toFixed(b.rate < 10 ? 1 : 0)}/s` }), el("td", { text: left(b) })))))];
+}
+
 function tasksView() {
+  const batches = el("section", { id: "batches" });
   const breakers = el("section", { id: "breakers" });
   const node = el("section", { id: "node" });
   const grid = el("div", { class: "grid", id: "task-panels" });
   const note = el("div", { id: "tasks-note" });
-  main.replaceChildren(el("h1", { text: "Tasks" }), note, node, breakers, grid);
+  main.replaceChildren(el("h1", { text: "Tasks" }), note, node, batches, breakers, grid);
   let shown = null;
   return {
     async refresh() {
-      const [p, m] = await Promise.all([api("/console/api/tasks"), api("/v1/metrics")]);
+      const [p, m, b] = await Promise.all([api("/console/api/tasks"), api("/v1/metrics"), api("/console/api/batches")]);
+      batches.replaceChildren(...batchRows(b.batches));
       note.replaceChildren(...(p.message ? [el("div", { class: "note", text: p.message })] : []));
       const num = (o, snake) => (o ? o[snake] ?? o[snake.replace(/_(.)/g, (_, c) => c.toUpperCase())] ?? 0 : 0);
       node.replaceChildren(el("div", { class: "card" }, [["jobs completed", num(m, "jobs_completed")], ["jobs queued", num(m.store, "queue_depth")],

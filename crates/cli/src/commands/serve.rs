@@ -84,6 +84,7 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
         connector: Some(connector),
         console: servicetask_server::console::ConsoleConfig {
             history: a.history.clone(),
+            batches: servicetask_server::console::Batches::observed(),
             ..Default::default()
         },
     };

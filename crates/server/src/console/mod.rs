@@ -1,13 +1,16 @@
 //! The live web console at `/console/`: a page, its script and its style embedded in the
 //! binary (plain HTML, CSS and JavaScript of this project, no build step), and the read
 //! endpoints it needs beside the API's: a deployment's process diagram as SVG, the per-task
-//! panels and a duration prediction for an input size.
+//! panels, a duration prediction for an input size, and the batches running in this process.
 //!
 //! The page polls the API (`/v1/instances`, `/v1/instances/{id}`, `/v1/metrics`) and these
 //! endpoints, and acts through the API (retry an incident, complete a user task), sending the
 //! API token the user typed when the server requires one. Responses of the console carry a
 //! Content-Security-Policy that allows only this server's own script and style.
 
+mod batches;
+#[cfg(test)]
+mod batches_http;
 mod layout;
 mod svg;
 mod tasks;
@@ -27,6 +30,7 @@ use servicetask_worker::Host;
 
 use crate::problem::Problem;
 use crate::MetricsText;
+pub use batches::{BatchLimits, BatchView, Batches, BatchesView};
 pub use tasks::{BreakerState, PanelAnomaly, PanelBucket, TaskPanel, TaskPanels};
 
 const PAGE: &str = include_str!("../../assets/console.html");
@@ -48,6 +52,10 @@ pub struct ConsoleConfig {
     /// How often the panels are recomputed at most, whatever the number of pages polling
     /// (default 2 seconds; longer when one computation takes more than a fifth of it).
     pub refresh: Duration,
+    /// The latest progress of each `cx.batch` of this process, shown in the "Batches" panel
+    /// (default: an empty set observing nothing; `servicetask serve` passes
+    /// [`Batches::observed`]).
+    pub batches: Arc<Batches>,
 }
 
 impl Default for ConsoleConfig {
@@ -57,6 +65,7 @@ impl Default for ConsoleConfig {
             history_store: None,
             window: Duration::from_secs(24 * 3600),
             refresh: Duration::from_secs(2),
+            batches: Arc::new(Batches::default()),
         }
     }
 }
@@ -68,6 +77,7 @@ impl std::fmt::Debug for ConsoleConfig {
             .field("history_store", &self.history_store.as_ref().map(|s| &s.1))
             .field("window", &self.window)
             .field("refresh", &self.refresh)
+            .field("batches", &self.batches)
             .finish()
     }
 }
@@ -75,6 +85,7 @@ impl std::fmt::Debug for ConsoleConfig {
 struct Console {
     host: Arc<Host>,
     panels: tasks::Panels,
+    batches: Arc<Batches>,
 }
 
 type Shared = State<Arc<Console>>;
@@ -92,6 +103,7 @@ pub fn router(host: Arc<Host>, config: ConsoleConfig, metrics: Option<MetricsTex
             config.window,
             config.refresh,
         ),
+        batches: config.batches,
     });
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/console/") }))
@@ -108,6 +120,7 @@ pub fn router(host: Arc<Host>, config: ConsoleConfig, metrics: Option<MetricsTex
         .route("/console/api/diagram/{deployment}/{process}", get(diagram))
         .route("/console/api/tasks", get(task_panels))
         .route("/console/api/tasks/{task}/predict", get(predict))
+        .route("/console/api/batches", get(batch_views))
         .with_state(console)
 }
 
@@ -226,6 +239,10 @@ async fn current(c: Arc<Console>) -> Result<Arc<tasks::Computed>, Problem> {
 async fn task_panels(State(c): Shared) -> Result<Json<TaskPanels>, Problem> {
     let computed = current(c).await?;
     Ok(Json(computed.panels.clone()))
+}
+
+async fn batch_views(State(c): Shared) -> Json<BatchesView> {
+    Json(c.batches.view())
 }
 
 async fn predict(
