@@ -5,9 +5,11 @@
 //! median of the last [`SqliteBatchPace::RUNS`] runs' wall time per item: one unusually slow or
 //! fast run does not move it. Reads and writes are one indexed query each, once per batch run.
 //! A store error is dropped (a batch's time left then falls back to the run's rate): the
-//! prediction is a convenience and never fails a batch.
+//! prediction is a convenience and never fails a batch. A file store opens its connection for
+//! each of those two calls and closes it after: the store lives in a process-wide slot that is
+//! never dropped, and a connection held there would leave the file's WAL uncheckpointed at exit.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +21,14 @@ use crate::HistoryError;
 /// Past batch runs' pace in a SQLite file (see the module documentation).
 #[derive(Debug)]
 pub struct SqliteBatchPace {
-    conn: Mutex<Connection>,
+    place: Place,
+}
+
+/// Where the rows are: a file opened per call, or a connection kept for the store's life.
+#[derive(Debug)]
+enum Place {
+    File(PathBuf),
+    Memory(Mutex<Connection>),
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS batch_pace (
@@ -35,53 +44,56 @@ impl SqliteBatchPace {
     /// How many recent runs the prior is the median of.
     pub const RUNS: u32 = 20;
 
-    /// Opens (or creates) the store at `path` (WAL, `synchronous=NORMAL`).
+    /// Opens (or creates) the store at `path` (WAL, `synchronous=NORMAL`); the table is created
+    /// here, so a file that cannot hold it is an error now rather than at the first batch.
     pub fn open(path: &Path) -> Result<Self, HistoryError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Self::with_connection(conn)
+        open_file(path)?;
+        Ok(SqliteBatchPace {
+            place: Place::File(path.to_path_buf()),
+        })
     }
 
     /// A store in memory (tests; lost with the process).
     pub fn open_in_memory() -> Result<Self, HistoryError> {
-        Self::with_connection(Connection::open_in_memory()?)
-    }
-
-    fn with_connection(conn: Connection) -> Result<Self, HistoryError> {
+        let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteBatchPace { conn: Mutex::new(conn) })
+        Ok(SqliteBatchPace {
+            place: Place::Memory(Mutex::new(conn)),
+        })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T, HistoryError>) -> Result<T, HistoryError> {
+        match &self.place {
+            Place::File(path) => f(&open_file(path)?),
+            Place::Memory(conn) => f(&conn.lock().unwrap_or_else(|p| p.into_inner())),
+        }
     }
 
     /// Adds one run of `batch` in `task`: `items` processed in `elapsed`.
     pub fn add(&self, task: &str, batch: &str, items: u64, elapsed: Duration) -> Result<(), HistoryError> {
         let items = i64::try_from(items).unwrap_or(i64::MAX);
         let us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
-        self.lock()
-            .prepare_cached(
+        self.with_conn(|conn| {
+            conn.execute(
                 "INSERT INTO batch_pace (task, batch, ended_ms, items, elapsed_us) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![task, batch, now_ms(), items, us])?;
-        Ok(())
+                params![task, batch, now_ms(), items, us],
+            )?;
+            Ok(())
+        })
     }
 
     /// The median wall time per item of the last [`Self::RUNS`] runs (`None` before any run).
     pub fn median_per_item(&self, task: &str, batch: &str) -> Result<Option<Duration>, HistoryError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT elapsed_us, items FROM batch_pace WHERE task = ?1 AND batch = ?2 AND items > 0
-             ORDER BY ended_ms DESC, rowid DESC LIMIT ?3",
-        )?;
-        let mut per_item: Vec<f64> = stmt
-            .query_map(params![task, batch, Self::RUNS], |r| {
+        let mut per_item: Vec<f64> = self.with_conn(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT elapsed_us, items FROM batch_pace WHERE task = ?1 AND batch = ?2 AND items > 0
+                 ORDER BY ended_ms DESC, rowid DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![task, batch, Self::RUNS], |r| {
                 Ok(r.get::<_, i64>(0)? as f64 / r.get::<_, i64>(1)? as f64)
-            })?
-            .collect::<Result<_, _>>()?;
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
         if per_item.is_empty() {
             return Ok(None);
         }
@@ -103,6 +115,16 @@ impl BatchHistory for SqliteBatchPace {
     fn record(&self, task: &str, batch: &str, items: u64, elapsed: Duration) {
         let _ = self.add(task, batch, items, elapsed);
     }
+}
+
+/// One connection to the file, its table created if missing.
+fn open_file(path: &Path) -> Result<Connection, HistoryError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
 }
 
 fn now_ms() -> i64 {
