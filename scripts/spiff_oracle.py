@@ -18,7 +18,8 @@ Every result is one JSON object: file, process, completed, error, completed_bpmn
 (completion order; loop and multi-instance children as '<id> [child]'), service_calls
 ([element, operator, params]), final_data, notes, and limit: true when the run did not
 finish within the driver's bounds (rounds, tasks, nesting depth, "wall" seconds), so its
-partial record says nothing about SpiffWorkflow's semantics.
+partial record says nothing about SpiffWorkflow's semantics, and crash: true when
+SpiffWorkflow failed inside its own code (see `internal_crash`): it gave no answer either.
 """
 import argparse
 import glob
@@ -27,6 +28,7 @@ import os
 import re
 import signal
 import sys
+import traceback
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
@@ -41,6 +43,8 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
+import SpiffWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 BPMN = '{http://www.omg.org/spec/BPMN/20100524/MODEL}'
 MAX_ROUNDS = 2000
@@ -258,13 +262,39 @@ def first_line(e):
     return re.sub(r' at 0x[0-9a-f]+', '', line)[:300]
 
 
+SPIFF_DIR = os.path.dirname(os.path.abspath(SpiffWorkflow.__file__)) + os.sep
+
+
+def internal_crash(e):
+    """Where SpiffWorkflow failed in its own code, "SpiffWorkflow/FILE:LINE", else None.
+
+    SpiffWorkflow reports what it finds wrong with a model as a SpiffWorkflowException
+    (WorkflowTaskException wraps a script's or a condition's error, with the task). It also
+    lets some errors about a model's data escape raw (a multi-instance input collection that
+    is None: "TypeError: 'NoneType' object is not iterable", two corpus files): those are still
+    answers about the model and compare. A crash is narrower: an AttributeError raised by
+    SpiffWorkflow's own code (the innermost frame in its package) on None or on one of its own
+    objects (a task without a parent, say): its task tree is broken, no answer about the model.
+    """
+    if not isinstance(e, AttributeError) or isinstance(e, SpiffWorkflowException):
+        return None
+    owner = type(getattr(e, 'obj', None))
+    if getattr(e, 'obj', None) is not None and not owner.__module__.startswith('SpiffWorkflow'):
+        return None
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames or not os.path.abspath(frames[-1].filename).startswith(SPIFF_DIR):
+        return None
+    last = frames[-1]
+    return '%s:%d' % (os.path.relpath(last.filename, os.path.dirname(SPIFF_DIR.rstrip(os.sep))), last.lineno)
+
+
 def run(request):
     Log.completed, Log.calls, Log.limit = [], [], False
     Clock.now = Clock.start = datetime.now(timezone.utc)
     path = request['file']
     data, human, hold = request.get('data') or {}, request.get('human') or {}, float(request.get('hold') or 0)
     out = {'file': path, 'process': request.get('process'), 'completed': False, 'error': None,
-           'limit': False, 'completed_bpmn_ids': [], 'service_calls': [], 'final_data': None, 'notes': []}
+           'limit': False, 'crash': False, 'completed_bpmn_ids': [], 'service_calls': [], 'final_data': None, 'notes': []}
     try:
         specs, out['process'] = load(path, request.get('process'), request.get('parser') or 'auto')
     except Exception as e:
@@ -286,6 +316,10 @@ def run(request):
         out['error'] = first_line(e)
         # SpiffWorkflow's own failures (not the model's): its stack, its task tree
         out['limit'] = Log.limit or isinstance(e, RecursionError) or type(e).__name__ == 'TaskNotFoundException'
+        where = None if out['limit'] else internal_crash(e)
+        if where:
+            out['crash'] = True
+            out['error'] += ' (in %s)' % where
     finally:
         signal.alarm(0)
     out['completed_bpmn_ids'] = [x for x in map(label, Log.completed) if x is not None]

@@ -6,8 +6,10 @@
 //! - differential: each model runs on SpiffWorkflow 3.2.0 too (`scripts/spiff_oracle.py --serve`,
 //!   one long-lived process, from the venv `scripts/spiff-venv.sh` makes) and on the engine,
 //!   compared by the conformance runner (completed activities, happens-before, final variables,
-//!   failure). Any difference fails with the shrunk model printed. `SPIFF_DIFF_CASES=N` sets the
-//!   number of models (the long run of BENCHMARKS.md).
+//!   failure). Any difference fails with the shrunk model printed. A model SpiffWorkflow gives
+//!   no answer on (unbounded, or crashed in its own code) is not compared: it is counted apart
+//!   and printed, never as agreement. `SPIFF_DIFF_CASES=N` sets the number of models (the long
+//!   run of BENCHMARKS.md).
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -402,6 +404,10 @@ enum Compared {
     /// SpiffWorkflow did not finish within its driver's bounds (endless loop, fan-out,
     /// Python's stack): nothing to compare, the engine is not run. Why, as SpiffWorkflow said.
     OracleUnbounded(String),
+    /// SpiffWorkflow failed inside its own code (an exception from its package that is not one
+    /// of the errors it reports about a model, `internal_crash` in spiff_oracle.py): the
+    /// reference gave no answer, nothing to compare. The error and where it was raised.
+    OracleCrashed(String),
     /// They differ only in how often a join fired (and what follows it), where SpiffWorkflow
     /// departs from BPMN 2.0 §13.4 (CONFORMANCE.md): the join and the elements it leads to.
     JoinDifference(String),
@@ -418,8 +424,23 @@ fn listed_after(text: &str, label: &str) -> Option<Vec<String>> {
 /// number of times is a join with several incoming flows that ran, or is reachable from one: SpiffWorkflow fires a parallel join again on a second token of a flow, and merges
 /// tokens arriving together on one flow at an inclusive join; BPMN 2.0 §13.4.2/§13.4.3 consume
 /// one token per flow. Returns the join(s).
+///
+/// The engine keeps a second token on a parallel join's flow waiting for its partner and
+/// reports the instance stuck if none comes (CONFORMANCE.md), where SpiffWorkflow fires the
+/// join and completes: that failure is the same departure when the join it names is one of
+/// these joins and the completed activities differ as above.
 fn join_difference(doc: &str, problems: &[String]) -> Option<String> {
-    let [only] = problems else { return None };
+    let (stuck_at, only) = match problems {
+        [only] => (None, only),
+        [stuck, only] if stuck.starts_with("expected completion, got failure:") => {
+            let rest = &stuck[stuck.find("element '")? + "element '".len()..];
+            let (join, tail) = rest.split_once('\'')?;
+            tail.starts_with(" waits at a join for a path that can no longer arrive")
+                .then_some(())?;
+            (Some(join.to_string()), only)
+        }
+        _ => return None,
+    };
     let theirs = listed_after(only, "expected ")?;
     let mine = listed_after(only, "got ")?;
     let count = |v: &[String]| {
@@ -450,6 +471,14 @@ fn join_difference(doc: &str, problems: &[String]) -> Option<String> {
     if joins.is_empty() {
         return None;
     }
+    if let Some(join) = &stuck_at {
+        let parallel = p
+            .element(join)
+            .is_some_and(|e| e.kind == servicetask_bpmn::ElementKind::ParallelGateway);
+        if !parallel || !joins.contains(&join.as_str()) {
+            return None;
+        }
+    }
     // what the joins lead to (sequence flows, into subprocesses and called processes' children)
     let mut reached: std::collections::HashSet<String> = joins.iter().map(|j| j.to_string()).collect();
     let mut queue: Vec<String> = reached.iter().cloned().collect();
@@ -479,7 +508,8 @@ fn join_difference(doc: &str, problems: &[String]) -> Option<String> {
     }
     differing
         .iter()
-        .all(|id| reached.contains(id.as_str()))
+        // a loop or multi-instance child ("<id> [child]") is reached with its activity
+        .all(|id| reached.contains(id.trim_end_matches(" [child]")))
         .then(|| joins.join(", "))
 }
 
@@ -505,6 +535,11 @@ fn differential(m: &Model) -> Result<Compared, String> {
         let _ = std::fs::remove_dir_all(&dir);
         let why = answer.get("error").and_then(Value::as_str).unwrap_or("").to_string();
         return Ok(Compared::OracleUnbounded(why));
+    }
+    if answer.get("crash") == Some(&Value::Bool(true)) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let why = answer.get("error").and_then(Value::as_str).unwrap_or("").to_string();
+        return Ok(Compared::OracleCrashed(why));
     }
     let field = |k: &str| answer.get(k).cloned().unwrap_or(Value::Null);
 
@@ -543,14 +578,100 @@ fn differential_cases() -> u32 {
         .unwrap_or(300)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: differential_cases(), ..ProptestConfig::default() })]
+/// How the differential runs came out, each outcome apart: agreement, the two ways the
+/// reference gave no answer (not compared), the documented join departure, and differences.
+#[derive(Default)]
+struct Tally {
+    agree: usize,
+    unbounded: std::collections::BTreeMap<String, usize>,
+    crashed: std::collections::BTreeMap<String, usize>,
+    joins: usize,
+    differ: usize,
+}
 
-    #[test]
-    #[ignore = "needs the SpiffWorkflow venv (scripts/spiff-venv.sh; run by .ci/run)"]
-    fn random_models_agree_with_spiffworkflow(m in shared_model()) {
-        differential(&m).map_err(TestCaseError::fail)?;
+impl Tally {
+    fn count(&mut self, result: &Result<Compared, String>) {
+        // the reasons without numbers (counts, line numbers of the limits), so they group
+        let reason = |why: &str| -> String { why.chars().take(120).filter(|c| !c.is_ascii_digit()).collect() };
+        match result {
+            Ok(Compared::Agree) => self.agree += 1,
+            Ok(Compared::OracleUnbounded(why)) => *self.unbounded.entry(reason(why)).or_default() += 1,
+            Ok(Compared::OracleCrashed(why)) => *self.crashed.entry(reason(why)).or_default() += 1,
+            Ok(Compared::JoinDifference(_)) => self.joins += 1,
+            Err(_) => self.differ += 1,
+        }
     }
+
+    fn not_compared(&self) -> usize {
+        self.unbounded.values().sum::<usize>() + self.crashed.values().sum::<usize>()
+    }
+
+    fn total(&self) -> usize {
+        self.agree + self.not_compared() + self.joins + self.differ
+    }
+
+    fn report(&self) -> String {
+        let mut s = format!(
+            "differential: {} models, {} agree, {} not compared (SpiffWorkflow gave no answer: {} unbounded, {} crashed in its own code), {} differ only by the documented join rule (CONFORMANCE.md), {} differ",
+            self.total(),
+            self.agree,
+            self.not_compared(),
+            self.unbounded.values().sum::<usize>(),
+            self.crashed.values().sum::<usize>(),
+            self.joins,
+            self.differ
+        );
+        for (why, n) in &self.unbounded {
+            let _ = write!(s, "\n  unbounded {n:5}  {why}");
+        }
+        for (why, n) in &self.crashed {
+            let _ = write!(s, "\n  crashed   {n:5}  {why}");
+        }
+        s
+    }
+}
+
+/// The share of models SpiffWorkflow may leave unanswered (unbounded or crashed) before the
+/// differential test fails: past it, too little is compared for agreement to mean much. About
+/// half are unanswered today (most random loops are endless, and SpiffWorkflow's recursive task
+/// tree exhausts Python's stack on them), so 0.7 leaves room for chance, not for a regression.
+const MAX_NOT_COMPARED: f64 = 0.7;
+
+#[test]
+#[ignore = "needs the SpiffWorkflow venv (scripts/spiff-venv.sh; run by .ci/run)"]
+fn random_models_agree_with_spiffworkflow() {
+    use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+    let config = Config {
+        cases: differential_cases(),
+        source_file: Some(file!()),
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel("proptest-regressions"))),
+        ..Config::default()
+    };
+    // (tally, shrinking): the runs after the first failure shrink it and are not counted
+    let tally = Mutex::new((Tally::default(), false));
+    let result = TestRunner::new(config).run(&shared_model(), |m| {
+        let result = differential(&m);
+        let mut guard = tally.lock().expect("tally");
+        if !guard.1 {
+            guard.0.count(&result);
+            guard.1 = result.is_err();
+        }
+        result.map(|_| ()).map_err(TestCaseError::fail)
+    });
+    let (tally, _) = tally.into_inner().expect("tally");
+    // printed whatever the outcome (up to the first failure): no answer is counted, never hidden
+    println!("{}", tally.report());
+    if let Err(e) = result {
+        panic!("{e}\n{}", tally.report());
+    }
+    let share = tally.not_compared() as f64 / tally.total().max(1) as f64;
+    assert!(
+        share <= MAX_NOT_COMPARED,
+        "SpiffWorkflow gave no answer on {:.0}% of the models (at most {:.0}% allowed)\n{}",
+        share * 100.0,
+        MAX_NOT_COMPARED * 100.0,
+        tally.report()
+    );
 }
 
 /// The long run, opt-in: `SPIFF_SURVEY=N` models, not shrunk, each difference grouped by its
@@ -572,8 +693,7 @@ fn random_models_survey() {
     let strategy = shared_model();
     let mut groups: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
     let mut slowest: Vec<(Duration, usize)> = Vec::new();
-    let mut unbounded: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let mut joins = 0;
+    let mut tally = Tally::default();
     for k in 0..total {
         let m = strategy.new_tree(&mut runner).expect("a model").current();
         let started = std::time::Instant::now();
@@ -582,13 +702,7 @@ fn random_models_survey() {
         if started.elapsed() > Duration::from_secs(10) {
             std::fs::write(out.join(format!("slow-{k}.txt")), format!("{}\n{m:?}\n", xml(&m))).expect("write");
         }
-        if let Ok(Compared::JoinDifference(_)) = &result {
-            joins += 1;
-        }
-        if let Ok(Compared::OracleUnbounded(why)) = &result {
-            let why: String = why.chars().take(60).filter(|c| !c.is_ascii_digit()).collect();
-            *unbounded.entry(why).or_default() += 1;
-        }
+        tally.count(&result);
         if let Err(e) = result {
             let first = e.lines().nth(1).unwrap_or("").trim().to_string();
             let key: String = first
@@ -602,17 +716,10 @@ fn random_models_survey() {
             std::fs::write(out.join(format!("{k}.txt")), format!("{e}\n{m:?}\n")).expect("write");
         }
     }
-    let differ: usize = groups.values().map(Vec::len).sum();
+    let differ = tally.differ;
     slowest.sort();
     println!("slowest models: {:?}", slowest.iter().rev().take(5).collect::<Vec<_>>());
-    let unbounded_total: usize = unbounded.values().sum();
-    println!(
-        "differential survey: {total} models, {} agree, {joins} differ only by the documented join rule (CONFORMANCE.md), {unbounded_total} unbounded in SpiffWorkflow (not compared), {differ} differ",
-        total - differ - unbounded_total - joins
-    );
-    for (why, n) in &unbounded {
-        println!("  unbounded {n:5}  {why}");
-    }
+    println!("{}", tally.report());
     for (key, ks) in &groups {
         println!("  {:5}  {key}  (e.g. {}/{}.txt)", ks.len(), out.display(), ks[0]);
     }
