@@ -725,3 +725,82 @@ fn random_models_survey() {
     }
     assert_eq!(differ, 0, "{differ} of {total} models differ ({})", out.display());
 }
+
+/// SpiffWorkflow's answer on `m`, straight from the oracle.
+fn oracle_answer(m: &Model, name: &str) -> Value {
+    let dir = std::env::temp_dir().join(format!("servicetask-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("random.bpmn");
+    std::fs::write(&file, xml(m)).expect("write the model");
+    let mut guard = oracle().lock().expect("oracle lock");
+    let oracle = guard.as_mut().expect("the oracle starts");
+    let answer = oracle
+        .run(&json!({ "file": file, "process": "p", "data": { "x": m.x }, "wall": 5 }))
+        .expect("an answer");
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+    answer
+}
+
+/// The shrunk model on which SpiffWorkflow 3.2.0 crashes in its own code (an inclusive join in
+/// an endless loop through a subprocess) is "no answer", not a difference; a model error that
+/// SpiffWorkflow reports (a condition naming an unset variable) is an answer and compares.
+#[test]
+#[ignore = "needs the SpiffWorkflow venv (scripts/spiff-venv.sh; run by .ci/run)"]
+fn spiffworkflow_crash_is_no_answer_but_model_errors_compare() {
+    let crashing = Model {
+        kinds: vec![0, 5, 3, 8, 0],
+        flows: vec![
+            (3, 1, None),
+            (4, 3, None),
+            (1, 3, Some(2)),
+            (5, 0, None),
+            (5, 1, None),
+            (5, 2, None),
+            (5, 3, None),
+            (5, 4, None),
+        ],
+        defaults: vec![None; 5],
+        mi: vec![false; 5],
+        boundary: vec![false; 5],
+        x: 0,
+        closed: true,
+    };
+    let answer = oracle_answer(&crashing, "crash");
+    assert_eq!(answer["crash"], json!(true), "{answer}");
+    assert_eq!(answer["limit"], json!(false), "{answer}");
+    let error = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("AttributeError: 'NoneType' object has no attribute 'data' (in SpiffWorkflow/"),
+        "{answer}"
+    );
+    match differential(&crashing) {
+        Ok(Compared::OracleCrashed(why)) => assert_eq!(why, error),
+        other => panic!("expected no answer, got {other:?}"),
+    }
+
+    // start -> exclusive gateway -> task, on a condition over a variable nobody set
+    let model_error = Model {
+        kinds: vec![4, 0],
+        flows: vec![(2, 0, None), (0, 1, Some(6))],
+        defaults: vec![None; 2],
+        mi: vec![false; 2],
+        boundary: vec![false; 2],
+        x: 0,
+        closed: true,
+    };
+    let answer = oracle_answer(&model_error, "model-error");
+    assert_eq!(answer["crash"], json!(false), "{answer}");
+    assert_eq!(answer["limit"], json!(false), "{answer}");
+    assert!(
+        answer["error"].as_str().is_some_and(|e| e.contains("missing")),
+        "{answer}"
+    );
+    assert!(
+        !matches!(
+            differential(&model_error),
+            Ok(Compared::OracleCrashed(_) | Compared::OracleUnbounded(_))
+        ),
+        "a reported model error is compared"
+    );
+}
