@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection};
 use servicetask_core::batch::BatchHistory;
 
+use crate::checkpoint::{open_wal, Durability};
 use crate::HistoryError;
 
 /// Past batch runs' pace in a SQLite file (see the module documentation).
@@ -119,10 +120,7 @@ impl BatchHistory for SqliteBatchPace {
 
 /// One connection to the file, its table created if missing.
 fn open_file(path: &Path) -> Result<Connection, HistoryError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let conn = open_wal(path, Durability::Process)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }

@@ -32,6 +32,20 @@ pub enum Durability {
     PowerLoss,
 }
 
+/// Opens (or creates) the SQLite file at `path` in WAL mode with the durability asked for and a
+/// five-second busy timeout: the batch stores' one way to open their file.
+pub(crate) fn open_wal(path: &Path, durability: Durability) -> Result<Connection, HistoryError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match durability {
+        Durability::Process => "NORMAL",
+        Durability::PowerLoss => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    Ok(conn)
+}
+
 /// Completed batch item keys in a SQLite file (see the module documentation).
 #[derive(Debug)]
 pub struct SqliteCheckpoint {
@@ -54,15 +68,7 @@ impl SqliteCheckpoint {
 
     /// Opens (or creates) the store at `path` with the chosen durability.
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, HistoryError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        let sync = match durability {
-            Durability::Process => "NORMAL",
-            Durability::PowerLoss => "FULL",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
-        Self::with_connection(conn)
+        Self::with_connection(open_wal(path, durability)?)
     }
 
     /// A store in memory (tests; lost with the process).
