@@ -2,9 +2,9 @@
 //! FEEL's `string length`, ...). Each checks the size of what it builds against the budget
 //! before building it.
 
+use super::ast::BinOp;
 use super::limits::{Budget, SLOT};
 use super::ops::{arith, as_f64, as_i64, compare, equal, f64_to_i64, num, type_name};
-use super::parser::BinOp;
 use super::{Dialect, ExprError};
 use serde_json::Value;
 use std::borrow::Cow;

@@ -4,10 +4,10 @@
 //!
 //! [`EvalLimits`]: super::EvalLimits
 
+use super::ast::{BinOp, Expr, FPart};
 use super::builtins::{call, call_kw, format_spec, method, truthy};
 use super::limits::{exceeded, grow_stack, measure, Budget, MAP, SLOT};
 use super::ops::{as_i64, binary, char_at, compare, equal, index_ref, negate, type_name};
-use super::parser::{BinOp, Expr, FPart};
 use super::{Dialect, ExprError};
 use serde_json::{Map, Value};
 use std::borrow::Cow;

@@ -3,11 +3,11 @@
 //! comprehension), and the memory it counts includes what the script's variables grow by.
 //! Appends and `+=` on strings and lists change the variable in place.
 
+use super::ast::{BinOp, Block, Expr, Seg, Stmt};
 use super::builtins::{to_display_string, truthy};
 use super::eval::{eval, iteration_items, Env};
 use super::limits::{measure, Budget, SLOT};
 use super::ops::{as_i64, binary, equal, list_position, type_name};
-use super::parser::{BinOp, Block, Expr, Seg, Stmt};
 use super::{Dialect, ExprError};
 use serde_json::{Map, Value};
 

@@ -2,8 +2,8 @@
 //! arithmetic never wraps or panics: a result that does not fit in 64 bits is an error; sizes
 //! of strings and lists are checked against the budget before they are built.
 
+use super::ast::BinOp;
 use super::limits::Budget;
-use super::parser::BinOp;
 use super::{Dialect, ExprError};
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
