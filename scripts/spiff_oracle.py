@@ -10,6 +10,11 @@ One request per run, as JSON:
     {"file": PATH, "process": ID|null, "data": {...}, "human": {"*"|ID: {...}}, "hold": S,
      "parser": "auto"|"bpmn"|"spiff"|"camunda", "wall": SECONDS,
      "messages": [{"name": N, "payload": {...}}]}   # sent in turn when no person's task is left
+A "human" value that is null leaves that task unanswered. A "human" value that is a list gives one answer per completion of that task, in turn (the
+tasks of a multi-instance activity get different answers, the way SpiffWorkflow's tests
+enumerate them); its last item answers any further completion. A message's correlation key
+values are derived from its payload by the retrieval expressions the model gives that message
+(BPMN 2.0 §8.3.2), as SpiffWorkflow derives them for a message it throws itself.
 usage:
     spiff_oracle.py FILE [--process ID] [--data JSON] [--human JSON] [--hold S] [--parser P]
                     [--messages JSON]
@@ -39,6 +44,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -172,10 +178,21 @@ def label(task):
     return spec.name if spec.name != bid else bid
 
 
-def human_values(task, human):
+def unanswered(task, human):
+    """True when the inputs give this task null: nobody answers it (it waits for ever)."""
+    bid = getattr(task.task_spec, 'bpmn_id', None)
+    return bid in human and human[bid] is None
+
+
+def human_values(task, human, answered):
     values = {}
     for key in ('*', getattr(task.task_spec, 'bpmn_id', None)):
-        values.update(human.get(key, {}))
+        given = human.get(key, {})
+        if isinstance(given, list):  # one answer per completion of this task, in turn
+            n = answered.get(key, 0)
+            answered[key] = n + 1
+            given = given[min(n, len(given) - 1)] if given else {}
+        values.update(given)
     return {k: eval(v[1:], {}, dict(task.data)) if isinstance(v, str) and v.startswith('$') else v
             for k, v in values.items()}
 
@@ -194,12 +211,37 @@ def next_timer(wf):
     return min(due) if due else None
 
 
+def incoming_message(wf, name, payload):
+    """The event for message `name` sent from outside with `payload` (a JSON object).
+
+    It takes the class of the model's own catch or start events for that message (SpiffWorkflow
+    matches a message by class and name). Its correlation key values are the retrieval
+    expressions of those events' correlation properties evaluated over the payload, as
+    SpiffWorkflow derives them for a message it throws itself. A Camunda catch event stores a
+    message's value in one variable (the thrower's resultVariable): a payload with one
+    variable is sent as that value and variable.
+    """
+    definitions = [t.task_spec.event_definition for t in wf.event_manager.tasks.values()]
+    for sp_spec in list(wf.subprocess_specs.values()) + [wf.spec]:
+        definitions += [ts.event_definition for ts in getattr(sp_spec, 'bpmn_start_events', [])]
+    catcher = next((d for d in definitions if isinstance(d, MessageEventDefinition) and d.name == name), None)
+    if catcher is None:
+        return BpmnEvent(MessageEventDefinition(name), payload)
+    correlations = {}
+    if catcher.correlation_properties:
+        correlations = catcher.calculate_correlations(wf.script_engine, catcher.correlation_properties, payload)
+    if isinstance(catcher, CamundaMessageEventDefinition) and len(payload) == 1:
+        (var, value), = payload.items()
+        payload = {'payload': value, 'result_var': var}
+    return BpmnEvent(type(catcher)(name), payload, correlations)
+
+
 def drive(specs, data, human, hold, messages):
     spec, subs = specs
     wf = BpmnWorkflow(spec, subs, script_engine=StubScriptEngine())
     if data:
         wf.task_tree.data.update(data)
-    notes, ready_since = [], {}
+    notes, ready_since, answered = [], {}, {}
     wf.do_engine_steps()
     for _ in range(MAX_ROUNDS):
         if wf.is_completed():
@@ -208,9 +250,11 @@ def drive(specs, data, human, hold, messages):
             limit('more than %d tasks' % MAX_TASKS)
         progressed = False
         for t in wf.get_tasks(state=TaskState.READY, manual=True):
+            if unanswered(t, human):
+                continue
             since = ready_since.setdefault(t.id, Clock.now)
             if Clock.now - since >= timedelta(seconds=hold):
-                t.data.update(human_values(t, human))
+                t.data.update(human_values(t, human, answered))
                 t.run()
                 progressed = True
         for t in wf.get_tasks(state=TaskState.STARTED):
@@ -219,7 +263,7 @@ def drive(specs, data, human, hold, messages):
                 progressed = True
         if not progressed and messages:
             name, payload = messages.pop(0)
-            wf.catch(BpmnEvent(MessageEventDefinition(name), payload))
+            wf.catch(incoming_message(wf, name, payload))
             wf.refresh_waiting_tasks()
             progressed = True
         if progressed:
