@@ -31,12 +31,21 @@ impl std::fmt::Debug for HttpClient {
 static GLOBAL: OnceLock<HttpClient> = OnceLock::new();
 
 impl HttpClient {
-    /// A client with `settings` (checked first: a bad value is an error naming its key).
+    /// A client with `settings` (checked first: a bad value is an error naming its key). https
+    /// is verified against the system's roots and `ca_file`'s certificates.
     pub fn new(settings: HttpSettings) -> Result<Self, TaskError> {
         settings.check().map_err(|p| TaskError::validation(p.join("; ")))?;
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(settings.timeout)
-            .connect_timeout(settings.connect_timeout)
+            .connect_timeout(settings.connect_timeout);
+        #[cfg(feature = "rustls")]
+        let builder = match &settings.ca_file {
+            Some(ca) => builder.tls_certs_merge(
+                crate::tls::read_ca_file(ca).map_err(|e| TaskError::validation(format!("http.ca_file: {e}")))?,
+            ),
+            None => builder,
+        };
+        let client = builder
             .build()
             .map_err(|e| TaskError::internal(format!("the HTTP client could not be built: {e}")))?;
         Ok(Self::from_reqwest(client, settings))

@@ -11,6 +11,10 @@
 //! `traceparent` continues the trace at the server, and request and response body bytes are
 //! added to the dependency's totals and the execution's network figures.
 //!
+//! https works as http does (rustls, the default `rustls` feature), trusting the system's roots
+//! and `[http] ca_file`; a certificate the client refuses is a `permission_denied` error with
+//! what to do, not retried.
+//!
 //! Kept out of `servicetask-core` so that reqwest is compiled only by programs that make HTTP
 //! calls; the runner's hot path does not see it.
 //!
@@ -30,6 +34,7 @@ mod request;
 mod response;
 mod retry_after;
 mod settings;
+mod tls;
 
 pub use client::{Http, HttpClient, HttpExt};
 pub use naming::dependency_name;

@@ -98,6 +98,15 @@ impl<'a> HttpRequest<'a> {
             return Err(TaskError::validation(p));
         }
         let url = url.map_err(TaskError::validation)?;
+        #[cfg(not(feature = "rustls"))]
+        if url.scheme() == "https" {
+            return Err(TaskError::validation(format!(
+                "{} cannot be called: {}",
+                redacted_url(&url, &http.settings().redacted_query),
+                crate::tls::NO_TLS
+            ))
+            .with_suggestion("build servicetask-http with its default features (the `rustls` feature)"));
+        }
         let settings = http.settings();
         let name = dependency_name(&url, &settings.hosts).into_owned();
         // span attributes only for a traced execution; the redacted URL is made again for an error
@@ -355,7 +364,11 @@ impl Attempt<'_> {
         method: &Method,
         e: &reqwest::Error,
     ) -> TaskError {
-        let class = if e.is_timeout() {
+        let untrusted = e.is_connect() && crate::tls::is_untrusted_certificate(e);
+        let class = if untrusted {
+            // no retry makes a certificate trusted: not retried, not a breaker failure
+            ErrorClass::PermissionDenied
+        } else if e.is_timeout() {
             ErrorClass::Timeout
         } else {
             ErrorClass::Network
@@ -367,7 +380,9 @@ impl Attempt<'_> {
             source = s.source();
         }
         causes.dedup();
-        let what = if e.is_connect() {
+        let what = if untrusted {
+            "refused the server's certificate"
+        } else if e.is_connect() {
             "could not connect"
         } else if e.is_timeout() {
             "timed out"
@@ -383,6 +398,11 @@ impl Attempt<'_> {
         }
         span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, class.as_str()));
         span.set_status(Status::error(message.clone()));
-        TaskError::new(class, message)
+        let err = TaskError::new(class, message);
+        if untrusted {
+            err.with_suggestion(crate::tls::UNTRUSTED_HINT)
+        } else {
+            err
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! [`HttpSettings`]: the client's configuration (the `[http]` table): which dependency a host
-//! is, time limits, the response size limit and the query parameters whose values are secret.
+//! is, time limits, the response size limit, the query parameters whose values are secret and
+//! an extra CA file trusted for https.
 //!
 //! ```
 //! let s: servicetask_http::HttpSettings =
@@ -9,6 +10,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,9 @@ pub struct HttpSettings {
     pub max_response_bytes: u64,
     /// Query parameters whose values are shown as `REDACTED`.
     pub redacted_query: Vec<String>,
+    /// A PEM file of CA certificates trusted for https besides the system's roots (a private
+    /// CA). The configuration file resolves a relative path against its own folder.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -65,12 +70,13 @@ impl Default for HttpSettings {
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024 * 1024,
             redacted_query: DEFAULT_REDACTED_QUERY.iter().map(|s| s.to_string()).collect(),
+            ca_file: None,
         }
     }
 }
 
 impl HttpSettings {
-    /// Checks the values; each problem names its key.
+    /// Checks the values (and that `ca_file` holds certificates); each problem names its key.
     pub fn check(&self) -> Result<(), Vec<String>> {
         let mut p = Vec::new();
         if self.timeout.is_zero() {
@@ -87,6 +93,11 @@ impl HttpSettings {
                 p.push(format!(
                     "http.hosts.{host:?}: a host and its dependency name must both be non-empty"
                 ));
+            }
+        }
+        if let Some(ca) = &self.ca_file {
+            if let Err(e) = crate::tls::read_ca_file(ca) {
+                p.push(format!("http.ca_file: {e}"));
             }
         }
         if p.is_empty() {

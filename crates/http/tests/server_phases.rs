@@ -4,7 +4,8 @@
 //! opening and recovering, bytes equal to what the server counted, `Retry-After` honoured and
 //! bounded by the policy, and the trace continued by the server from `traceparent`.
 
-use std::collections::HashMap;
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,17 +16,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
-use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{Status, TraceContextExt, Tracer};
-use opentelemetry::Context;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use servicetask_core::{
-    BreakerConfig, ContextParts, DependencyPolicy, ErrorClass, Jitter, ProcessInfo, RetryConfig, TaskContext,
-    Telemetry, TrackingConfig,
-};
+use opentelemetry::trace::Status;
+use opentelemetry_sdk::trace::SpanData;
+use servicetask_core::{BreakerConfig, DependencyPolicy, ErrorClass, Jitter, RetryConfig};
 use servicetask_http::{HttpClient, HttpSettings};
 use servicetask_resilience::{BreakerState, DependencyConfig, ManualClock, Resilience};
+use support::{attr, otel, traceparent};
 use tokio::sync::oneshot;
 
 /// What the server saw and did.
@@ -44,17 +40,8 @@ struct Server {
 async fn handle(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
     s.requests.fetch_add(1, Ordering::SeqCst);
     s.body_in.fetch_add(body.len() as u64, Ordering::SeqCst);
-    let carrier: HashMap<String, String> = headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
-    let remote = TraceContextPropagator::new().extract(&carrier);
-    let sc = remote.span().span_context().clone();
-    if sc.is_valid() && sc.is_remote() {
-        s.parents
-            .lock()
-            .unwrap()
-            .push((sc.trace_id().to_string(), sc.span_id().to_string()));
+    if let Some(p) = traceparent(&headers) {
+        s.parents.lock().unwrap().push(p);
     }
     let flaky = s
         .flaky
@@ -107,31 +94,6 @@ impl Running {
     }
 }
 
-fn attr(s: &SpanData, key: &str) -> Option<String> {
-    s.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.to_string())
-}
-
-struct Setup {
-    spans: InMemorySpanExporter,
-    provider: SdkTracerProvider,
-    telemetry: Arc<Telemetry>,
-}
-
-fn otel() -> Setup {
-    let spans = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(spans.clone()).build();
-    let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
-    let telemetry = Telemetry::from_providers(&provider, &meters);
-    Setup {
-        spans,
-        provider,
-        telemetry,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_flaky_down_back() {
     let o = otel();
@@ -168,16 +130,11 @@ async fn fast_flaky_down_back() {
             )
             .build(),
     );
-    let exec = o.telemetry.tracer().start("fetch-orders");
-    let cx = TaskContext::new(ContextParts {
-        task: Arc::from("fetch-orders"),
-        otel: Context::new().with_span(exec),
-        telemetry: o.telemetry.clone(),
-        process: ProcessInfo::default(),
-        variables: serde_json::Map::new(),
-        tracking: TrackingConfig::default(),
-        dependencies: Some(resilience.clone() as Arc<dyn DependencyPolicy>),
-    });
+    let cx = support::context(
+        "fetch-orders",
+        &o.telemetry,
+        resilience.clone() as Arc<dyn DependencyPolicy>,
+    );
     let exec_trace = cx.trace_id().unwrap();
     let client = HttpClient::new(HttpSettings {
         timeout: Duration::from_secs(5),
