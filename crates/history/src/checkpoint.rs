@@ -98,6 +98,14 @@ impl SqliteCheckpoint {
         Ok(out)
     }
 
+    /// The scopes that hold keys, in order (what a host may `forget` once a batch is over).
+    pub fn scopes(&self) -> Result<Vec<String>, HistoryError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT scope FROM batch_checkpoint ORDER BY scope")?;
+        let scopes = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(scopes)
+    }
+
     /// Adds one group of keys under `scope`, in one transaction.
     pub fn add(&self, scope: &str, keys: &[String]) -> Result<(), HistoryError> {
         if keys.is_empty() {
@@ -181,6 +189,7 @@ mod tests {
             cp.add("job-2/rows", &["9".into()]).unwrap();
         }
         let cp = SqliteCheckpoint::open(&path).unwrap();
+        assert_eq!(cp.scopes().unwrap(), ["job-1/rows", "job-2/rows"]);
         let keys = cp.keys("job-1/rows").unwrap();
         assert_eq!(keys, ["1", "2", "3"].map(String::from).into_iter().collect());
         assert_eq!(cp.forget("job-1/rows").unwrap(), 2);

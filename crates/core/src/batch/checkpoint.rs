@@ -23,9 +23,27 @@ pub trait Checkpoint: Send + Sync + 'static {
 
 /// Completed keys held in process memory: survives a dropped or retried execution within the
 /// process, not a restart.
+///
+/// A save appends the group's keys to one text buffer of the scope and their end offsets to a
+/// list: no allocation or hashing per key (a set per scope cost about 0.7 µs an item at a
+/// million items, over the batch's 1 µs budget). A load builds the set from the buffer.
 #[derive(Debug, Default)]
 pub struct MemoryCheckpoint {
-    scopes: Mutex<HashMap<String, HashSet<String>>>,
+    scopes: Mutex<HashMap<String, Saved>>,
+}
+
+/// The keys saved under one scope, in save order (a key saved twice is there twice).
+#[derive(Debug, Default)]
+struct Saved {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Saved {
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(a, b)| &self.text[a..b])
+    }
 }
 
 impl MemoryCheckpoint {
@@ -34,29 +52,47 @@ impl MemoryCheckpoint {
         Self::default()
     }
 
-    /// How many keys are acknowledged under `scope`.
+    /// How many distinct keys are acknowledged under `scope`.
     pub fn done(&self, scope: &str) -> usize {
-        self.lock().get(scope).map_or(0, HashSet::len)
+        self.lock()
+            .get(scope)
+            .map_or(0, |s| s.keys().collect::<HashSet<_>>().len())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>> {
+    /// Drops the keys of `scope` (a batch that finished and will not be retried); how many
+    /// saved keys went.
+    pub fn forget(&self, scope: &str) -> usize {
+        self.lock().remove(scope).map_or(0, |s| s.ends.len())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Saved>> {
         self.scopes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Checkpoint for MemoryCheckpoint {
     fn load<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<HashSet<String>, TaskError>> {
-        let keys = self.lock().get(scope).cloned().unwrap_or_default();
+        let keys = self
+            .lock()
+            .get(scope)
+            .map(|s| s.keys().map(str::to_string).collect())
+            .unwrap_or_default();
         Box::pin(std::future::ready(Ok(keys)))
     }
 
     fn save<'a>(&'a self, scope: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<(), TaskError>> {
         // The whole group is added under one lock before the future exists, so a caller that
         // drops the future has either nothing or everything acknowledged.
-        self.lock()
-            .entry(scope.to_string())
-            .or_default()
-            .extend(keys.iter().cloned());
+        let mut scopes = self.lock();
+        let saved = match scopes.get_mut(scope) {
+            Some(saved) => saved,
+            None => scopes.entry(scope.to_string()).or_default(),
+        };
+        saved.ends.reserve(keys.len());
+        for key in keys {
+            saved.text.push_str(key);
+            saved.ends.push(saved.text.len());
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -73,5 +109,17 @@ mod tests {
         assert_eq!(cp.load("a").await.unwrap().len(), 3);
         assert!(cp.load("b").await.unwrap().is_empty());
         assert_eq!(cp.done("a"), 3);
+        assert_eq!(
+            cp.load("a").await.unwrap(),
+            ["1", "2", "3"].map(String::from).into_iter().collect()
+        );
+        // keys of any text, the empty one and newlines included, load back as saved
+        cp.save("c", &["".into(), "x\ny".into(), "é".into()]).await.unwrap();
+        assert_eq!(
+            cp.load("c").await.unwrap(),
+            ["", "x\ny", "é"].map(String::from).into_iter().collect()
+        );
+        assert_eq!(cp.forget("a"), 4);
+        assert!(cp.load("a").await.unwrap().is_empty());
     }
 }
