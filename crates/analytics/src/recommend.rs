@@ -340,33 +340,9 @@ mod tests {
 
     #[test]
     fn slow_chatty_and_failing_dependencies_are_named_once() {
-        let recs: Vec<_> = (0..30)
-            .map(|i| {
-                let mut r = run("sync", i); // 100 ms per run
-                                            // 'crm': 12 quick calls per run; 'geo': one 80 ms call; 'mail': 3 calls, 1 in 10 fail
-                r.dependencies.push(DependencyUse {
-                    calls: 12,
-                    total_ns: 12_000_000,
-                    ..DependencyUse::named("crm")
-                });
-                r.dependencies.push(DependencyUse {
-                    calls: 1,
-                    total_ns: 80_000_000,
-                    ..DependencyUse::named("geo")
-                });
-                let mut mail = DependencyUse {
-                    calls: 3,
-                    total_ns: 3_000,
-                    ..DependencyUse::named("mail")
-                };
-                if i % 3 == 0 {
-                    mail.failures = 1;
-                    mail.errors.insert("timeout".into(), 1);
-                }
-                r.dependencies.push(mail);
-                r
-            })
-            .collect();
+        // 100 ms runs: 'crm.example.com' 12 quick calls each, 'geo' one 80 ms call, 'mail' 3 calls
+        // with one failing every third run
+        let recs = servicetask_test_support::records::dependency_runs();
         let r = recommend(&recs, &HashMap::new());
         // geo's call is 80 ms, under the 0.1 s a slow call needs, though 80% of the run
         assert_eq!(
@@ -377,7 +353,7 @@ mod tests {
             ],
             "{r:?}"
         );
-        assert!(r[0].message.contains("'crm'") && r[0].message.contains("12.0 times per run"));
+        assert!(r[0].message.contains("'crm.example.com'") && r[0].message.contains("12.0 times per run"));
         assert!(r[1].message.contains("'mail'") && r[1].message.contains("'timeout'"));
         // a slower geo is named slow
         let slow: Vec<_> = recs

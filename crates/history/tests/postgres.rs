@@ -7,94 +7,23 @@
 
 use std::sync::Arc;
 
-use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileAccessKind, OutcomeKind};
 use servicetask_history::{
     open_database, AccessTrait, HistoryError, HistoryStore, HistoryWriter, PostgresStore, RecordQuery, WriterConfig,
 };
-
-const ENV: &str = "SERVICETASK_TEST_POSTGRES_URL";
-const SEC: i64 = 1_000_000_000;
+use servicetask_test_support::records::{every_field, record, SEC};
 
 /// A fresh database on the test server; its URL.
 fn fresh_database() -> String {
-    let url =
-        std::env::var(ENV).unwrap_or_else(|_| panic!("{ENV} is not set: start a PostgreSQL (see .ci/postgres.sh)"));
-    let name = format!("sth_{:016x}", rand_u64());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    });
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
-fn rec(task: &str, t: i64, dur_ms: u64) -> ExecutionRecord {
-    ExecutionRecord::new(task, t * SEC, dur_ms * 1_000_000, OutcomeKind::Complete)
-}
-
-/// A record with every field set, files and dependencies included.
-fn full() -> ExecutionRecord {
-    let mut r = rec("resize", 10, 5);
-    r.outcome = OutcomeKind::Failure;
-    r.error_class = Some("timeout".into());
-    r.input_size = Some(1234);
-    r.cpu_ns = Some(99);
-    r.mem_peak_bytes = Some(1 << 20);
-    r.bytes_read = 7;
-    r.bytes_written = 8;
-    r.attempts = 3;
-    r.fallback_used = true;
-    r.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
-    r.process_id = Some("proc".into());
-    r.process_instance_id = Some("42".into());
-    r.element_id = Some("Task_1".into());
-    r.anomaly = true;
-    r.files.push(FileAccess {
-        path: "a.txt".into(),
-        kind: FileAccessKind::Read,
-        bytes: 7,
-        ops: 2,
-        file_size: Some(70),
-    });
-    // every field of a dependency's totals, whatever this build's record holds
-    let mut dep = serde_json::json!({ "name": "s3", "calls": 3, "failures": 2, "total_ns": 1000 });
-    if let Ok(serde_json::Value::Object(all)) =
-        serde_json::to_value(serde_json::from_value::<DependencyUse>(dep.clone()).unwrap())
-    {
-        for (k, v) in all {
-            if v.is_u64() && v.as_u64() == Some(0) {
-                dep[k] = serde_json::json!(11);
-            }
-        }
-    }
-    r.dependencies.push(serde_json::from_value(dep).unwrap());
-    r
+    servicetask_test_support::postgres::fresh_database("sth")
 }
 
 #[test]
 #[ignore = "needs PostgreSQL: set SERVICETASK_TEST_POSTGRES_URL (run by .ci/run)"]
 fn records_round_trip_and_queries_select_as_on_sqlite() {
     let s = PostgresStore::connect(&fresh_database()).unwrap();
-    let r = full();
+    let r = every_field();
     let ids = s
-        .insert_batch(&[r.clone(), rec("resize", 20, 10), rec("fetch", 15, 1)])
+        .insert_batch(&[r.clone(), record("resize", 20, 10), record("fetch", 15, 1)])
         .unwrap();
     assert_eq!(ids.len(), 3);
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids in insertion order: {ids:?}");
@@ -175,7 +104,7 @@ fn a_fleet_writes_one_history_that_any_node_reads() {
     for n in 0..500i64 {
         use servicetask_core::record::RecordSink as _;
         let node = (n % 2) as usize;
-        writers[node].record(rec(if node == 0 { "a" } else { "b" }, n, 1 + n as u64 % 7));
+        writers[node].record(record(if node == 0 { "a" } else { "b" }, n, 1 + n as u64 % 7));
     }
     for w in &writers {
         w.flush().unwrap();
@@ -207,11 +136,7 @@ fn a_newer_schema_and_a_bad_url_are_refused_with_clear_errors() {
     drop(PostgresStore::connect(&url).unwrap());
     // reopening changes nothing
     drop(PostgresStore::connect(&url).unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    servicetask_test_support::runtime::current_thread().block_on(async {
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         let versions: i64 = client

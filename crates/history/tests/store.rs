@@ -4,49 +4,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use servicetask_core::record::{DependencyUse, ExecutionRecord, FileAccess, FileAccessKind, OutcomeKind, RecordSink};
+use servicetask_core::record::{ExecutionRecord, FileAccess, FileAccessKind, RecordSink};
 use servicetask_history::{
     AccessTrait, HistoryError, HistoryStore, HistoryWriter, RecordQuery, SqliteStore, StoredRecord, WriterConfig,
     SCHEMA_VERSION,
 };
 
-const SEC: i64 = 1_000_000_000;
-
-fn rec(task: &str, t: i64, dur_ms: u64) -> ExecutionRecord {
-    ExecutionRecord::new(task, t * SEC, dur_ms * 1_000_000, OutcomeKind::Complete)
-}
+use servicetask_test_support::records::{every_field, record, SEC};
 
 #[test]
 fn round_trip_keeps_every_field() {
     let s = SqliteStore::open_in_memory().unwrap();
-    let mut r = rec("resize", 10, 5);
-    r.outcome = OutcomeKind::Failure;
-    r.error_class = Some("timeout".into());
-    r.input_size = Some(1234);
-    r.cpu_ns = Some(99);
-    r.mem_peak_bytes = Some(1 << 20);
-    r.bytes_read = 7;
-    r.bytes_written = 8;
-    r.attempts = 3;
-    r.fallback_used = true;
-    r.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
-    r.process_id = Some("proc".into());
-    r.process_instance_id = Some("42".into());
-    r.element_id = Some("Task_1".into());
-    r.files.push(FileAccess {
-        path: "a.txt".into(),
-        kind: FileAccessKind::Read,
-        bytes: 7,
-        ops: 2,
-        file_size: Some(70),
-    });
-    r.dependencies.push(DependencyUse {
-        name: "s3".into(),
-        calls: 3,
-        failures: 2,
-        total_ns: 1000,
-        ..DependencyUse::default()
-    });
+    let r = every_field();
     let ids = s.insert_batch(std::slice::from_ref(&r)).unwrap();
     let got = s.query(&RecordQuery::default()).unwrap();
     assert_eq!(
@@ -63,7 +32,7 @@ fn round_trip_keeps_every_field() {
 fn queries_by_task_and_time_range() {
     let s = SqliteStore::open_in_memory().unwrap();
     let batch: Vec<_> = (0..100)
-        .map(|t| rec(if t % 2 == 0 { "a" } else { "b" }, t, t as u64 + 1))
+        .map(|t| record(if t % 2 == 0 { "a" } else { "b" }, t, t as u64 + 1))
         .collect();
     s.insert_batch(&batch).unwrap();
     assert_eq!(s.tasks().unwrap(), vec!["a", "b"]);
@@ -105,7 +74,7 @@ fn anomaly_flag_and_file_patterns() {
     let s = SqliteStore::open_in_memory().unwrap();
     let mut batch = Vec::new();
     for t in 0..10 {
-        let mut r = rec("etl", t, 1);
+        let mut r = record("etl", t, 1);
         r.files.push(FileAccess {
             path: "config.json".into(),
             kind: FileAccessKind::Read,
@@ -172,7 +141,7 @@ fn schema_is_versioned_and_newer_files_are_refused() {
     // reopening an up-to-date file applies nothing and keeps data
     {
         let s = SqliteStore::open(&db).unwrap();
-        s.insert_batch(&[rec("a", 1, 1)]).unwrap();
+        s.insert_batch(&[record("a", 1, 1)]).unwrap();
     }
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
@@ -193,7 +162,7 @@ fn writer_batches_and_flushes() {
     )
     .unwrap();
     for t in 0..95 {
-        w.record(rec("a", t, 1));
+        w.record(record("a", t, 1));
     }
     w.flush().unwrap();
     assert_eq!(store.count(&RecordQuery::default()).unwrap(), 95);
@@ -201,7 +170,7 @@ fn writer_batches_and_flushes() {
     assert!(w.batches() >= 10);
     assert_eq!(w.dropped(), 0);
     w.shutdown();
-    w.record(rec("a", 100, 1));
+    w.record(record("a", 100, 1));
     assert_eq!(w.dropped(), 1);
     assert!(w.flush().is_err());
 }
@@ -256,7 +225,7 @@ fn full_queue_drops_and_counts_without_blocking() {
     let w = HistoryWriter::spawn(store.clone(), cfg).unwrap();
     // the writer holds at most one batch of 4 while blocked; the queue holds 8 more
     for t in 0..100 {
-        w.record(rec("a", t, 1));
+        w.record(record("a", t, 1));
     }
     let dropped = w.dropped();
     assert!((100 - 12..=100 - 8).contains(&dropped), "dropped {dropped}");

@@ -124,41 +124,18 @@ pub(crate) fn html(o: &mut String, d: &ReportData) {
 #[cfg(test)]
 mod tests {
     use servicetask_analytics::report::{ReportData, ReportOptions};
-    use servicetask_core::record::{DependencyUse, ExecutionRecord, OutcomeKind};
 
     use crate::{render_html, render_terminal};
 
     fn data() -> ReportData {
-        let recs: Vec<ExecutionRecord> = (0..30)
-            .map(|i| {
-                let mut r = ExecutionRecord::new("sync", i * 1_000_000_000, 100_000_000, OutcomeKind::Complete);
-                r.dependencies.push(DependencyUse {
-                    calls: 12,
-                    total_ns: 12_000_000,
-                    bytes_sent: 1_000,
-                    bytes_received: 2_048,
-                    ..DependencyUse::named("crm.example.com")
-                });
-                let mut mail = DependencyUse {
-                    calls: 3,
-                    total_ns: 3_000,
-                    ..DependencyUse::named("mail")
-                };
-                if i % 3 == 0 {
-                    mail.failures = 1;
-                    mail.errors.insert("timeout".into(), 1);
-                }
-                r.dependencies.push(mail);
-                r
-            })
-            .collect();
+        let recs = servicetask_test_support::records::dependency_runs();
         ReportData::from_records(&recs, &ReportOptions::default())
     }
 
     #[test]
     fn the_terminal_lists_each_dependency_with_its_findings() {
         let d = data();
-        assert_eq!(d.dependencies.len(), 2);
+        assert_eq!(d.dependencies.len(), 3);
         let text = render_terminal(&d);
         let section: Vec<&str> = text
             .split("== dependencies ==\n")
@@ -167,12 +144,12 @@ mod tests {
             .lines()
             .take_while(|l| !l.is_empty())
             .collect();
-        assert_eq!(section.len(), 3, "{section:#?}");
-        let crm = section[1];
-        assert!(crm.starts_with("crm.example.com"), "{crm}");
+        assert_eq!(section.len(), 4, "a heading and a row per dependency: {section:#?}");
+        let row = |name: &str| *section.iter().find(|l| l.starts_with(name)).expect(name);
+        let crm = row("crm.example.com");
         assert!(crm.contains("12.0") && crm.contains("chatty"), "{crm}");
         assert!(crm.contains("29.3 KiB") && crm.contains("60.0 KiB"), "{crm}");
-        let mail = section[2];
+        let mail = row("mail");
         assert!(mail.contains("flaky") && mail.contains("timeout 10"), "{mail}");
         // the advice is in the recommendations, per task
         assert!(

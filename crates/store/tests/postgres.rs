@@ -9,32 +9,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use servicetask_store::{Acquire, PostgresStore, Store};
-
-const ENV: &str = "SERVICETASK_TEST_POSTGRES_URL";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// A fresh database on the test server; its URL.
-async fn fresh_database() -> String {
-    let url =
-        std::env::var(ENV).unwrap_or_else(|_| panic!("{ENV} is not set: start a PostgreSQL (see .ci/postgres.sh)"));
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    let name = format!("st_{:016x}", rand::random::<u64>());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
-}
+use servicetask_test_support::postgres::fresh_database;
+use servicetask_test_support::runtime::two_workers;
 
 fn on_postgres<F: std::future::Future<Output = ()>>(check: impl FnOnce(Arc<dyn Store>) -> F) {
-    rt().block_on(async {
-        let url = fresh_database().await;
+    let url = fresh_database("st");
+    two_workers().block_on(async {
         let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 8).await.unwrap());
         check(store).await;
     });
@@ -75,8 +55,8 @@ fn concurrent_transitions_commit_together_and_fail_alone() {
 #[test]
 #[ignore = "needs PostgreSQL: set SERVICETASK_TEST_POSTGRES_URL (run by .ci/run)"]
 fn two_nodes_never_lease_one_job_twice() {
-    rt().block_on(async {
-        let url = fresh_database().await;
+    let url = fresh_database("st");
+    two_workers().block_on(async {
         let a: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 4).await.unwrap());
         let b: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, 4).await.unwrap());
         contract::deploy(a.as_ref()).await;

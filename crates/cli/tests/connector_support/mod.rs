@@ -3,13 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use servicetask_test_support::process::Listening;
 
 /// One span as received: ids in lower-case hex, and the `service.name` of its resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,27 +108,24 @@ impl Receiver {
     }
 }
 
-/// A running `servicetask serve --connector` (or `serve` with `full`).
-pub struct ConnectorServer {
-    pub child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-}
+/// Starts `servicetask serve --connector` (or the full `serve`) processes: each is a
+/// [`Listening`] (`base`, `kill9`, `terminate`), killed when dropped.
+pub struct ConnectorServer;
 
 impl ConnectorServer {
     /// Starts `servicetask serve --connector` on a free port with `extra` flags; its spans go to
     /// `otlp` (OTLP/gRPC) when given, else nowhere.
-    pub fn start(extra: &[&str], otlp: Option<&str>) -> ConnectorServer {
+    pub fn start(extra: &[&str], otlp: Option<&str>) -> Listening {
         Self::spawn(&["serve", "--connector", "--bind", "127.0.0.1:0"], extra, otlp)
     }
 
     /// Starts the full `servicetask serve` over the SQLite file `database`.
-    pub fn start_full(database: &std::path::Path, extra: &[&str]) -> ConnectorServer {
+    pub fn start_full(database: &std::path::Path, extra: &[&str]) -> Listening {
         let db = database.to_str().unwrap();
         Self::spawn(&["serve", "--bind", "127.0.0.1:0", "--database", db], extra, None)
     }
 
-    fn spawn(args: &[&str], extra: &[&str], otlp: Option<&str>) -> ConnectorServer {
+    fn spawn(args: &[&str], extra: &[&str], otlp: Option<&str>) -> Listening {
         let mut c = Command::new(env!("CARGO_BIN_EXE_servicetask"));
         c.args(args).args(extra);
         for (k, _) in std::env::vars() {
@@ -147,43 +144,6 @@ impl ConnectorServer {
                 c.env("OTEL_SDK_DISABLED", "true");
             }
         }
-        let mut child = c
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start servicetask serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the address");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        ConnectorServer { child, base }
-    }
-
-    /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -TERM {}", self.child.id());
-        self.child.wait().expect("wait")
-    }
-
-    /// Kills it with SIGKILL and reaps it.
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ConnectorServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Listening::spawn(c)
     }
 }

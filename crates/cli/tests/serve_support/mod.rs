@@ -1,22 +1,19 @@
 //! Shared by the tests of `servicetask serve`: a real server process (started, killed with -9,
-//! stopped with SIGTERM or SIGSTOP), and a small JSON client over real HTTP.
+//! stopped with SIGTERM or SIGSTOP; the process handling is `servicetask-test-support`'s
+//! [`Listening`]), and a small JSON client over real HTTP.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use servicetask_test_support::process::Listening;
 
-/// A running `servicetask serve`.
-pub struct Server {
-    /// The process.
-    pub child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-}
+/// A running `servicetask serve`: a [`Listening`] process (its `child`, `base`, `pid()` and
+/// `signal(..)` through `Deref`), killed when dropped.
+pub struct Server(Listening);
 
 impl Server {
     /// Starts `servicetask serve` on a free port over `database` with `extra` flags and waits
@@ -38,48 +35,17 @@ impl Server {
         for (k, v) in env {
             command.env(k, v);
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start servicetask serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, base: addr }
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        Server(Listening::spawn(command))
     }
 
     /// Kills it with SIGKILL and reaps it.
     pub fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Sends `signal` (`TERM`, `STOP`, `CONT`).
-    pub fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -{signal} {}", self.pid());
+        self.0.kill9();
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        self.signal("TERM");
-        self.child.wait().expect("wait")
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.0.terminate()
     }
 
     /// A client for it.
@@ -88,10 +54,16 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = Listening;
+    fn deref(&self) -> &Listening {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Listening {
+        &mut self.0
     }
 }
 
@@ -206,18 +178,5 @@ pub fn workdir() -> (tempfile::TempDir, PathBuf, PathBuf) {
 /// A new, empty database on the test PostgreSQL (`SERVICETASK_TEST_POSTGRES_URL`), named
 /// `<prefix>_<random>`; its URL.
 pub fn fresh_postgres_database(prefix: &str) -> String {
-    let url = std::env::var("SERVICETASK_TEST_POSTGRES_URL")
-        .expect("SERVICETASK_TEST_POSTGRES_URL is not set: start a PostgreSQL (see .ci/postgres.sh)");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let name = format!("{prefix}_{:016x}", rand::random::<u64>());
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    });
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b).to_string();
-    format!("{base}/{name}")
+    servicetask_test_support::postgres::fresh_database(prefix)
 }
