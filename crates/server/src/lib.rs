@@ -20,7 +20,7 @@ mod database;
 pub mod json;
 pub mod problem;
 
-pub use database::open_store;
+pub use database::{open_store, redact_database_url};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
