@@ -5,11 +5,12 @@
 //! is asked of the evaluator's builtins, so the list of builtins lives in one place (`expr`).
 //! FEEL and JUEL sources are not checked (FEEL names hold spaces; JUEL calls Java methods).
 
-use crate::expr::{self, Dialect, Expression, Script};
+use crate::expr::{self, Dialect, Expression, Functions, Script};
 
-/// The names `src` calls that the expression language has no function for, in order, once.
-/// A source that does not parse has none: its parse error is reported on its own.
-pub fn unknown_functions(src: &str) -> Vec<String> {
+/// The names `src` calls that the expression language has no function for, in order, once;
+/// the host's registered `functions` and a script's own `def`s and `from ... import`s are
+/// known. A source that does not parse has none: its parse error is reported on its own.
+pub fn unknown_functions_in(src: &str, functions: &Functions) -> Vec<String> {
     let (dialect, _) = expr::detect_dialect(src);
     if dialect != Dialect::Python {
         return Vec::new();
@@ -21,12 +22,17 @@ pub fn unknown_functions(src: &str) -> Vec<String> {
             Err(_) => return Vec::new(),
         },
     };
-    called.into_iter().filter(|name| !expr::is_function(name)).collect()
+    called
+        .into_iter()
+        .filter(|name| !expr::is_function(name) && !functions.contains(name))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::unknown_functions;
+    fn unknown_functions(src: &str) -> Vec<String> {
+        super::unknown_functions_in(src, &crate::expr::Functions::new())
+    }
 
     #[test]
     fn finds_only_the_functions_the_language_lacks() {
@@ -41,6 +47,19 @@ mod tests {
         assert_eq!(unknown_functions("${execution.getVariable('x')}"), Vec::<String>::new());
         assert_eq!(unknown_functions("z = f'{a}' + str(b)"), Vec::<String>::new());
         assert_eq!(unknown_functions("d = timedelta(seconds=5)"), Vec::<String>::new());
+        assert_eq!(
+            unknown_functions("def f():\n    return 1\nx = f()"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn registered_functions_are_known() {
+        let mut f = crate::expr::Functions::new();
+        f.register("custom_function", |_| Ok(serde_json::Value::Null));
+        let src = "print('refill count = %d' % custom_function())";
+        assert_eq!(unknown_functions(src), ["custom_function"]);
+        assert_eq!(super::unknown_functions_in(src, &f), Vec::<String>::new());
     }
 
     #[test]

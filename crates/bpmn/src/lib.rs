@@ -21,6 +21,7 @@
 //!
 //! **Architecture Invariant:** this crate knows nothing of OpenTelemetry, tokio or the CLI.
 
+mod associations;
 mod binding;
 pub mod di;
 mod diagnostic;
@@ -39,7 +40,7 @@ pub use encoding::{declared_encoding, decode, DecodeError};
 pub use limits::Limits;
 pub use model::*;
 pub use parse::BPMN_NS;
-pub use validate::{missing_called_processes, validate, validate_with, MAX_NESTING};
+pub use validate::{missing_called_processes, validate, validate_in, validate_with, MAX_NESTING};
 
 use std::path::Path;
 
@@ -51,12 +52,23 @@ pub fn parse(file: &str, bytes: &[u8]) -> (Definitions, Vec<Diagnostic>) {
 /// Parses and validates one BPMN file's bytes within `limits` (file size, nesting, and what
 /// `validate_with` checks).
 pub fn parse_with(file: &str, bytes: &[u8], limits: &Limits) -> (Definitions, Vec<Diagnostic>) {
+    parse_in(file, bytes, limits, &expr::Functions::new())
+}
+
+/// Parses and validates as [`parse_with`] does, where the host's registered `functions` are
+/// functions of the expression language ([`validate_in`]).
+pub fn parse_in(
+    file: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    functions: &expr::Functions,
+) -> (Definitions, Vec<Diagnostic>) {
     let (defs, mut diags) = parse::parse_only(file, bytes, limits);
     if !diags
         .iter()
         .any(|d| d.is_error() && d.message.starts_with("invalid XML") || d.message.starts_with("cannot decode"))
     {
-        diags.extend(validate_with(&defs, limits));
+        diags.extend(validate_in(&defs, limits, functions));
     }
     diags.sort_by_key(|d| (d.position.line, d.position.column));
     (defs, diags)

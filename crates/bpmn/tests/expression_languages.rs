@@ -4,6 +4,9 @@
 //! reports for the limits: literal cardinalities and expressions nested too deeply. Python-style
 //! scripts' list and dict methods give what python3 gives (run beside them).
 
+mod common;
+
+use common::{python3, servicetask};
 use serde_json::{json, Map};
 use servicetask_bpmn::expr::{evaluate, EvalLimits};
 use servicetask_bpmn::{parse, validate_with, Diagnostic, Limits, LoopCharacteristics};
@@ -207,40 +210,6 @@ fn expressions_that_fail_whatever_the_variables_are_validate_errors() {
     // a condition over variables is checked at run time
     let (_, diags) = parse("l.bpmn", model("", &flow("", "x // 0 == 1")).as_bytes());
     assert!(errors(&diags).is_empty(), "{diags:?}");
-}
-
-/// Runs `src` with python3 (`exec` over one namespace) and returns the named variables as a
-/// JSON object, or `Err` with the exception's class.
-fn python3(src: &str, names: &[&str]) -> Result<serde_json::Value, String> {
-    use std::io::Write;
-    let program = format!(
-        "import json, sys\nns = {{}}\ntry:\n    exec(sys.stdin.read(), ns)\n    print(json.dumps({{k: ns[k] for k in {names:?}}}))\nexcept Exception as e:\n    print('ERROR ' + type(e).__name__)\n"
-    );
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", &program])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs (the reference for Python-style scripts)");
-    child.stdin.take().unwrap().write_all(src.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    match text.trim().strip_prefix("ERROR ") {
-        Some(class) => Err(class.to_string()),
-        None => Ok(serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))),
-    }
-}
-
-/// Runs `src` as a servicetask script and returns the named variables, or `Err` with the message.
-fn servicetask(src: &str, names: &[&str]) -> Result<serde_json::Value, String> {
-    let mut vars = Map::new();
-    servicetask_bpmn::expr::run_script(src, &mut vars).map_err(|e| e.to_string())?;
-    Ok(serde_json::Value::Object(
-        names
-            .iter()
-            .map(|n| (n.to_string(), vars.get(*n).cloned().unwrap_or_default()))
-            .collect(),
-    ))
 }
 
 #[test]

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use servicetask_history::is_postgres_url;
 use servicetask_store::{PostgresStore, SqliteStore, Store, StoreError};
 
 use crate::ServerError;
@@ -39,10 +40,10 @@ const SHOWN_PARAMETERS: &[&str] = &[
 /// `connections`), else a SQLite file path.
 pub async fn open_store(database: &str, connections: usize) -> Result<Arc<dyn Store>, ServerError> {
     let failed = |source| ServerError::Store {
-        database: shown(database),
+        database: redact_database_url(database),
         source,
     };
-    if is_postgres(database) {
+    if is_postgres_url(database) {
         let store = PostgresStore::connect(database, connections).await.map_err(failed)?;
         return Ok(Arc::new(store));
     }
@@ -53,12 +54,9 @@ pub async fn open_store(database: &str, connections: usize) -> Result<Arc<dyn St
     Ok(Arc::new(SqliteStore::open(&path).map_err(failed)?))
 }
 
-fn is_postgres(database: &str) -> bool {
-    database.starts_with("postgres://") || database.starts_with("postgresql://")
-}
-
-/// `database` as it may be shown: a file path as given, a URL without its credentials.
-pub fn shown(database: &str) -> String {
+/// `database` as it may be shown: a file path as given, a URL without its credentials (see the
+/// module documentation). The one redaction of a database name: `serve` and `report` use it.
+pub fn redact_database_url(database: &str) -> String {
     let Some((scheme, rest)) = database.split_once("://") else {
         return database.to_string();
     };
@@ -113,7 +111,7 @@ mod tests {
     #[test]
     fn credentials_in_the_user_information_and_the_query_are_hidden() {
         let url = "postgres://ann:pw1@db-1:5432,db-2/orders?sslmode=require&password=pw2&sslpassword=pw3&application_name=st&options=-c%20secret%3Dpw4#pw5";
-        let shown = shown(url);
+        let shown = redact_database_url(url);
         assert_eq!(
             shown,
             "postgres://ann:***@db-1:5432,db-2/orders?sslmode=require&password=***&sslpassword=***&application_name=st&options=***"
@@ -125,10 +123,13 @@ mod tests {
 
     #[test]
     fn an_at_sign_in_the_password_or_the_query_leaks_nothing() {
-        assert_eq!(shown("postgres://ann:p@ss@db/x"), "postgres://ann:***@db/x");
-        let s = shown("postgres://db/x?password=pw1&application_name=a@b");
+        assert_eq!(
+            redact_database_url("postgres://ann:p@ss@db/x"),
+            "postgres://ann:***@db/x"
+        );
+        let s = redact_database_url("postgres://db/x?password=pw1&application_name=a@b");
         assert!(!s.contains("pw1"), "{s}");
-        let s = shown("postgresql://db/x?PassWord=pw1&Host=h");
+        let s = redact_database_url("postgresql://db/x?PassWord=pw1&Host=h");
         assert!(
             !s.contains("pw1"),
             "names are compared as written; unknown ones hidden: {s}"
@@ -137,7 +138,7 @@ mod tests {
 
     #[test]
     fn file_paths_and_plain_urls_are_shown_as_given() {
-        assert_eq!(shown("data/servicetask.db"), "data/servicetask.db");
-        assert_eq!(shown("postgres://db-host/st"), "postgres://db-host/st");
+        assert_eq!(redact_database_url("data/servicetask.db"), "data/servicetask.db");
+        assert_eq!(redact_database_url("postgres://db-host/st"), "postgres://db-host/st");
     }
 }

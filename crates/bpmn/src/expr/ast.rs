@@ -160,16 +160,13 @@ impl Expr {
     }
 }
 
-/// Calls `f` with the name of every function a block's statements call, in order.
+/// Calls `f` with the name of every function a block's statements call, in order (a
+/// function's own body included).
 pub(crate) fn block_calls(block: &Block, f: &mut dyn FnMut(&str)) {
     for (_, stmt) in block {
         match stmt {
             Stmt::Assign { target, value, .. } => {
-                for seg in target {
-                    if let Seg::Index(e) = seg {
-                        e.calls(f);
-                    }
-                }
+                target.calls(f);
                 value.calls(f);
             }
             Stmt::If { branches, otherwise } => {
@@ -179,7 +176,8 @@ pub(crate) fn block_calls(block: &Block, f: &mut dyn FnMut(&str)) {
                 }
                 block_calls(otherwise, f);
             }
-            Stmt::For { iter, body, .. } => {
+            Stmt::For { target, iter, body } => {
+                target.calls(f);
                 iter.calls(f);
                 block_calls(body, f);
             }
@@ -187,8 +185,35 @@ pub(crate) fn block_calls(block: &Block, f: &mut dyn FnMut(&str)) {
                 cond.calls(f);
                 block_calls(body, f);
             }
-            Stmt::Expr(e) => e.calls(f),
-            Stmt::Pass | Stmt::Break | Stmt::Continue | Stmt::Del(_) => {}
+            Stmt::Def(def) => {
+                def.params
+                    .iter()
+                    .filter_map(|(_, d)| d.as_ref())
+                    .for_each(|d| d.calls(f));
+                block_calls(&def.body, f);
+            }
+            Stmt::Return(Some(e)) | Stmt::Expr(e) => e.calls(f),
+            Stmt::Return(None) | Stmt::Pass | Stmt::Break | Stmt::Continue | Stmt::Del(_) | Stmt::Import(_) => {}
+        }
+    }
+}
+
+/// Calls `f` with every name a block binds to a function: `def` names and the names
+/// `from module import name` binds (a call of one of them is no unknown function).
+pub(crate) fn block_defines(block: &Block, f: &mut dyn FnMut(&str)) {
+    for (_, stmt) in block {
+        match stmt {
+            Stmt::Def(def) => {
+                f(&def.name);
+                block_defines(&def.body, f);
+            }
+            Stmt::Import(imports) => imports.iter().for_each(|i| f(&i.bound)),
+            Stmt::If { branches, otherwise } => {
+                branches.iter().for_each(|(_, b)| block_defines(b, f));
+                block_defines(otherwise, f);
+            }
+            Stmt::For { body, .. } | Stmt::While { body, .. } => block_defines(body, f),
+            _ => {}
         }
     }
 }
@@ -210,12 +235,52 @@ pub(crate) enum Seg {
 /// A block of statements, each with its 1-based script line.
 pub(crate) type Block = Vec<(usize, Stmt)>;
 
+/// An assignment or loop target: a variable path, or a tuple of targets (`a, (b, c) = ...`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Target {
+    Path(Vec<Seg>),
+    Tuple(Vec<Target>),
+}
+
+impl Target {
+    /// Calls `f` with the functions the target's subscripts call (`xs[f(1)] = ...`).
+    fn calls(&self, f: &mut dyn FnMut(&str)) {
+        match self {
+            Target::Path(segs) => segs.iter().for_each(|s| {
+                if let Seg::Index(e) = s {
+                    e.calls(f);
+                }
+            }),
+            Target::Tuple(items) => items.iter().for_each(|t| t.calls(f)),
+        }
+    }
+}
+
+/// A function a script defines: `def name(a, b=1): body`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FuncDef {
+    pub name: String,
+    /// Parameters in order, each with its default (evaluated when the `def` runs, as in Python).
+    pub params: Vec<(String, Option<Expr>)>,
+    pub body: Block,
+}
+
+/// One name an `import` binds: `import time` binds `time` to the module, `import time as t`
+/// binds `t`, `from time import time` binds `time` to the module's function.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Import {
+    pub module: super::modules::Module,
+    /// The module's member, for `from module import member`.
+    pub member: Option<String>,
+    pub bound: String,
+}
+
 /// One statement of a script.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Stmt {
-    /// `target = value` or `target op= value`; target is a variable path.
+    /// `target = value` or `path op= value` (an augmented assignment takes a path only).
     Assign {
-        target: Vec<Seg>,
+        target: Target,
         op: Option<BinOp>,
         value: Expr,
     },
@@ -224,10 +289,16 @@ pub(crate) enum Stmt {
         branches: Vec<(Expr, Block)>,
         otherwise: Block,
     },
-    /// `for a[, b] in iterable: ...`
-    For { vars: Vec<String>, iter: Expr, body: Block },
+    /// `for target in iterable: ...`
+    For { target: Target, iter: Expr, body: Block },
     /// `while c: ...`
     While { cond: Expr, body: Block },
+    /// `def name(params): body`
+    Def(std::sync::Arc<FuncDef>),
+    /// `return [value]` (inside a function's body only).
+    Return(Option<Expr>),
+    /// `import m [as n], ...` / `from m import a [as b], ...`
+    Import(Vec<Import>),
     /// `pass`
     Pass,
     /// `break`

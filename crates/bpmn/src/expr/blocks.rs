@@ -2,9 +2,10 @@
 //! indentation into nested blocks, compound statement headers (`if`/`elif`/`else`, `for`,
 //! `while`, `def`) into statements; each simple line goes to the [`Parser`].
 
-use super::ast::{Block, Stmt};
+use super::ast::{Block, FuncDef, Stmt};
 use super::parser::Parser;
 use super::{Dialect, ExprError};
+use std::sync::Arc;
 
 /// A logical line of a script: physical lines joined while a bracket is open or a line ends
 /// with `\\`, as Python joins them; `no` is its first physical line.
@@ -14,12 +15,13 @@ struct Line<'a> {
     text: std::borrow::Cow<'a, str>,
 }
 
-/// Brackets left open at the end of `text` (outside strings and comments).
-fn open_brackets(text: &str) -> i64 {
+/// Calls `f` with each character of `text` outside strings and before a comment, with its
+/// byte offset and the brackets open after it.
+fn scan_code(text: &str, mut f: impl FnMut(usize, char, i64)) {
     let mut depth = 0i64;
     let mut quote: Option<char> = None;
     let mut escaped = false;
-    for c in text.chars() {
+    for (i, c) in text.char_indices() {
         match quote {
             Some(_) if escaped => escaped = false,
             Some(_) if c == '\\' => escaped = true,
@@ -27,12 +29,23 @@ fn open_brackets(text: &str) -> i64 {
             Some(_) => {}
             None if c == '\'' || c == '"' => quote = Some(c),
             None if c == '#' => break,
-            None if matches!(c, '(' | '[' | '{') => depth += 1,
-            None if matches!(c, ')' | ']' | '}') => depth -= 1,
-            None => {}
+            None => {
+                match c {
+                    '(' | '[' | '{' => depth += 1,
+                    ')' | ']' | '}' => depth -= 1,
+                    _ => {}
+                }
+                f(i, c, depth);
+            }
         }
     }
-    depth
+}
+
+/// Brackets left open at the end of `text` (outside strings and comments).
+fn open_brackets(text: &str) -> i64 {
+    let mut open = 0;
+    scan_code(text, |_, _, depth| open = depth);
+    open
 }
 
 /// The logical lines of a script, without blank and comment lines.
@@ -91,29 +104,25 @@ fn logical_lines(text: &str) -> Vec<Line<'_>> {
     out
 }
 
-/// Index of the first ':' outside brackets and quotes.
+/// Index of the first ':' outside brackets, quotes and comments.
 fn top_level_colon(text: &str) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    for (i, c) in text.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if c == '(' || c == '[' || c == '{' => depth += 1,
-            None if c == ')' || c == ']' || c == '}' => depth -= 1,
-            None if c == ':' && depth == 0 => return Some(i),
-            None => {}
+    let mut first = None;
+    scan_code(text, |i, c, depth| {
+        if c == ':' && depth == 0 && first.is_none() {
+            first = Some(i);
         }
-    }
-    None
+    });
+    first
 }
 
-/// What script parsing needs to know: the dialect and the expression depth limit.
+/// What script parsing needs to know: the dialect, the expression depth limit, and whether
+/// the lines are a function's body.
 #[derive(Clone, Copy)]
 pub(crate) struct Cx {
     pub dialect: Dialect,
     pub max_depth: usize,
+    /// Inside a function's body (`return` is allowed).
+    pub in_function: bool,
 }
 
 fn line_err(no: usize, message: impl std::fmt::Display) -> ExprError {
@@ -121,10 +130,52 @@ fn line_err(no: usize, message: impl std::fmt::Display) -> ExprError {
 }
 
 fn parse_expr_text(text: &str, cx: Cx, no: usize) -> Result<super::ast::Expr, ExprError> {
+    parse_with(text, cx, no, |p| {
+        let e = p.expr(0)?;
+        p.expect_end()?;
+        Ok(e)
+    })
+}
+
+/// Runs `f` on a parser over `text`; errors name the script line.
+fn parse_with<T>(
+    text: &str,
+    cx: Cx,
+    no: usize,
+    f: impl FnOnce(&mut Parser) -> Result<T, ExprError>,
+) -> Result<T, ExprError> {
     let mut p = Parser::new(text, cx.dialect, cx.max_depth).map_err(|e| line_err(no, e.message))?;
-    let e = p.expr(0).map_err(|e| line_err(no, e.message))?;
-    p.expect_end().map_err(|e| line_err(no, e.message))?;
-    Ok(e)
+    f(&mut p).map_err(|e| line_err(no, e.message))
+}
+
+/// Splits a simple line at its top-level `;` (outside brackets, quotes and comments).
+fn split_semicolons(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    scan_code(text, |i, c, depth| {
+        if c == ';' && depth == 0 {
+            out.push(&text[start..i]);
+            start = i + 1;
+        }
+    });
+    out.push(&text[start..]);
+    out
+}
+
+/// The statements of a simple line (several when `;` separates them).
+fn parse_simples(text: &str, cx: Cx, no: usize) -> Result<Vec<Stmt>, ExprError> {
+    let parts = split_semicolons(text);
+    let last = parts.len() - 1;
+    let mut out = Vec::with_capacity(parts.len());
+    for (i, part) in parts.into_iter().enumerate() {
+        let part = part.trim();
+        // a trailing `;` ends the line as in Python; an empty statement elsewhere is an error
+        if part.is_empty() && i == last && i > 0 {
+            break;
+        }
+        out.push(parse_simple(part, cx, no)?);
+    }
+    Ok(out)
 }
 
 fn parse_simple(text: &str, cx: Cx, no: usize) -> Result<Stmt, ExprError> {
@@ -140,15 +191,27 @@ fn parse_simple(text: &str, cx: Cx, no: usize) -> Result<Stmt, ExprError> {
         .unwrap_or("");
     if matches!(
         first_word,
-        "def" | "import" | "from" | "class" | "try" | "with" | "return" | "lambda" | "raise"
+        "class"
+            | "try"
+            | "except"
+            | "finally"
+            | "with"
+            | "lambda"
+            | "raise"
+            | "global"
+            | "nonlocal"
+            | "yield"
+            | "async"
+            | "await"
+            | "assert"
     ) {
         return Err(line_err(
             no,
-            format!("'{first_word}' is not supported; scripts take assignments, expressions, if/for/while blocks"),
+            format!("'{first_word}' is not supported; scripts take assignments, expressions, if/for/while blocks, def and import"),
         ));
     }
     let mut p = Parser::new(text, cx.dialect, cx.max_depth).map_err(|e| line_err(no, e.message))?;
-    let s = p.statement().map_err(|e| line_err(no, e.message))?;
+    let s = p.statement(cx.in_function).map_err(|e| line_err(no, e.message))?;
     p.expect_end().map_err(|e| line_err(no, e.message))?;
     Ok(s)
 }
@@ -216,31 +279,26 @@ fn parse_block(lines: &[Line<'_>], i: &mut usize, indent: usize, cx: Cx, depth: 
                         body,
                     },
                     _ => {
-                        let (names, iter) = head
-                            .split_once(" in ")
-                            .ok_or_else(|| line_err(no, "'for' needs 'in'"))?;
-                        let vars: Vec<String> = names
-                            .split(',')
-                            .map(|n| n.trim().trim_matches(|c| c == '(' || c == ')').to_string())
-                            .collect();
-                        if vars
-                            .iter()
-                            .any(|v| v.is_empty() || !v.chars().all(|c| c.is_alphanumeric() || c == '_'))
-                        {
-                            return Err(line_err(no, format!("'for' needs variable names, not '{names}'")));
-                        }
-                        Stmt::For {
-                            vars,
-                            iter: parse_expr_text(iter, cx, no)?,
-                            body,
-                        }
+                        let (target, iter) = parse_with(head, cx, no, Parser::for_header)?;
+                        Stmt::For { target, iter, body }
                     }
                 };
                 out.push((no, stmt));
             }
+            "def" => {
+                let (head, inline) = header(t, word, no)?;
+                let (name, params) = parse_with(head, cx, no, Parser::def_header)?;
+                *i += 1;
+                let inner = Cx {
+                    in_function: true,
+                    ..cx
+                };
+                let body = body_of(lines, i, indent, inline, inner, depth, no)?;
+                out.push((no, Stmt::Def(Arc::new(FuncDef { name, params, body }))));
+            }
             "elif" | "else" => return Err(line_err(no, format!("'{word}' without a matching 'if'"))),
             _ => {
-                out.push((no, parse_simple(t, cx, no)?));
+                out.extend(parse_simples(t, cx, no)?.into_iter().map(|s| (no, s)));
                 *i += 1;
             }
         }
@@ -258,7 +316,7 @@ fn body_of(
     no: usize,
 ) -> Result<Block, ExprError> {
     if !inline.is_empty() {
-        return Ok(vec![(no, parse_simple(inline, cx, no)?)]);
+        return Ok(parse_simples(inline, cx, no)?.into_iter().map(|s| (no, s)).collect());
     }
     match lines.get(*i) {
         Some(next) if next.indent > indent => {

@@ -6,6 +6,7 @@
 
 use super::ast::{BinOp, Expr, FPart};
 use super::builtins::{call, call_kw, format_spec, method, truthy};
+use super::calls::{call_bound, Calls};
 use super::limits::{exceeded, grow_stack, measure, Budget, MAP, SLOT};
 use super::ops::{as_i64, binary, char_at, compare, equal, index_ref, negate, type_name};
 use super::{Dialect, ExprError};
@@ -21,6 +22,8 @@ pub(crate) struct Env<'a, 'b> {
     pub budget: &'b mut Budget,
     /// Current recursion depth of the evaluator.
     pub depth: usize,
+    /// The functions, modules and registered functions calls can reach.
+    pub calls: Calls<'a>,
 }
 
 /// Looks `name` up in the comprehension locals, then the layers, borrowing it.
@@ -208,6 +211,9 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
     let feel = env.dialect == Dialect::Feel;
     match e {
         Expr::Lit(v) => Ok(v.clone()),
+        Expr::Var(name) if env.calls.binding(name).is_some() && !is_variable(name, env) => Err(ExprError::new(
+            format!("'{name}' is a function or module, not a value: call it"),
+        )),
         Expr::Var(_) | Expr::Attr(..) | Expr::Index(..) if !feel && is_variable_path(e) => read_path(e, env),
         Expr::Var(name) => {
             let v = lookup_ref(&env.locals, env.layers, name, env.dialect)?;
@@ -385,7 +391,10 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
                     other => vals.push(eval(other, env)?),
                 }
             }
-            let r = if kwargs.is_empty() {
+            let r = if env.calls.binding(name).is_some() || env.calls.host.contains(name) {
+                call_bound(name, vals, kwargs, env)
+                    .unwrap_or_else(|| Err(ExprError::new(format!("unknown function '{name}'"))))
+            } else if kwargs.is_empty() {
                 call(name, &vals, env.dialect, env.budget)
             } else {
                 call_kw(name, &vals, &kwargs, env.dialect, env.budget)
@@ -412,12 +421,30 @@ fn eval_node(e: &Expr, env: &mut Env<'_, '_>) -> Result<Value, ExprError> {
             }
             Ok(Value::String(out))
         }
+        Expr::Method(base, name, args) if module_of(base, env).is_some() => {
+            let module = module_of(base, env).ok_or_else(|| ExprError::new("not a module".to_string()))?;
+            let vals = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>, _>>()?;
+            module.call(name, &vals, env.budget)
+        }
         Expr::Method(base, name, args) => {
             let b = eval(base, env)?;
             let vals = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>, _>>()?;
             method(&b, name, &vals, env.budget)
         }
     }
+}
+
+/// The module `base` names, when it is a name an `import` bound (and no variable shadows).
+fn module_of(base: &Expr, env: &Env<'_, '_>) -> Option<super::modules::Module> {
+    match base {
+        Expr::Var(n) => env.calls.module_named(n),
+        _ => None,
+    }
+}
+
+/// True when `name` is a variable in scope (a comprehension's, or one of the layers').
+fn is_variable(name: &str, env: &Env<'_, '_>) -> bool {
+    env.locals.iter().any(|(n, _)| n == name) || env.layers.iter().any(|l| l.contains_key(name))
 }
 
 /// True for the errors that report a resource limit (never turned into FEEL's null).

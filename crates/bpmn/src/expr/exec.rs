@@ -3,11 +3,13 @@
 //! comprehension), and the memory it counts includes what the script's variables grow by.
 //! Appends and `+=` on strings and lists change the variable in place.
 
-use super::ast::{BinOp, Block, Expr, Seg, Stmt};
+use super::ast::{BinOp, Block, Expr, Seg, Stmt, Target};
 use super::builtins::{to_display_string, truthy};
+use super::calls::{unpack, Binding, Bindings, Calls, TopLevel};
 use super::eval::{eval, iteration_items, Env};
 use super::limits::{measure, Budget, SLOT};
 use super::ops::{as_i64, binary, equal, list_position, type_name};
+use super::registry::Functions;
 use super::{Dialect, ExprError};
 use serde_json::{Map, Value};
 
@@ -16,22 +18,31 @@ pub(crate) enum Flow {
     Normal,
     Break,
     Continue,
+    /// A function's body ran `return`.
+    Return(Value),
 }
 
-/// A script run: reads see `local` then `below`; writes go to `local`.
-pub(crate) struct Exec<'a, 'b> {
+/// A script run, or one call of a function it defines: reads see `local` then `below`;
+/// writes go to `local`.
+pub(crate) struct Exec<'a> {
     pub local: &'a mut Map<String, Value>,
-    pub below: &'a [&'b Map<String, Value>],
+    pub below: &'a [&'a Map<String, Value>],
     pub dialect: Dialect,
-    pub budget: Budget,
+    pub budget: &'a mut Budget,
+    /// The functions the host registered.
+    pub host: &'a Functions,
+    /// What this frame's `def` and `import` statements bound.
+    pub bindings: Bindings,
+    /// The script's top level (its bindings and variables) when this frame is a function's body.
+    pub module: Option<TopLevel<'a>>,
 }
 
 /// Estimated bytes of a value held in a variable.
-fn held(v: &Value) -> i64 {
+pub(crate) fn held(v: &Value) -> i64 {
     i64::try_from(measure(v).bytes).unwrap_or(i64::MAX)
 }
 
-impl Exec<'_, '_> {
+impl Exec<'_> {
     fn eval(&mut self, e: &Expr) -> Result<Value, ExprError> {
         let layers: Vec<&Map<String, Value>> = std::iter::once(&*self.local)
             .chain(self.below.iter().copied())
@@ -40,8 +51,13 @@ impl Exec<'_, '_> {
             layers: &layers,
             locals: Vec::new(),
             dialect: self.dialect,
-            budget: &mut self.budget,
+            budget: &mut *self.budget,
             depth: 0,
+            calls: Calls {
+                host: self.host,
+                frame: Some(&self.bindings),
+                module: self.module,
+            },
         };
         eval(e, &mut env)
     }
@@ -92,14 +108,16 @@ impl Exec<'_, '_> {
                     if !c {
                         break;
                     }
-                    if let Flow::Break = self.block(body)? {
-                        break;
+                    match self.block(body)? {
+                        Flow::Break => break,
+                        r @ Flow::Return(_) => return Ok(r),
+                        Flow::Normal | Flow::Continue => {}
                     }
                 }
                 return Ok(Flow::Normal);
             }
-            Stmt::For { vars, iter, body } => {
-                let items = iteration_items(self.eval(iter)?, &mut self.budget)?;
+            Stmt::For { target, iter, body } => {
+                let items = iteration_items(self.eval(iter)?, self.budget)?;
                 // the items are held while the loop runs: the one bound moves to the loop
                 // variables, the others are dropped when the loop ends
                 let mut pool: i64 = items.iter().map(held).sum();
@@ -108,10 +126,15 @@ impl Exec<'_, '_> {
                     self.budget.steps(1)?;
                     let size = held(&item);
                     pool -= size;
-                    let delta = self.bind_loop_vars(vars, item)?;
+                    let delta = self.assign_target(target, item)?;
                     self.budget.settle(delta - size)?;
-                    if let Flow::Break = self.block(body)? {
-                        break;
+                    match self.block(body)? {
+                        Flow::Break => break,
+                        r @ Flow::Return(_) => {
+                            self.budget.settle(-pool)?;
+                            return Ok(r);
+                        }
+                        Flow::Normal | Flow::Continue => {}
                     }
                 }
                 self.budget.settle(-pool)?;
@@ -122,9 +145,38 @@ impl Exec<'_, '_> {
                 self.eval(e)?;
                 0
             }
+            Stmt::Def(def) => {
+                let mut defaults = Vec::with_capacity(def.params.len());
+                for (_, d) in &def.params {
+                    defaults.push(d.as_ref().map(|d| self.eval(d)).transpose()?);
+                }
+                self.bindings
+                    .insert(def.name.clone(), Binding::Func(def.clone(), defaults));
+                0
+            }
+            Stmt::Import(imports) => {
+                for i in imports {
+                    let b = match &i.member {
+                        None => Binding::Module(i.module),
+                        Some(m) => Binding::ModuleFn(i.module, m.clone()),
+                    };
+                    self.bindings.insert(i.bound.clone(), b);
+                }
+                0
+            }
+            Stmt::Return(value) => {
+                let v = match value {
+                    Some(e) => self.eval(e)?,
+                    None => Value::Null,
+                };
+                return Ok(Flow::Return(v));
+            }
             Stmt::Del(names) => {
                 let mut delta = 0;
                 for n in names {
+                    if self.bindings.remove(n).is_some() {
+                        continue;
+                    }
                     let below_has = self.below.iter().any(|l| l.contains_key(n));
                     match self.local.remove(n) {
                         Some(old) => delta -= held(&old),
@@ -140,39 +192,38 @@ impl Exec<'_, '_> {
         Ok(Flow::Normal)
     }
 
-    /// Binds a loop's variables to `item`; returns what they hold now minus what they held.
-    fn bind_loop_vars(&mut self, vars: &[String], item: Value) -> Result<i64, ExprError> {
-        if let [var] = vars {
-            let new = held(&item);
-            let old = self.local.insert(var.clone(), item);
-            return Ok(new - old.map_or(0, |o| held(&o)));
-        }
-        let Value::Array(parts) = item else {
-            return Err(ExprError::new(format!(
-                "cannot unpack a {} into {} names",
-                type_name(&item),
-                vars.len()
-            )));
-        };
-        if parts.len() != vars.len() {
-            return Err(ExprError::new(format!(
-                "cannot unpack {} values into {} names",
-                parts.len(),
-                vars.len()
-            )));
-        }
-        let mut delta = 0;
-        for (n, v) in vars.iter().zip(parts) {
-            delta += held(&v);
-            if let Some(old) = self.local.insert(n.clone(), v) {
-                delta -= held(&old);
+    /// Assigns `value` to a target (a tuple target unpacks it, left to right, as Python
+    /// does); returns what the variables grew by.
+    fn assign_target(&mut self, target: &Target, value: Value) -> Result<i64, ExprError> {
+        match target {
+            Target::Path(segs) => {
+                let path = self.resolve(segs)?;
+                self.write(&path, value)
+            }
+            Target::Tuple(targets) => {
+                let items = unpack(value, targets.len(), &mut *self.budget)?;
+                let mut delta = 0;
+                for (t, v) in targets.iter().zip(items) {
+                    delta += self.assign_target(t, v)?;
+                }
+                Ok(delta)
             }
         }
-        Ok(delta)
     }
 
     /// `target = value` / `target op= value`; returns what the variables grew by.
-    fn assign(&mut self, target: &[Seg], op: Option<BinOp>, value: &Expr) -> Result<i64, ExprError> {
+    fn assign(&mut self, target: &Target, op: Option<BinOp>, value: &Expr) -> Result<i64, ExprError> {
+        let target = match target {
+            Target::Path(segs) => segs,
+            Target::Tuple(_) => {
+                // the value first, then the targets left to right
+                let (moved, rhs) = self.operand(value)?;
+                let m = measure(&rhs);
+                self.budget.steps(m.nodes)?;
+                self.budget.depth(m.depth)?;
+                return Ok(moved + self.assign_target(target, rhs)?);
+            }
+        };
         let path = self.resolve(target)?;
         let (moved, rhs) = match op {
             None => self.operand(value)?,
@@ -193,7 +244,7 @@ impl Exec<'_, '_> {
             }
             Some(op) => {
                 let current = self.read(&path)?;
-                let new = binary(op, &current, &rhs, self.dialect, &mut self.budget)?;
+                let new = binary(op, &current, &rhs, self.dialect, self.budget)?;
                 self.write(&path, new)
             }
         }
@@ -234,7 +285,7 @@ impl Exec<'_, '_> {
             // a receiver that is no variable: the change is lost, as in Python
             let mut b = self.eval(base)?;
             let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
-            let (_, out) = mutate(&mut b, name, vals, &mut self.budget)?;
+            let (_, out) = mutate(&mut b, name, vals, self.budget)?;
             return Ok((0, out));
         };
         let path = self.resolve(&target)?;
@@ -256,11 +307,11 @@ impl Exec<'_, '_> {
         // the variables, so the budget is lent out beside it
         self.place_mut(&path)?;
         let limits = self.budget.limits;
-        let mut budget = std::mem::replace(&mut self.budget, Budget::new(limits));
+        let mut budget = std::mem::replace(&mut *self.budget, Budget::new(limits));
         let r = self
             .place_mut(&path)
             .and_then(|slot| mutate(slot, name, vals, &mut budget));
-        self.budget = budget;
+        *self.budget = budget;
         r.map(|(delta, out)| (delta + moved, out))
     }
 
@@ -340,6 +391,8 @@ impl Exec<'_, '_> {
         };
         let new = held(&value);
         if rest.is_empty() {
+            // a variable now holds the name a `def` or `import` bound
+            self.bindings.remove(first);
             let old = self.local.insert(first.clone(), value);
             return Ok(new - old.map_or(0, |o| held(&o)));
         }

@@ -114,6 +114,8 @@ pub(crate) struct Budget {
     temp: u64,
     /// What a script's variables have grown by (may be negative).
     held: i64,
+    /// Calls of script-defined functions in progress (nested).
+    calls: usize,
 }
 
 impl Budget {
@@ -123,6 +125,7 @@ impl Budget {
             steps: 0,
             temp: 0,
             held: 0,
+            calls: 0,
         }
     }
 
@@ -174,6 +177,35 @@ impl Budget {
             ));
         }
         Ok(())
+    }
+
+    /// A call of a script-defined function starts: it may nest at most `max_depth` deep,
+    /// and what the caller's expression has built so far is held while the call runs (its
+    /// statements settle their own temporaries). Returns the bytes set aside.
+    pub(crate) fn enter_call(&mut self) -> Result<u64, ExprError> {
+        if self.calls >= self.limits.max_depth {
+            return Err(exceeded(
+                "max_depth",
+                self.limits.max_depth,
+                "functions call each other too deeply (recursion)",
+            ));
+        }
+        self.steps(1)?;
+        self.calls += 1;
+        let saved = std::mem::take(&mut self.temp);
+        self.held = self.held.saturating_add(i64::try_from(saved).unwrap_or(i64::MAX));
+        Ok(saved)
+    }
+
+    /// A call ended: its frame's variables (`frame` bytes) are dropped and the caller's
+    /// temporaries (`saved`, from [`Budget::enter_call`]) are its own again.
+    pub(crate) fn leave_call(&mut self, saved: u64, frame: i64) {
+        self.calls = self.calls.saturating_sub(1);
+        self.held = self
+            .held
+            .saturating_sub(i64::try_from(saved).unwrap_or(i64::MAX))
+            .saturating_sub(frame);
+        self.temp = saved;
     }
 
     /// Checks a string of `len` bytes may be built, and reserves it.

@@ -76,12 +76,15 @@
 mod ast;
 mod blocks;
 mod builtins;
+mod calls;
 mod eval;
 mod exec;
 mod lexer;
 mod limits;
+mod modules;
 mod ops;
 mod parser;
+mod registry;
 mod script;
 
 use parser::Parser;
@@ -89,6 +92,7 @@ use serde_json::{Map, Value};
 
 pub use builtins::{to_display_string, truthy};
 pub use limits::{EvalLimits, MAX_DEPTH_CEILING};
+pub use registry::{Functions, HostFunction};
 pub use script::{run_script, Script};
 
 /// Which expression style a source text is written in.
@@ -264,6 +268,17 @@ impl Expression {
 
     /// Evaluates the expression over layers of variables within `limits`.
     pub fn eval_with(&self, layers: &[&Map<String, Value>], limits: &EvalLimits) -> Result<Value, ExprError> {
+        self.eval_in(layers, limits, &Functions::new())
+    }
+
+    /// Evaluates the expression as [`Expression::eval_with`] does, with the host's
+    /// registered `functions` callable.
+    pub fn eval_in(
+        &self,
+        layers: &[&Map<String, Value>],
+        limits: &EvalLimits,
+        functions: &Functions,
+    ) -> Result<Value, ExprError> {
         let mut budget = limits::Budget::new(*limits);
         let mut env = eval::Env {
             layers,
@@ -271,6 +286,11 @@ impl Expression {
             dialect: self.dialect,
             budget: &mut budget,
             depth: 0,
+            calls: calls::Calls {
+                host: functions,
+                frame: None,
+                module: None,
+            },
         };
         eval::eval(&self.expr, &mut env)
     }

@@ -1,11 +1,13 @@
 //! Pratt parser of the expression language: tokens to an [`Expr`] tree, and a script line's
 //! tokens to a statement.
 
-use super::ast::{BinOp, Expr, FPart, Seg, Stmt};
+use super::ast::{BinOp, Expr, FPart};
 use super::lexer::{tokenize, Spanned, Tok};
 use super::limits::{grow_stack, MAX_DEPTH_CEILING};
 use super::{Dialect, ExprError};
 use serde_json::Value;
+
+mod statements;
 
 /// Parser state. `depth` bounds the height of the tree being built: it counts nested calls of
 /// [`Parser::expr`] *and* the operators a left-associative chain (`1 + 1 + ...`) has folded,
@@ -131,89 +133,6 @@ impl Parser {
                 format!("unexpected {} after the end of the expression", describe(self.peek())),
             ))
         }
-    }
-
-    /// Parses one statement (a whole script line).
-    pub(crate) fn statement(&mut self) -> Result<Stmt, ExprError> {
-        if self.is_kw("del") {
-            self.bump();
-            let paren = self.is_op("(");
-            if paren {
-                self.bump();
-            }
-            let mut names = Vec::new();
-            loop {
-                match self.bump() {
-                    Tok::Ident(n) => names.push(n),
-                    other => {
-                        return Err(ExprError::at(
-                            self.offset(),
-                            format!("expected a variable name after 'del', found {}", describe(&other)),
-                        ))
-                    }
-                }
-                if self.is_op(",") {
-                    self.bump();
-                } else {
-                    break;
-                }
-            }
-            if paren {
-                self.expect_op(")")?;
-            }
-            return Ok(Stmt::Del(names));
-        }
-        // assignment: path ( '=' | op= ) expr
-        if let Tok::Ident(first) = self.peek().clone() {
-            let save = self.pos;
-            self.bump();
-            let mut path = vec![Seg::Key(first)];
-            loop {
-                if self.is_op(".") {
-                    if let Tok::Ident(n) = self.peek_at(1).clone() {
-                        self.bump();
-                        self.bump();
-                        path.push(Seg::Key(n));
-                        continue;
-                    }
-                } else if self.is_op("[") {
-                    self.bump();
-                    match self.expr(0) {
-                        Ok(Expr::Lit(Value::String(s))) if self.is_op("]") => path.push(Seg::Key(s)),
-                        Ok(e) if self.is_op("]") => path.push(Seg::Index(e)),
-                        _ => {
-                            self.pos = save;
-                            return Ok(Stmt::Expr(self.expr(0)?));
-                        }
-                    }
-                    self.bump();
-                    continue;
-                }
-                break;
-            }
-            let op = match self.peek() {
-                Tok::Op("=") => Some(None),
-                Tok::Op("+=") => Some(Some(BinOp::Add)),
-                Tok::Op("-=") => Some(Some(BinOp::Sub)),
-                Tok::Op("*=") => Some(Some(BinOp::Mul)),
-                Tok::Op("/=") => Some(Some(BinOp::Div)),
-                Tok::Op("//=") => Some(Some(BinOp::FloorDiv)),
-                Tok::Op("%=") => Some(Some(BinOp::Mod)),
-                Tok::Op("**=") => Some(Some(BinOp::Pow)),
-                _ => None,
-            };
-            if let Some(op) = op {
-                self.bump();
-                let value = self.expr(0)?;
-                return Ok(Stmt::Assign {
-                    target: path,
-                    op,
-                    value,
-                });
-            }
-            self.pos = save;
-        }
-        Ok(Stmt::Expr(self.expr(0)?))
     }
 
     /// Parses an expression whose operators bind tighter than `min_bp`.
@@ -684,15 +603,6 @@ mod tests {
     #[test]
     fn list_comprehension_parses() {
         assert!(matches!(parse("[v + 1 for v in xs if v > 0]"), Expr::Comp { .. }));
-    }
-
-    #[test]
-    fn assignment_statement_parses() {
-        let mut p = Parser::new("a.b += 2", Dialect::Python, 100).unwrap();
-        let s = p.statement().unwrap();
-        assert!(
-            matches!(s, Stmt::Assign { ref target, op: Some(BinOp::Add), .. } if target == &[Seg::Key("a".to_string()), Seg::Key("b".to_string())])
-        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::ast::{self, Block};
 use super::blocks::{parse_script, Cx};
 use super::limits::{Budget, EvalLimits};
+use super::registry::Functions;
 use super::{exec, push_once, Dialect, ExprError};
 use serde_json::{Map, Value};
 
@@ -30,6 +31,7 @@ impl Script {
         let cx = Cx {
             dialect,
             max_depth: limits.max_depth,
+            in_function: false,
         };
         let stmts = parse_script(text, cx)?;
         Ok(Script { stmts, dialect })
@@ -54,21 +56,43 @@ impl Script {
         below: &[&Map<String, Value>],
         limits: &EvalLimits,
     ) -> Result<(), ExprError> {
+        self.run_in(local, below, limits, &Functions::new())
+    }
+
+    /// Runs the script as [`Script::run_with`] does, with the host's registered `functions`
+    /// callable. The functions the script defines and the modules it imports are gone when
+    /// it ends: only variables are written to `local`.
+    pub fn run_in(
+        &self,
+        local: &mut Map<String, Value>,
+        below: &[&Map<String, Value>],
+        limits: &EvalLimits,
+        functions: &Functions,
+    ) -> Result<(), ExprError> {
+        let mut budget = Budget::new(*limits);
         let mut exec = exec::Exec {
             local,
             below,
             dialect: self.dialect,
-            budget: Budget::new(*limits),
+            budget: &mut budget,
+            host: functions,
+            bindings: Default::default(),
+            module: None,
         };
         exec.block(&self.stmts).map(|_| ())
     }
-}
 
-impl Script {
-    /// The names of the functions the script calls (not methods), in source order, once each.
+    /// The names of the functions the script calls (not methods) and does not define itself
+    /// (with `def` or `from ... import`), in source order, once each.
     pub fn called_functions(&self) -> Vec<String> {
+        let mut defined = Vec::new();
+        ast::block_defines(&self.stmts, &mut |name| push_once(&mut defined, name));
         let mut out = Vec::new();
-        ast::block_calls(&self.stmts, &mut |name| push_once(&mut out, name));
+        ast::block_calls(&self.stmts, &mut |name| {
+            if !defined.iter().any(|d| d == name) {
+                push_once(&mut out, name)
+            }
+        });
         out
     }
 }

@@ -78,6 +78,8 @@ fn script_errors_name_the_line() {
     let err = run_script("a = 1\nb = a +", &mut Map::new()).unwrap_err();
     assert!(err.to_string().starts_with("script line 2:"), "{err}");
     let err = run_script("import os", &mut Map::new()).unwrap_err();
+    assert!(err.to_string().contains("module 'os' cannot be imported"), "{err}");
+    let err = run_script("class A: pass", &mut Map::new()).unwrap_err();
     assert!(err.to_string().contains("not supported"), "{err}");
     let err = run_script("if x:\ny = 1", &mut Map::new()).unwrap_err();
     assert!(err.to_string().contains("expected an indented block"), "{err}");

@@ -13,6 +13,7 @@ use anyhow::{bail, Context as _};
 use servicetask_analytics::report::{ReportBuilder, ReportOptions};
 use servicetask_history::{is_postgres_url, open_database, HistoryStore, RecordQuery, SqliteStore};
 use servicetask_report::{render_html, render_terminal};
+use servicetask_server::redact_database_url;
 
 use super::exit;
 use crate::flags::ReportArgs;
@@ -45,14 +46,13 @@ const READ_CHUNK: usize = 10_000;
 /// The history the flags name, and how to call it in messages.
 fn open(args: &ReportArgs) -> anyhow::Result<(Arc<dyn HistoryStore>, String)> {
     if let Some(url) = &args.database {
+        // shown as `serve` shows its --database: one redaction for both
+        let name = redact_database_url(url);
         if !is_postgres_url(url) {
-            bail!(
-                "--database {}: give a postgres:// URL (a history file is --db FILE.db)",
-                redact_url(url)
-            );
+            bail!("--database {name}: give a postgres:// URL (a history file is --db FILE.db)");
         }
         let store = open_database(url).context("opening the PostgreSQL history")?;
-        return Ok((store, redact_url(url)));
+        return Ok((store, name));
     }
     let db = args.db.clone().unwrap_or_else(default_db);
     if !db.exists() {
@@ -63,26 +63,6 @@ fn open(args: &ReportArgs) -> anyhow::Result<(Arc<dyn HistoryStore>, String)> {
     }
     let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
     Ok((Arc::new(store), db.display().to_string()))
-}
-
-/// `url` without its secrets, fit for a title or a message: the password of its user
-/// information and its query (where libpq takes `password`, `sslpassword`, ...) are hidden.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (rest, hidden_query) = match rest.split_once(['?', '#']) {
-        Some((r, _)) => (r, "?***"),
-        None => (rest, ""),
-    };
-    let rest = match rest.rsplit_once('@') {
-        Some((user, host)) if user.contains(':') => {
-            let name = user.split_once(':').map_or(user, |(n, _)| n);
-            format!("{name}:***@{host}")
-        }
-        _ => rest.to_string(),
-    };
-    format!("{scheme}://{rest}{hidden_query}")
 }
 
 /// Runs the command.
@@ -132,15 +112,31 @@ mod tests {
     }
 
     #[test]
-    fn a_url_password_never_reaches_the_title() {
+    fn a_database_url_is_shown_as_serve_shows_it() {
+        // report and serve name a --database through the server's one redaction: the same
+        // text for the same URL, with no secret in it
+        let url = "mysql://app:pw1@db.example:5432/fleet?sslmode=require&password=pw2#pw3";
+        let args = ReportArgs {
+            db: None,
+            database: Some(url.into()),
+            task: None,
+            since: None,
+            html: None,
+        };
+        let err = open(&args).err().expect("not a postgres:// URL").to_string();
         assert_eq!(
-            redact_url("postgres://app:s3cret@db.example:5432/fleet"),
-            "postgres://app:***@db.example:5432/fleet"
+            err,
+            format!(
+                "--database {}: give a postgres:// URL (a history file is --db FILE.db)",
+                redact_database_url(url)
+            )
         );
-        assert_eq!(redact_url("postgres://app@db/fleet"), "postgres://app@db/fleet");
-        assert_eq!(
-            redact_url("postgresql://app@db/fleet?sslmode=require&password=s3cret"),
-            "postgresql://app@db/fleet?***"
+        assert!(
+            err.contains("mysql://app:***@db.example:5432/fleet?sslmode=require&password=***"),
+            "{err}"
         );
+        for secret in ["pw1", "pw2", "pw3"] {
+            assert!(!err.contains(secret), "{err}");
+        }
     }
 }

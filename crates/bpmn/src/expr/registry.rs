@@ -1,0 +1,55 @@
+//! Functions the embedding application registers for expressions and scripts, as a
+//! SpiffWorkflow user adds functions to its script engine's environment (its TimerCycleTest
+//! registers `custom_function`). A registered name is a function of the language for both
+//! `validate` and runs; it shadows a builtin of the same name, as Python globals do.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A registered function: positional arguments in, a value or an error message out.
+pub type HostFunction = dyn Fn(&[Value]) -> Result<Value, String> + Send + Sync;
+
+/// The functions registered for expressions and scripts (empty by default).
+#[derive(Clone, Default)]
+pub struct Functions {
+    map: BTreeMap<String, Arc<HostFunction>>,
+}
+
+impl Functions {
+    /// No registered function.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `f` under `name` (replacing a function registered before under it).
+    pub fn register(
+        &mut self,
+        name: impl Into<String>,
+        f: impl Fn(&[Value]) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.map.insert(name.into(), Arc::new(f));
+        self
+    }
+
+    /// True when a function is registered under `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&HostFunction> {
+        self.map.get(name).map(|f| &**f)
+    }
+}
+
+impl fmt::Debug for Functions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
