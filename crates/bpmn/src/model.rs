@@ -37,6 +37,37 @@ pub struct Definitions {
     /// `validate` reports each, naming its language.
     #[serde(default)]
     pub foreign_expressions: Vec<ForeignExpression>,
+    /// `<correlationProperty>` root elements (BPMN 2.0 §8.3.2): how each message yields a
+    /// property's value.
+    #[serde(default)]
+    pub correlation_properties: Vec<CorrelationProperty>,
+    /// The `<correlationKey>`s of the file's collaborations: the properties that together
+    /// identify one conversation.
+    #[serde(default)]
+    pub correlation_keys: Vec<CorrelationKey>,
+}
+
+/// A `<correlationProperty>`: one part of a correlation key, and the expression that
+/// retrieves it from each message that carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationProperty {
+    /// Its id (what `correlationPropertyRef` names).
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// `(messageRef, expression)`: the expression evaluated over that message's content.
+    pub retrievals: Vec<(String, String)>,
+    /// Where it is.
+    pub position: Position,
+}
+
+/// A `<correlationKey>`: named, made of correlation properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationKey {
+    /// Its name (its id when it has none).
+    pub name: String,
+    /// The ids of its correlation properties.
+    pub property_refs: Vec<String>,
 }
 
 /// An expression written in a language servicetask does not evaluate.
@@ -141,6 +172,10 @@ pub struct Process {
     pub elements: Vec<FlowElement>,
     /// Every sequence flow, including those inside subprocesses.
     pub flows: Vec<SequenceFlow>,
+    /// The ids of its `<dataObject>`s (at any depth): variables of the process instance
+    /// (BPMN 2.0 §10.4.1) that hold no value until something writes them.
+    #[serde(default)]
+    pub data_objects: Vec<String>,
 }
 
 impl Process {
@@ -528,6 +563,21 @@ pub struct FlowElement {
     pub triggered_by_event: bool,
     /// `messageRef` of a send or receive task.
     pub message_ref: Option<String>,
+    /// What a sent message carries, as an expression over the sender's variables
+    /// (`spiffworkflow:messagePayload`, `camunda:expression` of a message event definition);
+    /// `None`: the sender's variables.
+    #[serde(default)]
+    pub message_payload: Option<String>,
+    /// Where a caught message's content goes: the variable (`spiffworkflow:messageVariable`)
+    /// on a catch; on a throw, the variable the catcher stores it in (`camunda:resultVariable`).
+    /// `None` on a catch: its variables are set in the catcher's scope.
+    #[serde(default)]
+    pub message_variable: Option<String>,
+    /// Context-based correlation of a catch (`spiffworkflow:processVariableCorrelation`):
+    /// `(correlation property id, expression over the catcher's variables)`, the value a
+    /// message's property must have to be caught here.
+    #[serde(default)]
+    pub message_correlations: Vec<(String, String)>,
     /// Input mappings on non-service elements (call activities, subprocesses, user tasks).
     pub input_mappings: Vec<Mapping>,
     /// Output mappings on non-service elements.
@@ -557,6 +607,9 @@ impl FlowElement {
             loop_characteristics: None,
             triggered_by_event: false,
             message_ref: None,
+            message_payload: None,
+            message_variable: None,
+            message_correlations: Vec::new(),
             input_mappings: Vec::new(),
             output_mappings: Vec::new(),
         }

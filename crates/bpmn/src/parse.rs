@@ -126,7 +126,6 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
         ));
         return (defs, diags);
     }
-    diags.extend(crate::associations::check(file, root, &pos));
     defs.id = root.attribute("id").map(str::to_string);
     defs.expression_language = root.attribute("expressionLanguage").map(str::to_string);
     let mut under_foreign_default = 0;
@@ -142,6 +141,11 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                     position: pos(child),
                     elements: Vec::new(),
                     flows: Vec::new(),
+                    data_objects: child
+                        .descendants()
+                        .filter(|n| is_bpmn(*n) && n.tag_name().name() == "dataObject")
+                        .filter_map(|n| n.attribute("id").map(str::to_string))
+                        .collect(),
                 };
                 if id.is_empty() {
                     diags.push(Diagnostic::error(
@@ -175,6 +179,17 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                         position: pos(pn),
                     })
                     .collect();
+                for k in child
+                    .descendants()
+                    .filter(|n| is_bpmn(*n) && n.tag_name().name() == "correlationKey")
+                {
+                    defs.correlation_keys.push(CorrelationKey {
+                        name: k.attribute("name").or(k.attribute("id")).unwrap_or("").to_string(),
+                        property_refs: bpmn_children(k, "correlationPropertyRef")
+                            .map(|r| text_of(r).trim().to_string())
+                            .collect(),
+                    });
+                }
                 defs.collaborations.push(Collaboration {
                     id,
                     participants,
@@ -200,6 +215,21 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                 }
                 defs.errors.push(e);
             }
+            "correlationProperty" => defs.correlation_properties.push(CorrelationProperty {
+                id,
+                name,
+                // the expression is a <formalExpression> or, as bpmn-js writes it, a <messagePath>
+                retrievals: bpmn_children(child, "correlationPropertyRetrievalExpression")
+                    .map(|r| {
+                        let expr = r.children().find(|c| c.is_element()).map(text_of).unwrap_or_default();
+                        (
+                            r.attribute("messageRef").unwrap_or("").to_string(),
+                            expr.trim().to_string(),
+                        )
+                    })
+                    .collect(),
+                position: pos(child),
+            }),
             "message" => defs.messages.push(MessageDef {
                 id,
                 name,
@@ -394,6 +424,7 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
         .children()
         .filter(|c| is_bpmn(*c))
         .find_map(|d| event_definition(d, cx));
+    message_extensions(node, &mut el);
     if let Some(s) = bpmn_children(node, "script").next() {
         el.script = Some(ScriptDef {
             format: node.attribute("scriptFormat").map(str::to_string),
@@ -421,6 +452,53 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
         }
     }
     el
+}
+
+/// What a message element's extensions say about its content and correlation: on a send or
+/// receive task, or on its `messageEventDefinition` (SpiffWorkflow's messagePayload,
+/// messageVariable and processVariableCorrelation; Camunda 7's expression and resultVariable).
+fn message_extensions(node: Node, el: &mut FlowElement) {
+    let definition = node
+        .children()
+        .find(|c| is_bpmn(*c) && c.tag_name().name() == "messageEventDefinition");
+    if let Some(d) = definition {
+        for a in d.attributes() {
+            if binding::vendor(a.namespace()) == binding::Vendor::Camunda {
+                match a.name() {
+                    "expression" => el.message_payload = Some(a.value().to_string()),
+                    "resultVariable" => el.message_variable = Some(a.value().to_string()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for holder in std::iter::once(node).chain(definition) {
+        for ext in holder
+            .children()
+            .filter(|c| is_bpmn(*c) && c.tag_name().name() == "extensionElements")
+        {
+            for x in ext.children().filter(|c| c.is_element()) {
+                if binding::vendor(x.tag_name().namespace()) != binding::Vendor::Spiff {
+                    continue;
+                }
+                match x.tag_name().name() {
+                    "messagePayload" => el.message_payload = Some(text_of(x).trim().to_string()),
+                    "messageVariable" => el.message_variable = Some(text_of(x).trim().to_string()),
+                    "processVariableCorrelation" => {
+                        let part = |name: &str| {
+                            x.children()
+                                .find(|c| c.is_element() && c.tag_name().name() == name)
+                                .map(|c| text_of(c).trim().to_string())
+                        };
+                        if let (Some(prop), Some(expr)) = (part("propertyId"), part("expression")) {
+                            el.message_correlations.push((prop, expr));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 fn event_definition(d: Node, cx: &mut Ctx<'_>) -> Option<EventDefinition> {

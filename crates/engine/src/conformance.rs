@@ -14,7 +14,8 @@
 //!
 //! Each case gives a file, a process id and `args`: `--data JSON` seeds variables, `--human
 //! JSON` gives the values set when a waiting task is completed (`*` = every task; a string
-//! holding `$name` is an expression over the task's variables), `--hold S` answers waiting
+//! holding `$name` is an expression over the task's variables; a list gives one answer per
+//! completion of the task, in turn; `null` leaves the task unanswered), `--hold S` answers waiting
 //! tasks only after S seconds so that short timers fire first, `--messages JSON` lists the
 //! messages (`{"name", "payload"}`) sent in turn whenever no person's task is left to answer.
 //! Cases run on a [`crate::VirtualClock`] (timers fire at once, in due order), with plain
@@ -429,6 +430,7 @@ async fn drive(inst: &mut Instance, case: &Case) -> Result<Driven, String> {
     let mut outcome = inst.run().await;
     let mut rounds = 0;
     let mut messages = case.messages.iter();
+    let mut turns: HashMap<String, usize> = HashMap::new();
     while let RunOutcome::Waiting { tasks, next_timer, .. } = &outcome {
         let next_timer = *next_timer;
         rounds += 1;
@@ -448,13 +450,9 @@ async fn drive(inst: &mut Instance, case: &Case) -> Result<Driven, String> {
             ) {
                 continue;
             }
-            let values = case
-                .human
-                .get(&t.element_id)
-                .or_else(|| case.human.get("*"))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
+            let Some(values) = answer(&case.human, &t.element_id, &mut turns) else {
+                continue; // nobody answers this task
+            };
             let mut set = Map::new();
             for (k, v) in values {
                 let v = match v {
@@ -488,13 +486,38 @@ async fn drive(inst: &mut Instance, case: &Case) -> Result<Driven, String> {
         }
         outcome = inst.run().await;
     }
+    // a collaboration's pool instances complete as participants (SpiffWorkflow records each
+    // under its process id)
     let completed = inst
         .completed()
         .iter()
         .filter(|c| !is_internal(c.kind))
         .map(|c| (c.element_id.to_string(), c.mi_child))
+        .chain(inst.completed_pools().iter().map(|p| (p.clone(), false)))
         .collect();
     Ok((outcome, completed, inst.variables()))
+}
+
+/// The values a person sets when completing task `element` (as SpiffWorkflow's runner does):
+/// the case's answer for the element, else its `*` answer. An answer that is a list gives one
+/// item per completion of that element, in turn (the last item answers any further one); an
+/// answer that is `null` means nobody answers the task (`None`).
+fn answer(human: &Map<String, Value>, element: &str, turns: &mut HashMap<String, usize>) -> Option<Map<String, Value>> {
+    let given = match human.get(element) {
+        Some(Value::Null) => return None,
+        Some(v) => v,
+        None => human.get("*").unwrap_or(&Value::Null),
+    };
+    let chosen = match given {
+        Value::Array(items) => {
+            let n = turns.entry(element.to_string()).or_default();
+            let item = items.get((*n).min(items.len().saturating_sub(1)));
+            *n += 1;
+            item.unwrap_or(&Value::Null)
+        }
+        other => other,
+    };
+    Some(chosen.as_object().cloned().unwrap_or_default())
 }
 
 fn is_internal(_kind: ElementKind) -> bool {

@@ -106,7 +106,7 @@ impl SqliteInstanceStore {
             }
         }
         for (_, payload) in &mut snap.pending_messages {
-            omit_in(payload);
+            omit_keys(payload, names);
         }
         serde_json::to_string(&snap).map_err(store_err)
     }

@@ -44,6 +44,10 @@ pub struct Scope {
     pub vars: Map<String, Value>,
     /// Variable names present at entry (to carry deletions back out).
     pub entry_keys: Vec<String>,
+    /// The correlation keys of the conversations this scope takes part in (key name -> the
+    /// values of its properties), set by the first message it sent or caught of each.
+    #[serde(default)]
+    pub correlations: Map<String, Value>,
 }
 
 /// What a token is doing.
@@ -253,5 +257,8 @@ pub struct InstanceSnapshot {
     pub steps: u64,
     /// Messages sent that no catcher has taken yet.
     #[serde(default)]
-    pub pending_messages: Vec<(String, Map<String, Value>)>,
+    pub pending_messages: Vec<(String, Value)>,
+    /// In a collaboration: the process of each pool instance that has ended, in order.
+    #[serde(default)]
+    pub completed_pools: Vec<String>,
 }

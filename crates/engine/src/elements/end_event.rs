@@ -55,7 +55,7 @@ impl Instance {
             _ => {
                 self.record_completed(tid)?;
                 let scope = self.tokens[&tid].scope;
-                self.throw_event_definition(p, el.event.as_ref(), scope)?;
+                self.throw_event(p, el, scope)?;
                 self.consume(tid)
             }
         }

@@ -59,7 +59,7 @@ impl Instance {
         ) {
             // an escalation goes at once to its catcher up the scopes
             let scope = self.tokens[&tid].scope;
-            self.throw_event_definition(p, el.event.as_ref(), scope)?;
+            self.throw_event(p, el, scope)?;
             if !self.tokens.contains_key(&tid) {
                 return Ok(()); // a boundary event it triggered interrupted its own scope
             }
@@ -82,7 +82,7 @@ impl Instance {
         }
         let (p, el) = self.token_element(holder)?;
         let scope = self.tokens[&holder].scope;
-        self.throw_event_definition(&p, el.event.as_ref(), scope)?;
+        self.throw_event(&p, &el, scope)?;
         self.consume(holder)
     }
 }

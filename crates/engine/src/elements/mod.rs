@@ -2,6 +2,8 @@
 
 mod boundary_event;
 mod call_activity;
+mod collaboration;
+mod conditional_event;
 mod end_event;
 mod escalation_event;
 mod event_gateway;
@@ -9,6 +11,7 @@ mod event_subprocess;
 mod exclusive_gateway;
 mod inclusive_gateway;
 mod intermediate_event;
+mod message_event;
 mod multi_instance;
 pub(crate) mod parallel_gateway;
 mod script_task;
@@ -18,6 +21,7 @@ mod standard_loop;
 mod subprocess;
 mod wait_task;
 pub(crate) use boundary_event::Thrown;
+pub(crate) use conditional_event::ConditionWatch;
 
 /// Helpers for the unit tests at the bottom of each element file.
 #[cfg(test)]

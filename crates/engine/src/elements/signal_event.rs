@@ -1,13 +1,54 @@
 //! Signal and message events inside one instance: a throw (intermediate or end event) is
 //! delivered to every waiting catch event and every active activity's boundary event with the
-//! same signal/message name; [`crate::Instance::send_signal`] and
-//! [`crate::Instance::send_message`] deliver from outside.
+//! same signal name; [`crate::Instance::send_signal`] delivers from outside. Messages, which also
+//! correlate, are `message_event`'s (this file names their channel and their names, and finds
+//! the tokens an event may reach, for messages and conditions too).
 
 use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
-use crate::state::{Id, TokenState};
+use crate::state::{Id, Token, TokenState};
 use serde_json::{Map, Value};
-use servicetask_bpmn::{ElementKind, EventDefinition};
+use servicetask_bpmn::{ElementKind, EventDefinition, FlowElement};
+use std::sync::Arc;
+
+/// A token an event may reach now, with its process and the element it is at.
+pub(crate) type Listener = (Token, Arc<ProcIndex>, FlowElement);
+
+impl Instance {
+    /// Token `tid` as an event may reach it: `None` when it has ended meanwhile, is on its way
+    /// into an element (ready) or is merging at a join.
+    pub(crate) fn listener(&mut self, tid: Id) -> Result<Option<Listener>, EngineError> {
+        let Some(tok) = self.tokens.get(&tid).cloned() else {
+            return Ok(None);
+        };
+        if matches!(tok.state, TokenState::Ready | TokenState::Joining) {
+            return Ok(None);
+        }
+        let p = self.proc_of_scope(tok.scope)?;
+        let Some(el) = p.element(&tok.element).cloned() else {
+            return Ok(None);
+        };
+        Ok(Some((tok, p, el)))
+    }
+}
+
+/// The boundary events `pick` selects of the activity token `tok` is at (none for a token
+/// inside a multi-instance activity: the activity's body token carries them).
+pub(crate) fn boundaries(
+    p: &ProcIndex,
+    tok: &Token,
+    el: &FlowElement,
+    pick: impl Fn(&FlowElement) -> bool,
+) -> Vec<FlowElement> {
+    if !el.kind.is_activity() || tok.mi_inner {
+        return Vec::new();
+    }
+    p.process()
+        .boundary_events(&el.id)
+        .filter(|b| pick(b))
+        .cloned()
+        .collect()
+}
 
 /// Signal or message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,24 +96,8 @@ pub(crate) fn message_name(p: &ProcIndex, r: &str) -> String {
 }
 
 impl Instance {
-    /// A send task with a `messageRef` and no service binding sends its message.
-    pub(crate) fn enter_message_send_task(
-        &mut self,
-        tid: Id,
-        p: &ProcIndex,
-        el: &servicetask_bpmn::FlowElement,
-    ) -> Result<(), EngineError> {
-        if let Some(r) = &el.message_ref {
-            let key = message_name(p, r);
-            self.deliver(Channel::Message, &key, &Map::new())?;
-        }
-        if !self.tokens.contains_key(&tid) {
-            return Ok(());
-        }
-        self.complete_activity(tid)
-    }
-
-    /// Delivers a signal or message `key` to every catcher; returns how many caught it.
+    /// Delivers a signal `key` to every catcher; returns how many caught it. (Messages, which
+    /// also correlate, go through `message_event`.)
     pub(crate) fn deliver(
         &mut self,
         channel: Channel,
@@ -82,14 +107,7 @@ impl Instance {
         let mut caught = 0;
         let ids: Vec<Id> = self.tokens.keys().copied().collect();
         for tid in ids {
-            let Some(tok) = self.tokens.get(&tid).cloned() else {
-                continue;
-            };
-            if matches!(tok.state, TokenState::Ready | TokenState::Joining) {
-                continue;
-            }
-            let p = self.proc_of_scope(tok.scope)?;
-            let Some(el) = p.element(&tok.element).cloned() else {
+            let Some((tok, p, el)) = self.listener(tid)? else {
                 continue;
             };
             // a waiting catch event (or receive task)
@@ -114,16 +132,9 @@ impl Instance {
                 }
             }
             // boundary events of an active activity
-            if !el.kind.is_activity() || tok.mi_inner {
-                continue;
-            }
-            let boundaries: Vec<(String, bool)> = p
-                .process()
-                .boundary_events(&el.id)
-                .filter(|b| b.event.as_ref().and_then(|e| channel_key(&p, e, channel)).as_deref() == Some(key))
-                .map(|b| (b.id.clone(), b.cancel_activity))
-                .collect();
-            for (b, interrupting) in boundaries {
+            let on_key =
+                |b: &FlowElement| b.event.as_ref().and_then(|e| channel_key(&p, e, channel)).as_deref() == Some(key);
+            for b in boundaries(&p, &tok, &el, on_key) {
                 if !self.tokens.contains_key(&tid) {
                     break;
                 }
@@ -131,45 +142,15 @@ impl Instance {
                     v.extend(vars.clone());
                 }
                 caught += 1;
-                self.fire_boundary(tid, &b, interrupting)?;
+                self.fire_boundary(tid, &b.id, b.cancel_activity)?;
             }
         }
         caught += self.deliver_to_event_subprocesses(channel, key)?;
-        if caught == 0 && channel == Channel::Message && self.pending_messages.len() < 10_000 {
-            // nobody listens yet: keep it for the next catcher
-            self.pending_messages.push((key.to_string(), vars.clone()));
-        }
         Ok(caught)
     }
 
-    /// A token just started waiting at a message catch: takes a buffered message for it.
-    pub(crate) fn take_pending_message(&mut self, tid: Id) -> Result<(), EngineError> {
-        if self.pending_messages.is_empty() {
-            return Ok(());
-        }
-        let Some(tok) = self.tokens.get(&tid).cloned() else {
-            return Ok(());
-        };
-        let p = self.proc_of_scope(tok.scope)?;
-        let Some(el) = p.element(&tok.element) else {
-            return Ok(());
-        };
-        let key = match el.kind {
-            ElementKind::ReceiveTask => el.message_ref.as_ref().map(|r| message_name(&p, r)),
-            _ => el.event.as_ref().and_then(|e| channel_key(&p, e, Channel::Message)),
-        };
-        let Some(key) = key else { return Ok(()) };
-        let Some(i) = self.pending_messages.iter().position(|(k, _)| *k == key) else {
-            return Ok(());
-        };
-        let (_, vars) = self.pending_messages.remove(i);
-        if let Some(v) = self.vars_mut(tok.scope) {
-            v.extend(vars);
-        }
-        self.complete_activity(tid)
-    }
-
-    /// Throws the signal/message of a throw event, if it has one.
+    /// Throws the signal (or escalation) of a throw event, if it has one; messages are thrown by
+    /// `message_event`.
     pub(crate) fn throw_event_definition(
         &mut self,
         p: &ProcIndex,
@@ -181,10 +162,8 @@ impl Instance {
             self.throw_escalation(scope, escalation_ref.as_deref())?;
             return Ok(());
         }
-        for channel in [Channel::Signal, Channel::Message] {
-            if let Some(key) = channel_key(p, ev, channel) {
-                self.deliver(channel, &key, &Map::new())?;
-            }
+        if let Some(key) = channel_key(p, ev, Channel::Signal) {
+            self.deliver(Channel::Signal, &key, &Map::new())?;
         }
         Ok(())
     }
@@ -193,13 +172,6 @@ impl Instance {
     /// fired. Call [`Instance::run`] afterwards.
     pub fn send_signal(&mut self, name: &str, vars: Map<String, Value>) -> Result<usize, EngineError> {
         let r = self.deliver(Channel::Signal, name, &vars);
-        self.settle(r)
-    }
-
-    /// Delivers message `name` (setting `vars` where it is caught); returns how many catchers
-    /// fired. Call [`Instance::run`] afterwards.
-    pub fn send_message(&mut self, name: &str, vars: Map<String, Value>) -> Result<usize, EngineError> {
-        let r = self.deliver(Channel::Message, name, &vars);
         self.settle(r)
     }
 

@@ -69,11 +69,11 @@ impl Instance {
         })
     }
 
-    /// Process-level variables.
+    /// Process-level variables (of a collaboration: those of the pools started with it, merged
+    /// in pool order; a pool instance a message started keeps its own).
     pub fn variables(&self) -> Map<String, Value> {
-        // one process scope, or one per pool of a collaboration (merged in pool order)
         let mut out = Map::new();
-        for s in self.scopes.values().filter(|s| s.kind == ScopeKind::Process) {
+        for s in self.data_scopes() {
             out.extend(s.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         out
@@ -158,7 +158,6 @@ impl Instance {
         let tid = self
             .find_token(key, |s| *s == TokenState::Waiting)
             .ok_or_else(|| EngineError::NoSuchTask(key.to_string()))?;
-        self.admit_variables(tid, &vars, "the variables it was completed with")?;
         let scope = self.tokens[&tid].scope;
         if let Some(s) = self.scopes.get_mut(&scope) {
             s.vars.extend(vars);
@@ -180,7 +179,6 @@ impl Instance {
         let tid = self
             .find_token(key, |s| matches!(s, TokenState::Incident { .. }))
             .ok_or_else(|| EngineError::NoSuchIncident(key.to_string()))?;
-        self.admit_variables(tid, &vars, "the variables of its retry")?;
         let scope = self.tokens[&tid].scope;
         if let Some(s) = self.scopes.get_mut(&scope) {
             s.vars.extend(vars);

@@ -98,10 +98,14 @@ pub struct Instance {
     /// Event-gateway races: token -> race group.
     pub(crate) races: HashMap<Id, Id>,
     /// Messages sent while nobody listened, delivered to the next catcher (message buffering).
-    pub(crate) pending_messages: Vec<(String, Map<String, Value>)>,
+    pub(crate) pending_messages: Vec<(String, Value)>,
     /// Throw events whose event is still to be delivered (`TokenState::Throwing` tokens), in
     /// the order they were reached.
     pub(crate) pending_throws: VecDeque<Id>,
+    /// Conditional events: whether the model has any, which boundary conditions held.
+    pub(crate) conditions: crate::elements::ConditionWatch,
+    /// In a collaboration: the process of each pool instance that has ended, in order.
+    pub(crate) pools_done: Vec<String>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -185,6 +189,8 @@ impl Instance {
             races: HashMap::new(),
             pending_messages: Vec::new(),
             pending_throws: VecDeque::new(),
+            conditions: Default::default(),
+            pools_done: Vec::new(),
         };
         // a collaboration runs every pool's process side by side in one instance
         let roots: Vec<String> = match inst.defs.collaborations.iter().find(|c| c.id == process_id) {

@@ -49,6 +49,14 @@ impl Instance {
                     continue;
                 }
             }
+            match self.fire_conditions() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    self.fail(e);
+                    continue;
+                }
+            }
             if self.status != InstanceStatus::Running {
                 continue;
             }

@@ -32,6 +32,7 @@ impl Instance {
                 container,
                 vars,
                 entry_keys,
+                correlations: Map::new(),
             },
         );
         id
@@ -74,13 +75,22 @@ impl Instance {
         };
         self.disarm_scope_timers(scope);
         if kind == ScopeKind::Process {
-            // in a collaboration the instance ends when every pool has ended
+            if let Some(pool) = self.pool_of(scope) {
+                self.pools_done.push(pool);
+            }
+            // in a collaboration the instance ends when every pool has ended; a pool instance
+            // still waiting for the message that would start it has not begun
             let all_done = !self.tokens.values().any(|t| {
                 self.scopes
                     .get(&t.scope)
                     .is_some_and(|sc| sc.kind == ScopeKind::Process)
+                    && !self.is_pool_start(t)
             });
             if all_done && self.status == InstanceStatus::Running {
+                let idle: Vec<Id> = self.tokens.keys().copied().collect();
+                for t in idle {
+                    self.cancel_token(t);
+                }
                 self.status = InstanceStatus::Completed;
                 self.timers.clear();
                 self.end_span(None);

@@ -34,6 +34,7 @@ impl Instance {
             traceparent: self.traceparent().map(str::to_string),
             steps: self.steps,
             pending_messages: self.pending_messages.clone(),
+            completed_pools: self.pools_done.clone(),
         }
     }
 
@@ -95,6 +96,8 @@ impl Instance {
             races: HashMap::new(),
             pending_messages: snap.pending_messages,
             pending_throws: VecDeque::new(),
+            conditions: Default::default(),
+            pools_done: snap.completed_pools,
         };
         // every scope's process must still exist
         let pids: Vec<String> = inst.scopes.values().map(|s| s.process_id.clone()).collect();

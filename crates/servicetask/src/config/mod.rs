@@ -150,9 +150,7 @@ pub struct DependencySettings {
     /// Concurrent calls allowed.
     pub bulkhead: Option<servicetask_core::BulkheadConfig>,
     /// Retries of failed calls made through the HTTP client (`servicetask-http`): a task's
-    /// `retry` keys but `mode` (a call's retries are made in process). `max_elapsed` bounds
-    /// one call's retries (a `Retry-After` past it ends the call), and `budget` is shared by
-    /// every task calling the dependency.
+    /// `retry` keys but `mode`, `budget` and `max_elapsed`, which are per execution.
     pub retry: Option<servicetask_core::RetryConfig>,
 }
 
@@ -595,11 +593,10 @@ fn dependency(
             return None;
         }
     };
-    // the ranges a task's breaker, bulkhead and retry must keep
+    // the ranges a task's breaker and bulkhead must keep
     let as_task = TaskConfig {
         breaker: settings.breaker.clone(),
         bulkhead: settings.bulkhead.clone(),
-        retry: settings.retry.clone().unwrap_or_default(),
         ..TaskConfig::named(name)
     };
     let ranges = validate(&as_task);
