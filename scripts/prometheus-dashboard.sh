@@ -3,7 +3,12 @@
 # `servicetask serve` and Debian's `prometheus` scraping it every second, runs a workload
 # (ledger_append instances, some failing with an I/O error), then sends every PromQL expression
 # of dashboards/servicetask.json to Prometheus's HTTP API. Fails when a query is refused or when
-# a panel this workload feeds answers no series. Needs `prometheus` on PATH and a built binary:
+# a panel this workload feeds answers no series. Prometheus runs with exemplar storage
+# (--enable-feature=exemplar-storage), so it scrapes OpenMetrics (the format it asks for first)
+# and keeps the duration histogram's exemplars: the script also fails unless the scrape target is
+# healthy and /api/v1/query_exemplars answers, for the duration buckets of both a completed and a
+# failed execution, exemplars whose trace ids are those of the instances it started (their
+# `traceparent`) and whose values lie in their bucket. Needs `prometheus` on PATH and a built binary:
 #   cargo build -p servicetask-cli && bash scripts/prometheus-dashboard.sh
 # With SCREENSHOTS=DIR (or SCREENSHOTS=1 for target/screenshots) it also saves, after the checks,
 # a PNG of Prometheus's own graph page for the dashboard's key queries (throughput, error rate by
@@ -29,6 +34,7 @@ scrape_configs:
     static_configs: [{targets: ["127.0.0.1:$serve_port"]}]
 YAML
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --enable-feature=exemplar-storage \
   --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
 pids+=($!)
 
@@ -62,11 +68,17 @@ xml = """<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><proce
   <serviceTask id="a" implementation="ledger_append"/><sequenceFlow id="f2" sourceRef="a" targetRef="end"/>
   <endEvent id="end"/></process></definitions>"""
 call(serve + "/v1/deployments", {"name": "ledger.bpmn", "xml": xml})
+started_at = time.time() - 1
+traces = set()  # the trace id of every instance started (its W3C traceparent's second field)
+def start(ledger):
+    instance = call(serve + "/v1/instances", {"processId": "ledger", "variables": {"ledger": ledger}})
+    if instance.get("traceparent"):
+        traces.add(instance["traceparent"].split("-")[1])
 for _ in range(10):  # 10 s of work, scraped every second
     for _ in range(10):
-        call(serve + "/v1/instances", {"processId": "ledger", "variables": {"ledger": work + "/ledger.txt"}})
+        start(work + "/ledger.txt")
     for _ in range(2):  # the ledger is a directory: an I/O error
-        call(serve + "/v1/instances", {"processId": "ledger", "variables": {"ledger": work}})
+        start(work)
     time.sleep(1)
 time.sleep(2)
 
@@ -91,6 +103,47 @@ for panel in dashboard["panels"]:
         failed |= not ok
         value = series[0]["value"][1] if series else "-"
         print(f"{'ok ' if ok else 'BAD'} {len(series):2} series  {panel['title']} [{target['refId']}]  {value}")
+
+# the scrape: OpenMetrics (Prometheus asks for it first), parsed by Prometheus without error
+targets = call(prom + "/api/v1/targets")["data"]["activeTargets"]
+for t in targets:
+    print(f"{'ok ' if t['health'] == 'up' else 'BAD'} scrape target {t['scrapeUrl']}: {t['health']} {t['lastError']}")
+    failed |= t["health"] != "up"
+
+# the duration histogram's exemplars as Prometheus stored them
+answer = call(prom + "/api/v1/query_exemplars?" + urllib.parse.urlencode({
+    "query": 'servicetask_duration_seconds_bucket{servicetask_name="ledger_append"}',
+    "start": f"{started_at:.3f}", "end": f"{time.time() + 1:.3f}"}))
+by_outcome = {}
+problems = []
+if answer["status"] != "success":
+    problems.append(f"query_exemplars refused: {answer}")
+for series in answer.get("data") or []:
+    labels = series["seriesLabels"]
+    le = float(labels["le"])
+    bounds = sorted({float(s["seriesLabels"]["le"]) for s in answer["data"]
+                     if s["seriesLabels"].get("servicetask_outcome") == labels.get("servicetask_outcome")})
+    lower = max([b for b in bounds if b < le], default=float("-inf"))
+    for e in series["exemplars"]:
+        trace, value = e["labels"].get("trace_id", ""), float(e["value"])
+        if set(e["labels"]) != {"trace_id", "span_id"}:
+            problems.append(f"exemplar labels {e['labels']}: want trace_id and span_id only")
+        if trace not in traces:
+            problems.append(f"exemplar trace {trace!r} is no instance's trace")
+        if not lower < value <= le:
+            problems.append(f"exemplar value {value} outside its bucket ({lower}, {le}]")
+        by_outcome.setdefault(labels.get("servicetask_outcome"), []).append(trace)
+for outcome in ("complete", "failure"):
+    if not by_outcome.get(outcome):
+        problems.append(f"no exemplar on the duration buckets of a {outcome} execution")
+for p in problems[:20]:
+    print("BAD", p)
+failed |= bool(problems)
+count = sum(len(v) for v in by_outcome.values())
+print(f"{'BAD' if problems else 'ok '} {count} exemplars on servicetask_duration_seconds_bucket "
+      f"({', '.join(f'{k}: {len(v)}' for k, v in sorted(by_outcome.items()))}), "
+      f"every one an instance's trace")
+
 if failed or not os.environ["SHOTS"]:
     sys.exit(1 if failed else 0)
 

@@ -36,4 +36,4 @@ pub use fs::TrackedFs;
 pub use input::{__derive, redact, redact_keys, TaskInput, TrackedPath};
 pub use outcome::TaskOutcome;
 pub use task::{task_fn, task_schema, FnTask, ServiceTask};
-pub use telemetry::{Instruments, TaskMetrics, Telemetry, SCOPE};
+pub use telemetry::{Instruments, TaskMetrics, Telemetry, DURATION_BOUNDARIES, SCOPE};

@@ -23,6 +23,13 @@ use crate::semconv::metric;
 /// Instrumentation scope name used for spans and metrics.
 pub const SCOPE: &str = "servicetask";
 
+/// The bucket boundaries of the execution duration histogram, seconds (also where the
+/// Prometheus scrape's exemplars are kept per bucket).
+pub const DURATION_BOUNDARIES: &[f64] = &[
+    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 300.0,
+];
+
 /// The standard instruments (names in [`crate::semconv::metric`]).
 #[derive(Debug, Clone)]
 pub struct Instruments {
@@ -67,10 +74,7 @@ impl Instruments {
                 .f64_histogram(metric::DURATION)
                 .with_unit("s")
                 .with_description("Duration of task executions, retries included")
-                .with_boundaries(vec![
-                    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                    5.0, 10.0, 30.0, 60.0, 300.0,
-                ])
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
             executions: meter
                 .u64_counter(metric::EXECUTIONS)

@@ -44,7 +44,10 @@ pub struct ServerConfig {
     pub worker: WorkerConfig,
     /// Variable names never shown in responses (the runner's sensitive input fields).
     pub redact: Vec<String>,
-    /// When set, `GET /metrics` answers with its text (Prometheus exposition format).
+    /// The key every node shares to store those variables encrypted while an instance lives;
+    /// without one they are not stored ([`servicetask_worker::at_rest`]).
+    pub state_key: Option<servicetask_worker::StateKey>,
+    /// When set, `GET /metrics` answers with its text (Prometheus text or OpenMetrics format).
     pub metrics: Option<MetricsText>,
     /// When set, the connector protocol SpiffArena calls service tasks with ([`connector`]).
     pub connector: Option<connector::Connector>,
@@ -52,16 +55,39 @@ pub struct ServerConfig {
     pub console: console::ConsoleConfig,
 }
 
-/// What `GET /metrics` answers: a function rendering the current metrics as Prometheus text
-/// (`servicetask::telemetry::Prometheus::render`, kept behind a function so this crate needs no
-/// telemetry setup of its own).
+/// What `GET /metrics` answers: a function rendering the current metrics for the scrape's
+/// `Accept` header (`servicetask::telemetry::prometheus::Prometheus::scrape`: OpenMetrics with
+/// exemplars when asked for, else the Prometheus text format), kept behind a function so this
+/// crate needs no telemetry setup of its own.
 #[derive(Clone)]
-pub struct MetricsText(Arc<dyn Fn() -> String + Send + Sync>);
+pub struct MetricsText(Arc<RenderMetrics>);
+
+/// A `/metrics` render function: the `Accept` header in, the `Content-Type` and body out.
+type RenderMetrics = dyn Fn(&str) -> (&'static str, String) + Send + Sync;
 
 impl MetricsText {
-    /// Answers `/metrics` with `render()`.
+    /// The `Content-Type` of the Prometheus text format.
+    pub const PROMETHEUS_TEXT: &'static str = "text/plain; version=0.0.4; charset=utf-8";
+
+    /// Answers `/metrics` with `render()`, always in the Prometheus text format.
     pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        MetricsText(Arc::new(move |_| (Self::PROMETHEUS_TEXT, render())))
+    }
+
+    /// Answers `/metrics` with `render(accept)`: the `Content-Type` and the body for the
+    /// request's `Accept` header (empty when it sent none).
+    pub fn negotiated(render: impl Fn(&str) -> (&'static str, String) + Send + Sync + 'static) -> Self {
         MetricsText(Arc::new(render))
+    }
+
+    /// The Prometheus text format (what the console reads breaker states from).
+    pub fn prometheus_text(&self) -> String {
+        (self.0)("text/plain").1
+    }
+
+    /// The `Content-Type` and body answering a scrape that accepts `accept`.
+    pub fn render(&self, accept: &str) -> (&'static str, String) {
+        (self.0)(accept)
     }
 }
 
@@ -71,14 +97,20 @@ impl std::fmt::Debug for MetricsText {
     }
 }
 
-/// `GET /metrics`, rendering on each scrape.
+/// `GET /metrics`, rendering on each scrape in the format its `Accept` header asks for.
 pub(crate) fn metrics_route(text: MetricsText) -> axum::Router {
-    const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
     axum::Router::new().route(
         "/metrics",
-        axum::routing::get(move || {
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
             let text = text.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, PROMETHEUS_TEXT)], (text.0)()) }
+            async move {
+                let accept = headers
+                    .get(axum::http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let (content_type, body) = text.render(accept);
+                ([(axum::http::header::CONTENT_TYPE, content_type)], body)
+            }
         }),
     )
 }
@@ -92,6 +124,7 @@ impl Default for ServerConfig {
             body_limit: 4 * 1024 * 1024,
             worker: WorkerConfig::default(),
             redact: Vec::new(),
+            state_key: None,
             metrics: None,
             connector: None,
             console: console::ConsoleConfig::default(),
@@ -143,8 +176,10 @@ pub async fn serve_until(
         metrics,
         HostConfig {
             redact: config.redact.clone(),
+            state_key: config.state_key.clone(),
         },
     ));
+    eprintln!("servicetask serve: {}", host.at_rest_mode());
     if !config.bind.ip().is_loopback() && config.api_token.is_none() {
         eprintln!(
             "\n!!! WARNING: servicetask serve listens on {} with NO API TOKEN: anyone who can reach it can deploy, start, complete and cancel. Set --api-token (or SERVICETASK_API_TOKEN), or bind 127.0.0.1. !!!\n",

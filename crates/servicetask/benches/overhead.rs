@@ -2,7 +2,9 @@
 //! same work hand-instrumented with the raw OpenTelemetry SDK (one span, one histogram record,
 //! one counter add), in one process, on the same providers and the same batch exporter.
 //!
-//! Run: `cargo bench -p servicetask --bench overhead`
+//! Run: `cargo bench -p servicetask --bench overhead`; with `BENCH_EXEMPLARS=1` the duration
+//! histogram's exemplars are kept as under a Prometheus scrape (`Prometheus::new` turns them on
+//! for the whole process, so that is a second run, not a variant).
 //!
 //! Variants are interleaved round by round and each figure is the median over rounds, so a
 //! noisy neighbour hits every variant alike.
@@ -54,6 +56,10 @@ async fn time_runner<T: ServiceTask<Input = ()>>(handle: &TaskHandle<T>) -> f64 
 }
 
 fn main() {
+    let exemplars = std::env::var("BENCH_EXEMPLARS").as_deref() == Ok("1");
+    if exemplars {
+        servicetask::telemetry::exemplars::ExemplarStore::global().enable();
+    }
     let exported = CountingExporter::default();
     let tp = SdkTracerProvider::builder()
         .with_batch_exporter(exported.clone())
@@ -149,8 +155,9 @@ fn main() {
     let _ = tp.force_flush();
     let raw = median(results[1].1.clone());
     println!(
-        "{ITERS} executions x {ROUNDS} rounds, median ns per execution (spans exported: {})",
-        exported.0.load(Ordering::Relaxed)
+        "{ITERS} executions x {ROUNDS} rounds, median ns per execution (spans exported: {}; exemplars {})",
+        exported.0.load(Ordering::Relaxed),
+        if exemplars { "kept" } else { "off" }
     );
     println!("| variant | median ns/execution | above (b) |");
     println!("|---|---:|---:|");

@@ -223,22 +223,46 @@ pub fn diagram_view(file: &str, content: &[u8], process_id: &str) -> Result<Diag
     })
 }
 
-/// The panels, computed on a blocking thread (SQLite reads).
-async fn current(c: Arc<Console>) -> Result<Arc<tasks::Computed>, Problem> {
-    tokio::task::spawn_blocking(move || c.panels.current())
-        .await
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "computing the panels failed",
-            )
-        })
+/// The panels over `window` (the configured one when `None`), computed on a blocking thread
+/// (SQLite reads).
+async fn current(c: Arc<Console>, window: Option<Duration>) -> Result<Arc<tasks::Computed>, Problem> {
+    tokio::task::spawn_blocking(move || match window {
+        Some(w) => c.panels.current_for(w),
+        None => c.panels.current(),
+    })
+    .await
+    .map_err(|_| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "computing the panels failed",
+        )
+    })
 }
 
-async fn task_panels(State(c): Shared) -> Result<Json<TaskPanels>, Problem> {
-    let computed = current(c).await?;
+async fn task_panels(State(c): Shared, Query(q): Query<HashMap<String, String>>) -> Result<Json<TaskPanels>, Problem> {
+    let window = q.get("window").map(|raw| window(raw)).transpose()?;
+    let computed = current(c, window).await?;
     Ok(Json(computed.panels.clone()))
+}
+
+/// The `window` query parameter: whole seconds in [`tasks::WINDOW_RANGE`].
+fn window(raw: &str) -> Result<Duration, Problem> {
+    let (low, high) = tasks::WINDOW_RANGE;
+    raw.parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+        .filter(|w| (low..=high).contains(w))
+        .ok_or_else(|| {
+            Problem::bad_field(
+                "window",
+                format!(
+                    "window: '{raw}' is not a number of seconds from {} to {}",
+                    low.as_secs(),
+                    high.as_secs()
+                ),
+            )
+        })
 }
 
 async fn batch_views(State(c): Shared) -> Json<BatchesView> {
@@ -258,7 +282,8 @@ async fn predict(
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| Problem::bad_field("size", format!("size: '{raw}' is not a number of 0 or more")))?;
-    let computed = current(c).await?;
+    let window = q.get("window").map(|raw| window(raw)).transpose()?;
+    let computed = current(c, window).await?;
     match computed.predict(&task, size) {
         Some(p) => Ok(Json(p).into_response()),
         None => Err(Problem::new(

@@ -31,6 +31,8 @@ pub struct TaskPanels {
     pub message: Option<String>,
     /// Executions read.
     pub runs: u64,
+    /// How far back the panels look, seconds (the window asked for, or the configured one).
+    pub window_seconds: u64,
     /// One panel per task, by name.
     pub tasks: Vec<TaskPanel>,
     /// Every circuit breaker's current state, from this process's metrics.
@@ -126,9 +128,26 @@ pub struct Panels {
     metrics: Option<MetricsText>,
     window: Duration,
     refresh: Duration,
-    /// The last computation: when it finished, what it took, what it found.
-    last: Mutex<Option<(Instant, Duration, Arc<Computed>)>>,
+    /// The last computation per window asked for: when it finished, what it took, what it found
+    /// (at most [`KEPT_WINDOWS`], the least recently computed dropped first).
+    last: Mutex<Vec<Kept>>,
 }
+
+/// One window's last computation.
+struct Kept {
+    window: Duration,
+    /// When it finished.
+    at: Instant,
+    /// What it took.
+    cost: Duration,
+    computed: Arc<Computed>,
+}
+
+/// Windows whose last computation is kept.
+const KEPT_WINDOWS: usize = 8;
+
+/// The shortest and longest window a page may ask for.
+pub const WINDOW_RANGE: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(366 * 24 * 3600));
 
 /// A computation that took `t` is kept at least this many times `t`, so a long history never
 /// keeps the server reading it back to back.
@@ -150,35 +169,52 @@ impl Panels {
             metrics,
             window,
             refresh,
-            last: Mutex::new(None),
+            last: Mutex::new(Vec::new()),
         }
     }
 
     /// The current panels (blocking: SQLite reads; call from a blocking thread). Recomputed
     /// after `refresh`, or after [`COST_FACTOR`] times the last computation's time when longer.
     pub fn current(&self) -> Arc<Computed> {
+        self.current_for(self.window)
+    }
+
+    /// [`Panels::current`] over the last `window` instead of the configured one (a page's
+    /// choice; in [`WINDOW_RANGE`], checked by the caller).
+    pub fn current_for(&self, window: Duration) -> Arc<Computed> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, cost, c)) = last.as_ref() {
-            if at.elapsed() < self.refresh.max(*cost * COST_FACTOR) {
-                return c.clone();
+        if let Some(i) = last.iter().position(|k| k.window == window) {
+            let k = &last[i];
+            if k.at.elapsed() < self.refresh.max(k.cost * COST_FACTOR) {
+                return k.computed.clone();
             }
+            last.remove(i);
         }
         let started = Instant::now();
-        let c = Arc::new(self.compute());
-        *last = Some((Instant::now(), started.elapsed(), c.clone()));
+        let c = Arc::new(self.compute(window));
+        if last.len() >= KEPT_WINDOWS {
+            last.remove(0);
+        }
+        last.push(Kept {
+            window,
+            at: Instant::now(),
+            cost: started.elapsed(),
+            computed: c.clone(),
+        });
         c
     }
 
-    fn compute(&self) -> Computed {
+    fn compute(&self, window: Duration) -> Computed {
         let breakers = self
             .metrics
             .as_ref()
-            .map(|m| breaker_states(&(m.0)()))
+            .map(|m| breaker_states(&m.prometheus_text()))
             .unwrap_or_default();
         let empty = |message: String| Computed {
             panels: TaskPanels {
                 message: Some(message),
                 runs: 0,
+                window_seconds: window.as_secs(),
                 tasks: Vec::new(),
                 breakers: breakers.clone(),
             },
@@ -198,7 +234,7 @@ impl Panels {
         let now_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64);
-        let since = now_ns.saturating_sub(self.window.as_nanos() as i64);
+        let since = now_ns.saturating_sub(window.as_nanos() as i64);
         let options = ReportOptions {
             since_unix_ns: Some(since),
             ..ReportOptions::default()
@@ -223,6 +259,7 @@ impl Panels {
         let panels = TaskPanels {
             message: None,
             runs: report.runs,
+            window_seconds: window.as_secs(),
             tasks: report.tasks.iter().map(panel).collect(),
             breakers,
         };
@@ -406,6 +443,36 @@ mod tests {
         let p = c.predict("resize", 2000.0).unwrap();
         assert!((p.expected - 0.02).abs() < 0.002, "{p:?}");
         assert!(c.predict("nope", 1.0).is_none());
+    }
+
+    #[test]
+    fn a_shorter_window_leaves_older_runs_out_and_each_window_is_kept_apart() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+        let hour = 3_600_000_000_000i64;
+        let recent = ExecutionRecord::new("recent", now - 1_000_000_000, 5_000_000, OutcomeKind::Complete);
+        let old = ExecutionRecord::new("old", now - 2 * hour, 5_000_000, OutcomeKind::Complete);
+        store.insert_batch(&[recent, old]).unwrap();
+        let panels = Panels::new(
+            Some(Source::Store(store, "h".into())),
+            None,
+            Duration::from_secs(24 * 3600),
+            Duration::from_secs(600),
+        );
+        let names = |c: &Computed| c.panels.tasks.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        let day = panels.current();
+        assert_eq!(
+            (names(&day), day.panels.window_seconds),
+            (vec!["old".to_string(), "recent".to_string()], 86_400)
+        );
+        let last_hour = panels.current_for(Duration::from_secs(3600));
+        assert_eq!(
+            (names(&last_hour), last_hour.panels.window_seconds),
+            (vec!["recent".to_string()], 3600)
+        );
+        // within the refresh interval each window answers from its own last computation
+        assert!(Arc::ptr_eq(&panels.current(), &day));
+        assert!(Arc::ptr_eq(&panels.current_for(Duration::from_secs(3600)), &last_hour));
     }
 
     #[test]

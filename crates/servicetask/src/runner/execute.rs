@@ -48,6 +48,8 @@ struct BoundInstruments {
     in_flight: BoundUpDownCounter<i64>,
     complete: OnceLock<(BoundHistogram<f64>, BoundCounter<u64>)>,
     bpmn_error: OnceLock<(BoundHistogram<f64>, BoundCounter<u64>)>,
+    /// The duration histogram's exemplars of this task, for a Prometheus scrape.
+    exemplars: crate::telemetry::exemplars::TaskSlot,
 }
 
 impl BoundInstruments {
@@ -126,6 +128,7 @@ impl<T: ServiceTask> TaskHandle<T> {
                 .bind(std::slice::from_ref(&name_kv)),
             complete: OnceLock::new(),
             bpmn_error: OnceLock::new(),
+            exemplars: Default::default(),
         };
         TaskHandle {
             inner: Arc::new(HandleInner {
@@ -297,6 +300,15 @@ impl<T: ServiceTask> TaskHandle<T> {
                     instruments.executions.add(1, &attrs);
                 }
             }
+            let class = error_class.filter(|_| kind == OutcomeKind::Failure);
+            inner.bound.exemplars.offer(
+                inner.span_name,
+                kind.as_str(),
+                class.map_or("", ErrorClass::as_str),
+                seconds,
+                otel.span().span_context(),
+                || started_wall.map_or_else(SystemTime::now, |s| s + elapsed),
+            );
         }
         inner.bound.in_flight.add(-1);
         // the task span's trace, or the caller's when no span was built

@@ -43,7 +43,9 @@
 //! ```
 
 mod console;
+pub mod exemplars;
 mod losses;
+mod openmetrics;
 #[cfg(feature = "otlp")]
 mod otlp;
 pub mod prometheus;
