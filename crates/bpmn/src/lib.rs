@@ -21,6 +21,7 @@
 //!
 //! **Architecture Invariant:** this crate knows nothing of OpenTelemetry, tokio or the CLI.
 
+mod associations;
 mod binding;
 pub mod di;
 mod diagnostic;

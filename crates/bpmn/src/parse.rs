@@ -126,6 +126,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
         ));
         return (defs, diags);
     }
+    diags.extend(crate::associations::check(file, root, &pos));
     defs.id = root.attribute("id").map(str::to_string);
     defs.expression_language = root.attribute("expressionLanguage").map(str::to_string);
     let mut under_foreign_default = 0;

@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// (percentiles over time, error rate, anomalies, predicted duration) are computed from it.
     #[arg(long, value_name = "FILE.db")]
     pub history: Option<PathBuf>,
+    /// A file holding the state key (32 bytes as 64 hex digits or base64), the same on every
+    /// node: sensitive variables of live instances are then stored encrypted. Or give the key
+    /// itself in SERVICETASK_STATE_KEY. Without either they are not stored at all.
+    #[arg(long, env = "SERVICETASK_STATE_KEY_FILE", value_name = "FILE")]
+    pub state_key_file: Option<PathBuf>,
 }
 
 /// `report` arguments.

@@ -51,6 +51,33 @@ pub trait DependencyPolicy: Send + Sync + 'static {
         let _ = (dependency, retry, previous, error);
         None
     }
+
+    /// Told that a call made with [`Dependency::call_retrying`] starts (before its first
+    /// attempt), so a retry budget can count calls. The default does nothing.
+    fn call_started(&self, dependency: &str) {
+        let _ = dependency;
+    }
+
+    /// After attempt `retry` (1-based) of a call to `dependency` failed with `error`,
+    /// `elapsed` after the call started: `Ok(wait)` to retry after `wait`, or `Err` with the
+    /// error the call ends with (`error`, or one saying why retrying stopped: a spent budget,
+    /// a `Retry-After` past the policy's time limit). `previous` is the wait before the
+    /// previous retry. The default asks [`DependencyPolicy::retry_delay`].
+    fn next_retry(
+        &self,
+        cx: &TaskContext,
+        dependency: &str,
+        retry: u32,
+        previous: Option<Duration>,
+        elapsed: Duration,
+        error: TaskError,
+    ) -> Result<Duration, TaskError> {
+        let _ = (cx, elapsed);
+        match self.retry_delay(dependency, retry, previous, &error) {
+            Some(wait) => Ok(wait),
+            None => Err(error),
+        }
+    }
 }
 
 /// Permission to make one call; told how it went.
@@ -111,13 +138,20 @@ impl<'a> Dependency<'a> {
     /// Runs `attempt(n)` (n = 1, 2, ...) as calls to this dependency until one succeeds or the
     /// dependency's retry policy gives up, sleeping the policy's delay in between. Each attempt
     /// is a call of its own: its own span (`span(n)`), breaker permit and bulkhead slot. A
-    /// rejection (breaker open, bulkhead full) is not retried.
+    /// rejection (breaker open, bulkhead full) is not retried. The policy sees each call start
+    /// and the time since (its retry budget and `max_elapsed`: [`DependencyPolicy::next_retry`]).
     pub async fn call_retrying<T, S, A, F>(self, mut span: S, mut attempt: A) -> Result<T, TaskError>
     where
         S: FnMut(u32) -> CallSpan,
         A: FnMut(u32) -> F,
         F: Future<Output = Result<T, TaskError>>,
     {
+        let policy = self.cx.dependency_policy();
+        if let Some(p) = policy {
+            p.call_started(self.name);
+        }
+        // tokio's clock, as the retry layer's: paused time drives both
+        let start = tokio::time::Instant::now();
         let mut n = 1u32;
         let mut previous = None;
         loop {
@@ -125,19 +159,17 @@ impl<'a> Dependency<'a> {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let delay = match (err.class(), self.cx.dependency_policy()) {
-                (ErrorClass::CircuitOpen | ErrorClass::BulkheadFull, _) | (_, None) => None,
-                (_, Some(policy)) => policy.retry_delay(self.name, n, previous, &err),
-            };
-            let Some(delay) = delay else {
-                return Err(err);
+            let class = err.class();
+            let delay = match (class, policy) {
+                (ErrorClass::CircuitOpen | ErrorClass::BulkheadFull, _) | (_, None) => return Err(err),
+                (_, Some(policy)) => policy.next_retry(self.cx, self.name, n, previous, start.elapsed(), err)?,
             };
             self.cx.span().add_event(
                 semconv::event::RETRY,
                 vec![
                     KeyValue::new(semconv::PEER_SERVICE, self.name.to_string()),
                     KeyValue::new(semconv::SERVICETASK_ATTEMPT, i64::from(n)),
-                    KeyValue::new(semconv::ERROR_TYPE, err.class().as_str()),
+                    KeyValue::new(semconv::ERROR_TYPE, class.as_str()),
                     KeyValue::new(semconv::SERVICETASK_RETRY_DELAY_MS, delay.as_millis() as i64),
                 ],
             );

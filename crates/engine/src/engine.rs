@@ -41,6 +41,9 @@ pub struct EngineConfig {
     /// evaluation ([`servicetask_bpmn::expr::EvalLimits`]) and the largest multi-instance
     /// batch. `servicetask validate` checks literal values against the defaults.
     pub limits: servicetask_bpmn::Limits,
+    /// Estimated bytes an instance's variables may take as a whole (every scope's), checked
+    /// where they grow ([`crate::budget`]). Default 64 MiB.
+    pub max_variable_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +56,7 @@ impl Default for EngineConfig {
             max_concurrent_calls: 256,
             external_jobs: false,
             limits: servicetask_bpmn::Limits::default(),
+            max_variable_bytes: crate::budget::DEFAULT_MAX_VARIABLE_BYTES,
         }
     }
 }
@@ -354,6 +358,7 @@ impl Deployment {
     /// instance span continue that trace.
     pub fn start(&self, process_id: &str, vars: Map<String, Value>) -> Result<Instance, EngineError> {
         let compiled = &self.compiled;
+        crate::budget::admit_start(&self.engine, compiled, process_id, &vars)?;
         if compiled.process(process_id).is_none()
             && !compiled.defs.collaborations.iter().any(|c| c.id == process_id)
             && self.engine.find_process(compiled, process_id).is_none()

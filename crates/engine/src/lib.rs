@@ -29,6 +29,7 @@
 //! `bpmn.process.id`, `bpmn.process.instance.id`), passed to every [`ServiceCall`] so the task
 //! span is its child; a `traceparent` variable makes the instance continue that trace.
 
+pub mod budget;
 mod clock;
 pub mod conformance;
 mod elements;

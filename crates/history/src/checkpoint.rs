@@ -172,6 +172,10 @@ impl Checkpoint for SqliteCheckpoint {
         let done = check_keys(keys).and_then(|()| self.add(scope, keys).map_err(store_error));
         Box::pin(std::future::ready(done))
     }
+
+    fn save_now(&self, scope: &str, keys: &[String]) -> bool {
+        check_keys(keys).is_ok() && self.add(scope, keys).is_ok()
+    }
 }
 
 #[cfg(test)]

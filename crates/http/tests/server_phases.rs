@@ -301,3 +301,92 @@ async fn fast_flaky_down_back() {
         );
     }
 }
+
+/// A Retry-After longer than what is left of the dependency's `retry.max_elapsed` ends the
+/// request at once with an error that says so (carrying the wait for a later retry), instead
+/// of sleeping past the limit; a shorter one is honoured. A spent retry budget ends a request
+/// as `budget_exhausted` after its first failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_stop_at_max_elapsed_and_the_retry_budget() {
+    let o = otel();
+    let state = Arc::new(Server::default());
+    let (addr, server) = start("127.0.0.1:0".parse().unwrap(), state.clone()).await;
+    let limited = format!("127.0.0.1:{}", addr.port());
+    let retry = RetryConfig {
+        max_attempts: 5,
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_secs(120),
+        jitter: Jitter::None,
+        ..RetryConfig::default()
+    };
+    let resilience = Arc::new(
+        Resilience::builder()
+            .telemetry(o.telemetry.clone())
+            .dependency_retry(
+                limited.clone(),
+                RetryConfig {
+                    max_elapsed: Some(Duration::from_secs(3)),
+                    ..retry.clone()
+                },
+            )
+            // the same server under a second name, with a budget that allows no retry
+            .dependency_retry(
+                "budgeted",
+                RetryConfig {
+                    budget: Some(servicetask_core::RetryBudgetConfig {
+                        ratio: 0.0,
+                        min_per_second: 0,
+                        ..Default::default()
+                    }),
+                    ..retry
+                },
+            )
+            .build(),
+    );
+    let cx = support::context("sync", &o.telemetry, resilience as Arc<dyn DependencyPolicy>);
+    let client = HttpClient::new(HttpSettings {
+        hosts: [(format!("localhost:{}", addr.port()), "budgeted".to_string())].into(),
+        ..HttpSettings::default()
+    })
+    .unwrap();
+    let http = client.on(&cx);
+
+    // a minute asked, 3 s allowed: no sleep, one request, an error naming both
+    *state.retry_after.lock().unwrap() = "60".into();
+    state.flaky.store(1, Ordering::SeqCst);
+    let t = Instant::now();
+    let e = http.get(&format!("http://{addr}/a")).send().await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(state.requests.load(Ordering::SeqCst), 1);
+    let text = e.to_string();
+    assert!(
+        text.contains("503") && text.contains("Retry-After") && text.contains("retry.max_elapsed"),
+        "{text}"
+    );
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(60)));
+    assert!(e
+        .suggestion()
+        .is_some_and(|s| s.contains(&format!("[dependencies.{limited}]"))));
+
+    // one second asked, within the limit: waited, then answered
+    *state.retry_after.lock().unwrap() = "1".into();
+    state.flaky.store(1, Ordering::SeqCst);
+    let t = Instant::now();
+    let r = http.get(&format!("http://{addr}/b")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(state.requests.load(Ordering::SeqCst), 3);
+
+    // the budget refuses the first retry: one request, budget_exhausted, the 503 as its cause
+    *state.retry_after.lock().unwrap() = "0".into();
+    state.flaky.store(1, Ordering::SeqCst);
+    let e = http
+        .get(&format!("http://localhost:{}/c", addr.port()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.class(), ErrorClass::BudgetExhausted, "{e}");
+    assert!(e.to_string().contains("503"), "{e}");
+    assert_eq!(state.requests.load(Ordering::SeqCst), 4);
+    server.stop().await;
+}

@@ -184,6 +184,13 @@ impl Resilience {
         self.dependency_retries.get(name)
     }
 
+    /// The retry budget of dependency `name` (its retry policy's `budget`), made on first use
+    /// and shared by every task calling it; keyed `dependency:<name>`.
+    pub fn dependency_budget(&self, name: &str) -> Option<Arc<RetryBudget>> {
+        let config = self.dependency_retry(name)?.budget.as_ref()?;
+        Some(self.task_budget(&dependency_key(name), config))
+    }
+
     /// The fallback functions registered for `task`.
     pub fn fallback_fns(&self, task: &str) -> Vec<(FallbackMatch, FallbackFn)> {
         self.fallbacks.get(task).cloned().unwrap_or_default()
@@ -256,8 +263,10 @@ impl ResilienceBuilder {
     }
 
     /// Retries failed calls to dependency `name` made with `Dependency::call_retrying` (the
-    /// HTTP client's): attempts, backoff and jitter as for a task; a delay hint from the
-    /// dependency (`Retry-After`) replaces the computed delay but never exceeds `max_delay`.
+    /// HTTP client's): attempts, backoff, jitter, `max_elapsed` and `budget` as for a task
+    /// (`mode` does not apply: a call has no engine of its own); a delay hint from the
+    /// dependency (`Retry-After`) replaces the computed delay but never exceeds `max_delay`,
+    /// and one past `max_elapsed` ends the call.
     pub fn dependency_retry(mut self, name: impl Into<String>, retry: RetryConfig) -> Self {
         self.dependency_retries.insert(name.into(), retry);
         self

@@ -19,7 +19,9 @@ use servicetask_store::{
 };
 use sha2::Digest as _;
 
+use crate::at_rest::AtRest;
 use crate::metrics::Metrics;
+use crate::state_key::StateKey;
 use crate::view::InstanceView;
 use crate::HostError;
 
@@ -29,6 +31,9 @@ pub struct HostConfig {
     /// Variable names whose values never leave the process (the runner's sensitive input
     /// fields): shown as `"[redacted]"` in every view.
     pub redact: Vec<String>,
+    /// The key every node shares to store those variables' values encrypted while an
+    /// instance lives; without one they are not stored at all ([`crate::at_rest`]).
+    pub state_key: Option<StateKey>,
 }
 
 /// What starting an instance takes.
@@ -56,6 +61,7 @@ pub struct Host {
     compiled: Mutex<HashMap<String, Compiled>>,
     metrics: Arc<Metrics>,
     jobs_ready: tokio::sync::Notify,
+    at_rest: AtRest,
     config: HostConfig,
 }
 
@@ -93,6 +99,7 @@ impl Host {
             compiled: Mutex::new(HashMap::new()),
             metrics,
             jobs_ready: tokio::sync::Notify::new(),
+            at_rest: AtRest::new(config.state_key.clone()),
             config,
         }
     }
@@ -105,6 +112,16 @@ impl Host {
     /// The names of sensitive variables (never shown, never in a stored message).
     pub fn sensitive_names(&self) -> &[String] {
         &self.config.redact
+    }
+
+    /// One line saying how sensitive values are kept at rest (printed once by `serve`).
+    pub fn at_rest_mode(&self) -> String {
+        self.at_rest.describe()
+    }
+
+    /// How sensitive values are kept at rest.
+    pub(crate) fn at_rest(&self) -> &AtRest {
+        &self.at_rest
     }
 
     /// The metrics.
@@ -221,8 +238,12 @@ impl Host {
                 (t, row)
             };
             let has_jobs = !t.jobs.is_empty();
+            let ended = t.state.is_final().then(|| t.instance_id.clone());
             match self.store.commit(t).await {
                 Ok(_) => {
+                    if let Some(id) = ended {
+                        self.at_rest.forget(&id);
+                    }
                     if has_jobs {
                         self.jobs_ready.notify_one();
                     }
@@ -281,6 +302,9 @@ impl Host {
             let (state, snapshot, saved_at_ms, wake_at_ms) = (t.state, t.snapshot.clone(), t.saved_at_ms, t.wake_at_ms);
             match self.store.commit(t).await {
                 Ok(revision) => {
+                    if state.is_final() {
+                        self.at_rest.forget(id);
+                    }
                     if has_jobs {
                         self.jobs_ready.notify_one();
                     }
@@ -314,7 +338,7 @@ impl Host {
             let (apply, lease) = (apply.clone(), lease.clone());
             Box::pin(async move {
                 let compiled = self.compiled(&row.deployment_id).await?;
-                let (mut inst, resumed) = resume(&compiled, &row, now_ms())?;
+                let (mut inst, resumed) = self.resume(&compiled, &row, now_ms())?;
                 let applied = (apply.lock().await)(&mut inst, &resumed)?;
                 let Some(history) = applied else {
                     return Ok((row, None));
@@ -360,6 +384,8 @@ impl Host {
                 Ok(calls) => {
                     let traceparent = inst.traceparent().map(str::to_string);
                     for (token, call) in calls {
+                        let mut variables = call.variables;
+                        self.at_rest.seal_vars(inst.id(), &mut variables, &self.config.redact);
                         jobs.push(NewJob {
                             key: format!("{}:{token}", inst.id()),
                             token_id: token,
@@ -367,7 +393,7 @@ impl Host {
                             process_id: call.process_id.to_string(),
                             task_type: call.binding.task_type.clone(),
                             binding: serde_json::to_string(&*call.binding).unwrap_or_default(),
-                            variables: Value::Object(call.variables).to_string(),
+                            variables: Value::Object(variables).to_string(),
                             traceparent: traceparent.clone(),
                         });
                     }
@@ -385,6 +411,8 @@ impl Host {
         if state.is_final() {
             // no job will need them again: a finished instance keeps no secret at rest
             crate::secrets::redact_snapshot(&mut snap, &self.config.redact);
+        } else {
+            self.at_rest.seal_snapshot(&mut snap, &self.config.redact);
         }
         let saved_at_ms = now_ms();
         let wake_at_ms = wake_at(&snap, saved_at_ms).filter(|_| !state.is_final());
@@ -420,24 +448,28 @@ fn wake_at(snap: &InstanceSnapshot, saved_at_ms: i64) -> Option<i64> {
         .map(|d| saved_at_ms.saturating_add(d.min(i64::MAX as u64 / 2) as i64))
 }
 
-/// The engine instance saved in `row`, its timers moved on by the time since it was saved,
-/// and whether any of them is due now.
-fn resume(compiled: &Compiled, row: &InstanceRow, now: i64) -> Result<(Instance, Resumed), HostError> {
-    let mut snap: InstanceSnapshot = serde_json::from_str(&row.snapshot).map_err(|e| {
-        HostError::Store(StoreError::Database(format!(
-            "instance '{}': bad snapshot: {e}",
-            row.id
-        )))
-    })?;
-    let resumed = Resumed {
-        timers_due: wake_at(&snap, row.saved_at_ms).is_some_and(|w| w <= now),
-        wake_stale: wake_at(&snap, row.saved_at_ms) != row.wake_at_ms,
-    };
-    let elapsed = (now - row.saved_at_ms).max(0) as u64;
-    for t in &mut snap.timers {
-        t.due_ms = t.due_ms.saturating_sub(elapsed);
+impl Host {
+    /// The engine instance saved in `row`, its sensitive values put back where this node
+    /// can (the others stay markers: the job needing one fails naming it), its timers moved
+    /// on by the time since it was saved, and whether any of them is due now.
+    fn resume(&self, compiled: &Compiled, row: &InstanceRow, now: i64) -> Result<(Instance, Resumed), HostError> {
+        let mut snap: InstanceSnapshot = serde_json::from_str(&row.snapshot).map_err(|e| {
+            HostError::Store(StoreError::Database(format!(
+                "instance '{}': bad snapshot: {e}",
+                row.id
+            )))
+        })?;
+        let resumed = Resumed {
+            timers_due: wake_at(&snap, row.saved_at_ms).is_some_and(|w| w <= now),
+            wake_stale: wake_at(&snap, row.saved_at_ms) != row.wake_at_ms,
+        };
+        let elapsed = (now - row.saved_at_ms).max(0) as u64;
+        for t in &mut snap.timers {
+            t.due_ms = t.due_ms.saturating_sub(elapsed);
+        }
+        self.at_rest.open_snapshot(&mut snap, &self.config.redact);
+        Ok((compiled.resume(snap)?, resumed))
     }
-    Ok((compiled.resume(snap)?, resumed))
 }
 
 /// The row a committed creation leaves (for the view returned to the caller).

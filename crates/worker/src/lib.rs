@@ -12,20 +12,26 @@
 //!   in-flight ones finish, or release them after a grace period.
 //! - [`view::InstanceView`]: what the API shows of an instance, with sensitive variables
 //!   redacted.
+//! - [`at_rest`]: sensitive values of a live instance in the store: encrypted with a
+//!   [`StateKey`] every node shares, else not stored at all (kept in the memory of the node
+//!   running the instance).
 //!
 //! Exactly-once state change, at-least-once execution: a job runs again only when its
 //! completion was not committed (a crash, a lost lease); its idempotency key
 //! (`cx.idempotency_key()`) stays the same, so a task can make the repeat harmless.
 
+pub mod at_rest;
 mod error;
 mod events;
 mod host;
 mod metrics;
 mod secrets;
+mod state_key;
 pub mod view;
 mod worker;
 
 pub use error::HostError;
 pub use host::{Host, HostConfig, StartRequest};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use state_key::{KeyError, OpenError, StateKey};
 pub use worker::{TimerConfig, Worker, WorkerConfig};

@@ -76,7 +76,30 @@ pub fn redact_snapshot(snap: &mut InstanceSnapshot, names: &[String]) {
         }
     }
     for (_, payload) in &mut snap.pending_messages {
-        servicetask_core::redact_keys(payload, &names);
+        payload.with_value(&mut |v| servicetask_core::redact_keys(v, &names));
+    }
+}
+
+/// A message payload in a snapshot, seen as one JSON value (a map of variables, or any value
+/// a message may carry).
+pub(crate) trait Payload {
+    /// Calls `f` on the payload as a value.
+    fn with_value(&mut self, f: &mut dyn FnMut(&mut Value));
+}
+
+impl Payload for Value {
+    fn with_value(&mut self, f: &mut dyn FnMut(&mut Value)) {
+        f(self)
+    }
+}
+
+impl Payload for Map<String, Value> {
+    fn with_value(&mut self, f: &mut dyn FnMut(&mut Value)) {
+        let mut v = Value::Object(std::mem::take(self));
+        f(&mut v);
+        if let Value::Object(m) = v {
+            *self = m;
+        }
     }
 }
 

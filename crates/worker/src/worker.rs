@@ -324,8 +324,10 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Runs one job with heartbeats and commits its result.
 async fn run_job(host: &Host, handler: &dyn TaskHandler, job: LeasedJob, lease: Duration) {
-    let result = match call_of(&job) {
+    let mut input = None;
+    let result = match call_of(host, &job) {
         Ok(call) => {
+            input = Some(call.variables.clone());
             // aborted with this future: a drain that gives the lease back stops the task too
             // (at its next await), so another node does not run it beside this one
             let mut running = AbortOnDrop(tokio::spawn(handler.call(call)));
@@ -348,12 +350,12 @@ async fn run_job(host: &Host, handler: &dyn TaskHandler, job: LeasedJob, lease: 
                 }
             }
         }
-        Err(message) => failed(&message, "invalid_job"),
+        Err((message, class)) => failed(&message, class),
     };
     // a task may quote its input in a message that is stored and shown: not a secret of it
-    let result = match serde_json::from_str::<Map<String, Value>>(&job.job.spec.variables) {
-        Ok(vars) => crate::secrets::scrub_result(result, &vars, host.sensitive_names()),
-        Err(_) => result,
+    let result = match &input {
+        Some(vars) => crate::secrets::scrub_result(result, vars, host.sensitive_names()),
+        None => result,
     };
     for attempt in 0..5u32 {
         match host.complete_job(&job, result.clone()).await {
@@ -366,13 +368,22 @@ async fn run_job(host: &Host, handler: &dyn TaskHandler, job: LeasedJob, lease: 
     }
 }
 
-/// The service call a job stands for, in its instance's trace.
-fn call_of(job: &LeasedJob) -> Result<ServiceCall, String> {
+/// The service call a job stands for, in its instance's trace, its sensitive input put back
+/// (else the message and error class of why not).
+fn call_of(host: &Host, job: &LeasedJob) -> Result<ServiceCall, (String, &'static str)> {
     let spec = &job.job.spec;
+    let invalid = |m: String| (m, "invalid_job");
     let binding: TaskBinding =
-        serde_json::from_str(&spec.binding).map_err(|e| format!("job {}: bad binding: {e}", spec.key))?;
-    let variables: Map<String, Value> =
-        serde_json::from_str(&spec.variables).map_err(|e| format!("job {}: bad variables: {e}", spec.key))?;
+        serde_json::from_str(&spec.binding).map_err(|e| invalid(format!("job {}: bad binding: {e}", spec.key)))?;
+    let mut variables: Map<String, Value> =
+        serde_json::from_str(&spec.variables).map_err(|e| invalid(format!("job {}: bad variables: {e}", spec.key)))?;
+    let missing = host
+        .at_rest()
+        .open_vars(&job.job.instance_id, &mut variables, host.sensitive_names());
+    if !missing.is_empty() {
+        let message = missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        return Err((message, "sensitive_value_unavailable"));
+    }
     let otel_context = spec
         .traceparent
         .as_deref()

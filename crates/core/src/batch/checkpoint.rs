@@ -4,8 +4,11 @@
 //! A batch loads the keys done under its scope (the execution's idempotency key and the batch
 //! name) before it starts, skips those items, and saves newly completed keys in groups. A save
 //! that has returned `Ok` is acknowledged: the store must keep it even if the batch future is
-//! dropped right after. Keys completed since the last acknowledged save may run again (items
-//! are processed at least once), so item work should itself be idempotent.
+//! dropped right after. A batch dropped midway (cancelled, timed out) hands the keys completed
+//! since its last save to [`Checkpoint::save_now`] from its destructor; a store that can write
+//! without a runtime (both stores here) acknowledges them there, so only the items in flight run
+//! again. With a store that cannot, those keys run again too (items are processed at least
+//! once), so item work should itself be idempotent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -19,6 +22,13 @@ pub trait Checkpoint: Send + Sync + 'static {
     fn load<'a>(&'a self, scope: &'a str) -> BoxFuture<'a, Result<HashSet<String>, TaskError>>;
     /// Adds `keys` to those done under `scope`; returning `Ok` acknowledges them.
     fn save<'a>(&'a self, scope: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Adds `keys` at once, with no runtime to await on: what a batch dropped midway calls for
+    /// the keys completed since its last save. `true` when they are acknowledged; the default
+    /// cannot and returns `false` (those items then run again on resume).
+    fn save_now(&self, scope: &str, keys: &[String]) -> bool {
+        let _ = (scope, keys);
+        false
+    }
 }
 
 /// Completed keys held in process memory: survives a dropped or retried execution within the
@@ -83,6 +93,11 @@ impl Checkpoint for MemoryCheckpoint {
     fn save<'a>(&'a self, scope: &'a str, keys: &'a [String]) -> BoxFuture<'a, Result<(), TaskError>> {
         // The whole group is added under one lock before the future exists, so a caller that
         // drops the future has either nothing or everything acknowledged.
+        self.save_now(scope, keys);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn save_now(&self, scope: &str, keys: &[String]) -> bool {
         let mut scopes = self.lock();
         let saved = match scopes.get_mut(scope) {
             Some(saved) => saved,
@@ -93,7 +108,7 @@ impl Checkpoint for MemoryCheckpoint {
             saved.text.push_str(key);
             saved.ends.push(saved.text.len());
         }
-        Box::pin(std::future::ready(Ok(())))
+        true
     }
 }
 

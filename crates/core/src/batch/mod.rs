@@ -12,8 +12,9 @@
 //!
 //! With a [`Checkpoint`] and an execution that has an idempotency key, completed item keys are
 //! saved in groups under `IDEMPOTENCY_KEY/NAME`; a retried execution loads them and skips those
-//! items. Dropping the batch future is safe: what the store acknowledged stays, and the items
-//! completed since (at most one group plus the items in flight) run again.
+//! items. Dropping the batch future is safe: what the store acknowledged stays, the keys
+//! completed since the last group are handed to [`Checkpoint::save_now`] from the destructor
+//! (both stores here write them there), and only the items in flight run again.
 //!
 //! ```
 //! use servicetask_core::{batch::FailurePolicy, TaskContext, TaskError};
@@ -91,6 +92,22 @@ impl<I: Iterator> std::fmt::Debug for Batch<'_, I> {
             .field("concurrency", &self.concurrency)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
+    }
+}
+
+/// Keys of completed items not saved yet. A batch future dropped midway (cancelled, its
+/// execution timed out) drops this with it, which hands the keys to the store's `save_now`:
+/// what finished is not lost, and nothing in flight is recorded.
+struct Unsaved {
+    store: Option<(Arc<dyn Checkpoint>, String)>,
+    keys: Vec<String>,
+}
+
+impl Drop for Unsaved {
+    fn drop(&mut self) {
+        if let (Some((store, scope)), false) = (&self.store, self.keys.is_empty()) {
+            store.save_now(scope, &self.keys);
+        }
     }
 }
 
@@ -276,7 +293,10 @@ impl<'a, I: Iterator> Batch<'a, I> {
             None => HashSet::new(),
         };
         let mut tally = Tally::new(self, batch_cx, traced);
-        let mut acked: Vec<String> = Vec::new();
+        let mut unsaved = Unsaved {
+            store: store.clone(),
+            keys: Vec::new(),
+        };
         let mut in_flight = FuturesUnordered::new();
         let mut next_index: u64 = 0;
         let mut exhausted = false;
@@ -346,10 +366,10 @@ impl<'a, I: Iterator> Batch<'a, I> {
                 Ok(()) => {
                     tally.succeeded(self);
                     if let (Some(k), Some((store, scope))) = (item.key, &store) {
-                        acked.push(k);
-                        if acked.len() >= self.checkpoint_every {
-                            store.save(scope, &acked).await?;
-                            acked.clear();
+                        unsaved.keys.push(k);
+                        if unsaved.keys.len() >= self.checkpoint_every {
+                            store.save(scope, &unsaved.keys).await?;
+                            unsaved.keys.clear();
                         }
                     }
                 }
@@ -380,8 +400,9 @@ impl<'a, I: Iterator> Batch<'a, I> {
         }
         drop(in_flight);
         if let Some((store, scope)) = &store {
-            if !acked.is_empty() {
-                store.save(scope, &acked).await?;
+            if !unsaved.keys.is_empty() {
+                store.save(scope, &unsaved.keys).await?;
+                unsaved.keys.clear();
             }
         }
         tally.finish(self, breach)

@@ -287,6 +287,7 @@ impl Instance {
                         v.extend(out);
                     }
                 }
+                self.check_variable_budget(p, &el.id)?;
                 self.complete_activity_at(tid, p, i)
             }
             ServiceResult::BpmnError {

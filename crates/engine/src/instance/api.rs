@@ -158,6 +158,7 @@ impl Instance {
         let tid = self
             .find_token(key, |s| *s == TokenState::Waiting)
             .ok_or_else(|| EngineError::NoSuchTask(key.to_string()))?;
+        self.admit_variables(tid, &vars, "the variables it was completed with")?;
         let scope = self.tokens[&tid].scope;
         if let Some(s) = self.scopes.get_mut(&scope) {
             s.vars.extend(vars);
@@ -179,6 +180,7 @@ impl Instance {
         let tid = self
             .find_token(key, |s| matches!(s, TokenState::Incident { .. }))
             .ok_or_else(|| EngineError::NoSuchIncident(key.to_string()))?;
+        self.admit_variables(tid, &vars, "the variables of its retry")?;
         let scope = self.tokens[&tid].scope;
         if let Some(s) = self.scopes.get_mut(&scope) {
             s.vars.extend(vars);

@@ -75,6 +75,10 @@ impl Instance {
         if let Some(v) = self.vars_mut(scope) {
             *v = local;
         }
+        if result.is_ok() {
+            // a script a loop runs again may add its whole budget at every run
+            self.check_variable_budget(p, element_id)?;
+        }
         result.map_err(|e| EngineError::Expression {
             at: p.location(element_id),
             what: what.to_string(),

@@ -41,11 +41,12 @@ fn dependency_shape() -> Value {
     for section in ["breaker", "bulkhead"] {
         m.insert(section.into(), super::default_section(section).unwrap_or(Value::Null));
     }
-    // a dependency's retries are per call: no engine hand-back, budget or elapsed limit
+    // a dependency's retries are per call, made in process: no engine hand-back (`mode`)
     let mut retry = serde_json::to_value(servicetask_core::RetryConfig::default()).unwrap_or(Value::Null);
     if let Value::Object(r) = &mut retry {
-        for per_execution in ["mode", "budget", "max_elapsed"] {
-            r.remove(per_execution);
+        r.remove("mode");
+        if let Some(budget) = super::default_section("budget") {
+            r.insert("budget".into(), budget);
         }
     }
     m.insert("retry".into(), retry);

@@ -150,7 +150,9 @@ pub struct DependencySettings {
     /// Concurrent calls allowed.
     pub bulkhead: Option<servicetask_core::BulkheadConfig>,
     /// Retries of failed calls made through the HTTP client (`servicetask-http`): a task's
-    /// `retry` keys but `mode`, `budget` and `max_elapsed`, which are per execution.
+    /// `retry` keys but `mode` (a call's retries are made in process). `max_elapsed` bounds
+    /// one call's retries (a `Retry-After` past it ends the call), and `budget` is shared by
+    /// every task calling the dependency.
     pub retry: Option<servicetask_core::RetryConfig>,
 }
 
@@ -593,10 +595,11 @@ fn dependency(
             return None;
         }
     };
-    // the ranges a task's breaker and bulkhead must keep
+    // the ranges a task's breaker, bulkhead and retry must keep
     let as_task = TaskConfig {
         breaker: settings.breaker.clone(),
         bulkhead: settings.bulkhead.clone(),
+        retry: settings.retry.clone().unwrap_or_default(),
         ..TaskConfig::named(name)
     };
     let ranges = validate(&as_task);

@@ -81,7 +81,7 @@ fn every_problem_in_a_dependency_table_is_reported() {
         "s.toml:3:9 [dependencies.payments]: breaker.wait_in_open: ",
         "s.toml:4:10 [dependencies.payments]: bulkhead.max_concurrent: invalid type",
         // a dependency's retry is per call: no hand-back to the engine
-        "s.toml:5:7 [dependencies.payments]: retry.mode: unknown key; known here: initial_delay, jitter",
+        "s.toml:5:7 [dependencies.payments]: retry.mode: unknown key; known here: budget, initial_delay, jitter",
     ];
     for (line, want) in lines.iter().zip(expect) {
         assert!(line.starts_with(want), "{line}\n  should start with\n{want}\n{err}");

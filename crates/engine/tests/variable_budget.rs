@@ -1,0 +1,156 @@
+//! The instance-wide variable budget (`EngineConfig::max_variable_bytes`, issue 10): a script
+//! that a loop in the model runs again and again, each pass within its own evaluation budget,
+//! grows the instance's variables until they are over the budget; the instance then fails at
+//! the script's element (file:line:column) with an error naming the largest variables and
+//! their sizes, never their values, within bounded time and memory. Data from outside (start
+//! variables, a completed task) that would take the variables over the budget is refused the
+//! same way, and the instance is left as it was.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+use servicetask_engine::*;
+
+/// A recognisable value: no error may quote it.
+const CANARY: &str = "CaNaRyBuDgEt";
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// start -> script `t` -> gateway: back to `t` while `more`, else -> a user task `u` -> end
+fn looping(script: &str) -> String {
+    format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">
+  <startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="t"/>
+  <scriptTask id="t"><script>{script}</script></scriptTask>
+  <sequenceFlow id="f1" sourceRef="t" targetRef="g"/>
+  <exclusiveGateway id="g" default="out"/>
+  <sequenceFlow id="again" sourceRef="g" targetRef="t"><conditionExpression>more</conditionExpression></sequenceFlow>
+  <sequenceFlow id="out" sourceRef="g" targetRef="u"/>
+  <userTask id="u"/><sequenceFlow id="f2" sourceRef="u" targetRef="e"/><endEvent id="e"/></process></definitions>"#
+    )
+}
+
+fn engine(max_variable_bytes: u64) -> Engine {
+    let handler: Arc<dyn TaskHandler> =
+        Arc::new(|_call: ServiceCall| -> ServiceFuture { Box::pin(async { ServiceResult::Complete(Map::new()) }) });
+    Engine::builder(handler)
+        .config(EngineConfig {
+            max_variable_bytes,
+            ..EngineConfig::default()
+        })
+        .build()
+}
+
+fn defs(xml: &str) -> servicetask_bpmn::Definitions {
+    let (defs, diags) = servicetask_bpmn::parse("budget.bpmn", xml.as_bytes());
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    defs
+}
+
+/// The peak resident memory of this process (VmHWM), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs the instance; the error it failed with (it must fail).
+async fn failure(inst: &mut Instance) -> String {
+    match inst.run().await {
+        RunOutcome::Failed(e) => e.to_string(),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+fn assert_names_not_values(e: &str, variable: &str) {
+    assert!(e.contains("max_variable_bytes"), "{e}");
+    assert!(
+        e.contains(&format!("{variable} (")),
+        "the variable and its size are named: {e}"
+    );
+    assert!(!e.contains(CANARY) && !e.contains("xxxxxxxx"), "a value is quoted: {e}");
+}
+
+#[tokio::test]
+async fn a_script_loop_that_appends_a_string_each_pass_fails_at_its_element_at_the_default_budget() {
+    // each pass appends 4 MB: well within one evaluation's own budget (64 MiB), but without
+    // the instance's budget the loop would go on until the engine's million steps
+    let script = format!("parts.append('{CANARY}' + 'x' * 4000000)");
+    let d = defs(&looping(&script));
+    let engine = engine(budget::DEFAULT_MAX_VARIABLE_BYTES);
+    let began = Instant::now();
+    let mut inst = engine.start(&d, "p", obj(json!({"parts": [], "more": true}))).unwrap();
+    let e = failure(&mut inst).await;
+    let took = began.elapsed();
+    assert_names_not_values(&e, "parts");
+    assert!(
+        e.contains("budget.bpmn:3:") && e.contains("'t'"),
+        "the element's file:line:column: {e}"
+    );
+    assert!(e.contains("64.0 MiB"), "{e}");
+    // 17 passes of 4 MB: the variables never held much more than the budget
+    let passes = inst.completed().iter().filter(|c| &*c.element_id == "t").count();
+    assert!((14..=17).contains(&passes), "{passes} passes");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    let peak = peak_rss();
+    assert!(peak < 1 << 30, "peak memory {} MiB", peak >> 20);
+    eprintln!(
+        "the loop stopped after {passes} passes in {took:?}; peak memory {} MiB",
+        peak >> 20
+    );
+}
+
+#[tokio::test]
+async fn a_string_concatenated_each_pass_stops_at_a_configured_budget() {
+    // `log = log + chunk`: one string, each pass's copy within the evaluation's own limits
+    let d = defs(&looping("log = log + chunk"));
+    let engine = engine(1 << 20);
+    let chunk = format!("{CANARY}{}", "x".repeat(100_000));
+    let mut inst = engine
+        .start(&d, "p", obj(json!({"log": "", "chunk": chunk, "more": true})))
+        .unwrap();
+    let e = failure(&mut inst).await;
+    assert_names_not_values(&e, "log");
+    assert!(
+        e.contains("max_variable_bytes = 1.0 MiB") && e.contains("chunk ("),
+        "{e}"
+    );
+    let passes = inst.completed().iter().filter(|c| &*c.element_id == "t").count();
+    assert!((8..=11).contains(&passes), "{passes} passes");
+}
+
+#[tokio::test]
+async fn data_from_outside_over_the_budget_is_refused_and_the_instance_left_as_it_was() {
+    let d = defs(&looping("n = 1"));
+    let engine = engine(1 << 20);
+    let big = format!("{CANARY}{}", "x".repeat(2 << 20));
+
+    let e = engine
+        .start(&d, "p", obj(json!({"blob": big, "more": false})))
+        .unwrap_err()
+        .to_string();
+    assert_names_not_values(&e, "blob");
+    assert!(e.contains("start variables") && e.contains("budget.bpmn:"), "{e}");
+
+    let mut inst = engine.start(&d, "p", obj(json!({"more": false}))).unwrap();
+    assert!(
+        matches!(inst.run().await, RunOutcome::Waiting { .. }),
+        "at the user task"
+    );
+    let key = inst.waiting_tasks()[0].element_id.clone();
+    let e = inst
+        .complete_task(&key, obj(json!({"blob": big})))
+        .unwrap_err()
+        .to_string();
+    assert_names_not_values(&e, "blob");
+    assert!(e.contains("'u'"), "the task is named: {e}");
+    assert!(!inst.variables().contains_key("blob"), "nothing was set");
+    inst.complete_task(&key, obj(json!({"small": 1}))).unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Completed));
+}
