@@ -10,6 +10,8 @@
 //! - [`NotifyTask`] (`notify`): sensitive input (a token and a credentials file).
 //! - [`LedgerAppendTask`] (`ledger_append`): an idempotency key written to a file (the
 //!   durable service's crash test runs it).
+//! - [`BatchImportTask`] (`batch_import`): rows processed as one resumable `cx.batch` with a
+//!   durable SQLite checkpoint (the durable service's batch test kills and restarts it).
 //!
 //! ```
 //! use servicetask::{Runner, TaskOutcome};
@@ -25,6 +27,7 @@
 //! ```
 
 mod analysis;
+mod import;
 mod ledger;
 mod notify;
 mod pipeline;
@@ -32,6 +35,7 @@ mod processing;
 mod samples;
 
 pub use analysis::{data_analysis, ColumnStats, DataAnalysis, DataAnalysisTask, DatasetReport};
+pub use import::{batch_import, BatchImport, BatchImportTask, BatchImported};
 pub use ledger::{ledger_append, LedgerAppend, LedgerAppendTask, LedgerEntry};
 pub use notify::{notify, Notified, Notify, NotifyTask};
 pub use pipeline::{
@@ -51,5 +55,6 @@ pub fn register_all(runner: &servicetask::Runner) -> Result<(), servicetask::Con
     runner.register(PublishReportTask)?;
     runner.register(NotifyTask)?;
     runner.register(LedgerAppendTask)?;
+    runner.register(BatchImportTask)?;
     Ok(())
 }
