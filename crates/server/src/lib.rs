@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub worker: WorkerConfig,
     /// Variable names never shown in responses (the runner's sensitive input fields).
     pub redact: Vec<String>,
+    /// The key every node shares to store those variables encrypted while an instance lives;
+    /// without one they are not stored ([`servicetask_worker::at_rest`]).
+    pub state_key: Option<servicetask_worker::StateKey>,
     /// When set, `GET /metrics` answers with its text (Prometheus text or OpenMetrics format).
     pub metrics: Option<MetricsText>,
     /// When set, the connector protocol SpiffArena calls service tasks with ([`connector`]).
@@ -121,6 +124,7 @@ impl Default for ServerConfig {
             body_limit: 4 * 1024 * 1024,
             worker: WorkerConfig::default(),
             redact: Vec::new(),
+            state_key: None,
             metrics: None,
             connector: None,
             console: console::ConsoleConfig::default(),
@@ -172,8 +176,10 @@ pub async fn serve_until(
         metrics,
         HostConfig {
             redact: config.redact.clone(),
+            state_key: config.state_key.clone(),
         },
     ));
+    eprintln!("servicetask serve: {}", host.at_rest_mode());
     if !config.bind.ip().is_loopback() && config.api_token.is_none() {
         eprintln!(
             "\n!!! WARNING: servicetask serve listens on {} with NO API TOKEN: anyone who can reach it can deploy, start, complete and cancel. Set --api-token (or SERVICETASK_API_TOKEN), or bind 127.0.0.1. !!!\n",

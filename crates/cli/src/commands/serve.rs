@@ -58,6 +58,7 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
         return Ok(super::exit::OK);
     }
     let redact = runner.sensitive_variables().into_iter().map(str::to_string).collect();
+    let state_key = state_key(a)?;
     let unknown = if a.stub_unknown {
         UnknownTasks::Stub
     } else {
@@ -78,6 +79,7 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
             grace: Duration::from_secs(a.grace_secs),
         },
         redact,
+        state_key,
         metrics: telemetry
             .prometheus()
             .map(|s| servicetask_server::MetricsText::negotiated(move |accept| scrape_answer(&s, accept))),
@@ -98,6 +100,26 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
     served?;
     Ok(super::exit::OK)
 }
+
+/// The state key: from `--state-key-file` (or `SERVICETASK_STATE_KEY_FILE`), else from
+/// `SERVICETASK_STATE_KEY`; both is an error (which one would win is not obvious). Errors name
+/// the file, never the key.
+fn state_key(a: &ServeArgs) -> anyhow::Result<Option<servicetask_worker::StateKey>> {
+    let env = std::env::var(STATE_KEY_ENV).ok().filter(|v| !v.trim().is_empty());
+    match (&a.state_key_file, env) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("both --state-key-file and {STATE_KEY_ENV} are set: give the state key once")
+        }
+        (Some(path), None) => Ok(Some(servicetask_worker::StateKey::from_file(path)?)),
+        (None, Some(text)) => Ok(Some(
+            servicetask_worker::StateKey::parse(&text).map_err(|e| anyhow::anyhow!("{STATE_KEY_ENV}: {e}"))?,
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The variable holding the state key itself.
+const STATE_KEY_ENV: &str = "SERVICETASK_STATE_KEY";
 
 /// `/metrics` in the format the scrape's `Accept` header asks for (OpenMetrics with exemplars,
 /// or the Prometheus text format).
