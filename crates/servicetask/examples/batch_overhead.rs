@@ -8,6 +8,8 @@
 //! Run: `cargo run --release -p servicetask --example batch_overhead`
 //!
 //! Variants are interleaved round by round and each figure is the median over rounds.
+//! `BATCH_ITEMS` and `BATCH_ROUNDS` shrink the run (for a profile under
+//! `valgrind --tool=callgrind`, which counts instructions whatever the machine's load).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,8 +35,10 @@ impl SpanExporter for SpanCounter {
     }
 }
 
-const ITEMS: u64 = 1_000_000;
-const ROUNDS: usize = 7;
+/// A count from the environment, else `default`.
+fn env_count(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 
 /// The item's work: trivial, so the figure is the batch's own cost.
 async fn item(i: u64) -> Result<(), TaskError> {
@@ -48,6 +52,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    let items = env_count("BATCH_ITEMS", 1_000_000);
+    let rounds = env_count("BATCH_ROUNDS", 7) as usize;
     let spans = SpanCounter::default();
     let tp = SdkTracerProvider::builder().with_batch_exporter(spans.clone()).build();
     let mp = SdkMeterProvider::builder()
@@ -84,53 +90,53 @@ fn main() {
         ("cx.batch, concurrency 16, memory checkpoint", vec![]),
         ("cx.batch, concurrency 16, SQLite checkpoint", vec![]),
     ];
-    let per_item = |t: Instant| t.elapsed().as_nanos() as f64 / ITEMS as f64;
+    let per_item = |t: Instant| t.elapsed().as_nanos() as f64 / items as f64;
     rt.block_on(async {
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             let t = Instant::now();
-            for i in 0..ITEMS {
+            for i in 0..items {
                 item(i).await.unwrap();
             }
             results[0].1.push(per_item(t));
 
             let cx = context(None);
             let t = Instant::now();
-            black_box(cx.batch(0..ITEMS).run(item).await.unwrap());
+            black_box(cx.batch(0..items).run(item).await.unwrap());
             results[1].1.push(per_item(t));
 
             let t = Instant::now();
-            black_box(cx.batch(0..ITEMS).concurrency(16).run(item).await.unwrap());
+            black_box(cx.batch(0..items).concurrency(16).run(item).await.unwrap());
             results[2].1.push(per_item(t));
 
             let cx = context(Some(format!("round-{round}")));
             let t = Instant::now();
             let summary = cx
-                .batch(0..ITEMS)
+                .batch(0..items)
                 .concurrency(16)
                 .checkpoint(store.clone())
                 .run(item)
                 .await
                 .unwrap();
             results[3].1.push(per_item(t));
-            assert_eq!(summary.progress.done, ITEMS);
+            assert_eq!(summary.progress.done, items);
 
             let cx = context(Some(format!("sqlite-round-{round}")));
             let t = Instant::now();
             let summary = cx
-                .batch(0..ITEMS)
+                .batch(0..items)
                 .concurrency(16)
                 .checkpoint(sqlite.clone())
                 .run(item)
                 .await
                 .unwrap();
             results[4].1.push(per_item(t));
-            assert_eq!((summary.progress.done, summary.progress.skipped), (ITEMS, 0));
+            assert_eq!((summary.progress.done, summary.progress.skipped), (items, 0));
         }
     });
     otel.span().end();
     let _ = tp.force_flush();
     let plain = median(results[0].1.clone());
-    println!("{ITEMS} items, median of {ROUNDS} rounds, current-thread runtime");
+    println!("{items} items, median of {rounds} rounds, current-thread runtime");
     println!(
         "{:<46} {:>10} {:>12} {:>9}",
         "variant", "ns/item", "overhead ns", "ratio"
@@ -139,10 +145,9 @@ fn main() {
         let m = median(v.clone());
         println!("{name:<46} {m:>10.1} {:>12.1} {:>8.2}x", m - plain, m / plain);
     }
-    let rounds = ROUNDS as u64 * 4;
     println!(
-        "spans exported: {} for {} batches of {ITEMS} items",
+        "spans exported: {} for {} batches of {items} items",
         spans.0.load(Ordering::Relaxed),
-        rounds
+        rounds * 4
     );
 }
