@@ -153,6 +153,13 @@ pub struct MessageDef {
     pub id: String,
     /// Its name.
     pub name: Option<String>,
+    /// SpiffWorkflow, on a `<signal>`: expression the thrower evaluates, its value carried by
+    /// the signal.
+    #[serde(default)]
+    pub payload_expression: Option<String>,
+    /// SpiffWorkflow, on a `<signal>`: variable where a catcher stores the payload.
+    #[serde(default)]
+    pub variable_name: Option<String>,
     /// Where it is.
     pub position: Position,
 }

@@ -199,22 +199,15 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                 });
             }
             "error" => {
-                let mut e = ErrorDef {
+                let (payload_expression, variable_name) = payload_extensions(child);
+                defs.errors.push(ErrorDef {
                     id,
                     name,
                     code: child.attribute("errorCode").map(str::to_string),
-                    payload_expression: None,
-                    variable_name: None,
+                    payload_expression,
+                    variable_name,
                     position: pos(child),
-                };
-                for x in child.descendants().filter(|n| n.is_element()) {
-                    match x.tag_name().name() {
-                        "payloadExpression" => e.payload_expression = Some(text_of(x).trim().to_string()),
-                        "variableName" => e.variable_name = Some(text_of(x).trim().to_string()),
-                        _ => {}
-                    }
-                }
-                defs.errors.push(e);
+                });
             }
             "correlationProperty" => defs.correlation_properties.push(CorrelationProperty {
                 id,
@@ -234,13 +227,20 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
             "message" => defs.messages.push(MessageDef {
                 id,
                 name,
+                payload_expression: None,
+                variable_name: None,
                 position: pos(child),
             }),
-            "signal" => defs.signals.push(MessageDef {
-                id,
-                name,
-                position: pos(child),
-            }),
+            "signal" => {
+                let (payload_expression, variable_name) = payload_extensions(child);
+                defs.signals.push(MessageDef {
+                    id,
+                    name,
+                    payload_expression,
+                    variable_name,
+                    position: pos(child),
+                })
+            }
             "dataStore" => diags.push(data_store_error(file, pos(child), "data store", &id, name.as_deref())),
             _ => {}
         }
@@ -500,6 +500,21 @@ fn message_extensions(node: Node, el: &mut FlowElement) {
             }
         }
     }
+}
+
+/// SpiffWorkflow's payload of an `<error>` or `<signal>` root element (in its
+/// extensionElements): the expression the thrower evaluates and the variable a catcher stores
+/// the value in.
+fn payload_extensions(node: Node) -> (Option<String>, Option<String>) {
+    let (mut expression, mut variable) = (None, None);
+    for x in node.descendants().filter(|n| n.is_element()) {
+        match x.tag_name().name() {
+            "payloadExpression" => expression = Some(text_of(x).trim().to_string()),
+            "variableName" => variable = Some(text_of(x).trim().to_string()),
+            _ => {}
+        }
+    }
+    (expression, variable)
 }
 
 fn event_definition(d: Node, cx: &mut Ctx<'_>) -> Option<EventDefinition> {

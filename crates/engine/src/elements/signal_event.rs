@@ -163,9 +163,35 @@ impl Instance {
             return Ok(());
         }
         if let Some(key) = channel_key(p, ev, Channel::Signal) {
-            self.deliver(Channel::Signal, &key, &Map::new())?;
+            let payload = self.signal_payload(p, ev, scope)?;
+            self.deliver(Channel::Signal, &key, &payload)?;
         }
         Ok(())
+    }
+
+    /// What a thrown signal carries to its catchers (SpiffWorkflow's signal payload): with a
+    /// `variableName` on the `<signal>`, that variable set to its `payloadExpression`
+    /// evaluated over the thrower's variables (null without one); else nothing.
+    fn signal_payload(
+        &self,
+        p: &ProcIndex,
+        ev: &EventDefinition,
+        scope: Id,
+    ) -> Result<Map<String, Value>, EngineError> {
+        let EventDefinition::Signal { signal_ref: Some(r) } = ev else {
+            return Ok(Map::new());
+        };
+        let Some(def) = p.defs.signals.iter().find(|s| &s.id == r) else {
+            return Ok(Map::new());
+        };
+        let Some(variable) = def.variable_name.as_deref().filter(|v| !v.is_empty()) else {
+            return Ok(Map::new());
+        };
+        let value = match def.payload_expression.as_deref().filter(|e| !e.is_empty()) {
+            Some(src) => self.eval(p, &def.id, "signal payload", src, scope)?,
+            None => Value::Null,
+        };
+        Ok(Map::from_iter([(variable.to_string(), value)]))
     }
 
     /// Delivers signal `name` (setting `vars` where it is caught); returns how many catchers
@@ -205,5 +231,29 @@ mod tests {
         assert_eq!(o, RunOutcome::Completed);
         // the throw completes first; the catch completes when the signal reaches it
         assert_eq!(done, ["s", "g", "t", "c"]);
+    }
+
+    #[test]
+    fn a_signal_carries_its_spiffworkflow_payload_into_the_catchers_variable() {
+        let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="t">
+            <signal id="sig" name="go"><extensionElements>
+              <spiffworkflow:payloadExpression>v * 2</spiffworkflow:payloadExpression>
+              <spiffworkflow:variableName>result</spiffworkflow:variableName>
+            </extensionElements></signal>
+            <process id="p"><startEvent id="s"/><sequenceFlow id="a" sourceRef="s" targetRef="g"/><parallelGateway id="g"/>
+            <sequenceFlow id="b" sourceRef="g" targetRef="c"/><sequenceFlow id="d" sourceRef="g" targetRef="t"/>
+            <intermediateCatchEvent id="c"><signalEventDefinition signalRef="sig"/></intermediateCatchEvent>
+            <intermediateThrowEvent id="t"><signalEventDefinition signalRef="sig"/></intermediateThrowEvent></process></definitions>"#;
+        let (defs, diags) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let engine = crate::Engine::builder(std::sync::Arc::new(crate::StubHandler)).build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let vars = json!({"v": 21}).as_object().cloned().unwrap_or_default();
+        let mut inst = engine.start(&defs, "p", vars).unwrap();
+        assert_eq!(rt.block_on(inst.run()), RunOutcome::Completed);
+        assert_eq!(inst.variables().get("result"), Some(&json!(42)));
     }
 }
