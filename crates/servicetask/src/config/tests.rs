@@ -72,17 +72,24 @@ fn dependency_sections_start_from_defaults_and_reject_typos() {
 fn every_problem_in_a_dependency_table_is_reported() {
     let toml = "[dependencies.payments]\nbreaker.minimum_cals = 5\nbreaker.wait_in_open = \"soon\"\nbulkhead.max_concurrent = \"x\"\nretry.mode = \"engine\"\n\n[dependencies.ledger.breaker]\nfailure_rate_threshold = 150\nwindow_size = 0\n";
     let err = ConfigLoader::default().with_toml("s.toml", toml).unwrap_err();
+    assert_problems(
+        &err,
+        &[
+            "s.toml:8:1 [dependencies.ledger]: breaker.failure_rate_threshold: 150 is out of range",
+            "s.toml:9:1 [dependencies.ledger]: breaker.window_size: must be at least 1",
+            "s.toml:2:9 [dependencies.payments]: breaker.minimum_cals: unknown key; known here: ",
+            "s.toml:3:9 [dependencies.payments]: breaker.wait_in_open: ",
+            "s.toml:4:10 [dependencies.payments]: bulkhead.max_concurrent: invalid type",
+            // a dependency's retry is per call: no hand-back to the engine
+            "s.toml:5:7 [dependencies.payments]: retry.mode: unknown key; known here: budget, initial_delay, jitter",
+        ],
+    );
+}
+
+/// `err` holds one problem per line of `expect`, in order, each starting with its line.
+fn assert_problems(err: &ConfigError, expect: &[&str]) {
     let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
-    assert_eq!(lines.len(), 6, "{err}");
-    let expect = [
-        "s.toml:8:1 [dependencies.ledger]: breaker.failure_rate_threshold: 150 is out of range",
-        "s.toml:9:1 [dependencies.ledger]: breaker.window_size: must be at least 1",
-        "s.toml:2:9 [dependencies.payments]: breaker.minimum_cals: unknown key; known here: ",
-        "s.toml:3:9 [dependencies.payments]: breaker.wait_in_open: ",
-        "s.toml:4:10 [dependencies.payments]: bulkhead.max_concurrent: invalid type",
-        // a dependency's retry is per call: no hand-back to the engine
-        "s.toml:5:7 [dependencies.payments]: retry.mode: unknown key; known here: budget, initial_delay, jitter",
-    ];
+    assert_eq!(lines.len(), expect.len(), "{err}");
     for (line, want) in lines.iter().zip(expect) {
         assert!(line.starts_with(want), "{line}\n  should start with\n{want}\n{err}");
     }
@@ -213,4 +220,94 @@ fn unselected_profiles_are_checked() {
         .with_toml("s.toml", "[profiles.prod.defaults]\nretry.max_attempt = 5\n")
         .unwrap_err();
     assert_eq!(err.first().key, "retry.max_attempt", "{err}");
+}
+
+/// `[profiles.NAME.http]` applies over `[http]` when its profile is selected: key by key,
+/// `hosts` host by host; without the profile the file's table stands alone.
+#[cfg(feature = "http")]
+#[test]
+fn a_profile_http_table_applies_over_the_file_one_key_at_a_time() {
+    let toml = r#"
+[http]
+hosts = { "api.stripe.com" = "payments" }
+timeout = "30s"
+max_response_bytes = 4096
+
+[profiles.prod.http]
+hosts = { "inventory.internal:8443" = "inventory" }
+timeout = "5s"
+
+[profiles.dev.defaults]
+retry.max_attempts = 1
+"#;
+    let plain = ConfigLoader::default().with_toml("s.toml", toml).unwrap();
+    let h = plain.http().unwrap();
+    assert_eq!(h.timeout, Duration::from_secs(30));
+    assert_eq!(h.hosts.len(), 1);
+    let prod = ConfigLoader::default()
+        .with_profile("prod")
+        .with_toml("s.toml", toml)
+        .unwrap();
+    let h = prod.http().unwrap();
+    assert_eq!(h.timeout, Duration::from_secs(5));
+    assert_eq!(h.max_response_bytes, 4096, "a key the profile leaves is the file's");
+    assert_eq!(h.hosts["api.stripe.com"], "payments");
+    assert_eq!(h.hosts["inventory.internal:8443"], "inventory");
+    // a profile without an http table leaves the file's
+    let dev = ConfigLoader::default()
+        .with_profile("dev")
+        .with_toml("s.toml", toml)
+        .unwrap();
+    assert_eq!(dev.http(), plain.http());
+    // a profile's table alone, without [http] in the file
+    let only = ConfigLoader::default()
+        .with_profile("prod")
+        .with_toml("s.toml", "[profiles.prod.http]\nconnect_timeout = \"2s\"\n")
+        .unwrap();
+    assert_eq!(only.http().unwrap().connect_timeout, Duration::from_secs(2));
+    assert!(ConfigLoader::default()
+        .with_toml("s.toml", "[profiles.prod.http]\nconnect_timeout = \"2s\"\n")
+        .unwrap()
+        .http()
+        .is_none());
+    // a relative ca_file is the file's neighbour, not the working folder's
+    let err = ConfigLoader::default()
+        .with_toml("conf/s.toml", "[profiles.prod.http]\nca_file = \"certs/ca.pem\"\n")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("conf/s.toml:2:1 [profiles.prod.http]: ca_file: cannot read conf/certs/ca.pem"),
+        "{err}"
+    );
+}
+
+/// Every profile's `http` table is checked, selected or not, each problem at its
+/// file:line:column under the profile's table; a profile section that does not exist lists
+/// the ones that do.
+#[cfg(feature = "http")]
+#[test]
+fn every_profile_http_table_is_checked_where_it_is_written() {
+    let toml = "[http]\ntimeout = \"30s\"\n\n[profiles.prod.http]\ntimout = \"5s\"\nmax_response_bytes = 0\n\n[profiles.stage.http]\nconnect_timeout = \"soon\"\n\n[profiles.qa.dependencies]\nx = 1\n";
+    let err = ConfigLoader::default().with_toml("s.toml", toml).unwrap_err();
+    assert_problems(
+        &err,
+        &[
+            "s.toml:11:14: profiles.qa.dependencies: unknown section of a profile; use one of: defaults, tasks, http",
+            "s.toml:5:1 [profiles.prod.http]: timout: unknown key; known here: ",
+            "s.toml:9:1 [profiles.stage.http]: connect_timeout: ",
+        ],
+    );
+    // a value the settings refuse, found once the profile's keys are known
+    let err = ConfigLoader::default()
+        .with_toml(
+            "s.toml",
+            "[http]\ntimeout = \"30s\"\n[profiles.prod.http]\nmax_response_bytes = 0\n",
+        )
+        .unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("s.toml:4:1 [profiles.prod.http]: max_response_bytes: 0 is not allowed"),
+        "{err}"
+    );
 }
