@@ -3,7 +3,8 @@
 //!
 //! One evaluation is bounded by its own budget (`EvalLimits::max_bytes`), but a script that a
 //! loop runs again may add that much at every run. The instance's variables (every scope's) are
-//! measured where they grow: after a script ran, after a task's output was merged, and before
+//! measured where they grow: after a script ran, after a task's output was merged, after an
+//! instance of a multi-instance activity ended (their outputs wait in its token), and before
 //! data from outside is let in (start data, a task completed or an incident retried through the
 //! API; [`Instance::admit_incoming`] is the check for a message's or a signal's content, not yet
 //! called where they are delivered). Past the budget, a growth inside the engine fails the instance at
@@ -13,12 +14,15 @@
 //! Sizes are estimates of the stored JSON (strings and keys by their length, a few bytes per
 //! number and per container), walked without recursion and without allocating a copy.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::engine::{CompiledDefs, Engine};
 use crate::error::{EngineError, Location};
 use crate::instance::{Instance, ProcIndex};
-use crate::state::Id;
+use crate::state::{Id, TokenState};
 
 /// The default [`crate::EngineConfig::max_variable_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_VARIABLE_BYTES: u64 = 64 << 20;
@@ -73,29 +77,42 @@ pub fn check<'a>(
     incoming: Option<&'a Map<String, Value>>,
     limit: u64,
 ) -> Result<u64, OverBudget> {
-    let sized = |m: &'a Map<String, Value>| {
-        m.iter()
-            .map(|(k, v)| (k, (k.len() as u64 + 4).saturating_add(value_bytes(v))))
-    };
-    let mut total = 0u64;
-    let mut all: Vec<(&str, u64)> = Vec::new();
-    for (k, b) in maps
+    let entries = maps
         .into_iter()
-        .flat_map(sized)
-        .chain(incoming.into_iter().flat_map(sized))
-    {
+        .chain(incoming)
+        .flat_map(|m| m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), entry_bytes(k, v))));
+    tally(entries, limit)
+}
+
+/// Estimated bytes of variable `name` holding `v`.
+fn entry_bytes(name: &str, v: &Value) -> u64 {
+    (name.len() as u64 + 4).saturating_add(value_bytes(v))
+}
+
+/// Sums `entries` (a name and its bytes) against `limit`.
+fn tally<'a>(entries: impl Iterator<Item = (Cow<'a, str>, u64)>, limit: u64) -> Result<u64, OverBudget> {
+    let mut total = 0u64;
+    let mut all: Vec<(Cow<'a, str>, u64)> = Vec::new();
+    for (k, b) in entries {
         total = total.saturating_add(b);
         all.push((k, b));
     }
     if total <= limit {
         return Ok(total);
     }
-    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    all.dedup_by(|a, b| a.0 == b.0);
+    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // a name in several scopes is named once, with its largest size
+    let mut named = std::collections::HashSet::new();
+    let largest = all
+        .into_iter()
+        .filter(|(k, _)| named.insert(k.clone()))
+        .take(NAMED)
+        .map(|(k, b)| (k.into_owned(), b))
+        .collect();
     Err(OverBudget {
         bytes: total,
         limit,
-        largest: all.into_iter().take(NAMED).map(|(k, b)| (k.to_string(), b)).collect(),
+        largest,
     })
 }
 
@@ -150,33 +167,119 @@ pub(crate) fn admit_start(
     })
 }
 
+/// What an instance knows of its variables' size between full counts: the last count, what
+/// they may have grown by since (an estimate never below the truth: growth is counted where it
+/// happens, a shrink is not), and each scope's size when it was last measured. Not saved: a
+/// resumed instance counts everything at its first check.
+///
+/// A full count walks every variable, so it is made only when the estimate reaches the budget
+/// (or after [`RECOUNT_EVERY`] checks): a multi-instance activity of 100,000 instances over a
+/// large collection does not walk the collection 100,000 times.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    counted: Option<u64>,
+    grown: u64,
+    checks: u32,
+    scopes: HashMap<Id, u64>,
+}
+
+/// Checks between two full counts at most.
+const RECOUNT_EVERY: u32 = 1024;
+
 impl Instance {
     fn variable_limit(&self) -> u64 {
         self.engine.inner.config.max_variable_bytes
     }
 
-    /// After variables grew at `element_id` (a script ran, a task's output was merged): an
-    /// error naming the element when they are over the budget.
-    pub(crate) fn check_variable_budget(&self, p: &ProcIndex, element_id: &str) -> Result<(), EngineError> {
-        check(self.scopes.values().map(|s| &s.vars), None, self.variable_limit())
+    /// Every variable and every waiting multi-instance output, counted, with `incoming`
+    /// counted as added.
+    fn count_all(&self, incoming: Option<&Map<String, Value>>) -> (u64, Result<u64, OverBudget>) {
+        let vars = self
+            .scopes
+            .values()
+            .map(|s| &s.vars)
+            .flat_map(|m| m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), entry_bytes(k, v))));
+        // a multi-instance activity's outputs wait in its token until the last instance ends
+        let outputs = self.tokens.values().filter_map(|t| match &t.state {
+            TokenState::MiBody(mi) => Some((
+                Cow::Owned(format!("the outputs of '{}'", t.element)),
+                mi.outputs.iter().map(value_bytes).fold(0u64, u64::saturating_add),
+            )),
+            _ => None,
+        });
+        let incoming_bytes = incoming.map_or(0, map_bytes);
+        let extra = incoming
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), entry_bytes(k, v))));
+        let result = tally(vars.chain(outputs).chain(extra), self.variable_limit());
+        let own = match &result {
+            Ok(total) => total - incoming_bytes,
+            Err(over) => over.bytes.saturating_sub(incoming_bytes),
+        };
+        (own, result)
+    }
+
+    /// The variables grew by at most `bytes` at `element_id`: an error naming the element when
+    /// they are over the budget.
+    pub(crate) fn variables_grew(&mut self, p: &ProcIndex, element_id: &str, bytes: u64) -> Result<(), EngineError> {
+        let limit = self.variable_limit();
+        let t = &mut self.tally;
+        t.grown = t.grown.saturating_add(bytes);
+        t.checks += 1;
+        if t.checks < RECOUNT_EVERY && t.counted.is_some_and(|c| c.saturating_add(t.grown) <= limit) {
+            return Ok(());
+        }
+        let (own, result) = self.count_all(None);
+        let scopes = &self.scopes;
+        let t = &mut self.tally;
+        t.scopes.retain(|id, _| scopes.get(id).is_some());
+        (t.counted, t.grown, t.checks) = (Some(own), 0, 0);
+        result
             .map(|_| ())
             .map_err(|over| error_at(p, element_id, "its variables", over))
+    }
+
+    /// After variables changed at `element_id` by an amount not measured (a message's content
+    /// was set): counts them all; an error naming the element when they are over the budget.
+    #[allow(dead_code)] // for the message catch being written (message_event.rs)
+    pub(crate) fn check_variable_budget(&mut self, p: &ProcIndex, element_id: &str) -> Result<(), EngineError> {
+        self.tally.checks = RECOUNT_EVERY;
+        self.variables_grew(p, element_id, 0)
+    }
+
+    /// The variables of `scope` changed at `element_id` (a script ran, a task's output was
+    /// merged): measures that scope alone, and counts what it grew by since it was last
+    /// measured.
+    pub(crate) fn scope_changed(&mut self, p: &ProcIndex, element_id: &str, scope: Id) -> Result<(), EngineError> {
+        let now = self.scopes.get(&scope).map_or(0, |s| map_bytes(&s.vars));
+        let before = self.tally.scopes.insert(scope, now).unwrap_or(0);
+        self.variables_grew(p, element_id, now.saturating_sub(before))
     }
 
     /// Before `incoming` (from outside) is set where token `tid` is: refused when it would
     /// take the variables over the budget (a key it replaces is counted twice: the check errs
     /// on the safe side).
     pub(crate) fn admit_variables(
-        &self,
+        &mut self,
         tid: Id,
         incoming: &Map<String, Value>,
         what: &str,
     ) -> Result<(), EngineError> {
-        let Err(over) = check(
-            self.scopes.values().map(|s| &s.vars),
-            Some(incoming),
-            self.variable_limit(),
-        ) else {
+        let limit = self.variable_limit();
+        let bytes = map_bytes(incoming);
+        let t = &self.tally;
+        let within = t
+            .counted
+            .is_some_and(|c| c.saturating_add(t.grown).saturating_add(bytes) <= limit);
+        let over = if within {
+            None
+        } else {
+            let (own, result) = self.count_all(Some(incoming));
+            (self.tally.counted, self.tally.grown) = (Some(own), 0);
+            result.err()
+        };
+        let Some(over) = over else {
+            self.tally.grown = self.tally.grown.saturating_add(bytes);
             return Ok(());
         };
         let token = self.tokens.get(&tid);
@@ -194,9 +297,14 @@ impl Instance {
 
     /// Before variables from outside that no token is named for (a message's or a signal's
     /// content) are delivered: refused when they would take the variables over the budget.
-    pub fn admit_incoming(&self, incoming: &Map<String, Value>, what: &str) -> Result<(), EngineError> {
+    pub fn admit_incoming(&mut self, incoming: &Map<String, Value>, what: &str) -> Result<(), EngineError> {
         self.admit_variables(Id::MAX, incoming, what)
     }
+}
+
+/// Estimated bytes of the variables `m`.
+fn map_bytes(m: &Map<String, Value>) -> u64 {
+    m.iter().map(|(k, v)| entry_bytes(k, v)).fold(0, u64::saturating_add)
 }
 
 #[cfg(test)]

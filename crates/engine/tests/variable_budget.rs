@@ -154,3 +154,55 @@ async fn data_from_outside_over_the_budget_is_refused_and_the_instance_left_as_i
     inst.complete_task(&key, obj(json!({"small": 1}))).unwrap();
     assert!(matches!(inst.run().await, RunOutcome::Completed));
 }
+
+#[tokio::test]
+async fn multi_instance_outputs_count_toward_the_budget() {
+    // 100 instances, each setting a 50 KB output: 5 MB collected in the activity's token
+    let xml = format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">
+  <startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="t"/>
+  <scriptTask id="t"><multiInstanceLoopCharacteristics isSequential="true"><loopCardinality>100</loopCardinality>
+    <loopDataOutputRef>outs</loopDataOutputRef><outputDataItem id="out"/></multiInstanceLoopCharacteristics>
+    <script>out = '{CANARY}' + 'x' * 50000</script></scriptTask>
+  <sequenceFlow id="f1" sourceRef="t" targetRef="e"/><endEvent id="e"/></process></definitions>"#
+    );
+    let d = defs(&xml);
+    let mut inst = engine(1 << 20).start(&d, "p", Map::new()).unwrap();
+    let e = failure(&mut inst).await;
+    assert!(e.contains("the outputs of 't' ("), "{e}");
+    assert!(e.contains("max_variable_bytes") && !e.contains(CANARY), "{e}");
+    let passes = inst.completed().iter().filter(|c| &*c.element_id == "t").count();
+    assert!(
+        passes < 30,
+        "stopped near 1 MiB of outputs, not after all 100: {passes}"
+    );
+
+    // within the budget, the same activity completes
+    let mut inst = engine(16 << 20).start(&d, "p", Map::new()).unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Completed));
+    assert_eq!(inst.variables()["outs"].as_array().map(Vec::len), Some(100));
+}
+
+#[tokio::test]
+async fn counting_does_not_walk_a_large_collection_once_per_instance() {
+    // 20,000 instances over a 20,000-item collection, each setting an output: counting every
+    // variable at each instance would walk 20,000 x 40,000 values; the tally counts growth
+    let n = 20_000;
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">
+  <startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="t"/>
+  <scriptTask id="t"><multiInstanceLoopCharacteristics isSequential="true"><loopDataInputRef>items</loopDataInputRef>
+    <inputDataItem id="item"/><loopDataOutputRef>outs</loopDataOutputRef><outputDataItem id="out"/></multiInstanceLoopCharacteristics>
+    <script>out = item + 1</script></scriptTask>
+  <sequenceFlow id="f1" sourceRef="t" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+    let d = defs(xml);
+    let items: Vec<u64> = (0..n).collect();
+    let began = Instant::now();
+    let mut inst = engine(budget::DEFAULT_MAX_VARIABLE_BYTES)
+        .start(&d, "p", obj(json!({ "items": items })))
+        .unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Completed));
+    let took = began.elapsed();
+    assert_eq!(inst.variables()["outs"][n as usize - 1], json!(n));
+    eprintln!("{n} instances over a {n}-item collection: {took:?}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+}

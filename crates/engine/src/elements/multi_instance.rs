@@ -199,6 +199,7 @@ impl Instance {
                 Value::Null
             }
         };
+        let output_bytes = crate::budget::value_bytes(&output);
         let (done, total, sequential) = match self.tokens.get_mut(&body).map(|t| &mut t.state) {
             Some(TokenState::MiBody(s)) => {
                 if let Some(slot) = s.outputs.get_mut(index) {
@@ -209,6 +210,8 @@ impl Instance {
             }
             _ => return Ok(()),
         };
+        // the outputs wait in the activity's token until the last instance ends
+        self.variables_grew(&p, &el.id, output_bytes)?;
         if let Some(o) = &self.engine.inner.observer {
             o.on_batch_progress(&self.id, &el.id, done, total);
         }

@@ -287,7 +287,7 @@ impl Instance {
                         v.extend(out);
                     }
                 }
-                self.check_variable_budget(p, &el.id)?;
+                self.scope_changed(p, &el.id, scope)?;
                 self.complete_activity_at(tid, p, i)
             }
             ServiceResult::BpmnError {

@@ -102,6 +102,8 @@ pub struct Instance {
     /// Throw events whose event is still to be delivered (`TokenState::Throwing` tokens), in
     /// the order they were reached.
     pub(crate) pending_throws: VecDeque<Id>,
+    /// What it knows of its variables' size ([`crate::budget`]).
+    pub(crate) tally: crate::budget::Tally,
     /// Conditional events: whether the model has any, which boundary conditions held.
     pub(crate) conditions: crate::elements::ConditionWatch,
     /// In a collaboration: the process of each pool instance that has ended, in order.
@@ -189,6 +191,7 @@ impl Instance {
             races: HashMap::new(),
             pending_messages: Vec::new(),
             pending_throws: VecDeque::new(),
+            tally: Default::default(),
             conditions: Default::default(),
             pools_done: Vec::new(),
         };

@@ -96,6 +96,7 @@ impl Instance {
             races: HashMap::new(),
             pending_messages: snap.pending_messages,
             pending_throws: VecDeque::new(),
+            tally: Default::default(),
             conditions: Default::default(),
             pools_done: snap.completed_pools,
         };

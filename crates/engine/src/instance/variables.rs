@@ -77,7 +77,7 @@ impl Instance {
         }
         if result.is_ok() {
             // a script a loop runs again may add its whole budget at every run
-            self.check_variable_budget(p, element_id)?;
+            self.scope_changed(p, element_id, scope)?;
         }
         result.map_err(|e| EngineError::Expression {
             at: p.location(element_id),
