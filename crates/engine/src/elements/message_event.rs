@@ -22,11 +22,15 @@
 //! starts that pool instance and leaves another one waiting for the next message.
 
 use super::signal_event::{boundaries, channel_key, message_name, Channel};
+use crate::budget;
 use crate::error::EngineError;
 use crate::instance::{eval_in, Instance, ProcIndex};
 use crate::state::{Id, ScopeKind, Token, TokenState};
 use serde_json::{Map, Value};
 use servicetask_bpmn::{ElementKind, EventDefinition, FlowElement};
+
+/// The most messages an instance keeps for catchers not waiting yet.
+const MAX_BUFFERED: usize = 10_000;
 
 /// The message name element `el` sends or waits for (receive and send tasks by their
 /// `messageRef`, events by their message event definition).
@@ -89,11 +93,15 @@ impl Instance {
         };
         let keys = message_keys(p, &el.id, &name, &content)?;
         self.hold_keys(scope, &keys);
-        self.deliver_message(&name, &content)
+        let caught = self.deliver_message(&name, &content)?;
+        if caught == 0 {
+            self.buffer_message((p, &el.id), &name, &content)?;
+        }
+        Ok(caught)
     }
 
     /// Delivers message `name` with `content` (see the module docs); returns how many caught it.
-    pub(crate) fn deliver_message(&mut self, name: &str, content: &Value) -> Result<usize, EngineError> {
+    fn deliver_message(&mut self, name: &str, content: &Value) -> Result<usize, EngineError> {
         let mut caught = 0;
         let ids: Vec<Id> = self.tokens.keys().copied().collect();
         for tid in ids {
@@ -120,17 +128,56 @@ impl Instance {
                     continue;
                 }
                 self.hold_keys(tok.scope, &keys);
-                self.store_message(tok.scope, &b, content);
+                self.store_message(&p, tok.scope, &b, content)?;
                 caught += 1;
                 self.fire_boundary(tid, &b.id, b.cancel_activity)?;
             }
         }
         caught += self.deliver_to_event_subprocesses(Channel::Message, name)?;
-        if caught == 0 && self.pending_messages.len() < 10_000 {
-            // nobody listens yet: keep it for the next catcher
-            self.pending_messages.push((name.to_string(), content.clone()));
-        }
         Ok(caught)
+    }
+
+    /// Keeps message `name`, which nobody listens to yet, for the next catcher (message
+    /// buffering). What is buffered is data the instance holds: at most [`MAX_BUFFERED`]
+    /// messages, taking no more bytes than its variables may; past either the sender `from`
+    /// fails, naming the message (a message is never dropped silently).
+    fn buffer_message(&mut self, from: (&ProcIndex, &str), name: &str, content: &Value) -> Result<(), EngineError> {
+        let (p, at) = from;
+        if self.pending_messages.len() >= MAX_BUFFERED {
+            return Err(EngineError::Unsupported {
+                at: p.location(at),
+                what: format!("sending message '{name}' while {MAX_BUFFERED} messages wait for a catcher"),
+                help: "make sure each message sent has a catcher waiting for it (or one reached later)".to_string(),
+            });
+        }
+        let bytes = budget::value_bytes(content);
+        let held = self.pending_bytes().saturating_add(bytes);
+        let limit = self.engine.inner.config.max_variable_bytes;
+        if held > limit {
+            let over = budget::OverBudget {
+                bytes: held,
+                limit,
+                largest: vec![(
+                    format!("{} messages nobody has caught", self.pending_messages.len() + 1),
+                    held,
+                )],
+            };
+            return Err(budget::error_at(p, at, &format!("message '{name}'"), over));
+        }
+        self.pending_messages.push((name.to_string(), content.clone()));
+        self.pending_bytes = Some(held);
+        Ok(())
+    }
+
+    /// The estimated bytes of the buffered messages (counted once, then kept up to date).
+    fn pending_bytes(&mut self) -> u64 {
+        let pending = &self.pending_messages;
+        *self.pending_bytes.get_or_insert_with(|| {
+            pending
+                .iter()
+                .map(|(_, v)| budget::value_bytes(v))
+                .fold(0, u64::saturating_add)
+        })
     }
 
     /// The waiting catch `tok` (at `el`) takes the message when it belongs to its
@@ -157,7 +204,7 @@ impl Instance {
             }
         }
         self.hold_keys(tok.scope, &keys);
-        self.store_message(tok.scope, el, content);
+        self.store_message(p, tok.scope, el, content)?;
         self.complete_activity(tok.id)?;
         Ok(true)
     }
@@ -185,31 +232,40 @@ impl Instance {
                 continue;
             }
             let (_, content) = self.pending_messages.remove(i);
+            let bytes = budget::value_bytes(&content);
+            self.pending_bytes = self.pending_bytes.map(|b| b.saturating_sub(bytes));
             return self.catch_message(&p, &el, &tok, &content).map(|_| ());
         }
         Ok(())
     }
 
     /// Delivers message `name` from outside (its content: `vars`); returns how many catchers
-    /// took it. Its correlation keys come from `vars` by the retrieval expressions of the
-    /// model; a message they cannot be retrieved from is refused and the instance is left as
-    /// it was. Call [`Instance::run`] afterwards.
+    /// took it (0: it waits for the next catcher). It is refused, the instance left as it was,
+    /// when it would take the variables over their budget, when its correlation keys (from
+    /// `vars`, by the retrieval expressions of the model) cannot be retrieved, or when nobody
+    /// takes it and no more messages can wait. Call [`Instance::run`] afterwards.
     pub fn send_message(&mut self, name: &str, vars: Map<String, Value>) -> Result<usize, EngineError> {
         self.ensure_running()?;
+        self.admit_incoming(&vars, &format!("message '{name}'"))?;
         let content = Value::Object(vars);
-        // a model whose keys cannot be retrieved from this content refuses it before delivery
         let roots: Vec<Id> = self
             .scopes
             .values()
             .filter(|s| s.parent.is_none())
             .map(|s| s.id)
             .collect();
+        let mut first = None;
         for r in roots {
             let p = self.proc_of_scope(r)?;
             message_keys(&p, &p.process().id, name, &content)?;
+            first.get_or_insert(p);
         }
-        let r = self.deliver_message(name, &content);
-        match r {
+        let Some(p) = first else { return Ok(0) };
+        match self.deliver_message(name, &content) {
+            Ok(0) => {
+                let at = p.process().id.clone();
+                self.buffer_message((&p, &at), name, &content).map(|_| 0)
+            }
             Ok(n) => Ok(n),
             Err(e) => {
                 self.fail(e.clone());
@@ -284,16 +340,26 @@ impl Instance {
         Ok(true)
     }
 
-    /// Stores a caught message's content where catch `el` says (see the module docs).
-    fn store_message(&mut self, scope: Id, el: &FlowElement, content: &Value) {
-        let Some(vars) = self.vars_mut(scope) else { return };
+    /// Stores a caught message's content where catch `el` says (see the module docs); the
+    /// variables it grows stay within the instance's budget.
+    fn store_message(
+        &mut self,
+        p: &ProcIndex,
+        scope: Id,
+        el: &FlowElement,
+        content: &Value,
+    ) -> Result<(), EngineError> {
+        let Some(vars) = self.vars_mut(scope) else {
+            return Ok(());
+        };
         match (&el.message_variable, content) {
             (Some(var), _) if catches(el) => {
                 vars.insert(var.clone(), content.clone());
             }
             (_, Value::Object(m)) => vars.extend(m.iter().map(|(k, v)| (k.clone(), v.clone()))),
-            _ => {} // a bare value and nowhere to put it
+            _ => return Ok(()), // a bare value and nowhere to put it
         }
+        self.check_variable_budget(p, &el.id)
     }
 }
 
@@ -336,4 +402,143 @@ fn message_keys(
         }
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, EngineConfig, Instance, InstanceStatus, RunOutcome, StubHandler};
+    use serde_json::{json, Map, Value};
+    use std::sync::Arc;
+
+    const SPIFF: &str = r#"xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core""#;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// Starts `process` of definitions `body` on an engine with `max_variable_bytes` and runs it
+    /// until it waits or ends.
+    fn start(body: &str, process: &str, vars: Value, max_variable_bytes: u64) -> (Instance, RunOutcome) {
+        let xml = format!(r#"<definitions {SPIFF} id="t">{body}</definitions>"#);
+        let (defs, diags) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let engine = Engine::builder(Arc::new(StubHandler))
+            .config(EngineConfig {
+                max_variable_bytes,
+                ..EngineConfig::default()
+            })
+            .build();
+        let mut inst = engine.start(&defs, process, obj(vars)).unwrap();
+        let outcome = block_on(inst.run());
+        (inst, outcome)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// Each instance of a multi-instance subprocess sends 'ask' with its own id (its
+    /// conversation's key, §8.3.2) and waits for 'answer': answers sent from outside reach the
+    /// instance whose key they carry, whatever their order, and one no conversation holds waits.
+    #[test]
+    fn an_answer_reaches_the_conversation_its_correlation_key_names() {
+        let body = r#"<collaboration id="c"><participant id="pp" processRef="p"/>
+              <correlationKey name="k"><correlationPropertyRef>order</correlationPropertyRef></correlationKey></collaboration>
+            <correlationProperty id="order">
+              <correlationPropertyRetrievalExpression messageRef="m_ask"><formalExpression>id</formalExpression></correlationPropertyRetrievalExpression>
+              <correlationPropertyRetrievalExpression messageRef="m_answer"><formalExpression>id</formalExpression></correlationPropertyRetrievalExpression>
+            </correlationProperty>
+            <message id="m_ask" name="ask"/><message id="m_answer" name="answer"/>
+            <process id="p"><startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="each"/>
+              <subProcess id="each">
+                <multiInstanceLoopCharacteristics><loopDataInputRef>items</loopDataInputRef><loopDataOutputRef>results</loopDataOutputRef>
+                  <inputDataItem id="n" name="n"/><outputDataItem id="got" name="got"/></multiInstanceLoopCharacteristics>
+                <startEvent id="s2"/><sequenceFlow id="f2" sourceRef="s2" targetRef="ask"/>
+                <intermediateThrowEvent id="ask"><messageEventDefinition messageRef="m_ask"><extensionElements>
+                  <spiffworkflow:messagePayload>{'id': n}</spiffworkflow:messagePayload></extensionElements></messageEventDefinition></intermediateThrowEvent>
+                <sequenceFlow id="f3" sourceRef="ask" targetRef="wait"/>
+                <intermediateCatchEvent id="wait"><messageEventDefinition messageRef="m_answer"><extensionElements>
+                  <spiffworkflow:messageVariable>got</spiffworkflow:messageVariable></extensionElements></messageEventDefinition></intermediateCatchEvent>
+                <sequenceFlow id="f4" sourceRef="wait" targetRef="e2"/><endEvent id="e2"/>
+              </subProcess>
+              <sequenceFlow id="f5" sourceRef="each" targetRef="e"/><endEvent id="e"/></process>"#;
+        let (mut inst, outcome) = start(body, "p", json!({"items": [1, 2]}), 1 << 20);
+        assert!(matches!(outcome, RunOutcome::Waiting { .. }), "{outcome:?}");
+        assert_eq!(inst.send_message("answer", obj(json!({"id": 3, "v": "c"}))).unwrap(), 0);
+        assert_eq!(inst.send_message("answer", obj(json!({"id": 2, "v": "b"}))).unwrap(), 1);
+        assert_eq!(inst.send_message("answer", obj(json!({"id": 1, "v": "a"}))).unwrap(), 1);
+        assert_eq!(block_on(inst.run()), RunOutcome::Completed);
+        assert_eq!(
+            inst.variables().get("results"),
+            Some(&json!([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]))
+        );
+    }
+
+    /// A pool started by a message is one instance per message (§10.5.2): two orders start
+    /// two, recorded as two completions of the pool; their data stays theirs (the
+    /// collaboration's variables are the sending pool's), and the instance of the pool left
+    /// waiting for a third order does not keep the collaboration running.
+    #[test]
+    fn a_pool_started_by_a_message_runs_once_per_message() {
+        let body = r#"<collaboration id="c"><participant id="pa" processRef="shop"/><participant id="pb" processRef="bank"/></collaboration>
+            <message id="m" name="order"/>
+            <process id="shop"><startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t1"/>
+              <intermediateThrowEvent id="t1"><messageEventDefinition messageRef="m"/></intermediateThrowEvent>
+              <sequenceFlow id="f2" sourceRef="t1" targetRef="t2"/>
+              <intermediateThrowEvent id="t2"><messageEventDefinition messageRef="m"/></intermediateThrowEvent>
+              <sequenceFlow id="f3" sourceRef="t2" targetRef="e"/><endEvent id="e"/></process>
+            <process id="bank"><startEvent id="bs"><messageEventDefinition messageRef="m"/></startEvent>
+              <sequenceFlow id="b1" sourceRef="bs" targetRef="book"/>
+              <scriptTask id="book"><script>booked = True</script></scriptTask>
+              <sequenceFlow id="b2" sourceRef="book" targetRef="be"/><endEvent id="be"/></process>"#;
+        let (inst, outcome) = start(body, "c", json!({"shop_data": 1}), 1 << 20);
+        assert_eq!(outcome, RunOutcome::Completed);
+        let mut pools = inst.completed_pools().to_vec();
+        pools.sort();
+        assert_eq!(pools, ["bank", "bank", "shop"]);
+        let done = inst.completed().iter().filter(|c| &*c.element_id == "book").count();
+        assert_eq!(done, 2);
+        assert_eq!(inst.variables(), obj(json!({"shop_data": 1})));
+    }
+
+    /// A message from outside is data the instance would hold: one over the variable budget
+    /// is refused and the instance goes on; messages nobody catches are kept up to the budget
+    /// and to MAX_BUFFERED, then refused (never dropped silently).
+    #[test]
+    fn messages_from_outside_and_buffered_ones_stay_within_bounds() {
+        let body = r#"<message id="m" name="go"/><process id="p"><startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="w"/>
+            <intermediateCatchEvent id="w"><messageEventDefinition messageRef="m"/></intermediateCatchEvent>
+            <sequenceFlow id="f2" sourceRef="w" targetRef="e"/><endEvent id="e"/></process>"#;
+        let (mut inst, _) = start(body, "p", json!({}), 4_000);
+        let big = obj(json!({"blob": "x".repeat(5_000)}));
+        let refused = inst.send_message("go", big).unwrap_err().to_string();
+        assert!(refused.contains("message 'go'"), "{refused}");
+        assert_eq!(*inst.status(), InstanceStatus::Running);
+        // nobody waits for 'other': each is kept, until their bytes pass the budget
+        let part = obj(json!({"blob": "y".repeat(1_000)}));
+        let mut kept = 0;
+        let err = loop {
+            match inst.send_message("other", part.clone()) {
+                Ok(0) => kept += 1,
+                Ok(n) => panic!("caught by {n}"),
+                Err(e) => break e.to_string(),
+            }
+            assert!(kept < 10, "the buffer grows past the budget");
+        };
+        assert!(kept >= 2 && err.contains("messages nobody has caught"), "{kept}: {err}");
+        assert_eq!(*inst.status(), InstanceStatus::Running);
+        assert_eq!(inst.send_message("go", Map::new()).unwrap(), 1);
+        assert_eq!(block_on(inst.run()), RunOutcome::Completed);
+        // small messages: at most MAX_BUFFERED wait
+        let (mut inst, _) = start(body, "p", json!({}), 1 << 30);
+        for _ in 0..super::MAX_BUFFERED {
+            assert_eq!(inst.send_message("other", Map::new()).unwrap(), 0);
+        }
+        let err = inst.send_message("other", Map::new()).unwrap_err().to_string();
+        assert!(err.contains("messages wait for a catcher"), "{err}");
+    }
 }

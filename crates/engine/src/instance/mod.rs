@@ -99,6 +99,8 @@ pub struct Instance {
     pub(crate) races: HashMap<Id, Id>,
     /// Messages sent while nobody listened, delivered to the next catcher (message buffering).
     pub(crate) pending_messages: Vec<(String, Value)>,
+    /// The estimated bytes of `pending_messages`, once counted.
+    pub(crate) pending_bytes: Option<u64>,
     /// Throw events whose event is still to be delivered (`TokenState::Throwing` tokens), in
     /// the order they were reached.
     pub(crate) pending_throws: VecDeque<Id>,
@@ -190,6 +192,7 @@ impl Instance {
             steps: 0,
             races: HashMap::new(),
             pending_messages: Vec::new(),
+            pending_bytes: None,
             pending_throws: VecDeque::new(),
             tally: Default::default(),
             conditions: Default::default(),

@@ -95,6 +95,7 @@ impl Instance {
             steps: snap.steps,
             races: HashMap::new(),
             pending_messages: snap.pending_messages,
+            pending_bytes: None,
             pending_throws: VecDeque::new(),
             tally: Default::default(),
             conditions: Default::default(),
