@@ -11,8 +11,9 @@
 //! - with another key: an incident says they cannot be decrypted.
 //!
 //! The servers' stdout and stderr (stderr says once which mode it is in) and every answer of
-//! the API (instances, their list and history, `/metrics`) are scanned too. The PostgreSQL
-//! test needs `SERVICETASK_TEST_POSTGRES_URL` (`.ci/run` starts one); without it, it is ignored.
+//! the API (instances, their list and history, the metrics, the console's task panels) are
+//! scanned too. The PostgreSQL test needs `SERVICETASK_TEST_POSTGRES_URL` (`.ci/run` starts
+//! one); without it, it is ignored.
 
 mod serve_support;
 
@@ -244,7 +245,9 @@ impl Written {
             format!("/v1/instances/{id}"),
             "/v1/instances".to_string(),
             format!("/v1/instances/{id}/history"),
+            "/v1/metrics".to_string(),
             "/metrics".to_string(),
+            "/console/api/tasks".to_string(),
         ] {
             let (_, _, v) = c.get(&path).unwrap();
             self.answer(&format!("GET {path}"), &v);
