@@ -6,10 +6,10 @@
 //! measured where they grow: after a script ran, after a task's output was merged, after an
 //! instance of a multi-instance activity ended (their outputs wait in its token), and before
 //! data from outside is let in (start data, a task completed or an incident retried through the
-//! API; [`Instance::admit_incoming`] is the check for a message's or a signal's content, not yet
-//! called where they are delivered). Past the budget, a growth inside the engine fails the instance at
-//! the element (file:line:column) and data from outside is refused; both errors name the largest
-//! variables and their sizes, never their values.
+//! API, a message or a signal sent to the instance: [`Instance::admit_incoming`]). Past the
+//! budget, a growth inside the engine fails the instance at the element (file:line:column) and
+//! data from outside is refused; both errors name the largest variables and their sizes, never
+//! their values.
 //!
 //! Sizes are estimates of the stored JSON (strings and keys by their length, a few bytes per
 //! number and per container), walked without recursion and without allocating a copy.

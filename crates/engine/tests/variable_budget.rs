@@ -206,3 +206,28 @@ async fn counting_does_not_walk_a_large_collection_once_per_instance() {
     eprintln!("{n} instances over a {n}-item collection: {took:?}");
     assert!(took < Duration::from_secs(60), "{took:?}");
 }
+
+#[tokio::test]
+async fn a_signal_or_a_message_over_the_budget_is_refused() {
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><signal id="go" name="go"/><message id="m" name="m"/>
+  <process id="p"><startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="g"/>
+  <parallelGateway id="g"/><sequenceFlow id="f1" sourceRef="g" targetRef="c1"/><sequenceFlow id="f2" sourceRef="g" targetRef="c2"/>
+  <intermediateCatchEvent id="c1"><signalEventDefinition signalRef="go"/></intermediateCatchEvent>
+  <intermediateCatchEvent id="c2"><messageEventDefinition messageRef="m"/></intermediateCatchEvent>
+  <sequenceFlow id="f3" sourceRef="c1" targetRef="e1"/><sequenceFlow id="f4" sourceRef="c2" targetRef="e2"/>
+  <endEvent id="e1"/><endEvent id="e2"/></process></definitions>"#;
+    let d = defs(xml);
+    let mut inst = engine(1 << 20).start(&d, "p", Map::new()).unwrap();
+    assert!(matches!(inst.run().await, RunOutcome::Waiting { .. }));
+    let big = obj(json!({ "blob": format!("{CANARY}{}", "x".repeat(2 << 20)) }));
+    let e = inst.send_signal("go", big.clone()).unwrap_err().to_string();
+    assert_names_not_values(&e, "blob");
+    assert!(e.contains("signal 'go'"), "{e}");
+    let e = inst.send_message("m", big).unwrap_err().to_string();
+    assert_names_not_values(&e, "blob");
+    assert!(e.contains("message 'm'"), "{e}");
+    assert_eq!(*inst.status(), InstanceStatus::Running, "refused, not failed");
+    assert_eq!(inst.send_signal("go", obj(json!({"small": 1}))).unwrap(), 1);
+    assert_eq!(inst.send_message("m", obj(json!({"small": 2}))).unwrap(), 1);
+    assert!(matches!(inst.run().await, RunOutcome::Completed));
+}

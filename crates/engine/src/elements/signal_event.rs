@@ -197,6 +197,7 @@ impl Instance {
     /// Delivers signal `name` (setting `vars` where it is caught); returns how many catchers
     /// fired. Call [`Instance::run`] afterwards.
     pub fn send_signal(&mut self, name: &str, vars: Map<String, Value>) -> Result<usize, EngineError> {
+        self.admit_incoming(&vars, &format!("signal '{name}'"))?;
         let r = self.deliver(Channel::Signal, name, &vars);
         self.settle(r)
     }
