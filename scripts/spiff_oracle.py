@@ -9,7 +9,8 @@ human task's hold), so timer paths are deterministic and take no wall time.
 One request per run, as JSON:
     {"file": PATH, "process": ID|null, "data": {...}, "human": {"*"|ID: {...}}, "hold": S,
      "parser": "auto"|"bpmn"|"spiff"|"camunda", "wall": SECONDS,
-     "messages": [{"name": N, "payload": {...}}]}   # sent in turn when no person's task is left
+     "messages": [{"name": N, "payload": {...}}],   # sent in turn when no person's task is left
+     "functions": [NAME, ...]}   # functions of SpiffWorkflow's test modules (TEST_FUNCTIONS) in its scripts' environment
 A "human" value that is null leaves that task unanswered. A "human" value that is a list gives one answer per completion of that task, in turn (the
 tasks of a multi-instance activity get different answers, the way SpiffWorkflow's tests
 enumerate them); its last item answers any further completion. A message's correlation key
@@ -17,7 +18,7 @@ values are derived from its payload by the retrieval expressions the model gives
 (BPMN 2.0 §8.3.2), as SpiffWorkflow derives them for a message it throws itself.
 usage:
     spiff_oracle.py FILE [--process ID] [--data JSON] [--human JSON] [--hold S] [--parser P]
-                    [--messages JSON]
+                    [--messages JSON] [--functions JSON]
     spiff_oracle.py --serve        # one request per stdin line, one JSON result per stdout line
 Every result is one JSON object: file, process, completed, error, completed_bpmn_ids
 (completion order; loop and multi-instance children as '<id> [child]'), service_calls
@@ -41,7 +42,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageEventDefinition
@@ -115,6 +116,28 @@ class StubScriptEngine(PythonScriptEngine):
         Log.calls.append([task.task_spec.bpmn_id, operation_name, params])
         answer = RESULTS.get(operation_name, lambda p: {'ok': True, 'operation': operation_name})
         return json.dumps(answer(params))
+
+
+def _counter():
+    """TimerCycleTest's and TimerCycleStartTest's custom_function: counts its calls."""
+    calls = [0]
+
+    def custom_function():
+        calls[0] += 1
+        return calls[0]
+    return custom_function
+
+
+# the functions SpiffWorkflow's test modules add to their script engine's environment, by name
+# (a fresh one per run); a case names the ones its test module adds (--functions)
+TEST_FUNCTIONS = {'custom_function': _counter}
+
+
+def script_engine(functions):
+    unknown = sorted(set(functions) - set(TEST_FUNCTIONS))
+    if unknown:
+        raise ValueError('no SpiffWorkflow test-module function %s' % unknown)
+    return StubScriptEngine(environment=TaskDataEnvironment({f: TEST_FUNCTIONS[f]() for f in functions}))
 
 
 def parser_for(path, choice='auto'):
@@ -236,9 +259,9 @@ def incoming_message(wf, name, payload):
     return BpmnEvent(type(catcher)(name), payload, correlations)
 
 
-def drive(specs, data, human, hold, messages):
+def drive(specs, data, human, hold, messages, functions=()):
     spec, subs = specs
-    wf = BpmnWorkflow(spec, subs, script_engine=StubScriptEngine())
+    wf = BpmnWorkflow(spec, subs, script_engine=script_engine(functions))
     if data:
         wf.task_tree.data.update(data)
     notes, ready_since, answered = [], {}, {}
@@ -348,7 +371,7 @@ def run(request):
     signal.alarm(int(request.get('wall') or WALL_SECONDS))
     try:
         messages = [(m['name'], m.get('payload') or {}) for m in request.get('messages') or []]
-        wf, out['notes'] = drive(specs, data, human, hold, messages)
+        wf, out['notes'] = drive(specs, data, human, hold, messages, request.get('functions') or [])
         out['completed'] = wf.is_completed()
         if out['completed']:
             # data objects are the process's variables (BPMN 2.0 §10.4.1); SpiffWorkflow files
@@ -381,6 +404,7 @@ def main():
     ap.add_argument('--hold', type=float, default=0.0)
     ap.add_argument('--messages', default='[]')
     ap.add_argument('--parser', default='auto')
+    ap.add_argument('--functions', default='[]')
     a = ap.parse_args()
     out, sys.stdout = sys.stdout, sys.stderr  # what a model's scripts print must not mix in
     if a.serve:
@@ -396,7 +420,7 @@ def main():
         ap.error('a FILE or --serve')
     print(json.dumps(run({'file': a.file, 'process': a.process, 'data': json.loads(a.data),
                           'human': json.loads(a.human), 'hold': a.hold, 'parser': a.parser,
-                          'messages': json.loads(a.messages)})), file=out)
+                          'messages': json.loads(a.messages), 'functions': json.loads(a.functions)})), file=out)
 
 
 if __name__ == '__main__':

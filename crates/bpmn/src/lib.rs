@@ -106,7 +106,17 @@ pub fn parse_file(path: &Path) -> Result<(Definitions, Vec<Diagnostic>), LoadErr
 
 /// Reads a file and fails if it has any error diagnostic.
 pub fn load_file(path: &Path) -> Result<Definitions, LoadError> {
-    let (defs, diags) = parse_file(path)?;
+    load_file_in(path, &Limits::default(), &expr::Functions::new())
+}
+
+/// Reads a file as [`load_file`] does, within `limits`, where the host's registered
+/// `functions` are functions of the expression language ([`validate_in`]).
+pub fn load_file_in(path: &Path, limits: &Limits, functions: &expr::Functions) -> Result<Definitions, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let (defs, diags) = parse_in(&path.display().to_string(), &bytes, limits, functions);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(LoadError::Invalid(diags));
     }

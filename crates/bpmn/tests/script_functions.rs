@@ -62,6 +62,12 @@ fn functions_tuples_and_unpacking_give_what_python_gives() {
         ("t = []\nfor i, (k, v) in [[0, ['a', 1]], [1, ['b', 2]]]:\n    t.append(k * v)", &["t"]),
         ("s = 0\nfor a, b in [(1, 2), (3, 4)]:\n    s += a * b", &["s"]),
         ("for a, b in [[1, 2, 3]]:\n    pass", &[]),
+        // printf-style formatting with %
+        ("x = 'n=%d, s=%s, f=%.2f' % (3, 'a', 1.5)", &["x"]),
+        ("x = '%5d|%-5s|%05.1f|%+d|%x|%%' % (42, 'ab', 3.14159, 7, 255)", &["x"]),
+        ("x = '%(a)s/%(b)d' % {'a': 'k', 'b': 2}\ny = 'refill count = %d' % 1", &["x", "y"]),
+        ("x = '%d %d' % (1,)", &[]),
+        ("x = '%d' % 'a'", &[]),
         // several statements on a line
         ("a = 1; b = 2;", &["a", "b"]),
         ("def f(): return 3\nv = f()", &["v"]),

@@ -17,7 +17,9 @@
 //! holding `$name` is an expression over the task's variables; a list gives one answer per
 //! completion of the task, in turn; `null` leaves the task unanswered), `--hold S` answers waiting
 //! tasks only after S seconds so that short timers fire first, `--messages JSON` lists the
-//! messages (`{"name", "payload"}`) sent in turn whenever no person's task is left to answer.
+//! messages (`{"name", "payload"}`) sent in turn whenever no person's task is left to answer,
+//! `--functions JSON` names the functions the case's SpiffWorkflow test module adds to its
+//! script engine, registered with the engine as [`EngineConfig::functions`] ([`test_functions`]).
 //! Cases run on a [`crate::VirtualClock`] (timers fire at once, in due order), with plain
 //! tasks as wait states (SpiffWorkflow's behaviour) and the [`StubHandler`].
 
@@ -106,6 +108,8 @@ struct Case {
     stuck: bool,
     limit: bool,
     messages: Vec<(String, Map<String, Value>)>,
+    /// The SpiffWorkflow test module's script functions the case registers.
+    functions: Vec<String>,
     order: Vec<String>,
     calls: Vec<(String, String, Value)>,
     final_data: Option<Value>,
@@ -128,6 +132,7 @@ fn parse_case(v: &Value) -> Result<Case, String> {
             .is_some_and(|n| n.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("STUCK")))),
         limit: v.get("limit").and_then(Value::as_bool).unwrap_or(false),
         messages: Vec::new(),
+        functions: Vec::new(),
         order: v
             .get("expected_completed_order")
             .and_then(Value::as_array)
@@ -181,11 +186,44 @@ fn parse_case(v: &Value) -> Result<Case, String> {
                 }
                 i += 2;
             }
+            "--functions" => {
+                let names: Vec<String> = serde_json::from_str(&next).map_err(|e| format!("--functions: {e}"))?;
+                test_functions(&names)?;
+                case.functions = names;
+                i += 2;
+            }
             "--parser" => i += 2,
             _ => i += 1,
         }
     }
     Ok(case)
+}
+
+/// The functions SpiffWorkflow's test modules add to their script engine's environment, by
+/// name, written again here as the modules define them (one fresh state per run), so a case
+/// runs with the functions its test gave SpiffWorkflow. `custom_function` is TimerCycleTest's
+/// and TimerCycleStartTest's: a counter of its calls, returning the new count.
+pub fn test_functions(names: &[String]) -> Result<servicetask_bpmn::expr::Functions, String> {
+    let mut out = servicetask_bpmn::expr::Functions::new();
+    for name in names {
+        match name.as_str() {
+            "custom_function" => {
+                let counter = std::sync::atomic::AtomicI64::new(0);
+                out.register("custom_function", move |args| {
+                    if !args.is_empty() {
+                        return Err(format!("takes 0 positional arguments but {} were given", args.len()));
+                    }
+                    Ok(Value::from(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1))
+                });
+            }
+            other => {
+                return Err(format!(
+                    "--functions: '{other}' is no function of a SpiffWorkflow test module known here (known: custom_function)"
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Records the operator calls made (element, operation, variables) and answers like the stub.
@@ -309,7 +347,11 @@ fn has_location(message: &str) -> bool {
 }
 
 fn run_case(file: &Path, case: &Case, library: &[Definitions]) -> Ran {
-    let defs = match servicetask_bpmn::load_file(file) {
+    let functions = match test_functions(&case.functions) {
+        Ok(f) => f,
+        Err(e) => return Ran::Compared(vec![e]),
+    };
+    let defs = match servicetask_bpmn::load_file_in(file, &servicetask_bpmn::Limits::default(), &functions) {
         Ok(d) => d,
         Err(e) => return refused(case, e.to_string()),
     };
@@ -322,6 +364,7 @@ fn run_case(file: &Path, case: &Case, library: &[Definitions]) -> Ran {
         .config(EngineConfig {
             plain_tasks_wait: true,
             max_steps: 100_000,
+            functions,
             ..EngineConfig::default()
         })
         .library(library.iter().filter(|d| d.file != defs.file).cloned())
@@ -639,6 +682,23 @@ mod tests {
         assert_eq!(c.data.get("x"), Some(&serde_json::json!(2)));
         assert!(c.human.contains_key("*"));
         assert_eq!(c.hold, Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn test_module_functions_are_registered_by_name() {
+        let v = serde_json::json!({"file": "f.bpmn", "process": "p", "args": ["--functions", "[\"custom_function\"]"]});
+        let c = parse_case(&v).unwrap();
+        let f = test_functions(&c.functions).unwrap();
+        let mut vars = Map::new();
+        let s = servicetask_bpmn::expr::Script::parse("a = custom_function()\nb = custom_function()").unwrap();
+        s.run_in(&mut vars, &[], &servicetask_bpmn::expr::EvalLimits::default(), &f)
+            .unwrap();
+        assert_eq!(
+            (vars["a"].clone(), vars["b"].clone()),
+            (serde_json::json!(1), serde_json::json!(2))
+        );
+        let v = serde_json::json!({"file": "f.bpmn", "process": "p", "args": ["--functions", "[\"nope\"]"]});
+        assert!(parse_case(&v).err().unwrap().contains("'nope'"));
     }
 
     #[test]

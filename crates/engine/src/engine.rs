@@ -44,6 +44,9 @@ pub struct EngineConfig {
     /// Estimated bytes an instance's variables may take as a whole (every scope's), checked
     /// where they grow ([`crate::budget`]). Default 64 MiB.
     pub max_variable_bytes: u64,
+    /// Functions the host registers for expressions and scripts, as a SpiffWorkflow user adds
+    /// functions to its script engine's environment: `validate` knows them and runs call them.
+    pub functions: servicetask_bpmn::expr::Functions,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +60,7 @@ impl Default for EngineConfig {
             external_jobs: false,
             limits: servicetask_bpmn::Limits::default(),
             max_variable_bytes: crate::budget::DEFAULT_MAX_VARIABLE_BYTES,
+            functions: servicetask_bpmn::expr::Functions::new(),
         }
     }
 }
@@ -91,10 +95,17 @@ pub(crate) struct CompiledDefs {
 }
 
 impl CompiledDefs {
-    fn new(defs: Definitions, limits: servicetask_bpmn::expr::EvalLimits) -> Self {
+    fn new(defs: Definitions, config: &EngineConfig) -> Self {
         let defs = Arc::new(defs);
         let procs = (0..defs.processes.len())
-            .map(|i| Arc::new(ProcIndex::new(defs.clone(), i, limits)))
+            .map(|i| {
+                Arc::new(ProcIndex::new(
+                    defs.clone(),
+                    i,
+                    config.limits.eval,
+                    config.functions.clone(),
+                ))
+            })
             .collect();
         CompiledDefs {
             defs,
@@ -179,7 +190,11 @@ impl EngineBuilder {
 
     /// Builds the engine.
     pub fn build(self) -> Engine {
-        let limits = self.config.limits.eval;
+        let library = self
+            .library
+            .into_iter()
+            .map(|d| Arc::new(CompiledDefs::new(d, &self.config)))
+            .collect();
         Engine {
             inner: Arc::new(EngineInner {
                 handler: self.handler,
@@ -187,11 +202,7 @@ impl EngineBuilder {
                 config: self.config,
                 observer: self.observer,
                 clock: self.clock,
-                library: self
-                    .library
-                    .into_iter()
-                    .map(|d| Arc::new(CompiledDefs::new(d, limits)))
-                    .collect(),
+                library,
                 cache: Mutex::new(Vec::new()),
             }),
         }
@@ -245,7 +256,7 @@ impl Engine {
             }
             return cache[0].clone();
         }
-        let c = Arc::new(CompiledDefs::new(defs.clone(), self.inner.config.limits.eval));
+        let c = Arc::new(CompiledDefs::new(defs.clone(), &self.inner.config));
         cache.insert(0, c.clone());
         cache.truncate(CACHE_SIZE);
         c
@@ -284,10 +295,11 @@ impl Engine {
     /// could not complete, and call activities whose process is neither in `defs` nor in the
     /// library (a run would fail on reaching them; SpiffWorkflow refuses such a file too).
     fn validate(&self, defs: &Definitions) -> Result<(), EngineError> {
-        let mut errors: Vec<Diagnostic> = servicetask_bpmn::validate_with(defs, &self.inner.config.limits)
-            .into_iter()
-            .filter(Diagnostic::is_error)
-            .collect();
+        let mut errors: Vec<Diagnostic> =
+            servicetask_bpmn::validate_in(defs, &self.inner.config.limits, &self.inner.config.functions)
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .collect();
         errors.extend(servicetask_bpmn::missing_called_processes(defs, |c| {
             self.inner.library.iter().any(|d| d.process(c).is_some())
         }));

@@ -34,7 +34,7 @@ pub fn to_display_string(v: &Value) -> String {
 
 /// `str()` of a value, its size charged to the budget first (a list's text is at most a few
 /// times its measured size).
-fn display(v: &Value, budget: &mut Budget) -> Result<String, ExprError> {
+pub(crate) fn display(v: &Value, budget: &mut Budget) -> Result<String, ExprError> {
     match v {
         Value::String(s) => budget.string(s.len() as u64)?,
         Value::Array(_) | Value::Object(_) => {

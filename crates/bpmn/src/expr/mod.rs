@@ -84,6 +84,7 @@ mod limits;
 mod modules;
 mod ops;
 mod parser;
+mod percent;
 mod registry;
 mod script;
 

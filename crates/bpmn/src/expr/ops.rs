@@ -296,6 +296,10 @@ pub(crate) fn binary(
             }
             _ => arith(op, l, r, dialect),
         },
+        BinOp::Mod => match l {
+            Value::String(format) if dialect == Dialect::Python => super::percent::format(format, r, budget),
+            _ => arith(op, l, r, dialect),
+        },
         _ => arith(op, l, r, dialect),
     }
 }

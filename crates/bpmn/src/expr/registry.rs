@@ -48,6 +48,20 @@ impl Functions {
     }
 }
 
+/// Two registries are equal when they hold the same names bound to the same functions.
+impl PartialEq for Functions {
+    fn eq(&self, other: &Self) -> bool {
+        self.map.len() == other.map.len()
+            && self
+                .map
+                .iter()
+                .zip(&other.map)
+                .all(|((a, f), (b, g))| a == b && Arc::ptr_eq(f, g))
+    }
+}
+
+impl Eq for Functions {}
+
 impl fmt::Debug for Functions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.map.keys()).finish()

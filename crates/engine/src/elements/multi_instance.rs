@@ -162,7 +162,7 @@ impl Instance {
                 let mut layers = vec![&child.vars];
                 layers.extend(self.layers(body_scope));
                 p.expression(src)
-                    .and_then(|e| e.eval_with(&layers, &p.limits))
+                    .and_then(|e| e.eval_in(&layers, &p.limits, &p.functions))
                     .unwrap_or(Value::Null)
             }
             // a variable the instance must set (SpiffWorkflow: "Expected an output item")

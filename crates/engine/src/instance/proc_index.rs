@@ -48,6 +48,8 @@ pub(crate) struct ProcIndex {
     scripts: Mutex<NameMap<String, Arc<expr::Script>>>,
     /// The budget its expressions and scripts are parsed and evaluated within.
     pub limits: expr::EvalLimits,
+    /// The functions the host registered, callable from its expressions and scripts.
+    pub functions: expr::Functions,
 }
 
 /// The outgoing flows of one element, resolved to flow indexes.
@@ -59,7 +61,12 @@ pub(super) struct Outgoing {
 }
 
 impl ProcIndex {
-    pub(crate) fn new(defs: Arc<Definitions>, idx: usize, limits: expr::EvalLimits) -> Self {
+    pub(crate) fn new(
+        defs: Arc<Definitions>,
+        idx: usize,
+        limits: expr::EvalLimits,
+        functions: expr::Functions,
+    ) -> Self {
         let p = &defs.processes[idx];
         let elements: NameMap<String, usize> = p.elements.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
         let flows: NameMap<String, usize> = p.flows.iter().enumerate().map(|(i, f)| (f.id.clone(), i)).collect();
@@ -146,6 +153,7 @@ impl ProcIndex {
             exprs: Mutex::new(NameMap::default()),
             scripts: Mutex::new(NameMap::default()),
             limits,
+            functions,
         }
     }
 

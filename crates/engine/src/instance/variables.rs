@@ -70,7 +70,8 @@ impl Instance {
         let result = {
             let layers = self.layers(scope);
             let below = layers.get(1..).unwrap_or(&[]);
-            p.script(src).and_then(|s| s.run_with(&mut local, below, &p.limits))
+            p.script(src)
+                .and_then(|s| s.run_in(&mut local, below, &p.limits, &p.functions))
         };
         if let Some(v) = self.vars_mut(scope) {
             *v = local;
@@ -98,7 +99,7 @@ pub(crate) fn eval_in(
     layers: &[&Map<String, Value>],
 ) -> Result<Value, EngineError> {
     p.expression(src)
-        .and_then(|e| e.eval_with(layers, &p.limits))
+        .and_then(|e| e.eval_in(layers, &p.limits, &p.functions))
         .map_err(|e| EngineError::Expression {
             at: p.location(element_id),
             what: format!("{what} '{}'", src.trim()),
