@@ -239,9 +239,9 @@ impl Instance {
             .map_err(|over| error_at(p, element_id, "its variables", over))
     }
 
-    /// After variables changed at `element_id` by an amount not measured (a message's content
-    /// was set): counts them all; an error naming the element when they are over the budget.
-    #[allow(dead_code)] // for the message catch being written (message_event.rs)
+    /// After variables changed at `element_id` by an amount not measured: counts them all; an
+    /// error naming the element when they are over the budget. Where the changed scope is
+    /// known, [`Instance::scope_changed`] costs less (it measures that scope alone).
     pub(crate) fn check_variable_budget(&mut self, p: &ProcIndex, element_id: &str) -> Result<(), EngineError> {
         self.tally.checks = RECOUNT_EVERY;
         self.variables_grew(p, element_id, 0)

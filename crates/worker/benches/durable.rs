@@ -7,13 +7,18 @@
 //! With `BENCH_DATABASE=postgres://...` and `BENCH_NODES=N` it runs N nodes (each its own
 //! host, worker and connection pool, as N processes would) over one fresh PostgreSQL database.
 //! Latency is each instance's `started` -> `completed` history events (store clock, ms).
+//!
+//! `BENCH_SECRETS` starts every instance with a login (a user and a password) and says what
+//! the host does with the password: `plain` (not sensitive: stored as it is), `sealed`
+//! (sensitive, with a state key: encrypted at rest) or `omitted` (sensitive, no key: kept in
+//! memory only); unset, instances start without variables.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use servicetask_engine::{ServiceCall, ServiceFuture, ServiceResult};
 use servicetask_store::{InstanceQuery, InstanceState, PostgresStore, SqliteStore, Store};
-use servicetask_worker::{Host, HostConfig, Metrics, StartRequest, Worker, WorkerConfig};
+use servicetask_worker::{Host, HostConfig, Metrics, StartRequest, StateKey, Worker, WorkerConfig};
 
 const PROCESS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p" isExecutable="true">
   <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="a"/>
@@ -49,6 +54,22 @@ fn main() {
     let starters = env("BENCH_STARTERS", 16);
     let nodes = env("BENCH_NODES", 1).max(1);
     let database = std::env::var("BENCH_DATABASE").ok();
+    let secrets = std::env::var("BENCH_SECRETS").ok();
+    let config = match secrets.as_deref() {
+        None | Some("plain") => HostConfig::default(),
+        Some(mode @ ("sealed" | "omitted")) => HostConfig {
+            redact: vec!["password".into()],
+            state_key: (mode == "sealed").then(|| StateKey::from_bytes(&[7; 32]).unwrap()),
+        },
+        Some(other) => panic!("BENCH_SECRETS={other}: plain, sealed or omitted"),
+    };
+    let mut variables = serde_json::Map::new();
+    if secrets.is_some() {
+        variables.insert(
+            "login".into(),
+            serde_json::json!({"user": "ann", "password": "correct horse battery staple"}),
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,7 +88,7 @@ fn main() {
                 Some(url) => Arc::new(PostgresStore::connect(url, 24).await.unwrap()),
                 None => Arc::new(SqliteStore::open(&dir.path().join("bench.db")).unwrap()),
             };
-            let host = Arc::new(Host::new(store, Arc::new(Metrics::new()), HostConfig::default()));
+            let host = Arc::new(Host::new(store, Arc::new(Metrics::new()), config.clone()));
             if n == 0 {
                 host.deploy("p.bpmn", PROCESS.as_bytes()).await.unwrap();
             }
@@ -93,10 +114,12 @@ fn main() {
         for s in 0..starters {
             let host = hosts[s % nodes].clone();
             let n = instances / starters + usize::from(s < instances % starters);
+            let variables = variables.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..n {
                     host.start(StartRequest {
                         process_id: "p".into(),
+                        variables: variables.clone(),
                         ..StartRequest::default()
                     })
                     .await
@@ -138,8 +161,9 @@ fn main() {
         lat.sort_unstable();
         let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
         let backend = if url.is_some() { "postgresql" } else { "sqlite" };
+        let secrets = secrets.map_or(String::new(), |m| format!(" (a password {m})"));
         println!(
-            "{backend}, {nodes} node(s): {instances} instances (start -> 3 no-op service tasks -> end), {starters} concurrent starters: {:.0} instances/s; start-to-end p50 {} ms, p99 {} ms",
+            "{backend}, {nodes} node(s){secrets}: {instances} instances (start -> 3 no-op service tasks -> end), {starters} concurrent starters: {:.0} instances/s; start-to-end p50 {} ms, p99 {} ms",
             instances as f64 / elapsed.as_secs_f64(),
             pct(0.50),
             pct(0.99)
