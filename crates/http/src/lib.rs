@@ -4,8 +4,9 @@
 //! ([`HttpSettings::hosts`], else the host itself), through the same path as
 //! `cx.dependency(name).call(fut)`: that dependency's breaker and bulkhead from
 //! `[dependencies.NAME]`, its retry policy (honouring `Retry-After`, bounded by the policy's
-//! `max_delay`), a client span per attempt and the per-dependency totals of the execution's
-//! record. What is HTTP's own is here: the span follows the OpenTelemetry HTTP client
+//! `max_delay`; a `Retry-After` past what is left of its `max_elapsed` ends the request with
+//! an error saying so, and its `budget` is shared by every task calling the dependency), a
+//! client span per attempt and the per-dependency totals of the execution's record. What is HTTP's own is here: the span follows the OpenTelemetry HTTP client
 //! conventions (`GET`, `http.request.method`, `url.full` with secrets redacted,
 //! `server.address`, `server.port`, `http.response.status_code`, `error.type`), the W3C
 //! `traceparent` continues the trace at the server, and request and response body bytes are
