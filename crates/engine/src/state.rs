@@ -152,6 +152,14 @@ pub enum TimerAction {
     Catch,
     /// A retry of the service task of `token`.
     Retry,
+    /// The cycle timer start event of a collaboration's pool, waited at by `token`: each
+    /// firing starts that pool instance and leaves the next one waiting.
+    PoolStart {
+        /// Further firings.
+        repeats_left: Option<u32>,
+        /// Interval between firings, in milliseconds.
+        interval_ms: u64,
+    },
     /// The timer start event of an event subprocess listening in `scope`.
     EventSubprocess {
         /// The listening scope.

@@ -4,18 +4,27 @@
 use crate::error::EngineError;
 use crate::instance::{Instance, ProcIndex};
 use crate::state::{Id, TimerAction, TokenState};
-use servicetask_bpmn::{ElementKind, EventDefinition, FlowElement};
+use servicetask_bpmn::{ElementKind, EventDefinition, FlowElement, TimerKind};
 
 impl Instance {
     pub(crate) fn enter_catch_event(&mut self, tid: Id, p: &ProcIndex, el: &FlowElement) -> Result<(), EngineError> {
         match &el.event {
             Some(EventDefinition::Timer { kind, expression }) => {
                 let scope = self.tokens[&tid].scope;
-                let (delay, _, _) = self.timer_delay(p, el, *kind, expression, scope)?;
+                let (delay, repeats, interval) = self.timer_delay(p, el, *kind, expression, scope)?;
                 if let Some(t) = self.tokens.get_mut(&tid) {
                     t.state = TokenState::Timer;
                 }
-                self.add_timer(tid, delay, TimerAction::Catch);
+                // a cycle that starts a pool of a collaboration starts it again at each firing
+                let action = if *kind == TimerKind::Cycle && self.starts_pool(tid, el) {
+                    TimerAction::PoolStart {
+                        repeats_left: repeats,
+                        interval_ms: interval.as_millis().min(u128::from(u64::MAX / 2)) as u64,
+                    }
+                } else {
+                    TimerAction::Catch
+                };
+                self.add_timer(tid, delay, action);
                 Ok(())
             }
             Some(EventDefinition::Message { .. })

@@ -72,6 +72,10 @@ impl Instance {
             }
             match &t.action {
                 TimerAction::Catch => self.complete_activity(t.token)?,
+                TimerAction::PoolStart {
+                    repeats_left,
+                    interval_ms,
+                } => self.pool_timer_fired(t.token, t.due_ms, *repeats_left, *interval_ms)?,
                 TimerAction::EventSubprocess { .. } => {}
                 TimerAction::Retry => {
                     if let Some(tok) = self.tokens.get_mut(&t.token) {
