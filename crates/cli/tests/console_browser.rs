@@ -3,11 +3,14 @@
 //! incident is opened (its diagram drawn with the incident marked, its error report shown), the
 //! cause is fixed through the Retry form (the variable the failing task needs) and the page
 //! shows the instance completing along its path; a user task's generated form completes it; the
-//! task panels draw a chart per task; no page logs a console error or throws. Against a server
+//! task panels draw a chart per task, and their time window and refresh interval, chosen in the
+//! page, change what the server computes and how often the page asks, and are kept in the URL
+//! (the link reproduces the view); no page logs a console error or throws. Against a server
 //! with an API token, the page asks for it and shows the instances once it is typed.
 //!
-//! Needs Chromium (`/usr/bin/chromium`): without it the test says so and passes, unless
-//! `SERVICETASK_REQUIRE_CHROMIUM=1` (set by `.ci/run`) makes that a failure.
+//! Needs Chromium (`/usr/bin/chromium`): the tests are `#[ignore]`d, so a plain `cargo test`
+//! lists them as ignored; `.ci/run` installs Chromium and runs them with `-- --ignored`, where a
+//! missing Chromium is a failure.
 //! `SERVICETASK_CONSOLE_SCREENSHOTS=DIR` saves a PNG of each page on the way
 //! (`scripts/console-screenshots.sh`).
 
@@ -26,6 +29,7 @@ use chromiumoxide::Page;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use serve_support::{Client, Server};
+use servicetask_history::HistoryStore as _;
 
 const PIPELINE: &str = include_str!("../processes/file_pipeline.bpmn");
 
@@ -55,6 +59,15 @@ fn chromium() -> Option<&'static str> {
         .find(|p| Path::new(p).exists())
 }
 
+/// The Chromium binary; a test asked to run without one fails saying so.
+fn require_chromium() -> &'static str {
+    chromium().expect("needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+}
+
+/// A task that ran two hours ago, written into the history the server reads: in the panels
+/// over the last 24 hours, not in those over the last hour.
+const ARCHIVED: &str = "archived_task";
+
 fn start_pipeline(api: &Client, key: &str, output_dir: &Path, processed: &Path, rows: u32) -> String {
     let (status, _, body) = api
         .post(
@@ -72,15 +85,9 @@ fn state_is(s: &'static str) -> impl Fn(&Value) -> bool {
 }
 
 #[test]
+#[ignore = "needs Chromium (/usr/bin/chromium); .ci/run runs it with --ignored"]
 fn the_console_retries_an_incident_to_completion_in_chromium() {
-    let Some(chromium) = chromium() else {
-        assert!(
-            std::env::var("SERVICETASK_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-            "SERVICETASK_REQUIRE_CHROMIUM=1 but chromium is not installed"
-        );
-        eprintln!("console_browser: NOT RUN: no chromium at /usr/bin/chromium (apt-get install chromium)");
-        return;
-    };
+    let chromium = require_chromium();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("serve.db");
     let history = dir.path().join("history.db");
@@ -111,6 +118,22 @@ fn the_console_retries_an_incident_to_completion_in_chromium() {
     assert_eq!(status, 201, "{review}");
     let review_id = review["id"].as_str().unwrap().to_string();
     api.wait_until(&format!("/v1/instances/{review_id}"), long, state_is("waiting"));
+    // an execution two hours old, beside the server's own records
+    let two_hours_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+        - 2 * 3_600_000_000_000;
+    let old = servicetask::record::ExecutionRecord::new(
+        ARCHIVED,
+        two_hours_ago,
+        5_000_000,
+        servicetask::record::OutcomeKind::Complete,
+    );
+    servicetask_history::SqliteStore::open(&history)
+        .unwrap()
+        .insert_batch(&[old])
+        .unwrap();
 
     let shots = std::env::var_os("SERVICETASK_CONSOLE_SCREENSHOTS").map(PathBuf::from);
     let profile = dir.path().join("chromium-profile");
@@ -144,15 +167,9 @@ fn the_console_retries_an_incident_to_completion_in_chromium() {
 /// A server with an API token: the page loads, says the token is needed, and shows the
 /// instances once it is typed; no script error on the way (the refused loads are expected).
 #[test]
+#[ignore = "needs Chromium (/usr/bin/chromium); .ci/run runs it with --ignored"]
 fn the_console_asks_for_the_api_token_and_uses_it() {
-    let Some(chromium) = chromium() else {
-        assert!(
-            std::env::var("SERVICETASK_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-            "SERVICETASK_REQUIRE_CHROMIUM=1 but chromium is not installed"
-        );
-        eprintln!("console_browser: NOT RUN: no chromium at /usr/bin/chromium (apt-get install chromium)");
-        return;
-    };
+    let chromium = require_chromium();
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("serve.db"), &["--api-token", "s3cret-token"]);
     let api = server.client(Some("s3cret-token"));
@@ -313,12 +330,76 @@ async fn drive(
         "JSON.stringify([...document.querySelectorAll('.card.task')].map(c => c.dataset.task))",
     )
     .await;
-    for t in ["generate_samples", "file_processing", "data_analysis", "publish_report"] {
+    for t in [
+        "generate_samples",
+        "file_processing",
+        "data_analysis",
+        "publish_report",
+        ARCHIVED,
+    ] {
         assert!(tasks.contains(t), "no panel of {t}: {tasks}");
     }
     shot("tasks.png").await;
+    panel_window_and_refresh(&page, base).await;
 
     session.finish().await
+}
+
+/// The task panels' controls: a shorter window leaves the two-hour-old run out (the server
+/// computed over it), the refresh interval sets how often the page asks (counted with the
+/// browser's own resource timing), both are in the URL, and the URL alone gives the view back.
+async fn panel_window_and_refresh(page: &Page, base: &str) {
+    let archived_shown = format!("document.querySelector(\"[data-task='{ARCHIVED}']\") !== null");
+    let one_hour = format!(
+        "location.hash === '#/tasks?window=3600' && document.querySelector('#task-panels').dataset.window === '3600' && !({archived_shown}) && document.querySelector(\"[data-task='generate_samples']\") !== null"
+    );
+    choose(page, "#panel-window", "3600").await;
+    wait_for(page, &one_hour).await;
+    assert!(eval_str(page, "document.querySelector('#panel-span').innerText")
+        .await
+        .contains("over the last 1 hour"));
+
+    // refresh off: no request for the panels in 3 s; every second: several
+    choose(page, "#panel-refresh", "0").await;
+    wait_for(
+        page,
+        "location.hash === '#/tasks?window=3600&refresh=0' && document.querySelector('#panel-span').innerText.includes('only when asked')",
+    )
+    .await;
+    let asked = "performance.getEntriesByType('resource').filter(e => e.name.includes('/console/api/tasks')).length";
+    page.evaluate("performance.clearResourceTimings()").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(eval_str(page, asked).await, "0", "the page asked with refresh off");
+    choose(page, "#panel-refresh", "1").await;
+    wait_for(page, "location.hash === '#/tasks?window=3600'").await;
+    page.evaluate("performance.clearResourceTimings()").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let n: u32 = eval_str(page, asked).await.parse().unwrap();
+    assert!(n >= 2, "{n} requests in 3.5 s at a refresh of 1 s");
+
+    // the link reproduces the view: a fresh load of the URL with both settings
+    page.goto("about:blank").await.unwrap();
+    page.goto(format!("{base}/console/#/tasks?window=3600&refresh=0"))
+        .await
+        .unwrap();
+    wait_for(
+        page,
+        &format!("document.querySelector('#task-panels') !== null && document.querySelector('#task-panels').dataset.window === '3600' && document.querySelector('#panel-window').value === '3600' && document.querySelector('#panel-refresh').value === '0' && document.querySelector(\"[data-task='generate_samples']\") !== null && !({archived_shown})"),
+    )
+    .await;
+    // back to the server's window (24 hours): the old run is in it again
+    choose(page, "#panel-window", "").await;
+    wait_for(page, &archived_shown).await;
+}
+
+/// Picks `value` in the `<select>` at `selector` as a user does (the page sees a change event).
+async fn choose(page: &Page, selector: &str, value: &str) {
+    shown(page, selector).await;
+    let js = format!(
+        "(() => {{ const s = document.querySelector('{selector}'); s.value = '{value}'; if (s.value !== '{value}') return false; s.dispatchEvent(new Event('change', {{ bubbles: true }})); return true; }})()"
+    );
+    let picked: bool = page.evaluate(js).await.unwrap().into_value().unwrap();
+    assert!(picked, "{selector} offers no '{value}'");
 }
 
 /// A headless Chromium with one page whose errors are collected.

@@ -1,6 +1,8 @@
 // servicetask console: the page's script. Plain JavaScript, no dependencies.
-// Views (by the URL hash): #/ instances (filters in the hash query), #/instance/ID, #/tasks.
-// Every view polls the server once a second; actions go through the API with the token typed.
+// Views (by the URL hash): #/ instances (filters in the hash query), #/instance/ID, #/tasks
+// (time window and refresh interval in the hash query: #/tasks?window=3600&refresh=5).
+// Every view polls the server once a second (the task panels as often as chosen); actions go
+// through the API with the token typed.
 "use strict";
 
 const POLL_MS = 1000;
@@ -115,7 +117,9 @@ async function tick(v) {
     live.classList.add("stale");
     showError(e.message);
   }
-  if (v === view) timer = setTimeout(() => tick(v), POLL_MS);
+  // a view may poll at its own pace, or not at all (pollMs 0: refreshed only when asked)
+  const every = v.pollMs === undefined ? POLL_MS : v.pollMs;
+  if (v === view && every > 0) timer = setTimeout(() => tick(v), every);
 }
 
 window.addEventListener("hashchange", route);
@@ -377,14 +381,23 @@ function chart(buckets) {
   return svg;
 }
 
-function taskCard(t) {
+// a window in seconds as a person says it
+function duration(s) {
+  for (const [unit, n] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (s >= n && s % n === 0) return `${s / n} ${unit}${s / n === 1 ? "" : "s"}`;
+  }
+  return `${s} s`;
+}
+
+function taskCard(t, windowParam) {
   const size = el("input", { type: "number", min: "0", step: "any", placeholder: "input size", "aria-label": "input size" });
   const out = el("span", { class: "muted" });
   const ask = el("button", { type: "button", class: "secondary", text: "Predict", disabled: !t.predictable });
   ask.addEventListener("click", async () => {
     if (size.value === "") { out.textContent = "give an input size"; return; }
     try {
-      const p = await api(`/console/api/tasks/${encodeURIComponent(t.name)}/predict?size=${encodeURIComponent(size.value)}`);
+      const w = windowParam ? "&window=" + windowParam : "";
+      const p = await api(`/console/api/tasks/${encodeURIComponent(t.name)}/predict?size=${encodeURIComponent(size.value)}${w}`);
       out.textContent = `expected ${seconds(p.expected)} (${Math.round(p.level * 100)}% interval ${seconds(p.low)} – ${seconds(p.high)})`;
     } catch (e) { out.textContent = e.message; }
   });
@@ -415,17 +428,55 @@ function batchRows(list) {
       el("td", { text: count(b) }), el("td", { text: `${b.rate.toFixed(b.rate < 10 ? 1 : 0)}/s` }), el("td", { text: left(b) })))))];
 }
 
+// the task panels' time windows and refresh intervals offered (seconds; refresh 0: off)
+const WINDOWS = [[300, "5 minutes"], [900, "15 minutes"], [3600, "1 hour"], [6 * 3600, "6 hours"], [86400, "24 hours"], [7 * 86400, "7 days"]];
+const REFRESHES = [[1, "1 s"], [2, "2 s"], [5, "5 s"], [10, "10 s"], [30, "30 s"], [0, "off"]];
+
+// the window and refresh controls, kept in the URL (#/tasks?window=S&refresh=S) so a link
+// reproduces the view; a value from the URL not in the lists is offered as it is
+function panelControls(q) {
+  const option = ([v, t]) => el("option", { value: String(v), text: t });
+  const withValue = (list, value, label) => (value && !list.some(([v]) => String(v) === value) ? [...list, [value, label(value)]] : list);
+  const windowSel = el("select", { name: "window", id: "panel-window" },
+    el("option", { value: "", text: "server default" }), withValue(WINDOWS, q.get("window"), (v) => `${v} s`).map(option));
+  windowSel.value = q.get("window") || "";
+  const refreshSel = el("select", { name: "refresh", id: "panel-refresh" }, withValue(REFRESHES, q.get("refresh"), (v) => `${v} s`).map(option));
+  refreshSel.value = q.get("refresh") || "1";
+  const now = el("button", { type: "button", class: "secondary", id: "panel-now", text: "Refresh now" });
+  const change = () => {
+    const p = new URLSearchParams();
+    if (windowSel.value) p.set("window", windowSel.value);
+    if (refreshSel.value !== "1") p.set("refresh", refreshSel.value);
+    const qs = p.toString();
+    location.hash = "#/tasks" + (qs ? "?" + qs : "");
+  };
+  windowSel.addEventListener("change", change);
+  refreshSel.addEventListener("change", change);
+  now.addEventListener("click", () => route());
+  return el("form", { class: "filters", id: "panel-controls" },
+    el("label", {}, "Time window", windowSel), el("label", {}, "Refresh", refreshSel), now);
+}
+
 function tasksView() {
+  const q = query();
+  const windowParam = /^\d+$/.test(q.get("window") || "") ? q.get("window") : null;
+  const refresh = /^\d+$/.test(q.get("refresh") || "") ? Number(q.get("refresh")) : 1;
   const batches = el("section", { id: "batches" });
   const breakers = el("section", { id: "breakers" });
   const node = el("section", { id: "node" });
   const grid = el("div", { class: "grid", id: "task-panels" });
   const note = el("div", { id: "tasks-note" });
-  main.replaceChildren(el("h1", { text: "Tasks" }), note, node, batches, breakers, grid);
+  const span = el("p", { class: "muted", id: "panel-span" });
+  main.replaceChildren(el("h1", { text: "Tasks" }), panelControls(q), span, note, node, batches, breakers, grid);
   let shown = null;
   return {
+    pollMs: refresh * 1000,
     async refresh() {
-      const [p, m, b] = await Promise.all([api("/console/api/tasks"), api("/v1/metrics"), api("/console/api/batches")]);
+      const panelsPath = "/console/api/tasks" + (windowParam ? "?window=" + windowParam : "");
+      const [p, m, b] = await Promise.all([api(panelsPath), api("/v1/metrics"), api("/console/api/batches")]);
+      grid.dataset.window = String(p.windowSeconds);
+      span.textContent = `over the last ${duration(p.windowSeconds)} · ${p.runs} execution(s) · ` +
+        (refresh ? `refreshed every ${refresh} s` : "refreshed only when asked");
       batches.replaceChildren(...batchRows(b.batches));
       note.replaceChildren(...(p.message ? [el("div", { class: "note", text: p.message })] : []));
       const num = (o, snake) => (o ? o[snake] ?? o[snake.replace(/_(.)/g, (_, c) => c.toUpperCase())] ?? 0 : 0);
@@ -438,7 +489,7 @@ function tasksView() {
       const key = JSON.stringify(p.tasks);
       if (key !== shown) {
         shown = key;
-        grid.replaceChildren(...p.tasks.map(taskCard));
+        grid.replaceChildren(...p.tasks.map((t) => taskCard(t, windowParam)));
       }
       showError("");
     },
