@@ -1,25 +1,17 @@
 //! Streaming anomaly detection in the runner: an execution far slower than the task's history
 //! gets a `servicetask.anomaly` span event, the anomalies counter, and a flagged record.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use servicetask::record::{ExecutionRecord, RecordSink};
 use servicetask::testing::TestTelemetry;
 use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError, TrackingConfig};
 use servicetask_analytics::anomaly::DetectorConfig;
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<ExecutionRecord>>);
-impl RecordSink for Keep {
-    fn record(&self, r: ExecutionRecord) {
-        self.0.lock().unwrap().push(r);
-    }
-}
+use servicetask_test_support::records::KeepRecords;
 
 #[test]
 fn a_planted_slow_execution_is_flagged_on_span_counter_and_record() {
     let t = TestTelemetry::new();
-    let keep = Arc::new(Keep::default());
+    let keep = Arc::new(KeepRecords::default());
     let runner = Runner::builder()
         .telemetry(t.telemetry())
         .record_sink(keep.clone())
@@ -61,7 +53,7 @@ fn a_planted_slow_execution_is_flagged_on_span_counter_and_record() {
         }
         h.run(250).await;
     });
-    let records = keep.0.lock().unwrap().clone();
+    let records = keep.records();
     assert_eq!(records.len(), 1501);
     let last = records.last().unwrap();
     assert!(

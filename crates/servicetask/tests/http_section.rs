@@ -4,19 +4,11 @@
 //! in the table is reported at its file:line:column.
 
 #![cfg(feature = "http")]
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use servicetask::record::{ExecutionRecord, RecordSink};
 use servicetask::{task_fn, ConfigLoader, Runner, TaskConfig, TaskContext, TaskError};
 use servicetask_http::{HttpClient, HttpExt};
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<ExecutionRecord>>);
-impl RecordSink for Keep {
-    fn record(&self, r: ExecutionRecord) {
-        self.0.lock().unwrap().push(r);
-    }
-}
+use servicetask_test_support::records::KeepRecords;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_in_the_file_names_the_dependency_of_cx_http() {
@@ -32,7 +24,7 @@ async fn a_host_in_the_file_names_the_dependency_of_cx_http() {
         format!("[http]\nhosts = {{ \"{addr}\" = \"inventory\" }}\nmax_response_bytes = 4096\n"),
     )
     .unwrap();
-    let keep = Arc::new(Keep::default());
+    let keep = Arc::new(KeepRecords::default());
     let runner = Runner::builder()
         .config(ConfigLoader::default().with_file(&file).unwrap())
         .record_sink(keep.clone())
@@ -51,7 +43,7 @@ async fn a_host_in_the_file_names_the_dependency_of_cx_http() {
     let body = h.run(()).await.into_result().unwrap();
     assert_eq!(body, "in stock");
     assert_eq!(HttpClient::global().settings().max_response_bytes, 4096);
-    let records = keep.0.lock().unwrap().clone();
+    let records = keep.records();
     let names: Vec<&str> = records[0].dependencies.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["inventory"]);
     assert_eq!(records[0].dependencies[0].calls, 1);

@@ -2,24 +2,16 @@
 //! sent and received reaches the execution span (`servicetask.network.*`) and the record the
 //! history stores (per dependency, and summed).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use servicetask::record::{ExecutionRecord, RecordSink};
 use servicetask::testing::TestTelemetry;
 use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError};
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<ExecutionRecord>>);
-impl RecordSink for Keep {
-    fn record(&self, r: ExecutionRecord) {
-        self.0.lock().unwrap().push(r);
-    }
-}
+use servicetask_test_support::records::KeepRecords;
 
 #[test]
 fn the_span_and_the_record_carry_the_network_bytes() {
     let t = TestTelemetry::new();
-    let keep = Arc::new(Keep::default());
+    let keep = Arc::new(KeepRecords::default());
     let runner = Runner::builder()
         .telemetry(t.telemetry())
         .record_sink(keep.clone())
@@ -46,7 +38,7 @@ fn the_span_and_the_record_carry_the_network_bytes() {
         .build()
         .unwrap();
     rt.block_on(async { h.run(()).await.into_result().unwrap() });
-    let records = keep.0.lock().unwrap().clone();
+    let records = keep.records();
     let r = &records[0];
     assert_eq!((r.net_bytes_sent(), r.net_bytes_received()), (300, 5_000));
     assert_eq!(r.dependencies[0].calls, 2);

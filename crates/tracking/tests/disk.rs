@@ -8,18 +8,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use servicetask_core::TrackingConfig;
+use servicetask_test_support::runtime::two_workers as rt;
 use servicetask_tracking::TrackingLayer;
 use support::{load, run, temp_dir, Harness};
 
 const MIB: u64 = 1024 * 1024;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Flushes `path` to storage and drops it from the page cache, so the next read hits the disk.
 fn evict(path: &std::path::Path) {

@@ -7,17 +7,10 @@ use std::sync::Arc;
 
 use servicetask_core::record::FileAccessKind;
 use servicetask_core::{semconv, ErrorClass, TrackingConfig};
+use servicetask_test_support::runtime::two_workers as rt;
 use servicetask_tracking::TrackingLayer;
 use support::{attr, events, load, run, temp_dir, Harness};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 const MIB: usize = 1024 * 1024;
 

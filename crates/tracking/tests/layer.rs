@@ -7,18 +7,11 @@ use std::sync::Arc;
 
 use servicetask_core::layer::{AttemptResult, BoxFuture, Layer, Next};
 use servicetask_core::{TaskContext, TaskError, TrackingConfig};
+use servicetask_test_support::runtime::two_workers as rt;
 use servicetask_tracking::{AccessPatternsConfig, TrackingLayer};
 use support::{burn, load, run, temp_dir, FnInvoke, Harness};
 
 const MS: u64 = 1_000_000;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn without_the_counting_allocator_memory_is_process_rss_labelled_process_wide() {
