@@ -219,6 +219,22 @@ fn recursion_and_runaway_calls_stop_at_the_limits() {
     )
     .unwrap_err();
     assert!(e.contains("max_bytes") || e.contains("max_collection_len"), "{e}");
+    // a function's default values are held while it is bound, like variables
+    let big = EvalLimits {
+        max_bytes: 4 << 20,
+        ..limits(100_000_000, 100)
+    };
+    let each = "'x' * 3000000";
+    let e = run_within(&format!("def f(a={each}):\n    pass\ns = {each}"), big).unwrap_err();
+    assert!(e.contains("max_bytes"), "{e}");
+    // and released when the name is bound again, deleted, or its frame ends
+    run_within(&format!("def f(a={each}):\n    pass\ndel f\ns = {each}"), big).unwrap();
+    run_within(&format!("def f(a={each}):\n    pass\nf = 1\ns = {each}"), big).unwrap();
+    run_within(
+        &format!("def g():\n    def h(a={each}):\n        pass\n    return 1\ng()\ns = {each}"),
+        big,
+    )
+    .unwrap();
 }
 
 #[test]

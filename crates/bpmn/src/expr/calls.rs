@@ -37,6 +37,22 @@ pub(crate) enum Binding {
 /// The names one frame bound with `def` and `import`.
 pub(crate) type Bindings = BTreeMap<String, Binding>;
 
+impl Binding {
+    /// Estimated bytes the binding holds: a function's default values (they count toward
+    /// `max_bytes` like variables while the binding lives).
+    pub(crate) fn held(&self) -> i64 {
+        match self {
+            Binding::Func(_, defaults) => defaults.iter().flatten().map(held).sum(),
+            Binding::Module(_) | Binding::ModuleFn(..) => 0,
+        }
+    }
+}
+
+/// Estimated bytes the bindings of a frame hold.
+pub(crate) fn bindings_held(b: &Bindings) -> i64 {
+    b.values().map(Binding::held).sum()
+}
+
 /// A script's top level: what its `def` and `import` statements bound and its variables
 /// (the globals of the functions it defines).
 #[derive(Clone, Copy)]
@@ -209,6 +225,8 @@ fn call_defined(
     let mut locals: Map<String, Value> = def.params.iter().map(|(p, _)| p.clone()).zip(values).collect();
     let budget = &mut *env.budget;
     let (host, dialect) = (env.calls.host, env.dialect);
+    // what the frame's own `def`s hold is released with its locals when the call ends
+    let mut frame_bindings = 0;
     let flow = grow_stack(|| {
         budget.settle(locals.values().map(held).sum())?;
         let mut frame = Exec {
@@ -220,9 +238,11 @@ fn call_defined(
             bindings: Bindings::new(),
             module: Some(top),
         };
-        frame.block(&def.body)
+        let flow = frame.block(&def.body);
+        frame_bindings = bindings_held(&frame.bindings);
+        flow
     });
-    budget.leave_call(saved, locals.values().map(held).sum());
+    budget.leave_call(saved, locals.values().map(held).sum::<i64>() + frame_bindings);
     let v = match flow? {
         Flow::Return(v) => v,
         Flow::Normal | Flow::Break | Flow::Continue => Value::Null,

@@ -150,19 +150,23 @@ impl Exec<'_> {
                 for (_, d) in &def.params {
                     defaults.push(d.as_ref().map(|d| self.eval(d)).transpose()?);
                 }
-                self.bindings
-                    .insert(def.name.clone(), Binding::Func(def.clone(), defaults));
-                0
+                let new = Binding::Func(def.clone(), defaults);
+                let grown = new.held();
+                let old = self.bindings.insert(def.name.clone(), new);
+                grown - old.map_or(0, |o| o.held())
             }
             Stmt::Import(imports) => {
+                let mut delta = 0;
                 for i in imports {
                     let b = match &i.member {
                         None => Binding::Module(i.module),
                         Some(m) => Binding::ModuleFn(i.module, m.clone()),
                     };
-                    self.bindings.insert(i.bound.clone(), b);
+                    if let Some(old) = self.bindings.insert(i.bound.clone(), b) {
+                        delta -= old.held();
+                    }
                 }
-                0
+                delta
             }
             Stmt::Return(value) => {
                 let v = match value {
@@ -174,7 +178,8 @@ impl Exec<'_> {
             Stmt::Del(names) => {
                 let mut delta = 0;
                 for n in names {
-                    if self.bindings.remove(n).is_some() {
+                    if let Some(old) = self.bindings.remove(n) {
+                        delta -= old.held();
                         continue;
                     }
                     let below_has = self.below.iter().any(|l| l.contains_key(n));
@@ -392,9 +397,9 @@ impl Exec<'_> {
         let new = held(&value);
         if rest.is_empty() {
             // a variable now holds the name a `def` or `import` bound
-            self.bindings.remove(first);
+            let unbound = self.bindings.remove(first).map_or(0, |b| b.held());
             let old = self.local.insert(first.clone(), value);
-            return Ok(new - old.map_or(0, |o| held(&o)));
+            return Ok(new - unbound - old.map_or(0, |o| held(&o)));
         }
         if !self.local.contains_key(first) {
             // a nested write into a variable of a lower layer starts from a copy of it
