@@ -347,6 +347,9 @@ fn scenarios(db: Db, dir: &Path) {
         said.contains("NOT stored") && said.contains("SERVICETASK_STATE_KEY"),
         "{said}"
     );
+    // nodes sharing PostgreSQL are warned that another node cannot run the job
+    let warned = said.contains("WARNING") && said.contains("api_token") && said.contains("credentials_file");
+    assert_eq!(warned, matches!(db, Db::Postgres(_)), "{said}");
     let node = start(&db, None, dir, 6);
     let c = node.client();
     let v = w.wait_state(&c, &id, "incident");

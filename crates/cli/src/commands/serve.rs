@@ -57,8 +57,14 @@ pub async fn run(a: &ServeArgs, tasks: &Tasks) -> anyhow::Result<i32> {
         served?;
         return Ok(super::exit::OK);
     }
-    let redact = runner.sensitive_variables().into_iter().map(str::to_string).collect();
+    let redact: Vec<String> = runner.sensitive_variables().into_iter().map(str::to_string).collect();
     let state_key = state_key(a)?;
+    if state_key.is_none() && !redact.is_empty() && a.database.starts_with("postgres") {
+        eprintln!(
+            "servicetask serve: WARNING: without a state key each node keeps the sensitive variables ({}) of the instances it started in its own memory only; on a database that several nodes share, a job another node takes raises an incident for them. Give every node the same SERVICETASK_STATE_KEY or --state-key-file.",
+            redact.join(", ")
+        );
+    }
     let unknown = if a.stub_unknown {
         UnknownTasks::Stub
     } else {
