@@ -10,8 +10,10 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
+
+use servicetask_test_support::output::{clean_command, run, stderr, stdout};
 
 const TOKEN: &str = "CaNaRyS3cr3tT0k3n";
 const NUMERIC_TOKEN: &str = "98765432123456789";
@@ -80,15 +82,11 @@ fn receiver() -> (String, Arc<Mutex<Vec<u8>>>) {
 }
 
 fn servicetask(args: &[&str], cwd: &Path, endpoint: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_servicetask"))
+    run(clean_command(env!("CARGO_BIN_EXE_servicetask"))
         .args(args)
         .current_dir(cwd)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
-        .env_remove("OTEL_TRACES_EXPORTER")
-        .env_remove("SERVICETASK_HISTORY")
-        .output()
-        .expect("run servicetask")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100"))
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -125,13 +123,8 @@ fn canaries_never_leave_the_process_in_output_telemetry_or_stores() {
     let mut args = vec!["run", "p.bpmn", "--var", &token, "--var", &creds];
     args.extend(base);
     let out = servicetask(&args, cwd, &endpoint);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
     assert!(text.contains("\"api_token\":\"[redacted]\""), "{text}");
     assert!(text.contains("\"credentials_file\":\"[redacted]\""), "{text}");
     assert!(
@@ -152,7 +145,7 @@ fn canaries_never_leave_the_process_in_output_telemetry_or_stores() {
         cwd,
         &endpoint,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     keep("complete", &out);
 
     // 3. a token of the wrong type: the incident names the field and the type, not the value
@@ -160,7 +153,7 @@ fn canaries_never_leave_the_process_in_output_telemetry_or_stores() {
     let mut args = vec!["run", "p.bpmn", "--var", &numeric, "--var", &creds];
     args.extend(base);
     let out = servicetask(&args, cwd, &endpoint);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("field `api_token`: expected a string, found an integer"),
@@ -172,7 +165,7 @@ fn canaries_never_leave_the_process_in_output_telemetry_or_stores() {
     let mut args = vec!["run", "p.bpmn", "--var", &token, "--var", &missing];
     args.extend(base);
     let out = servicetask(&args, cwd, &endpoint);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("[redacted:credentials_file]"), "{text}");
     keep("missing file", &out);

@@ -3,22 +3,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use servicetask_test_support::output::{clean_command, run, stderr, stdout};
+
+/// `servicetask ARGS` in `cwd`, without the developer's telemetry or servicetask settings.
 fn servicetask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_servicetask"))
+    run(clean_command(env!("CARGO_BIN_EXE_servicetask"))
         .args(args)
-        .current_dir(cwd)
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_TRACES_EXPORTER")
-        .output()
-        .expect("run servicetask")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+        .current_dir(cwd))
 }
 
 #[test]
@@ -272,17 +263,13 @@ fn output_into_a_closed_pipe_does_not_panic() {
 fn the_demo_leaves_the_current_folder_alone_and_report_finds_its_history() {
     let cwd = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_servicetask"))
+    let with_tmpdir = |args: &[&str]| {
+        run(clean_command(env!("CARGO_BIN_EXE_servicetask"))
             .args(args)
             .current_dir(cwd.path())
-            .env("TMPDIR", tmp.path())
-            .env_remove("SERVICETASK_HISTORY")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .output()
-            .unwrap()
+            .env("TMPDIR", tmp.path()))
     };
-    let out = run(&["demo", "--files", "2", "--rows", "40"]);
+    let out = with_tmpdir(&["demo", "--files", "2", "--rows", "40"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     let history = tmp.path().canonicalize().unwrap().join("servicetask-demo/history.db");
@@ -293,7 +280,7 @@ fn the_demo_leaves_the_current_folder_alone_and_report_finds_its_history() {
     );
     let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo wrote into the current folder: {left:?}");
-    let out = run(&["report"]);
+    let out = with_tmpdir(&["report"]);
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("generate_samples"), "{}", stdout(&out));
 }

@@ -4,29 +4,21 @@
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use servicetask_test_support::output::{clean_command, run, stderr, stdout, text};
 
 fn demo(cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_servicetask"))
+    run(clean_command(env!("CARGO_BIN_EXE_servicetask"))
         .args(["demo", "--dir", "d", "--files", "3", "--rows", "60"])
-        .current_dir(cwd)
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_TRACES_EXPORTER")
-        .env_remove("SERVICETASK_HISTORY")
-        .output()
-        .expect("run servicetask")
+        .current_dir(cwd))
 }
 
 #[test]
 fn the_demo_over_a_damaged_history_exits_non_zero_with_a_recovery_hint() {
     let dir = tempfile::tempdir().unwrap();
     let first = demo(dir.path());
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     let db = dir.path().join("d/history.db");
     // every page but the first (header and schema) overwritten
     let len = std::fs::metadata(&db).unwrap().len();
@@ -37,8 +29,7 @@ fn the_demo_over_a_damaged_history_exits_non_zero_with_a_recovery_hint() {
     drop(f);
 
     let second = demo(dir.path());
-    let stdout = String::from_utf8_lossy(&second.stdout);
-    let stderr = String::from_utf8_lossy(&second.stderr);
+    let (stdout, stderr) = (stdout(&second), stderr(&second));
     assert_ne!(second.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stderr.contains("damaged") && stderr.contains(".recover"), "{stderr}");
     assert!(!stdout.contains("History:"), "{stdout}");

@@ -3,22 +3,15 @@
 //! draws has data, no console error; after one run each task is a table row, not an empty chart.
 
 use std::path::Path;
-use std::process::Command;
 
 use servicetask_report::browser;
+use servicetask_test_support::output::{clean_command, run, stdout, text};
 
+/// `servicetask ARGS`, which must succeed; its stdout.
 fn servicetask(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_servicetask"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "servicetask {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let out = run(clean_command(env!("CARGO_BIN_EXE_servicetask")).args(args));
+    assert!(out.status.success(), "servicetask {args:?}: {}", text(&out));
+    stdout(&out)
 }
 
 /// Writes the report page and checks it in Chromium; the page text for further checks.

@@ -5,7 +5,6 @@
 //! `SERVICETASK_TEST_POSTGRES_URL` (`.ci/run` starts a PostgreSQL 15 and runs this with
 //! `--ignored`; without the variable it fails, so it is ignored).
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use serde_json::json;
 
 use servicetask::record::{ExecutionRecord, OutcomeKind, RecordSink as _};
 use servicetask_history::{HistoryWriter, PostgresStore, WriterConfig};
+use servicetask_test_support::output::{clean_command, run, stderr, stdout};
 
 mod serve_support;
 
@@ -32,17 +32,10 @@ fn runs_of(out: &str, task: &str) -> String {
 }
 
 fn report(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_servicetask"))
+    let out = run(clean_command(env!("CARGO_BIN_EXE_servicetask"))
         .arg("report")
-        .args(args)
-        .env_remove("SERVICETASK_HISTORY")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .args(args));
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
 }
 
 #[test]
@@ -106,13 +99,6 @@ fn report_reads_the_whole_fleets_history_from_postgres() {
     assert!(err.contains("PostgreSQL history") && !err.contains("hunter2"), "{err}");
 }
 
-const THREE_TASKS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="three" isExecutable="true">
-  <startEvent id="start"/><sequenceFlow id="f1" sourceRef="start" targetRef="a"/>
-  <serviceTask id="a" implementation="ledger_append"/><sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
-  <serviceTask id="b" implementation="ledger_append"/><sequenceFlow id="f3" sourceRef="b" targetRef="c"/>
-  <serviceTask id="c" implementation="ledger_append"/><sequenceFlow id="f4" sourceRef="c" targetRef="end"/>
-  <endEvent id="end"/></process></definitions>"#;
-
 /// Two `servicetask serve` nodes over one PostgreSQL record every task execution in its
 /// history; the report reads both nodes' executions.
 #[test]
@@ -126,7 +112,7 @@ fn serve_on_postgres_writes_the_history_report_reads() {
         serve_support::Server::start(&db, &["--node-id", "b"]),
     ];
     let clients: Vec<_> = nodes.iter().map(|n| n.client(None)).collect();
-    clients[0].deploy("three.bpmn", THREE_TASKS);
+    clients[0].deploy("three.bpmn", &serve_support::three_ledger_tasks("three"));
     let instances = 20;
     for n in 0..instances {
         let (s, _, body) = clients[n % 2]

@@ -22,13 +22,6 @@ fn fresh_database() -> String {
     serve_support::fresh_postgres_database("cluster")
 }
 
-const PROCESS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="slow" isExecutable="true">
-  <startEvent id="start"/><sequenceFlow id="f1" sourceRef="start" targetRef="a"/>
-  <serviceTask id="a" implementation="ledger_append"/><sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
-  <serviceTask id="b" implementation="ledger_append"/><sequenceFlow id="f3" sourceRef="b" targetRef="c"/>
-  <serviceTask id="c" implementation="ledger_append"/><sequenceFlow id="f4" sourceRef="c" targetRef="end"/>
-  <endEvent id="end"/></process></definitions>"#;
-
 fn metrics(c: &Client) -> Value {
     c.get("/v1/metrics").unwrap().2
 }
@@ -51,7 +44,7 @@ fn three_nodes_survive_a_kill_and_a_stop_past_the_lease() {
     let b = start_node("b");
     let c = start_node("c");
     let ca = a.client(None);
-    ca.deploy("slow.bpmn", PROCESS);
+    ca.deploy("slow.bpmn", &serve_support::three_ledger_tasks("slow"));
     let cb = b.client(None);
     let cc = c.client(None);
     // starts spread over the three nodes; each task works 300 ms before its side effect, so
@@ -109,18 +102,7 @@ fn three_nodes_survive_a_kill_and_a_stop_past_the_lease() {
             let id = v["id"].as_str().unwrap();
             assert_eq!(v["completed"], json!(["start", "a", "b", "c", "end"]), "{v}");
             let history = cc.get(&format!("/v1/instances/{id}/history")).unwrap().2;
-            let keys: Vec<String> = history
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|h| h["kind"] == "job_completed")
-                .map(|h| {
-                    serde_json::from_str::<Value>(h["detail"].as_str().unwrap()).unwrap()["key"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect();
+            let keys = serve_support::completed_job_keys(history.as_array().unwrap());
             assert_eq!(keys.len(), 3, "instance {id}: {keys:?}");
             for k in &keys {
                 assert!(appended.contains(k.as_str()), "{k} never ran");

@@ -172,16 +172,7 @@ fn killed_with_sigkill_ten_times_every_instance_completes_and_each_task_commits_
                 other => Err(format!("{other:?}")),
             }
         });
-        let keys: Vec<String> = history
-            .iter()
-            .filter(|h| h["kind"] == "job_completed")
-            .map(|h| {
-                serde_json::from_str::<Value>(h["detail"].as_str().unwrap()).unwrap()["key"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let keys = serve_support::completed_job_keys(&history);
         assert_eq!(
             keys.len(),
             3,

@@ -8,68 +8,11 @@
 
 mod serve_support;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use serde_json::json;
 use serve_support::{workdir, Server};
-
-/// A span as received: name, trace id, span id, parent span id (hex).
-#[derive(Debug, Clone)]
-struct Received {
-    name: String,
-    trace_id: String,
-    span_id: String,
-    parent: String,
-}
-
-/// An OTLP/gRPC trace receiver keeping every span it is sent.
-#[derive(Clone, Default)]
-struct Receiver {
-    spans: Arc<Mutex<Vec<Received>>>,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let mut spans = self.spans.lock().unwrap();
-        for rs in &request.get_ref().resource_spans {
-            for ss in &rs.scope_spans {
-                spans.extend(ss.spans.iter().map(|s| Received {
-                    name: s.name.clone(),
-                    trace_id: hex(&s.trace_id),
-                    span_id: hex(&s.span_id),
-                    parent: hex(&s.parent_span_id),
-                }));
-            }
-        }
-        Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
-        }))
-    }
-}
-
-/// Starts a receiver on a free port of `rt`; its OTLP endpoint.
-fn receiver(rt: &tokio::runtime::Runtime) -> (Receiver, String) {
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let r = Receiver::default();
-    rt.spawn(
-        tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(r.clone()))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    (r, format!("http://127.0.0.1:{port}"))
-}
+use servicetask_test_support::otlp::TraceReceiver;
 
 fn otel_env(endpoint: &str, node: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -90,11 +33,10 @@ const PROCESS: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/201005
 /// Node A starts the instance and stops before its timer is due; node B, on the same
 /// database, fires the timer and runs the task.
 fn the_task_on_b_is_a_child_of_the_instance_span_on_a(database: &std::path::Path, ledger: &std::path::Path) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (on_a, endpoint_a) = receiver(&rt);
-    let (on_b, endpoint_b) = receiver(&rt);
+    let on_a = TraceReceiver::start();
+    let on_b = TraceReceiver::start();
 
-    let a = Server::start_with_env(database, &["--node-id", "a"], &otel_env(&endpoint_a, "a"));
+    let a = Server::start_with_env(database, &["--node-id", "a"], &otel_env(&on_a.endpoint, "a"));
     let api = a.client(None);
     api.deploy("traced.bpmn", PROCESS);
     let (s, _, started) = api
@@ -111,7 +53,7 @@ fn the_task_on_b_is_a_child_of_the_instance_span_on_a(database: &std::path::Path
         .to_string();
     // SIGTERM flushes A's spans; the timer (2 s) is not due yet, so A ran no job
     assert!(a.terminate().success());
-    let a_spans = on_a.spans.lock().unwrap().clone();
+    let a_spans = on_a.spans();
     let instance_span = a_spans
         .iter()
         .find(|s| s.name == "traced")
@@ -127,7 +69,7 @@ fn the_task_on_b_is_a_child_of_the_instance_span_on_a(database: &std::path::Path
         "A ran no task: {a_spans:?}"
     );
 
-    let b = Server::start_with_env(database, &["--node-id", "b"], &otel_env(&endpoint_b, "b"));
+    let b = Server::start_with_env(database, &["--node-id", "b"], &otel_env(&on_b.endpoint, "b"));
     let v = b
         .client(None)
         .wait_until(&format!("/v1/instances/{id}"), Duration::from_secs(30), |v| {
@@ -135,24 +77,19 @@ fn the_task_on_b_is_a_child_of_the_instance_span_on_a(database: &std::path::Path
         });
     assert_eq!(v["completed"], json!(["s", "w", "a", "e"]));
     assert!(b.terminate().success());
-    let began = Instant::now();
-    let task = loop {
-        let b_spans = on_b.spans.lock().unwrap().clone();
-        if let Some(t) = b_spans.iter().find(|s| s.name == "ledger_append") {
-            break t.clone();
-        }
-        assert!(
-            began.elapsed() < Duration::from_secs(10),
-            "B exported no task span: {b_spans:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let b_spans = on_b.wait_for(Duration::from_secs(10), |spans| {
+        spans.iter().any(|s| s.name == "ledger_append")
+    });
+    let task = b_spans
+        .iter()
+        .find(|s| s.name == "ledger_append")
+        .unwrap_or_else(|| panic!("B exported no task span: {b_spans:?}"));
     assert_eq!(
         task.trace_id, instance_span.trace_id,
         "the task is in the instance's trace"
     );
     assert_eq!(
-        task.parent, instance_span.span_id,
+        task.parent_span_id, instance_span.span_id,
         "the task span on B is a child of the instance span on A"
     );
     assert_eq!(std::fs::read_to_string(ledger).unwrap().lines().count(), 1);

@@ -7,14 +7,7 @@ use std::sync::Arc;
 
 use contract::{create, deploy};
 use servicetask_store::{InstanceQuery, InstanceState, SqliteStore, Store};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use servicetask_test_support::runtime::two_workers as rt;
 
 /// Runs one contract check on a fresh SQLite file.
 fn on_sqlite<F: std::future::Future<Output = ()>>(check: impl FnOnce(Arc<dyn Store>) -> F) {

@@ -5,10 +5,10 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use servicetask_test_support::output::clean_command;
 use servicetask_test_support::process::Listening;
 
 /// A running `servicetask serve`: a [`Listening`] process (its `child`, `base`, `pid()` and
@@ -23,15 +23,15 @@ impl Server {
     }
 
     /// [`Server::start`] with environment variables set (`OTEL_*` for telemetry: without
-    /// them a server exports nothing).
+    /// them a server exports nothing; none of the test's own `OTEL_*` or servicetask settings
+    /// reach it).
     pub fn start_with_env(database: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_servicetask"));
+        let mut command = clean_command(env!("CARGO_BIN_EXE_servicetask"));
         command
             .args(["serve", "--bind", "127.0.0.1:0", "--database"])
             .arg(database)
             .args(["--poll-ms", "20"])
-            .args(extra)
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+            .args(extra);
         for (k, v) in env {
             command.env(k, v);
         }
@@ -163,6 +163,32 @@ pub fn ledger_process(timer: &str) -> String {
   <sequenceFlow id="f4" sourceRef="wait" targetRef="c"/>
   <serviceTask id="c" implementation="ledger_append"/><sequenceFlow id="f5" sourceRef="c" targetRef="review"/>
   <userTask id="review"/><sequenceFlow id="f6" sourceRef="review" targetRef="end"/>
+  <endEvent id="end"/></process></definitions>"#
+    )
+}
+
+/// The idempotency keys of the jobs an instance's `history` (`GET /v1/instances/{id}/history`)
+/// says completed, in its order: what `ledger_append` writes to the ledger.
+pub fn completed_job_keys(history: &[Value]) -> Vec<String> {
+    history
+        .iter()
+        .filter(|h| h["kind"] == "job_completed")
+        .map(|h| {
+            let detail: Value =
+                serde_json::from_str(h["detail"].as_str().expect("a job's detail")).expect("a job's detail is JSON");
+            detail["key"].as_str().expect("a completed job's key").to_string()
+        })
+        .collect()
+}
+
+/// A process `process_id` of three `ledger_append` tasks in a row (`a`, `b`, `c`).
+pub fn three_ledger_tasks(process_id: &str) -> String {
+    format!(
+        r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="{process_id}" isExecutable="true">
+  <startEvent id="start"/><sequenceFlow id="f1" sourceRef="start" targetRef="a"/>
+  <serviceTask id="a" implementation="ledger_append"/><sequenceFlow id="f2" sourceRef="a" targetRef="b"/>
+  <serviceTask id="b" implementation="ledger_append"/><sequenceFlow id="f3" sourceRef="b" targetRef="c"/>
+  <serviceTask id="c" implementation="ledger_append"/><sequenceFlow id="f4" sourceRef="c" targetRef="end"/>
   <endEvent id="end"/></process></definitions>"#
     )
 }
