@@ -25,10 +25,12 @@ pub fn rust_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
     files
 }
 
-/// Asserts that every `.rs` file below `dirs` opens with a `//!` line, and that there are at
-/// least `at_least` of them (a mistyped folder finds none, and would pass silently).
-pub fn assert_module_docs(dirs: &[PathBuf], at_least: usize) {
-    let files = rust_files(dirs);
+/// Asserts that every `.rs` file below the folders `dirs` of `root` opens with a `//!` line,
+/// and that there are at least `at_least` of them (a mistyped folder finds none, and would pass
+/// silently).
+pub fn assert_module_docs(root: impl AsRef<Path>, dirs: &[&str], at_least: usize) {
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| root.as_ref().join(d)).collect();
+    let files = rust_files(&dirs);
     assert!(
         files.len() >= at_least,
         "found {} Rust files below {dirs:?}, expected at least {at_least}",
@@ -64,13 +66,13 @@ mod tests {
         std::fs::write(root.join("src/target/built.rs"), "fn g() {}\n").unwrap();
         let files = rust_files(&[root.join("src"), root.join("absent")]);
         assert_eq!(files, [root.join("src/inner/bare.rs"), root.join("src/lib.rs")]);
-        let failed = std::panic::catch_unwind(|| assert_module_docs(&[root.join("src")], 2))
-            .expect_err("bare.rs has no //! line");
+        let failed =
+            std::panic::catch_unwind(|| assert_module_docs(&root, &["src"], 2)).expect_err("bare.rs has no //! line");
         let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(message.contains("bare.rs") && !message.contains("lib.rs"), "{message}");
         std::fs::remove_file(root.join("src/inner/bare.rs")).unwrap();
-        assert_module_docs(&[root.join("src")], 1);
-        let too_few = std::panic::catch_unwind(|| assert_module_docs(&[root.join("src")], 2));
+        assert_module_docs(&root, &["src"], 1);
+        let too_few = std::panic::catch_unwind(|| assert_module_docs(&root, &["src"], 2));
         assert!(too_few.is_err(), "one file found where two were expected");
         std::fs::remove_dir_all(&root).unwrap();
     }
