@@ -2,6 +2,12 @@
 //! Grafana dashboard in `dashboards/servicetask.json`: every metric and label its PromQL
 //! queries name is exported (or, for the few that only appear after an event this workload
 //! does not cause, is the Prometheus name of a metric in the semantic-convention registry).
+//! And it answers in the format the scrape's `Accept` header asks for: OpenMetrics 1.0 for the
+//! header Prometheus sends, with exemplars on the duration buckets naming the traces of the
+//! instances started; the Prometheus text format (no exemplars, no `# EOF`) for `text/plain`,
+//! `*/*` or no header. The OpenMetrics text itself is parsed by an OpenMetrics parser in
+//! `crates/servicetask/tests/openmetrics_exemplars.rs` and by a real Prometheus in
+//! `scripts/prometheus-dashboard.sh`.
 
 mod serve_support;
 
@@ -140,31 +146,34 @@ fn registry_metric_names() -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn every_metric_and_label_the_dashboard_queries_is_exported() {
+/// A serve process with the ledger process deployed and `complete + fail` instances started:
+/// `complete` that write a ledger, `fail` that fail with an I/O error (the ledger is a
+/// directory). Also gives the instances' trace ids.
+fn serve_ledgers(complete: usize, fail: usize) -> (tempfile::TempDir, Server, BTreeSet<String>) {
     let (dir, db, ledger) = workdir();
     let server = Server::start(&db, &[]);
     let api = server.client(None);
     api.deploy("ledger.bpmn", LEDGER);
-    // 5 that complete and 2 that fail with an I/O error (the ledger is a directory)
-    for _ in 0..5 {
+    let mut traces = BTreeSet::new();
+    let failing = dir.path().to_path_buf();
+    for target in std::iter::repeat_n(&ledger, complete).chain(std::iter::repeat_n(&failing, fail)) {
         let (s, _, body) = api
             .post(
                 "/v1/instances",
-                &json!({"processId": "ledger", "variables": {"ledger": ledger}}),
+                &json!({"processId": "ledger", "variables": {"ledger": target}}),
             )
             .unwrap();
         assert_eq!(s, 201, "{body}");
+        let traceparent = body["traceparent"].as_str().expect("the instance has a trace");
+        traces.insert(traceparent.split('-').nth(1).unwrap().to_string());
     }
-    for _ in 0..2 {
-        let (s, _, body) = api
-            .post(
-                "/v1/instances",
-                &json!({"processId": "ledger", "variables": {"ledger": dir.path()}}),
-            )
-            .unwrap();
-        assert_eq!(s, 201, "{body}");
-    }
+    (dir, server, traces)
+}
+
+#[test]
+fn every_metric_and_label_the_dashboard_queries_is_exported() {
+    let (_dir, server, _) = serve_ledgers(5, 2);
+    let api = server.client(None);
 
     // scrape until all 7 executions are counted and the worker has fetched the store's figures
     // since (the instance gauges read the last figures it fetched)
@@ -273,4 +282,79 @@ fn the_promql_reader_finds_metrics_and_labels() {
     let (m, l) = names_in("label_values(servicetask_executions_total, servicetask_name)");
     assert_eq!(m, BTreeSet::from(["servicetask_executions_total".to_string()]));
     assert_eq!(l, BTreeSet::from(["servicetask_name".to_string()]));
+}
+
+/// What Prometheus 2.x sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// GET `/metrics` with `accept` (none when `None`): the `Content-Type` and the body.
+fn scrape(http: &reqwest::blocking::Client, base: &str, accept: Option<&str>) -> (String, String) {
+    let mut req = http.get(format!("{base}/metrics"));
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    let res = req.send().unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+    (ct, res.text().unwrap())
+}
+
+/// The trace ids of the exemplars on `servicetask_duration_seconds_bucket` lines.
+fn exemplar_traces(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.starts_with("servicetask_duration_seconds_bucket{"))
+        .filter_map(|l| l.split_once(" # {trace_id=\""))
+        .map(|(_, rest)| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_accept_header_chooses_openmetrics_with_exemplars_or_the_prometheus_text() {
+    let (_dir, server, traces) = serve_ledgers(3, 1);
+
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let base = &server.base;
+    // scrape until the failure's exemplar is there (the executions run in the background)
+    let start = Instant::now();
+    let (ct, text) = loop {
+        let (ct, text) = scrape(&http, base, Some(PROMETHEUS_ACCEPT));
+        let failed = text.lines().any(|l| {
+            l.starts_with("servicetask_duration_seconds_bucket{")
+                && l.contains("error_type=\"io\"")
+                && l.contains(" # {")
+        });
+        if failed {
+            break (ct, text);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no exemplar of the failure:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(ct.starts_with("application/openmetrics-text; version=1.0.0"), "{ct}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("# TYPE servicetask_executions counter\n"), "{text}");
+    let seen = exemplar_traces(&text);
+    assert!(!seen.is_empty(), "{text}");
+    for t in &seen {
+        assert!(
+            traces.contains(t),
+            "exemplar trace {t} is no instance's trace {traces:?}"
+        );
+    }
+
+    // the Prometheus text format for anything else; same series, no exemplar
+    for accept in [None, Some("text/plain"), Some("*/*"), Some("application/json")] {
+        let (ct, plain) = scrape(&http, base, accept);
+        assert!(ct.starts_with("text/plain; version=0.0.4"), "{accept:?}: {ct}");
+        assert!(
+            !plain.contains("# EOF") && !plain.contains(" # {"),
+            "{accept:?}:\n{plain}"
+        );
+        assert!(plain.contains("servicetask_executions_total{"), "{accept:?}:\n{plain}");
+    }
 }
