@@ -10,7 +10,8 @@
 //!   variables and the fix; supplying them again with Retry completes it;
 //! - with another key: an incident says they cannot be decrypted.
 //!
-//! The servers' stdout and stderr (stderr says once which mode it is in) and every answer of
+//! The servers' stdout and stderr (stderr says once which mode it is in, and holds every span,
+//! printed by `OTEL_TRACES_EXPORTER=console` with its attributes) and every answer of
 //! the API (instances, their list and history, the metrics, the console's task panels) are
 //! scanned too. The PostgreSQL test needs `SERVICETASK_TEST_POSTGRES_URL` (`.ci/run` starts
 //! one); without it, it is ignored.
@@ -160,6 +161,8 @@ fn start(db: &Db, key: Option<&str>, dir: &Path, n: usize) -> Node {
         .arg(db.arg())
         .current_dir(dir)
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        // its spans, one line each on stderr, are scanned with the rest
+        .env("OTEL_TRACES_EXPORTER", "console")
         .env_remove("SERVICETASK_STATE_KEY")
         .env_remove("SERVICETASK_STATE_KEY_FILE");
     if let Some(k) = key {
@@ -326,7 +329,8 @@ fn scenarios(db: Db, dir: &Path) {
     assert_eq!((status, v["state"].as_str()), (200, Some("completed")), "{v}");
     std::fs::remove_dir_all(dir.join("out")).unwrap();
     // one node at a time from here: a live node with the key would run the next instances
-    w.node(node.kill9());
+    let said = w.node(node.kill9());
+    assert!(said.contains("notify"), "the task's span is on stderr, scanned: {said}");
 
     // 2. another key: a clear incident, no crash
     let (wrong, _) = start_and_kill(&db, Some(KEY), dir, 3, &mut w);
