@@ -271,6 +271,42 @@ fn registered_functions_are_callable_and_known() {
     assert!(e.to_string().contains("max_bytes"), "{e}");
 }
 
+/// `validate` knows a host's functions without calling them (a condition that calls one reads
+/// no variable but is no static error), and reports an unknown one once.
+#[test]
+fn validate_knows_registered_functions_without_calling_them() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut f = Functions::new();
+    let seen = calls.clone();
+    f.register("custom_function", move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(json!(1))
+    });
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p">
+<startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
+<exclusiveGateway id="g" default="f3"/>
+<sequenceFlow id="f2" sourceRef="g" targetRef="t"><conditionExpression>custom_function() &gt; 0</conditionExpression></sequenceFlow>
+<sequenceFlow id="f3" sourceRef="g" targetRef="e"/>
+<scriptTask id="t"><script>n = custom_function()</script></scriptTask>
+<sequenceFlow id="f4" sourceRef="t" targetRef="e"/><endEvent id="e"/></process></definitions>"#;
+    let (_, diags) = servicetask_bpmn::parse_in("r.bpmn", xml.as_bytes(), &servicetask_bpmn::Limits::default(), &f);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "validate called the host's function"
+    );
+    let (_, diags) = servicetask_bpmn::parse("r.bpmn", xml.as_bytes());
+    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("'custom_function', which is not a function")),
+        "{errors:#?}"
+    );
+}
+
 #[test]
 fn functions_a_script_defines_are_not_unknown_calls() {
     let s =

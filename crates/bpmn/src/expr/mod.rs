@@ -230,7 +230,9 @@ impl Expression {
     /// Evaluated within `limits` and at most 100,000 steps; running out of steps is not
     /// reported (a run may have more).
     pub fn static_error(&self, limits: &EvalLimits) -> Option<ExprError> {
-        if self.expr.reads_variables() {
+        // a function that is no builtin (a host's registered one, or one `validate` reports as
+        // unknown on its own) is not called here: its result is not known before a run
+        if self.expr.reads_variables() || self.called_functions().iter().any(|f| !is_function(f)) {
             return None;
         }
         let limits = EvalLimits {
