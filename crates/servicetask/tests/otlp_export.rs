@@ -34,11 +34,7 @@ fn spans_and_metrics_reach_a_real_otlp_receiver() {
     let guard = servicetask::telemetry::init().unwrap();
     assert_eq!(guard.target(), &servicetask::telemetry::ExportTarget::Otlp);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = servicetask_test_support::runtime::two_workers();
     rt.block_on(async {
         let runner = Runner::builder().telemetry(guard.telemetry()).build();
         let h = runner.register(ExportMeTask).unwrap();

@@ -20,11 +20,7 @@ fn tasks_complete_when_the_endpoint_refuses_connections() {
     let guard = servicetask::telemetry::init().unwrap();
     let export_timeout = Duration::from_millis(1000);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = servicetask_test_support::runtime::two_workers();
     let elapsed = rt.block_on(async {
         let runner = Runner::builder().telemetry(guard.telemetry()).build();
         let h = runner

@@ -19,11 +19,7 @@ const MIB: u64 = 1024 * 1024;
 #[test]
 fn a_64_mib_allocation_is_charged_to_its_execution_and_not_to_its_neighbour() {
     assert!(counting_allocator_installed());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = servicetask_test_support::runtime::two_workers();
     let h = Harness::new();
     let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
     let big = h.context("big", TrackingConfig::default());
@@ -77,11 +73,7 @@ fn a_64_mib_allocation_is_charged_to_its_execution_and_not_to_its_neighbour() {
 fn blocking_file_reads_allocate_for_the_execution() {
     let dir = temp_dir("alloc-read");
     std::fs::write(dir.join("f"), vec![3u8; 8 * MIB as usize]).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = servicetask_test_support::runtime::two_workers();
     let h = Harness::new();
     let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
     let cx = h.context("reader", TrackingConfig::default());

@@ -20,11 +20,7 @@ const KIB: u64 = 1024;
 /// Peak live bytes of one execution that runs a batch of `items` items (each allocating and
 /// freeing a small row; every hundredth failing), traced, with metrics, 16 at a time.
 fn batch_peak(items: u64) -> (u64, u64, u64) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = servicetask_test_support::runtime::two_workers();
     let h = Harness::new();
     let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
     let cx = h.context("import", TrackingConfig::default());

@@ -15,11 +15,7 @@ const MS: u64 = 1_000_000;
 /// on a 2-worker runtime: every poll may land on either thread, between the others' polls.
 #[test]
 fn burner_reports_its_cpu_within_15_percent_and_sleeper_beside_it_almost_none() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = servicetask_test_support::runtime::two_workers();
     let h = Harness::new();
     let layer = Arc::new(TrackingLayer::new(&TrackingConfig::default()));
     let burned = Arc::new(std::sync::atomic::AtomicU64::new(0));
