@@ -311,3 +311,23 @@ fn every_profile_http_table_is_checked_where_it_is_written() {
         "{err}"
     );
 }
+
+/// Built without the `http` feature, an `[http]` table (the file's or a profile's) is not
+/// ignored: each says how to get the client it configures.
+#[cfg(not(feature = "http"))]
+#[test]
+fn http_tables_without_the_client_say_how_to_get_it() {
+    let err = ConfigLoader::default()
+        .with_toml(
+            "s.toml",
+            "[http]\ntimeout = \"5s\"\n[profiles.prod.http]\ntimeout = \"1s\"\n",
+        )
+        .unwrap_err();
+    assert_problems(
+        &err,
+        &[
+            "s.toml:1:2: http: the HTTP client is not built in; enable servicetask's `http` feature",
+            "s.toml:3:16: profiles.prod.http: the HTTP client is not built in",
+        ],
+    );
+}
