@@ -183,6 +183,19 @@ pub struct Process {
     /// (BPMN 2.0 §10.4.1) that hold no value until something writes them.
     #[serde(default)]
     pub data_objects: Vec<String>,
+    /// Its `<ioSpecification>`, if any: what a call activity passes in and takes back.
+    #[serde(default)]
+    pub io_specification: Option<IoSpecification>,
+}
+
+/// An `<ioSpecification>` (BPMN 2.0 §10.4.3): the data an activity or a process takes in and
+/// gives back, by the ids of its `dataInput`s and `dataOutput`s (the variables they name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IoSpecification {
+    /// The ids of its data inputs.
+    pub inputs: Vec<String>,
+    /// The ids of its data outputs.
+    pub outputs: Vec<String>,
 }
 
 impl Process {
@@ -585,6 +598,13 @@ pub struct FlowElement {
     /// message's property must have to be caught here.
     #[serde(default)]
     pub message_correlations: Vec<(String, String)>,
+    /// Its `<ioSpecification>`, if any: the data outputs it must produce.
+    #[serde(default)]
+    pub io_specification: Option<IoSpecification>,
+    /// The data objects its `dataOutputAssociation`s write when it completes (BPMN 2.0
+    /// §10.4.5), by id (a `dataObjectReference` resolved to its object).
+    #[serde(default)]
+    pub data_object_outputs: Vec<String>,
     /// Input mappings on non-service elements (call activities, subprocesses, user tasks).
     pub input_mappings: Vec<Mapping>,
     /// Output mappings on non-service elements.
@@ -617,6 +637,8 @@ impl FlowElement {
             message_payload: None,
             message_variable: None,
             message_correlations: Vec::new(),
+            io_specification: None,
+            data_object_outputs: Vec::new(),
             input_mappings: Vec::new(),
             output_mappings: Vec::new(),
         }

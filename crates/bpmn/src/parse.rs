@@ -147,6 +147,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                         .filter(|n| is_bpmn(*n) && n.tag_name().name() == "dataObject")
                         .filter_map(|n| n.attribute("id").map(str::to_string))
                         .collect(),
+                    io_specification: io_specification(child),
                 };
                 if id.is_empty() {
                     diags.push(Diagnostic::error(
@@ -166,6 +167,7 @@ pub(crate) fn parse_only(file: &str, bytes: &[u8], limits: &Limits) -> (Definiti
                     max_nesting: limits.max_nesting,
                 };
                 read_container(child, None, 0, &mut p, &mut cx);
+                resolve_data_object_outputs(child, &mut p);
                 under_foreign_default += cx.under_foreign_default;
                 defs.foreign_expressions.append(&mut cx.foreign);
                 link_flows(&mut p);
@@ -426,6 +428,8 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
         .filter(|c| is_bpmn(*c))
         .find_map(|d| event_definition(d, cx));
     message_extensions(node, &mut el);
+    el.io_specification = io_specification(node);
+    el.data_object_outputs = data_object_outputs(node);
     if let Some(s) = bpmn_children(node, "script").next() {
         el.script = Some(ScriptDef {
             format: node.attribute("scriptFormat").map(str::to_string),
@@ -453,6 +457,60 @@ fn read_element(node: Node, kind: ElementKind, id: String, parent: Option<&str>,
         }
     }
     el
+}
+
+/// The `<ioSpecification>` directly inside `node` (an activity or a process), if any.
+fn io_specification(node: Node) -> Option<IoSpecification> {
+    let spec = bpmn_children(node, "ioSpecification").next()?;
+    let ids = |tag: &'static str| -> Vec<String> {
+        bpmn_children(spec, tag)
+            .filter_map(|d| d.attribute("id").map(str::to_string))
+            .collect()
+    };
+    Some(IoSpecification {
+        inputs: ids("dataInput"),
+        outputs: ids("dataOutput"),
+    })
+}
+
+/// The targets of the `dataOutputAssociation`s of `node`, as written (resolved to data objects
+/// by [`resolve_data_object_outputs`] once the process is read).
+fn data_object_outputs(node: Node) -> Vec<String> {
+    bpmn_children(node, "dataOutputAssociation")
+        .filter_map(|a| {
+            bpmn_children(a, "targetRef")
+                .next()
+                .map(|t| text_of(t).trim().to_string())
+        })
+        .collect()
+}
+
+/// Resolves the data output association targets of every element of process `p` (read from
+/// `node`) to the data objects they write: a `dataObjectReference` names its `dataObjectRef`;
+/// targets of other kinds (a data store, a property) are left out. One pass over the process.
+fn resolve_data_object_outputs(node: Node, p: &mut Process) {
+    if p.elements.iter().all(|e| e.data_object_outputs.is_empty()) {
+        return;
+    }
+    let objects: std::collections::HashMap<&str, &str> = node
+        .descendants()
+        .filter(|n| is_bpmn(*n))
+        .filter_map(|n| {
+            let id = n.attribute("id")?;
+            match n.tag_name().name() {
+                "dataObject" => Some((id, id)),
+                "dataObjectReference" => Some((id, n.attribute("dataObjectRef")?)),
+                _ => None,
+            }
+        })
+        .collect();
+    for e in &mut p.elements {
+        let targets = std::mem::take(&mut e.data_object_outputs);
+        e.data_object_outputs = targets
+            .iter()
+            .filter_map(|t| objects.get(t.as_str()).map(|o| o.to_string()))
+            .collect();
+    }
 }
 
 /// What a message element's extensions say about its content and correlation: on a send or

@@ -4,6 +4,7 @@ mod boundary_event;
 mod call_activity;
 mod collaboration;
 mod conditional_event;
+mod data_io;
 mod end_event;
 mod escalation_event;
 mod event_gateway;

@@ -99,10 +99,11 @@ impl Instance {
             return self.mi_child_done(tid);
         }
         if el.kind.is_activity() {
+            let scope = self.tokens[&tid].scope;
             if let Some(s) = &el.post_script {
-                let scope = self.tokens[&tid].scope;
                 self.run_script(p, &el.id, "post-script", s, scope)?;
             }
+            self.check_data_outputs(p, el, scope)?;
         }
         self.leave_at(tid, p, i)
     }
