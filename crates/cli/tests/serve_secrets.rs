@@ -363,6 +363,7 @@ fn scenarios(db: Db, dir: &Path) {
     for part in ["'api_token'", "'credentials_file'", "SERVICETASK_STATE_KEY", "retry"] {
         assert!(message.contains(part), "{message}");
     }
+    assert_eq!(message.matches("Fix:").count(), 1, "one fix for both: {message}");
     let (status, v) = w.post(
         &c,
         &format!("/v1/instances/{id}/incidents/send/retry"),

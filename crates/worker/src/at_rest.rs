@@ -53,8 +53,12 @@ pub enum Why {
 
 impl Unavailable {
     fn message(&self) -> String {
+        format!("{}. {}", self.cause(), fix(std::slice::from_ref(&self.variable)))
+    }
+
+    fn cause(&self) -> String {
         let v = &self.variable;
-        let cause = match &self.why {
+        match &self.why {
             Why::NotStored => format!(
                 "sensitive variable '{v}' is not available: without a state key it is not stored, only kept in the memory of the node that ran the instance, and that node restarted or another node took the instance over"
             ),
@@ -62,11 +66,24 @@ impl Unavailable {
                 "sensitive variable '{v}' is stored encrypted with state key {id}, and this node has no state key"
             ),
             Why::Open(e) => format!("sensitive variable '{v}' cannot be decrypted: {e}"),
-        };
-        format!(
-            "{cause}. Fix: give every node the same state key (SERVICETASK_STATE_KEY or --state-key-file), or supply '{v}' again in this incident's variables and retry it"
-        )
+        }
     }
+
+    /// One message for every value a job misses: each cause, then the fix naming them all.
+    pub fn summary(missing: &[Unavailable]) -> String {
+        let causes: Vec<String> = missing.iter().map(Unavailable::cause).collect();
+        let names: Vec<String> = missing.iter().map(|m| m.variable.clone()).collect();
+        format!("{}. {}", causes.join("; "), fix(&names))
+    }
+}
+
+/// What to do about the unavailable `variables`.
+fn fix(variables: &[String]) -> String {
+    let quoted: Vec<String> = variables.iter().map(|v| format!("'{v}'")).collect();
+    format!(
+        "Fix: give every node the same state key (SERVICETASK_STATE_KEY or --state-key-file), or supply {} again in this incident's variables and retry it",
+        quoted.join(", ")
+    )
 }
 
 /// How one host keeps sensitive values at rest.
@@ -339,6 +356,13 @@ mod tests {
         );
     }
 
+    /// `vars` sealed by `a`.
+    fn vars_of_two(a: &AtRest) -> Map<String, Value> {
+        let mut v = vars();
+        a.seal_vars("i1", &mut v, &names());
+        v
+    }
+
     #[test]
     fn omitted_values_live_in_this_node_only_until_the_instance_ends() {
         let a = AtRest::new(None);
@@ -354,6 +378,10 @@ mod tests {
         let missing = restarted.open_vars("i1", &mut v.clone(), &names());
         assert_eq!(missing[0].why, Why::NotStored);
         assert!(missing[0].to_string().contains("supply 'password' again"));
+
+        let both = Unavailable::summary(&restarted.open_vars("i1", &mut vars_of_two(&a), &names()));
+        assert_eq!(both.matches("Fix:").count(), 1, "{both}");
+        assert!(both.contains("supply 'password', 'password' again"), "{both}");
 
         a.forget("i1");
         assert_eq!(a.open_vars("i1", &mut v, &names())[0].why, Why::NotStored);

@@ -381,7 +381,7 @@ fn call_of(host: &Host, job: &LeasedJob) -> Result<ServiceCall, (String, &'stati
         .at_rest()
         .open_vars(&job.job.instance_id, &mut variables, host.sensitive_names());
     if !missing.is_empty() {
-        let message = missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        let message = crate::at_rest::Unavailable::summary(&missing);
         return Err((message, "sensitive_value_unavailable"));
     }
     let otel_context = spec
