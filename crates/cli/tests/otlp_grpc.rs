@@ -41,12 +41,7 @@ fn spans_go_over_grpc_when_the_protocol_says_so() {
 
 #[test]
 fn an_unreachable_endpoint_is_said_once_and_the_run_completes() {
-    // a port nothing listens on: bind, learn the port, close it
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = servicetask_test_support::net::closed_port();
     let dir = tempfile::tempdir().unwrap();
     for protocol in ["grpc", "http/protobuf"] {
         let out = demo(

@@ -7,12 +7,7 @@ use servicetask::{task_fn, Runner, TaskConfig, TaskContext, TaskError, TaskOutco
 
 #[test]
 fn tasks_complete_when_the_endpoint_refuses_connections() {
-    // A port nothing listens on: bind, learn the port, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = servicetask_test_support::net::closed_port();
     // This test binary has one test, so setting the process environment is race-free.
     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"));
     std::env::set_var("OTEL_EXPORTER_OTLP_TIMEOUT", "1000");

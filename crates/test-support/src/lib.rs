@@ -6,6 +6,7 @@
 //! - [`output`]: a program run to its end without the developer's telemetry or servicetask
 //!   settings, and what it wrote.
 //! - `otlp` (feature `otlp`): a real OTLP/gRPC trace receiver keeping the spans it is sent.
+//! - [`net`]: a local port nothing listens on.
 //! - [`postgres`]: the test PostgreSQL (`SERVICETASK_TEST_POSTGRES_URL`) and a fresh database
 //!   on it per test.
 //! - [`records`]: execution records to store and analyse, and a sink that keeps what a runner
@@ -16,6 +17,7 @@
 //! It depends on no crate of ours but `servicetask-core`, so the unit tests of any crate above
 //! core can use it without a second copy of the crate under test.
 
+pub mod net;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod output;
