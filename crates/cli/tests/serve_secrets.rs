@@ -144,6 +144,11 @@ impl Drop for Node {
 }
 
 fn start(db: &Db, key: Option<&str>, dir: &Path, n: usize) -> Node {
+    start_with(db, key, &[], dir, n)
+}
+
+/// [`start`] with `extra` arguments.
+fn start_with(db: &Db, key: Option<&str>, extra: &[&std::ffi::OsStr], dir: &Path, n: usize) -> Node {
     let stdout = dir.join(format!("stdout-{n}.txt"));
     let stderr = dir.join(format!("stderr-{n}.txt"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_servicetask"));
@@ -159,6 +164,7 @@ fn start(db: &Db, key: Option<&str>, dir: &Path, n: usize) -> Node {
             "--database",
         ])
         .arg(db.arg())
+        .args(extra)
         .current_dir(dir)
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         // its spans, one line each on stderr, are scanned with the rest
@@ -429,5 +435,32 @@ fn a_bad_state_key_stops_serve_with_an_error_that_does_not_echo_it() {
                 "the file is named: {err}"
             );
         }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_state_key_file_is_read_and_one_that_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::Sqlite(dir.path().join("serve.db"));
+    let key_file = dir.path().join("state.key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let id = servicetask_worker::StateKey::parse(KEY).unwrap().id().to_string();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let args = [std::ffi::OsStr::new("--state-key-file"), key_file.as_os_str()];
+        let node = start_with(&db, None, &args, dir.path(), mode as usize);
+        let said = String::from_utf8_lossy(&node.kill9()[1].1).into_owned();
+        assert!(
+            said.contains("stored encrypted") && said.contains(&id),
+            "{mode:o}: {said}"
+        );
+        assert_eq!(
+            said.contains("WARNING") && said.contains("chmod 600"),
+            warned,
+            "{mode:o}: {said}"
+        );
+        assert!(!said.contains(KEY), "{said}");
     }
 }

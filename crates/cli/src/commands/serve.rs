@@ -116,7 +116,11 @@ fn state_key(a: &ServeArgs) -> anyhow::Result<Option<servicetask_worker::StateKe
         (Some(_), Some(_)) => {
             anyhow::bail!("both --state-key-file and {STATE_KEY_ENV} are set: give the state key once")
         }
-        (Some(path), None) => Ok(Some(servicetask_worker::StateKey::from_file(path)?)),
+        (Some(path), None) => {
+            let key = servicetask_worker::StateKey::from_file(path)?;
+            warn_if_others_can_read(path);
+            Ok(Some(key))
+        }
         (None, Some(text)) => Ok(Some(
             servicetask_worker::StateKey::parse(&text).map_err(|e| anyhow::anyhow!("{STATE_KEY_ENV}: {e}"))?,
         )),
@@ -126,6 +130,24 @@ fn state_key(a: &ServeArgs) -> anyhow::Result<Option<servicetask_worker::StateKe
 
 /// The variable holding the state key itself.
 const STATE_KEY_ENV: &str = "SERVICETASK_STATE_KEY";
+
+/// Warns when users other than the owner may read the state key file (on Unix).
+fn warn_if_others_can_read(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "servicetask serve: WARNING: the state key file {} can be read by other users (mode {mode:o}): chmod 600 it",
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
 
 /// `/metrics` in the format the scrape's `Accept` header asks for (OpenMetrics with exemplars,
 /// or the Prometheus text format).
