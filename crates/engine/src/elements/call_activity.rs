@@ -102,6 +102,7 @@ impl Instance {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::run_definitions;
     use crate::{Engine, StubHandler};
     use std::sync::Arc;
 
@@ -114,23 +115,6 @@ mod tests {
             .expect_err("a call of a process nobody defines");
         let text = e.to_string();
         assert!(text.contains("unit.bpmn:1:") && text.contains("'nowhere'"), "{text}");
-    }
-
-    /// Runs process `p` of `body` with `vars` to its end (no waiting task in these models).
-    fn run(body: &str, vars: serde_json::Value) -> (crate::RunOutcome, serde_json::Map<String, serde_json::Value>) {
-        let xml =
-            format!(r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="t">{body}</definitions>"#);
-        let (defs, diags) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
-        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-        let mut inst = Engine::new(Arc::new(StubHandler))
-            .start(&defs, "p", vars.as_object().cloned().unwrap_or_default())
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let outcome = rt.block_on(inst.run());
-        (outcome, inst.variables())
     }
 
     /// A called process with an ioSpecification takes in only its data inputs and gives back
@@ -146,13 +130,13 @@ mod tests {
 seen = other
 kept = False</script></scriptTask><sequenceFlow id="b2" sourceRef="w" targetRef="e2"/><endEvent id="e2"/></process>"#;
         // 'other' is not an input: the called process does not see it
-        let (o, _) = run(body, serde_json::json!({"x": 2, "other": 1, "kept": true}));
+        let (o, _) = run_definitions(body, serde_json::json!({"x": 2, "other": 1, "kept": true}));
         assert!(
             matches!(&o, crate::RunOutcome::Failed(e) if e.to_string().contains("other")),
             "{o:?}"
         );
         let body = body.replace("seen = other", "seen = 1");
-        let (o, vars) = run(&body, serde_json::json!({"x": 2, "kept": true}));
+        let (o, vars) = run_definitions(&body, serde_json::json!({"x": 2, "kept": true}));
         assert_eq!(o, crate::RunOutcome::Completed);
         assert_eq!(
             vars,
@@ -161,7 +145,7 @@ kept = False</script></scriptTask><sequenceFlow id="b2" sourceRef="w" targetRef=
                 .cloned()
                 .unwrap()
         );
-        let (o, _) = run(&body, serde_json::json!({"kept": true}));
+        let (o, _) = run_definitions(&body, serde_json::json!({"kept": true}));
         assert!(
             matches!(&o, crate::RunOutcome::Failed(e) if e.to_string().contains("data input 'x'")),
             "{o:?}"

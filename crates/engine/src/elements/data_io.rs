@@ -39,24 +39,9 @@ pub(super) fn missing(p: &ProcIndex, element_id: &str, what: &str, name: &str, o
 
 #[cfg(test)]
 mod tests {
-    use crate::{Engine, RunOutcome, StubHandler};
+    use super::super::test_support::run_definitions;
+    use crate::RunOutcome;
     use serde_json::json;
-    use std::sync::Arc;
-
-    fn run(body: &str, vars: serde_json::Value) -> RunOutcome {
-        let xml =
-            format!(r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="t">{body}</definitions>"#);
-        let (defs, diags) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
-        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-        let mut inst = Engine::new(Arc::new(StubHandler))
-            .start(&defs, "p", vars.as_object().cloned().unwrap_or_default())
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(inst.run())
-    }
 
     /// A task whose data output, or whose data output association's data object, is not set
     /// when it completes fails naming it.
@@ -70,20 +55,20 @@ mod tests {
             )
         };
         let io = r#"<ioSpecification><dataOutput id="out"/><outputSet><dataOutputRefs>out</dataOutputRefs></outputSet></ioSpecification>"#;
-        let o = run(&task(io), json!({}));
+        let (o, _) = run_definitions(&task(io), json!({}));
         assert!(
             matches!(&o, RunOutcome::Failed(e) if e.to_string().contains("data output 'out'")),
             "{o:?}"
         );
-        let o = run(&task(io), json!({"out": 1}));
+        let (o, _) = run_definitions(&task(io), json!({"out": 1}));
         assert_eq!(o, RunOutcome::Completed);
         let assoc = r#"<dataOutputAssociation><targetRef>ref</targetRef></dataOutputAssociation>"#;
-        let o = run(&task(assoc), json!({}));
+        let (o, _) = run_definitions(&task(assoc), json!({}));
         assert!(
             matches!(&o, RunOutcome::Failed(e) if e.to_string().contains("data object 'obj'")),
             "{o:?}"
         );
-        let o = run(&task(assoc), json!({"obj": "v"}));
+        let (o, _) = run_definitions(&task(assoc), json!({"obj": "v"}));
         assert_eq!(o, RunOutcome::Completed);
     }
 }

@@ -31,6 +31,24 @@ pub(crate) mod test_support {
     use serde_json::{Map, Value};
     use std::sync::Arc;
 
+    /// Runs process `p` of the definitions whose content is `body` with `vars` until it waits
+    /// or ends; returns the outcome and the variables.
+    pub(crate) fn run_definitions(body: &str, vars: Value) -> (RunOutcome, Map<String, Value>) {
+        let xml =
+            format!(r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="t">{body}</definitions>"#);
+        let (defs, diags) = servicetask_bpmn::parse("unit.bpmn", xml.as_bytes());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let mut inst = Engine::new(Arc::new(StubHandler))
+            .start(&defs, "p", vars.as_object().cloned().unwrap_or_default())
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let outcome = rt.block_on(inst.run());
+        (outcome, inst.variables())
+    }
+
     /// Wraps process-level XML in definitions, runs process `p` with `vars` (answering waiting
     /// tasks with nothing, at most `answers` times) on a virtual clock, and returns the outcome,
     /// the completed element ids (`[child]` marked) and the variables.
