@@ -532,3 +532,84 @@ async fn wait_for(page: &Page, condition: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// start -> batch_import -> end (`cx.batch` of `servicetask-examples`).
+const IMPORT: &str = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="import" isExecutable="true">
+  <startEvent id="start"/><sequenceFlow id="f1" sourceRef="start" targetRef="rows"/>
+  <serviceTask id="rows" implementation="batch_import"/><sequenceFlow id="f2" sourceRef="rows" targetRef="end"/>
+  <endEvent id="end"/></process></definitions>"#;
+
+/// The Tasks page's Batches panel (issue 17) follows a running `cx.batch` of 20,000 rows: its
+/// row appears with a progress bar that fills as the counts grow and a time left, and ends
+/// "finished" with the bar full; what it shows is what `/console/api/batches` answers.
+#[test]
+#[ignore = "needs Chromium (/usr/bin/chromium); .ci/run runs it with --ignored"]
+fn the_tasks_page_follows_a_running_batch() {
+    const ROWS: u64 = 20_000;
+    let chromium = require_chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("serve.db"), &[]);
+    let api = server.client(None);
+    api.deploy("import.bpmn", IMPORT);
+    let vars = json!({"items": ROWS, "checkpoint": dir.path().join("checkpoint.db"), "item_micros": 1000});
+    let start = json!({"processId": "import", "businessKey": "import-1", "variables": vars});
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (errors, seen, id) = runtime.block_on(async {
+        let session = Session::launch(chromium, &dir.path().join("chromium-profile")).await;
+        let page = session.page.clone();
+        page.goto(format!("{}/console/#/tasks?refresh=1", server.base))
+            .await
+            .unwrap();
+        shown(&page, "#batches").await;
+        // started once the page is up (Chromium may start slowly), so the page sees it run
+        let (status, _, v) = tokio::task::block_in_place(|| api.post("/v1/instances", &start)).unwrap();
+        assert_eq!(status, 201, "{v}");
+        let row = "#batches tr[data-batch='batch_import/rows']";
+        let bar = format!("document.querySelector(\"{row} progress\")");
+        shown(&page, &format!("{row} progress")).await;
+        assert_eq!(eval_str(&page, &format!("String({bar}.max)")).await, ROWS.to_string());
+        // the bar fills while the rows run, with counts and a time left beside it
+        let mut seen: Vec<u64> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            assert!(Instant::now() < deadline, "the batch did not finish in 180 s: {seen:?}");
+            let value: u64 = eval_str(&page, &format!("String({bar}.value)")).await.parse().unwrap();
+            let text = eval_str(&page, &format!("document.querySelector(\"{row}\").innerText")).await;
+            if seen.last() != Some(&value) {
+                seen.push(value);
+            }
+            if text.contains("finished") {
+                assert_eq!(value, ROWS, "{text}");
+                assert!(
+                    text.contains(&format!("{ROWS} done · 0 failed · {ROWS} total")),
+                    "{text}"
+                );
+                break;
+            }
+            if value > 0 && value < ROWS {
+                assert!(text.contains(" done · 0 failed · 20000 total"), "{text}");
+                assert!(!text.contains("unknown"), "a time left while running: {text}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        (session.finish().await, seen, v["id"].as_str().unwrap().to_string())
+    });
+    assert!(errors.is_empty(), "the console logged errors: {errors:#?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "the bar went back: {seen:?}");
+    assert!(
+        seen.iter().filter(|&&v| v > 0 && v < ROWS).count() >= 2,
+        "seen filling: {seen:?}"
+    );
+    let (_, _, batches) = api.get("/console/api/batches").unwrap();
+    let b = &batches["batches"][0];
+    assert_eq!((&b["done"], &b["finished"]), (&json!(ROWS), &json!(true)), "{batches}");
+    api.wait_until(
+        &format!("/v1/instances/{id}"),
+        Duration::from_secs(60),
+        state_is("completed"),
+    );
+}
