@@ -16,7 +16,8 @@
 # /usr/bin/chromium).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${SERVICETASK_BIN:-$root/target/debug/servicetask}
+bin=${SERVICETASK_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/servicetask}
+[ -x "$bin" ] || { echo "no servicetask binary at $bin: cargo build -p servicetask-cli first (or set SERVICETASK_BIN)" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
