@@ -31,4 +31,4 @@ cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 cargo build --locked -p servicetask-cli --quiet
 SERVICETASK_BIN="$target/debug/servicetask" "$py" -m pytest -q -p no:cacheprovider "$root/python/tests"
-SERVICETASK_CONNECTOR_PYTHON="$py" cargo test --locked -p servicetask-cli --test connector_spiff -- --ignored
+SERVICETASK_CONNECTOR_PYTHON="$py" cargo test --locked --workspace --test connector_spiff -- --ignored  # --workspace: reuses the workspace test build (.ci/run)
